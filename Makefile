@@ -1,0 +1,41 @@
+# Thin wrapper over CMake/ctest. `make demo` and `make test` work on a fresh
+# Debian 12 machine: deploy/deps.sh installs what is missing when run as root.
+JOBS    ?= $(shell nproc)
+BUILD   ?= build
+SANBUILD ?= build-san
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+.PHONY: all deps build test test-fast demo bench layer clean
+
+all: build
+
+deps:
+	@deploy/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+# Everything: unit, end-to-end, crash tests on the normal build; then unit
+# tests and short fuzz runs on a clang ASan+UBSan build.
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE fuzz
+	@cmake -S . -B $(SANBUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	    -DFORKCAP_SANITIZE=ON -DFORKCAP_FUZZ=ON >/dev/null
+	@cmake --build $(SANBUILD) -j$(JOBS)
+	cd $(SANBUILD) && ctest --output-on-failure -j$(JOBS) -L 'unit|fuzz'
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -L unit
+
+demo: build
+	@deploy/demo.sh $(BUILD)
+
+bench: build
+	@tests/bench/run.sh $(BUILD)
+
+layer: deps
+	@deploy/layer/build.sh
+
+clean:
+	rm -rf $(BUILD) $(SANBUILD)
