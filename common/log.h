@@ -1,0 +1,42 @@
+/* log.h — one `LEVEL | component | message` line per event, on stderr.
+ * Registered secrets (the API key, proxy credentials) are masked in every line. */
+#ifndef FORKCAP_LOG_H
+#define FORKCAP_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum log_level { LOG_TRACE = 0, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
+
+#define LOG_LINE_MAX 2048u  /* longer messages are cut, marked with "..." */
+#define LOG_SECRETS_MAX 8u
+
+/* Parse a DD_LOG_LEVEL value (trace, debug, info, warn/warning, error,
+ * critical, off; any case). Returns false on an unknown value. */
+bool log_level_parse(const char *s, enum log_level *out);
+const char *log_level_name(enum log_level l);
+
+void log_set_level(enum log_level l);
+enum log_level log_get_level(void);
+/* The component name printed in every line (e.g. "supervisor"); copied. */
+void log_set_component(const char *name);
+/* Never print this string: it is replaced by "***" in every later line.
+ * Strings shorter than 4 bytes are ignored (they would mask ordinary text).
+ * Returns false when the table is full. */
+bool log_add_secret(const char *secret);
+void log_clear_secrets(void);
+
+/* Formats, masks secrets, folds newlines, writes one line to the sink. */
+void log_msg(enum log_level l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Tests capture lines here instead of stderr (NULL restores stderr). */
+typedef void (*log_sink_fn)(const char *line, size_t len, void *arg);
+void log_set_sink(log_sink_fn fn, void *arg);
+
+#define log_trace(...) log_msg(LOG_TRACE, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+#endif
