@@ -514,30 +514,49 @@ static void test_too_many_records(void **state)
 static void test_deep_nesting(void **state)
 {
     (void)state;
-    /* One record nested 5000 deep (past jansson's own 2048), between good
-     * ones: it alone is dropped. */
-    size_t deep = 5000;
-    size_t cap = deep * 2 + 512;
-    char *body = malloc(cap);
-    size_t k = (size_t)snprintf(body, cap,
-                                "[{\"time\":\"" T0 "\",\"type\":\"function\",\"record\":\"a\"},"
-                                "{\"time\":\"" T0 "\",\"type\":\"function\",\"record\":");
-    memset(body + k, '[', deep);
-    k += deep;
-    memset(body + k, ']', deep);
-    k += deep;
-    k += (size_t)snprintf(body + k, cap - k,
-                          "},{\"time\":\"" T0 "\",\"type\":\"function\",\"record\":\"b\"}]");
-    struct got g;
-    memset(&g, 0, sizeof(g));
-    struct lc_tele_stats st;
-    assert_int_equal(lc_telemetry_parse(body, k, NULL, collect, &g, &st), LC_TELE_OK);
-    assert_int_equal(st.malformed, 1);
-    assert_int_equal(g.n, 2);
-    assert_string_equal(g.r[0].message, "a");
-    assert_string_equal(g.r[1].message, "b");
-    got_free(&g);
-    free(body);
+    /* One record nested too deep, between good ones: it alone is dropped.
+     * 100 passes jansson but not our limit; 5000 passes jansson's 2048. */
+    static const size_t depths[] = {100, 5000};
+    for (size_t d = 0; d < 2; d++) {
+        size_t deep = depths[d];
+        size_t cap = deep * 2 + 512;
+        char *body = malloc(cap);
+        size_t k = (size_t)snprintf(body, cap,
+                                    "[{\"time\":\"" T0 "\",\"type\":\"function\",\"record\":\"a\"},"
+                                    "{\"time\":\"" T0 "\",\"type\":\"function\",\"record\":{\"a\":");
+        memset(body + k, '[', deep);
+        k += deep;
+        memset(body + k, ']', deep);
+        k += deep;
+        k += (size_t)snprintf(body + k, cap - k,
+                              "}},{\"time\":\"" T0 "\",\"type\":\"function\",\"record\":\"b\"}]");
+        struct got g;
+        memset(&g, 0, sizeof(g));
+        struct lc_tele_stats st;
+        assert_int_equal(lc_telemetry_parse(body, k, NULL, collect, &g, &st), LC_TELE_OK);
+        assert_int_equal(st.malformed, 1);
+        assert_int_equal(g.n, 2);
+        assert_string_equal(g.r[0].message, "a");
+        assert_string_equal(g.r[1].message, "b");
+        got_free(&g);
+        free(body);
+    }
+    /* Just under the limit is kept: array, event, record, then 61 levels. */
+    char ok[512];
+    int k = snprintf(ok, sizeof(ok), "[{\"time\":\"" T0 "\",\"type\":\"function\",\"record\":{\"a\":");
+    for (int i = 0; i < 61; i++)
+        ok[k++] = '[';
+    for (int i = 0; i < 61; i++)
+        ok[k++] = ']';
+    k += snprintf(ok + k, sizeof(ok) - (size_t)k, "}}]");
+    struct got g2;
+    memset(&g2, 0, sizeof(g2));
+    struct lc_tele_stats st2;
+    assert_int_equal(lc_telemetry_parse(ok, (size_t)k, NULL, collect, &g2, &st2), LC_TELE_OK);
+    assert_int_equal(st2.malformed, 0);
+    assert_int_equal(g2.n, 1);
+    assert_true(g2.r[0].is_json);
+    got_free(&g2);
 }
 
 static void test_callback_stops(void **state)
