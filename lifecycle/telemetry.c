@@ -493,7 +493,8 @@ int lc_telemetry_parse(const char *body, size_t len, const struct lc_tele_limits
         lim = *lim_in;
     else
         lc_tele_limits_default(&lim);
-    if (!body || !cb || lim.max_depth < 3 || lim.max_message < sizeof(LC_TELE_TRUNC_MARK))
+    if (!body || !cb || lim.max_depth < 3 || lim.max_message < sizeof(LC_TELE_TRUNC_MARK) ||
+        lim.max_records > (1u << 24))
         return LC_TELE_EINVAL;
     if (len > lim.max_body)
         return LC_TELE_ETOOBIG;
