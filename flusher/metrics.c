@@ -1,0 +1,442 @@
+/* metrics.c — hash table of (context, type, bucket) entries with a hard
+ * bound; drain moves closed buckets out as series and sketches. */
+#include "metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct met_entry {
+    struct met_entry *next; /* hash chain */
+    uint64_t hash;
+    char *blob; /* "name\0tag\0tag\0" */
+    size_t blob_len;
+    char **tags;
+    size_t ntags;
+    enum met_type type;
+    int64_t ts;
+    double value;
+    struct ddsketch sk;
+    uint64_t *set; /* sorted member hashes */
+    size_t nset, set_cap;
+};
+
+struct met_agg {
+    struct met_entry **slots;
+    size_t nslots, size, max;
+    struct met_str *common; /* slices into common_blob */
+    size_t ncommon;
+    char *common_blob;
+    struct met_stats stats;
+};
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+#define FNV_SEED 14695981039346656037ULL
+
+bool met_text_ok(const char *p, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned min;
+        unsigned cp;
+        if ((c & 0xe0) == 0xc0) {
+            n = 1, min = 0x80, cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2, min = 0x800, cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3, min = 0x10000, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + n >= len) /* needs bytes i+1 .. i+n */
+            return false;
+        for (size_t j = 1; j <= n; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + j] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+struct met_agg *met_new(size_t max_contexts)
+{
+    struct met_agg *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    a->max = max_contexts ? max_contexts : MET_CONTEXTS_DEFAULT;
+    a->nslots = 64;
+    while (a->nslots < a->max * 2 && a->nslots < ((size_t)1 << 24))
+        a->nslots *= 2;
+    a->slots = calloc(a->nslots, sizeof(*a->slots));
+    if (!a->slots) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void entry_free(struct met_entry *e)
+{
+    free(e->blob);
+    free(e->tags);
+    dds_free(&e->sk);
+    free(e->set);
+    free(e);
+}
+
+void met_free(struct met_agg *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->nslots; i++) {
+        struct met_entry *e = a->slots[i], *n;
+        for (; e; e = n) {
+            n = e->next;
+            entry_free(e);
+        }
+    }
+    free(a->slots);
+    free(a->common);
+    free(a->common_blob);
+    free(a);
+}
+
+static bool tag_ok(const struct met_str *t)
+{
+    return t->len > 0 && t->len <= MET_TAG_MAX && met_text_ok(t->p, t->len);
+}
+
+static int str_cmp(const void *x, const void *y)
+{
+    const struct met_str *a = x, *b = y;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->p, b->p, n);
+    if (c)
+        return c;
+    return (a->len > b->len) - (a->len < b->len);
+}
+
+int met_set_common_tags(struct met_agg *a, const struct met_str *tags, size_t n)
+{
+    if (n > MET_TAGS_MAX)
+        return -1;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!tag_ok(&tags[i]))
+            return -1;
+        total += tags[i].len;
+    }
+    struct met_str *arr = calloc(n ? n : 1, sizeof(*arr));
+    char *blob = malloc(total ? total : 1);
+    if (!arr || !blob) {
+        free(arr);
+        free(blob);
+        return -1;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(blob + off, tags[i].p, tags[i].len);
+        arr[i] = (struct met_str){ blob + off, tags[i].len };
+        off += tags[i].len;
+    }
+    free(a->common);
+    free(a->common_blob);
+    a->common = arr;
+    a->common_blob = blob;
+    a->ncommon = n;
+    return 0;
+}
+
+size_t met_size(const struct met_agg *a)
+{
+    return a->size;
+}
+
+struct met_stats met_get_stats(const struct met_agg *a)
+{
+    return a->stats;
+}
+
+static int refuse(struct met_agg *a)
+{
+    a->stats.invalid++;
+    return -1;
+}
+
+static int set_add(struct met_agg *a, struct met_entry *e, struct met_str m)
+{
+    uint64_t h = fnv1a(FNV_SEED, m.p, m.len);
+    size_t lo = 0, hi = e->nset;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->set[mid] < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < e->nset && e->set[lo] == h)
+        return 0;
+    if (e->nset >= MET_SET_MAX) {
+        a->stats.set_overflow++;
+        return 0;
+    }
+    if (e->nset == e->set_cap) {
+        size_t cap = e->set_cap ? e->set_cap * 2 : 8;
+        uint64_t *s = realloc(e->set, cap * sizeof(*s));
+        if (!s)
+            return -1;
+        e->set = s;
+        e->set_cap = cap;
+    }
+    memmove(e->set + lo + 1, e->set + lo, (e->nset - lo) * sizeof(*e->set));
+    e->set[lo] = h;
+    e->nset++;
+    return 0;
+}
+
+/* Apply the sample's value to an entry. */
+static int entry_update(struct met_agg *a, struct met_entry *e, const struct met_sample *s,
+                        double rate)
+{
+    switch (s->type) {
+    case MET_COUNT: {
+        double v = e->value + s->value / rate;
+        if (!isfinite(v))
+            return -1;
+        e->value = v;
+        return 0;
+    }
+    case MET_GAUGE:
+        e->value = s->value;
+        return 0;
+    case MET_DISTRIBUTION: {
+        /* the agent inserts a sampled value 1/rate times (truncated) */
+        double n = floor(1.0 / rate);
+        if (n < 1)
+            n = 1;
+        if (n > (double)DDS_MAX_COUNT)
+            return -1;
+        return dds_insert_n(&e->sk, s->value, (uint64_t)n);
+    }
+    case MET_SET:
+        return set_add(a, e, s->member);
+    }
+    return -1;
+}
+
+int met_add(struct met_agg *a, const struct met_sample *s)
+{
+    if (s->name.len == 0 || s->name.len > MET_NAME_MAX || !met_text_ok(s->name.p, s->name.len))
+        return refuse(a);
+    if (s->type < MET_COUNT || s->type > MET_SET || s->ts < 0)
+        return refuse(a);
+    if (s->type != MET_SET && !isfinite(s->value))
+        return refuse(a);
+    if (s->type == MET_SET && s->member.len > MET_TAG_MAX)
+        return refuse(a);
+    double rate = s->rate;
+    if (!(rate > 0))
+        return refuse(a);
+    if (rate > 1)
+        rate = 1;
+    if (s->ntags > MET_TAGS_MAX)
+        return refuse(a);
+
+    struct met_str tags[2 * MET_TAGS_MAX];
+    size_t nt = 0;
+    for (size_t i = 0; i < s->ntags; i++) {
+        if (!tag_ok(&s->tags[i]))
+            return refuse(a);
+        tags[nt++] = s->tags[i];
+    }
+    for (size_t i = 0; i < a->ncommon; i++)
+        tags[nt++] = a->common[i];
+    qsort(tags, nt, sizeof(*tags), str_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < nt; i++)
+        if (u == 0 || str_cmp(&tags[u - 1], &tags[i]) != 0)
+            tags[u++] = tags[i];
+    nt = u;
+    if (nt > MET_TAGS_MAX)
+        return refuse(a);
+
+    int64_t ts = s->ts - s->ts % MET_BUCKET_S;
+    size_t blob_len = s->name.len + 1;
+    for (size_t i = 0; i < nt; i++)
+        blob_len += tags[i].len + 1;
+
+    int type = (int)s->type;
+    uint64_t h = FNV_SEED;
+    h = fnv1a(h, s->name.p, s->name.len);
+    for (size_t i = 0; i < nt; i++) {
+        h = fnv1a(h, "", 1);
+        h = fnv1a(h, tags[i].p, tags[i].len);
+    }
+    h = fnv1a(h, &type, sizeof(type));
+    h = fnv1a(h, &ts, sizeof(ts));
+
+    /* look up without building the blob: compare piecewise */
+    size_t slot = (size_t)(h & (a->nslots - 1));
+    for (struct met_entry *e = a->slots[slot]; e; e = e->next) {
+        if (e->hash != h || e->type != s->type || e->ts != ts || e->blob_len != blob_len ||
+            e->ntags != nt)
+            continue;
+        if (memcmp(e->blob, s->name.p, s->name.len) != 0 || e->blob[s->name.len] != '\0')
+            continue;
+        size_t i = 0;
+        for (; i < nt; i++)
+            if (memcmp(e->tags[i], tags[i].p, tags[i].len) != 0 || e->tags[i][tags[i].len])
+                break;
+        if (i < nt)
+            continue;
+        if (entry_update(a, e, s, rate) != 0)
+            return refuse(a);
+        a->stats.added++;
+        return 0;
+    }
+
+    if (a->size >= a->max) {
+        a->stats.dropped_contexts++;
+        return -1;
+    }
+    struct met_entry *e = calloc(1, sizeof(*e));
+    if (!e)
+        return refuse(a);
+    e->blob = malloc(blob_len);
+    e->tags = calloc(nt ? nt : 1, sizeof(*e->tags));
+    if (!e->blob || !e->tags) {
+        entry_free(e);
+        return refuse(a);
+    }
+    size_t off = 0;
+    memcpy(e->blob, s->name.p, s->name.len);
+    off = s->name.len;
+    e->blob[off++] = '\0';
+    for (size_t i = 0; i < nt; i++) {
+        e->tags[i] = e->blob + off;
+        memcpy(e->blob + off, tags[i].p, tags[i].len);
+        off += tags[i].len;
+        e->blob[off++] = '\0';
+    }
+    e->blob_len = blob_len;
+    e->ntags = nt;
+    e->hash = h;
+    e->type = s->type;
+    e->ts = ts;
+    dds_init(&e->sk);
+    if (entry_update(a, e, s, rate) != 0) {
+        entry_free(e);
+        return refuse(a);
+    }
+    e->next = a->slots[slot];
+    a->slots[slot] = e;
+    a->size++;
+    a->stats.added++;
+    return 0;
+}
+
+void met_batch_free(struct met_batch *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->nseries; i++) {
+        free(b->series[i].metric);
+        free(b->series[i].tags);
+    }
+    for (size_t i = 0; i < b->nsketches; i++) {
+        free(b->sketches[i].metric);
+        free(b->sketches[i].tags);
+        dds_free(&b->sketches[i].sk);
+    }
+    free(b->series);
+    free(b->sketches);
+    memset(b, 0, sizeof(*b));
+}
+
+static bool closed(const struct met_entry *e, int64_t now, bool all)
+{
+    return all || e->ts + MET_BUCKET_S <= now;
+}
+
+int met_drain(struct met_agg *a, int64_t now, bool all, struct met_batch *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t ns = 0, nk = 0;
+    for (size_t i = 0; i < a->nslots; i++)
+        for (struct met_entry *e = a->slots[i]; e; e = e->next)
+            if (closed(e, now, all)) {
+                if (e->type == MET_DISTRIBUTION)
+                    nk++;
+                else
+                    ns++;
+            }
+    if (ns + nk == 0)
+        return 0;
+    out->series = calloc(ns ? ns : 1, sizeof(*out->series));
+    out->sketches = calloc(nk ? nk : 1, sizeof(*out->sketches));
+    if (!out->series || !out->sketches) {
+        free(out->series);
+        free(out->sketches);
+        memset(out, 0, sizeof(*out));
+        return -1;
+    }
+    for (size_t i = 0; i < a->nslots; i++) {
+        struct met_entry **pp = &a->slots[i];
+        while (*pp) {
+            struct met_entry *e = *pp;
+            if (!closed(e, now, all)) {
+                pp = &e->next;
+                continue;
+            }
+            *pp = e->next;
+            a->size--;
+            if (e->type == MET_DISTRIBUTION) {
+                struct met_sketch *k = &out->sketches[out->nsketches++];
+                k->metric = e->blob;
+                k->tags = e->tags;
+                k->ntags = e->ntags;
+                k->ts = e->ts;
+                k->sk = e->sk;
+            } else {
+                struct met_series *r = &out->series[out->nseries++];
+                r->metric = e->blob;
+                r->tags = e->tags;
+                r->ntags = e->ntags;
+                r->ts = e->ts;
+                if (e->type == MET_COUNT) {
+                    r->type = 1;
+                    r->value = e->value;
+                    r->interval = MET_BUCKET_S;
+                } else {
+                    r->type = 3;
+                    r->value = e->type == MET_SET ? (double)e->nset : e->value;
+                }
+                dds_free(&e->sk);
+            }
+            free(e->set);
+            free(e);
+        }
+    }
+    return 0;
+}
