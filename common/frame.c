@@ -39,7 +39,7 @@ static const struct field_spec f_invoke[] = {
     {"trace", K_STR, O}, {NULL, 0, 0}};
 static const struct field_spec f_shutdown[] = {
     {"reason", K_STR, R}, {"deadline_ms", K_INT, R}, {NULL, 0, 0}};
-static const struct field_spec f_fatal[] = {{"error", K_STR, R}, {NULL, 0, 0}};
+static const struct field_spec f_fatal[] = {{"error", K_STR, R}, {"status", K_INT, O}, {NULL, 0, 0}};
 static const struct field_spec f_platform[] = {
     {"event", K_STR, R}, {"time_ms", K_INT, R}, {"request_id", K_STR, O},
     {"status", K_STR, O}, {"error_type", K_STR, O}, {"duration_ms", K_FLOAT, O},

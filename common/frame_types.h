@@ -40,7 +40,10 @@ enum frame_type {
     /* R reason str (as sent, any case), R deadline_ms int */
     FT_FATAL = 6,
     /* R error str: the platform refused us for good (register 4xx/5xx,
-     * identifier rejected); the supervisor falls back to idle handling. */
+     * identifier rejected); the supervisor falls back to idle handling.
+     * O status int (HTTP status): a 5xx answer to register means "exit
+     * promptly" (Lambda's rule), so the supervisor exits; otherwise it
+     * stays alive (exiting before SHUTDOWN is Extension.Crash). */
 
     /* ---- L -> S -> F: telemetry data (spooled by S until F acks) ------ */
     FT_PLATFORM = 7,

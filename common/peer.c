@@ -141,6 +141,22 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     peer_parse(p);
 }
 
+void peer_drain(struct peer *p)
+{
+    while (p && !p->dead) {
+        int n = evbuffer_read(p->in, p->fd, PEER_READ_CHUNK);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            peer_parse(p);
+            return;
+        }
+        if (n <= 0) {
+            on_read(p->fd, EV_READ, p); /* repeats the read: reports EOF or the error */
+            return;
+        }
+        peer_parse(p);
+    }
+}
+
 struct peer *peer_new(struct event_base *base, int fd, const char *name, unsigned accept_dirs,
                       size_t wq_max, peer_cb cb, void *arg)
 {

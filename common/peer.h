@@ -32,6 +32,10 @@ uint64_t peer_send(struct peer *p, uint8_t *frame, size_t len);
 /* Convenience: frame_finish + peer_send. */
 uint64_t peer_send_buf(struct peer *p, struct frame_buf *fb);
 
+/* Read and dispatch everything the socket holds now, without waiting: used
+ * after the far process has exited, so no frame it sent is left unread. */
+void peer_drain(struct peer *p);
+
 size_t peer_queued(const struct peer *p);
 const char *peer_name(const struct peer *p);
 /* Why the peer was declared dead; NULL for a clean EOF or while alive. */

@@ -1,0 +1,518 @@
+/* sup_main.c — the supervisor (the process Lambda starts): configuration,
+ * listening sockets, the two children, the frame router, the data spool,
+ * the go-ahead and the shutdown deadline. It never parses anything a
+ * child sends beyond the validated frame, never blocks, and never exits
+ * before SHUTDOWN (or SIGTERM, or the platform's "exit promptly"). */
+#include "sup.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "frame.h"
+#include "log.h"
+#include "proctitle.h"
+
+/* The earliest point we control: before main, after the dynamic loader. */
+static uint64_t t_exec_us;
+__attribute__((constructor(101))) static void sup_mark_start(void)
+{
+    t_exec_us = clock_us();
+}
+
+static double ms_since0(const struct sup *s, uint64_t t)
+{
+    return t ? clock_ms_between(s->t0_us, t) : 0.0;
+}
+
+/* JSON snapshot for tests and the bench (FORKCAP_STATS_FILE), replaced
+ * atomically so a reader never sees half a file. */
+static void write_stats(const struct sup *s, const char *phase)
+{
+    if (s->stats_file == NULL)
+        return;
+    char tmp[CFG_PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", s->stats_file);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return;
+    const struct sup_child *lc = &s->child[SUP_LIFECYCLE], *fl = &s->child[SUP_FLUSHER];
+    fprintf(f,
+            "{\"phase\":\"%s\",\"ready_ms\":%.3f,\"register_ms\":%.3f,\"subscribe_ms\":%.3f,"
+            "\"first_next_ms\":%.3f,\"flusher_tls_ms\":%.3f,\"flusher_ready_ms\":%.3f,"
+            "\"invocations\":%llu,\"idle\":%s,"
+            "\"lifecycle\":{\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"protocol_errors\":%u},"
+            "\"flusher\":{\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"protocol_errors\":%u},"
+            "\"spool\":{\"held\":%llu,\"dropped\":%llu,\"delivered\":%llu}}\n",
+            phase, ms_since0(s, s->t_first_next_us), ms_since0(s, s->t_register_us),
+            s->t_subscribe_us && s->t_register_us ? clock_ms_between(s->t_register_us, s->t_subscribe_us) : 0.0,
+            ms_since0(s, s->t_first_next_us),
+            s->t_fl_tls_us ? clock_ms_between(s->t_fl_start_us, s->t_fl_tls_us) : 0.0,
+            ms_since0(s, s->t_fl_ready_us), (unsigned long long)s->invocations,
+            s->cfg.idle ? "true" : "false", (int)lc->pid, sup_pstate_name(lc->st), lc->restarts,
+            lc->broken, (int)fl->pid, sup_pstate_name(fl->st), fl->restarts, fl->broken,
+            (unsigned long long)s->spool.frames, (unsigned long long)s->spool.dropped,
+            (unsigned long long)s->spool.delivered);
+    fclose(f);
+    rename(tmp, s->stats_file);
+}
+
+/* Once both the lifecycle's first /next and the flusher's READY are known. */
+static void maybe_log_init(struct sup *s)
+{
+    if (s->init_logged || !s->t_first_next_us || !s->t_fl_ready_us)
+        return;
+    s->init_logged = true;
+    double sub = s->subscribe_status >= 0 && s->t_subscribe_us
+                     ? clock_ms_between(s->t_register_us, s->t_subscribe_us) : 0.0;
+    log_info("ready in %.1f ms (register %.1f, subscribe %.1f%s, first_next %.1f; flusher tls %.1f, "
+             "flusher ready %.1f)",
+             ms_since0(s, s->t_first_next_us), ms_since0(s, s->t_register_us), sub,
+             s->subscribe_status < 0 ? " not sent" : "", ms_since0(s, s->t_first_next_us),
+             clock_ms_between(s->t_fl_start_us, s->t_fl_tls_us), ms_since0(s, s->t_fl_ready_us));
+    write_stats(s, "ready");
+}
+
+static struct peer *link_of(struct sup *s, enum sup_kind k)
+{
+    struct sup_child *c = &s->child[k];
+    return (c->st == PS_STARTING || c->st == PS_UP) ? c->peer : NULL;
+}
+
+static void send_frame(struct sup *s, enum sup_kind k, struct frame_buf *fb)
+{
+    struct peer *p = link_of(s, k);
+    if (p && peer_send_buf(p, fb) == 0)
+        log_warn("%s's queue is full: frame %s dropped", s->child[k].name,
+                 frame_type_name(fb->p && fb->len > 7 ? fb->p[7] : 0));
+    frame_buf_free(fb);
+}
+
+static void send_context(struct sup *s)
+{
+    if (!s->ext_id[0])
+        return;
+    struct frame_buf fb = {0};
+    frame_begin(&fb, FT_CONTEXT);
+    frame_put_str(&fb, "fn_name", s->fn_name);
+    frame_put_str(&fb, "fn_version", s->fn_version);
+    if (s->account_id[0])
+        frame_put_str(&fb, "account_id", s->account_id);
+    if (s->arn[0])
+        frame_put_str(&fb, "arn", s->arn);
+    if (s->request_id[0])
+        frame_put_str(&fb, "request_id", s->request_id);
+    frame_put_bool(&fb, "cold_start", s->invocations <= 1);
+    send_frame(s, SUP_FLUSHER, &fb);
+}
+
+/* Ask the flusher to deliver what is pending; returns the flush id, 0 if
+ * there is no flusher to ask. */
+static uint64_t sup_flush(struct sup *s, uint64_t budget_ms, bool final)
+{
+    if (link_of(s, SUP_FLUSHER) == NULL)
+        return 0;
+    uint64_t id = ++s->next_flush_id;
+    struct frame_buf fb = {0};
+    frame_begin(&fb, FT_FLUSH);
+    frame_put_uint(&fb, "flush_id", id);
+    frame_put_uint(&fb, "budget_ms", budget_ms);
+    if (final)
+        frame_put_bool(&fb, "final", true);
+    send_frame(s, SUP_FLUSHER, &fb);
+    return id;
+}
+
+static void sup_go(struct sup *s)
+{
+    s->go_pending = false;
+    evtimer_del(s->go_timer);
+    struct frame_buf fb = {0};
+    frame_begin(&fb, FT_GO);
+    send_frame(s, SUP_LIFECYCLE, &fb);
+}
+
+static void on_go_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sup *s = arg;
+    if (s->go_pending) {
+        log_warn("flush %llu not done in time: go-ahead given anyway", (unsigned long long)s->go_flush_id);
+        sup_go(s);
+    }
+}
+
+static void on_invoke(struct sup *s, const struct frame *f)
+{
+    const char *rid = "", *arn = "";
+    int64_t deadline = 0;
+    frame_get_str(f, "request_id", &rid, NULL);
+    frame_get_str(f, "arn", &arn, NULL);
+    frame_get_int(f, "deadline_ms", &deadline);
+    snprintf(s->request_id, sizeof s->request_id, "%s", rid);
+    snprintf(s->arn, sizeof s->arn, "%s", arn);
+    s->deadline_ms = deadline;
+    s->invocations++;
+    send_context(s);
+    if (!s->cfg.idle && sup_should_flush_at_end(&s->sched, clock_us())) {
+        int64_t left = deadline - clock_epoch_ms() - SUP_GO_MARGIN_MS;
+        int64_t budget = (int64_t)s->cfg.flush_timeout_s * 1000;
+        if (left < budget)
+            budget = left;
+        uint64_t id = budget > 0 ? sup_flush(s, (uint64_t)budget, false) : 0;
+        if (id) {
+            s->go_pending = true;
+            s->go_flush_id = id;
+            struct timeval tv = {(time_t)(budget / 1000), (suseconds_t)(budget % 1000) * 1000};
+            evtimer_add(s->go_timer, &tv);
+            return;
+        }
+    }
+    sup_go(s);
+}
+
+/* Stop both children; the process exits once they are reaped (or killed). */
+static void on_stop_timer(evutil_socket_t fd, short what, void *arg);
+static void sup_stop_children(struct sup *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    s->final_flush_id = 0;
+    for (int k = 0; k < SUP_NKIND; k++)
+        sup_proc_event(s, (enum sup_kind)k, PE_STOP);
+    struct timeval tv = {0, SUP_STOP_GRACE_MS * 1000};
+    evtimer_del(s->stop_timer);
+    evtimer_add(s->stop_timer, &tv);
+    sup_check_exit(s);
+}
+
+static void sup_exit(struct sup *s, int code)
+{
+    for (int k = 0; k < SUP_NKIND; k++)
+        if (s->child[k].pid > 0)
+            kill(s->child[k].pid, SIGKILL);
+    write_stats(s, "exit");
+    log_info("exiting (%llu invocations; restarts: lifecycle %u, flusher %u; spool dropped %llu)",
+             (unsigned long long)s->invocations, s->child[SUP_LIFECYCLE].restarts,
+             s->child[SUP_FLUSHER].restarts, (unsigned long long)s->spool.dropped);
+    exit(code);
+}
+
+static void on_stop_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sup *s = arg;
+    if (!s->stopping) {
+        log_warn("final flush not done in time");
+        sup_stop_children(s);
+        return;
+    }
+    sup_exit(s, 0); /* grace over: whoever is left is killed */
+}
+
+static void on_exit_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    log_warn("shutdown deadline reached");
+    sup_exit(arg, 0);
+}
+
+void sup_check_exit(struct sup *s)
+{
+    if (s->shutting && s->stopping && sup_all_gone(s))
+        sup_exit(s, 0);
+}
+
+static void sup_shutdown(struct sup *s, int64_t deadline_ms, const char *why)
+{
+    if (s->shutting)
+        return;
+    s->shutting = true;
+    int64_t now = clock_epoch_ms();
+    /* Lambda grants 2 s; a deadline far off or already past is not trusted */
+    if (deadline_ms > now + 10000 || deadline_ms <= now)
+        deadline_ms = now + 2000;
+    s->exit_at_ms = deadline_ms - SUP_EXIT_MARGIN_MS;
+    int64_t left = s->exit_at_ms - now;
+    if (left < 0)
+        left = 0;
+    struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
+    evtimer_add(s->exit_timer, &tv);
+    int64_t budget = left - SUP_STOP_GRACE_MS;
+    log_info("shutdown (%s): final flush within %lld ms", why, (long long)(budget > 0 ? budget : 0));
+    s->go_pending = false;
+    evtimer_del(s->go_timer);
+    uint64_t id = budget > 0 && !s->cfg.idle ? sup_flush(s, (uint64_t)budget, true) : 0;
+    if (id == 0) {
+        sup_stop_children(s);
+        return;
+    }
+    s->final_flush_id = id;
+    struct timeval bt = {(time_t)(budget / 1000), (suseconds_t)(budget % 1000) * 1000};
+    evtimer_add(s->stop_timer, &bt);
+}
+
+static void on_link_lost(struct sup *s, enum sup_kind k, struct peer *p)
+{
+    struct sup_child *c = &s->child[k];
+    if (peer_error(p)) {
+        c->broken++;
+        log_error("protocol error from %s (pid %d): %s; restarting it", c->name, (int)c->pid,
+                  peer_error(p));
+    } else if (!s->shutting) {
+        log_warn("%s (pid %d) closed its link", c->name, (int)c->pid);
+    }
+    sup_proc_event(s, k, PE_LINK_LOST);
+}
+
+void sup_on_lifecycle(struct peer *p, const struct frame *f, void *arg)
+{
+    struct sup *s = arg;
+    const char *str;
+    uint64_t t;
+    int64_t i;
+    if (f == NULL) {
+        on_link_lost(s, SUP_LIFECYCLE, p);
+        return;
+    }
+    switch (f->type) {
+    case FT_REGISTERED:
+        frame_get_str(f, "ext_id", &str, NULL);
+        snprintf(s->ext_id, sizeof s->ext_id, "%s", str);
+        frame_get_str(f, "fn_name", &str, NULL);
+        snprintf(s->fn_name, sizeof s->fn_name, "%s", str);
+        frame_get_str(f, "fn_version", &str, NULL);
+        snprintf(s->fn_version, sizeof s->fn_version, "%s", str);
+        if (frame_get_str(f, "account_id", &str, NULL))
+            snprintf(s->account_id, sizeof s->account_id, "%s", str);
+        if (!s->t_register_us && frame_get_uint(f, "t_register_us", &t))
+            s->t_register_us = t;
+        log_debug("registered as %s", s->ext_name);
+        sup_proc_event(s, SUP_LIFECYCLE, PE_READY);
+        send_context(s);
+        break;
+    case FT_SUBSCRIBED:
+        if (frame_get_int(f, "status", &i))
+            s->subscribe_status = (int)i;
+        if (!s->t_subscribe_us && frame_get_uint(f, "t_subscribe_us", &t))
+            s->t_subscribe_us = t;
+        break;
+    case FT_NEXT_WAIT:
+        sup_proc_event(s, SUP_LIFECYCLE, PE_READY);
+        if (!s->t_first_next_us && s->ext_id[0] && frame_get_uint(f, "t_us", &t)) {
+            s->t_first_next_us = t;
+            maybe_log_init(s);
+        }
+        break;
+    case FT_INVOKE:
+        if (!s->shutting)
+            on_invoke(s, f);
+        break;
+    case FT_SHUTDOWN:
+        frame_get_str(f, "reason", &str, NULL);
+        frame_get_int(f, "deadline_ms", &i);
+        {
+            char why[64];
+            snprintf(why, sizeof why, "SHUTDOWN %.40s", str);
+            sup_shutdown(s, i, why);
+        }
+        break;
+    case FT_FATAL:
+        frame_get_str(f, "error", &str, NULL);
+        if (frame_get_int(f, "status", &i) && i >= 500 && !s->ext_id[0]) {
+            log_error("the platform refused registration (%s) and asks extensions to exit", str);
+            sup_exit(s, 1);
+        }
+        log_error("the platform refused the extension: %s; staying idle until shutdown", str);
+        break;
+    case FT_PLATFORM:
+    case FT_LOGS: {
+        /* re-encode rather than relay the child's bytes: what we spool is ours */
+        struct frame_buf fb = {0};
+        if (frame_reencode(f, &fb) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
+            sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+        else
+            log_warn("data frame %s could not be spooled", frame_type_name(f->type));
+        frame_buf_free(&fb);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
+{
+    struct sup *s = arg;
+    uint64_t id = 0, t;
+    if (f == NULL) {
+        on_link_lost(s, SUP_FLUSHER, p);
+        if (s->go_pending)
+            sup_go(s);
+        if (s->shutting && s->final_flush_id) {
+            s->final_flush_id = 0;
+            sup_stop_children(s);
+        }
+        return;
+    }
+    switch (f->type) {
+    case FT_READY:
+        if (!s->t_fl_ready_us) {
+            frame_get_uint(f, "t_start_us", &s->t_fl_start_us);
+            frame_get_uint(f, "t_tls_us", &s->t_fl_tls_us);
+            frame_get_uint(f, "t_ready_us", &s->t_fl_ready_us);
+            maybe_log_init(s);
+        }
+        sup_proc_event(s, SUP_FLUSHER, PE_READY);
+        break;
+    case FT_ACK:
+        if (frame_get_uint(f, "upto", &t)) {
+            sup_spool_ack(&s->spool, t);
+            sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+        }
+        break;
+    case FT_FLUSHED:
+        frame_get_uint(f, "flush_id", &id);
+        if (s->go_pending && id == s->go_flush_id)
+            sup_go(s);
+        if (s->shutting && s->final_flush_id && id == s->final_flush_id) {
+            s->final_flush_id = 0;
+            sup_stop_children(s);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+void sup_link_up(struct sup *s, enum sup_kind k)
+{
+    if (k == SUP_FLUSHER) {
+        /* a new flusher gets the identity, then every unacknowledged frame */
+        send_context(s);
+        sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+    }
+    write_stats(s, "spawn");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct sup *s = arg;
+    (void)what;
+    if (sig == SIGCHLD) {
+        sup_reap(s);
+        for (int k = 0; k < SUP_NKIND; k++)
+            if (s->shutting && s->child[k].st == PS_BACKOFF)
+                sup_proc_event(s, (enum sup_kind)k, PE_STOP);
+        sup_check_exit(s);
+        return;
+    }
+    sup_shutdown(s, clock_epoch_ms() + SUP_SIGTERM_BUDGET_MS, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* Bind one socket; -1 (logged) on failure, which is never fatal. */
+static int bind_socket(int type, in_addr_t addr, uint16_t port, uint16_t *actual, const char *what)
+{
+    int fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        log_error("%s socket: %s", what, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    if (type == SOCK_STREAM)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = addr};
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+        log_error("cannot bind %s on port %u: %s", what, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    socklen_t sl = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    *actual = ntohs(sa.sin_port);
+    log_debug("%s on port %u", what, *actual);
+    return fd;
+}
+
+static void bind_all(struct sup *s)
+{
+    const in_addr_t lo = htonl(INADDR_LOOPBACK);
+    /* Lambda posts telemetry to sandbox.localdomain, not necessarily 127.0.0.1 */
+    s->socks.telemetry = bind_socket(SOCK_STREAM, htonl(INADDR_ANY), s->cfg.port_telemetry,
+                                     &s->socks.telemetry_port, "telemetry listener");
+    s->socks.dogstatsd = bind_socket(SOCK_DGRAM, lo, s->cfg.port_dogstatsd, &s->socks.dogstatsd_port,
+                                     "DogStatsD");
+    s->socks.apm = bind_socket(SOCK_STREAM, lo, s->cfg.port_apm, &s->socks.apm_port, "trace receiver");
+    s->socks.lambda = bind_socket(SOCK_STREAM, lo, s->cfg.port_lambda, &s->socks.lambda_port,
+                                  "/lambda endpoints");
+}
+
+int main(int argc, char **argv)
+{
+    static struct sup s; /* owned by main; children get a copy by fork */
+    s.t0_us = t_exec_us ? t_exec_us : clock_us();
+    signal(SIGPIPE, SIG_IGN);
+    log_set_component("supervisor");
+    proctitle_init(argc, argv);
+    char argv0[LC_NAME_MAX];
+    snprintf(argv0, sizeof argv0, "%s", argc > 0 && argv[0] ? argv[0] : "forkcap");
+    snprintf(s.ext_name, sizeof s.ext_name, "%s", basename(argv0));
+
+    if (cfg_load(&s.cfg, cfg_getenv_process, NULL) < 0) {
+        log_error("%s", s.cfg.error);
+        return 1;
+    }
+    log_set_level(s.cfg.log_level);
+    for (unsigned i = 0; i < s.cfg.nwarnings; i++)
+        log_warn("config: %s", s.cfg.warnings[i]);
+    if (s.cfg.idle)
+        log_error("idle mode: %s; the extension registers and follows invocations but sends nothing",
+                  s.cfg.idle_reason);
+    s.stats_file = getenv("FORKCAP_STATS_FILE");
+    snprintf(s.fn_name, sizeof s.fn_name, "%s", s.cfg.fn_name);
+    s.subscribe_status = -1;
+
+    s.base = event_base_new();
+    if (s.base == NULL) {
+        /* without an event loop nothing can work; Lambda would see a crash anyway */
+        log_error("cannot create an event base");
+        return 1;
+    }
+    bind_all(&s);
+    sup_spool_init(&s.spool, SUP_SPOOL_MAX);
+    sup_sched_init(&s.sched, &s.cfg.flush);
+    sup_proc_init(&s);
+    s.go_timer = evtimer_new(s.base, on_go_timer, &s);
+    s.stop_timer = evtimer_new(s.base, on_stop_timer, &s);
+    s.exit_timer = evtimer_new(s.base, on_exit_timer, &s);
+    s.ev_chld = evsignal_new(s.base, SIGCHLD, on_signal, &s);
+    s.ev_term = evsignal_new(s.base, SIGTERM, on_signal, &s);
+    s.ev_int = evsignal_new(s.base, SIGINT, on_signal, &s);
+    if (!s.go_timer || !s.stop_timer || !s.exit_timer || !s.ev_chld || !s.ev_term || !s.ev_int ||
+        evsignal_add(s.ev_chld, NULL) < 0 || evsignal_add(s.ev_term, NULL) < 0 ||
+        evsignal_add(s.ev_int, NULL) < 0) {
+        log_error("cannot set up timers and signals");
+        return 1;
+    }
+    /* lifecycle first: it is on Lambda's critical path */
+    sup_spawn(&s, SUP_LIFECYCLE);
+    sup_spawn(&s, SUP_FLUSHER);
+    event_base_dispatch(s.base);
+    /* the loop only ends when no event is left, which our timers prevent */
+    log_error("event loop ended unexpectedly");
+    sup_exit(&s, 0);
+    return 0;
+}

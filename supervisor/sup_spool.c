@@ -1,0 +1,89 @@
+/* sup_spool.c — see sup_spool.h. A FIFO: frames are sent in arrival order
+ * and acknowledged in seq order, so releasing from the head suffices. */
+#include "sup_spool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct sup_spool_entry {
+    struct sup_spool_entry *next;
+    uint64_t seq; /* seq on the current flusher link, 0 = not sent on it */
+    size_t len;
+    uint8_t bytes[];
+};
+
+void sup_spool_init(struct sup_spool *s, size_t max_bytes)
+{
+    memset(s, 0, sizeof *s);
+    s->max_bytes = max_bytes;
+}
+
+static void drop_head(struct sup_spool *s)
+{
+    struct sup_spool_entry *e = s->head;
+    s->head = e->next;
+    if (s->head == NULL)
+        s->tail = NULL;
+    s->bytes -= e->len;
+    s->frames--;
+    free(e);
+}
+
+void sup_spool_clear(struct sup_spool *s)
+{
+    while (s->head)
+        drop_head(s);
+}
+
+int sup_spool_add(struct sup_spool *s, const uint8_t *frame, size_t len)
+{
+    if (len > s->max_bytes)
+        return -1;
+    while (s->head && s->bytes + len > s->max_bytes) {
+        drop_head(s);
+        s->dropped++;
+    }
+    struct sup_spool_entry *e = malloc(sizeof *e + len);
+    if (e == NULL)
+        return -1;
+    e->next = NULL;
+    e->seq = 0;
+    e->len = len;
+    memcpy(e->bytes, frame, len);
+    if (s->tail)
+        s->tail->next = e;
+    else
+        s->head = e;
+    s->tail = e;
+    s->bytes += len;
+    s->frames++;
+    return 0;
+}
+
+void sup_spool_pump(struct sup_spool *s, struct peer *flusher)
+{
+    if (flusher == NULL)
+        return;
+    for (struct sup_spool_entry *e = s->head; e; e = e->next) {
+        if (e->seq)
+            continue;
+        uint64_t seq = peer_send(flusher, e->bytes, e->len);
+        if (seq == 0)
+            return;
+        e->seq = seq;
+    }
+}
+
+void sup_spool_unsend(struct sup_spool *s)
+{
+    for (struct sup_spool_entry *e = s->head; e; e = e->next)
+        e->seq = 0;
+}
+
+void sup_spool_ack(struct sup_spool *s, uint64_t upto)
+{
+    while (s->head && s->head->seq != 0 && s->head->seq <= upto) {
+        drop_head(s);
+        s->delivered++;
+    }
+}
