@@ -650,3 +650,19 @@ int lc_telemetry_platform_line(const struct lc_tele_platform *p, double runtime_
     }
     return (int)at;
 }
+
+int lc_telemetry_platform_line_ctx(struct lc_tele_linectx *ctx, const struct lc_tele_platform *p,
+                                   char *buf, size_t cap, bool *is_error)
+{
+    if (!ctx || !p || !p->event)
+        return -1;
+    const char *id = p->request_id ? p->request_id : "";
+    if (strcmp(p->event, "runtimeDone") == 0) {
+        snprintf(ctx->request_id, sizeof(ctx->request_id), "%s", id);
+        ctx->runtime_ms = (p->has & LC_TP_DURATION) ? p->duration_ms : 0.0;
+    }
+    double rt = 0.0;
+    if (strcmp(p->event, "report") == 0 && strcmp(ctx->request_id, id) == 0)
+        rt = ctx->runtime_ms;
+    return lc_telemetry_platform_line(p, rt, buf, cap, is_error);
+}

@@ -162,4 +162,17 @@ int lc_telemetry_platform_line(const struct lc_tele_platform *p,
                                double runtime_ms, char *buf, size_t cap,
                                bool *is_error);
 
+/* The caller's memory between records for lc_telemetry_platform_line:
+ * runtimeDone's durationMs, kept for the REPORT of the same request id.
+ * Zero-initialise it once per lifecycle. */
+struct lc_tele_linectx {
+    char request_id[128];
+    double runtime_ms;
+};
+
+/* lc_telemetry_platform_line with runtime_ms taken from (and runtimeDone
+ * recorded into) ctx. */
+int lc_telemetry_platform_line_ctx(struct lc_tele_linectx *ctx, const struct lc_tele_platform *p,
+                                   char *buf, size_t cap, bool *is_error);
+
 #endif

@@ -12,7 +12,7 @@
 struct feed {
     struct fl_logs *b;
     uint64_t seq;
-    double runtime_ms;
+    struct lc_tele_linectx lines;
 };
 
 static int feed_record(const struct lc_tele_record *rec, void *arg)
@@ -22,9 +22,7 @@ static int feed_record(const struct lc_tele_record *rec, void *arg)
     char line[512];
     if (rec->kind == LC_TELE_PLATFORM) {
         const struct lc_tele_platform *p = &rec->u.platform;
-        if (strcmp(p->event, "runtimeDone") == 0 && (p->has & LC_TP_DURATION))
-            f->runtime_ms = p->duration_ms;
-        int n = lc_telemetry_platform_line(p, f->runtime_ms, line, sizeof(line), NULL);
+        int n = lc_telemetry_platform_line_ctx(&f->lines, p, line, sizeof(line), NULL);
         if (n <= 0) {
             fl_logs_note_seq(f->b, r.seq);
             return 0;

@@ -255,6 +255,31 @@ static void test_report_line(void **state)
     assert_string_equal(small, "REPORT RequestI");
 }
 
+static void test_line_ctx(void **state)
+{
+    (void)state;
+    struct lc_tele_linectx ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    char buf[512];
+    struct lc_tele_platform done = {.event = "runtimeDone", .request_id = "r1",
+                                    .status = "success", .has = LC_TP_DURATION,
+                                    .duration_ms = 90.0};
+    struct lc_tele_platform rep = {.event = "report", .request_id = "r1",
+                                   .has = LC_TP_DURATION | LC_TP_BILLED | LC_TP_MEMORY |
+                                          LC_TP_MAX_MEMORY,
+                                   .duration_ms = 100.5, .billed_ms = 101, .memory_mb = 128,
+                                   .max_memory_mb = 60};
+    assert_true(lc_telemetry_platform_line_ctx(&ctx, &done, buf, sizeof(buf), NULL) > 0);
+    lc_telemetry_platform_line_ctx(&ctx, &rep, buf, sizeof(buf), NULL);
+    assert_string_equal(buf, "REPORT RequestId: r1 Duration: 100.50 ms Runtime Duration: 90.00 ms "
+                             "Post Runtime Duration: 10.50 ms Billed Duration: 101 ms Memory "
+                             "Size: 128 MB Max Memory Used: 60 MB");
+    /* Another invocation's report does not borrow r1's runtime. */
+    rep.request_id = "r2";
+    lc_telemetry_platform_line_ctx(&ctx, &rep, buf, sizeof(buf), NULL);
+    assert_non_null(strstr(buf, "Runtime Duration: 0.00 ms Post Runtime Duration: 0.00 ms"));
+}
+
 static void test_end_lines(void **state)
 {
     (void)state;
@@ -591,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_platform_records),
         cmocka_unit_test(test_report_line),
         cmocka_unit_test(test_end_lines),
+        cmocka_unit_test(test_line_ctx),
         cmocka_unit_test(test_function_logs),
         cmocka_unit_test(test_numbers_as_strings),
         cmocka_unit_test(test_missing_fields_and_bad_records),
