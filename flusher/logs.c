@@ -195,6 +195,16 @@ static void w_esc(struct w *w, const char *s, size_t len)
 {
     char buf[8];
     for (size_t i = 0; i < len;) {
+        /* Copy runs of plain ASCII at once: most log text is just that. */
+        size_t run = i;
+        while (run < len && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x80 &&
+               s[run] != '"' && s[run] != '\\')
+            run++;
+        if (run > i) {
+            w_raw(w, s + i, run - i);
+            i = run;
+            continue;
+        }
         size_t in, k = esc_char(s + i, len - i, &in, buf);
         w_raw(w, buf, k);
         i += in;
@@ -545,12 +555,14 @@ int fl_logs_add(struct fl_logs *b, const struct fl_logs_record *rec)
 
     size_t frame = entry_frame_len(b, e);
     size_t budget = b->lim.max_entry > frame ? b->lim.max_entry - frame : 0;
-    if (esc_len(e->msg, e->msg_len) > budget) {
+    size_t mlen = esc_len(e->msg, e->msg_len);
+    if (mlen > budget) {
         if (entry_truncate(e, budget))
             goto nomem;
         b->st.truncated++;
+        mlen = esc_len(e->msg, e->msg_len);
     }
-    e->cost = frame + esc_len(e->msg, e->msg_len);
+    e->cost = frame + mlen;
     if (make_room(b, e->cost)) {
         b->st.dropped++;
         entry_free(e);
