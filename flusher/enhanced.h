@@ -1,0 +1,69 @@
+/* enhanced.h — Lambda enhanced metrics (aws.lambda.enhanced.*) derived from
+ * platform telemetry and INVOKE/SHUTDOWN, fed to the aggregator as distributions. */
+#ifndef FORKCAP_ENHANCED_H
+#define FORKCAP_ENHANCED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "metrics.h"
+
+#define ENH_PREFIX "aws.lambda.enhanced."
+#define ENH_TAGS_MAX 48         /* identity tags + DD_TAGS entries kept */
+#define ENH_PENDING 16          /* runtimeDone records remembered for their report */
+#define ENH_PROACTIVE_MS 10000  /* init this long before the first invoke = proactive */
+
+/* Prices (USD) used for estimated_cost, as Datadog's extension uses them. */
+#define ENH_PRICE_REQUEST 0.0000002
+#define ENH_PRICE_GBS_X86 0.0000166667
+#define ENH_PRICE_GBS_ARM 0.0000133334
+
+/* Mirror of an FT_PLATFORM frame (common/frame_types.h). Strings may be
+ * NULL; numeric optionals count only when their ENH_HAS_ bit is set. */
+enum {
+    ENH_HAS_DURATION = 1u << 0,
+    ENH_HAS_BILLED = 1u << 1,
+    ENH_HAS_MEMORY = 1u << 2,
+    ENH_HAS_MAX_MEMORY = 1u << 3,
+    ENH_HAS_INIT = 1u << 4,
+    ENH_HAS_PRODUCED = 1u << 5,
+    ENH_HAS_OVERHEAD = 1u << 6,
+};
+struct enh_platform {
+    const char *event; /* "runtimeDone", "report", "initReport", "initStart", ... */
+    int64_t time_ms;
+    const char *request_id, *status, *error_type;
+    double duration_ms;
+    int64_t billed_ms, memory_mb, max_memory_mb;
+    double init_ms;
+    int64_t produced_bytes;
+    double overhead_ms;
+    unsigned has;
+};
+
+/* Identity for tags; strings are copied, NULL or "" leaves a tag out.
+ * dd_tags is DD_TAGS ("k:v" separated by ',' or ' '). */
+struct enh_tag_context {
+    const char *function_name, *region, *account_id, *resource, *executed_version,
+        *runtime, *architecture, *env, *service, *version, *dd_tags;
+    int64_t memory_mb; /* 0 = unknown */
+};
+
+struct enh_state;
+
+/* agg is borrowed and must outlive the state. */
+struct enh_state *enh_new(struct met_agg *agg);
+void enh_free(struct enh_state *st);
+/* 0, or -1 (ENOMEM, a tag refused by the aggregator's rules). */
+int enh_set_context(struct enh_state *st, const struct enh_tag_context *ctx);
+
+/* Each returns how many metrics the aggregator refused (0 normally). */
+int enh_on_invoke(struct enh_state *st, int64_t time_ms, const char *request_id);
+int enh_on_platform(struct enh_state *st, const struct enh_platform *ev);
+int enh_on_shutdown(struct enh_state *st, int64_t time_ms);
+
+/* The cost of one invocation, rounded to 1e-12 USD; < 0 for an unknown
+ * architecture ("x86_64"/"amd64", "arm64"/"aarch64" are known). */
+double enh_estimated_cost(int64_t billed_ms, int64_t memory_mb, const char *architecture);
+
+#endif
