@@ -1,0 +1,11 @@
+# Unit tests of common/ (frames, peers, configuration), cmocka.
+if(TARGET fc_common)
+  foreach(t test_frame test_peer test_config)
+    if(EXISTS ${FORKCAP_TESTS}/unit/${t}.c)
+      add_executable(${t} ${FORKCAP_TESTS}/unit/${t}.c)
+      target_link_libraries(${t} PRIVATE fc_common PkgConfig::CMOCKA)
+      add_test(NAME unit_${t} COMMAND ${t})
+      set_tests_properties(unit_${t} PROPERTIES LABELS "unit" TIMEOUT 60)
+    endif()
+  endforeach()
+endif()
