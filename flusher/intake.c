@@ -1,0 +1,1154 @@
+/* intake.c — see intake.h. The libevent glue follows the shape of curl's
+ * multi-event example: curl tells us which sockets to watch (sock_cb) and
+ * when to call it back (timer_cb); we run curl_multi_socket_action on
+ * each event and then harvest finished transfers. */
+#include "intake.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <zstd.h>
+
+#include "clock.h"
+#include "intake_proxy.h"
+#include "intake_tls.h"
+#include "log.h"
+
+#define RESP_KEEP 512u        /* response bytes kept for error lines */
+#define BACKOFF_BASE_MS 100u  /* attempt n waits n * this before the next */
+#define URL_MAX 2048u
+
+/* A request ready to send; owned by one transfer or by the retry buffer. */
+struct payload {
+    char *url;
+    struct curl_slist *hdrs;
+    unsigned char *body;
+    size_t len;
+    uint64_t tag;
+    bool proxied;
+    bool get; /* the key check */
+    struct payload *next; /* retry buffer link */
+};
+
+enum xstate { X_QUEUED, X_ACTIVE, X_BACKOFF };
+
+struct flush;
+
+struct xfer {
+    struct fl_intake *in;
+    struct flush *fl;
+    struct payload *pl;
+    CURL *easy;
+    enum xstate state;
+    bool keepable;
+    uint64_t t_submit;
+    struct event *backoff_ev;
+    struct fl_post_result res;
+    bool ssl_checked;
+    char resp[RESP_KEEP];
+    size_t resp_len;
+    char errbuf[CURL_ERROR_SIZE];
+    struct xfer *prev, *next;
+};
+
+struct flush {
+    struct fl_intake *in;
+    unsigned outstanding;
+    uint64_t t0, deadline_us;
+    struct event *deadline_ev;
+    struct event *done_ev; /* an empty flush still answers from the loop */
+    fl_post_done_fn each;
+    fl_flush_done_fn done;
+    void *arg;
+    struct fl_flush_summary sum;
+    struct flush *prev, *next;
+};
+
+struct fl_intake {
+    struct event_base *base;
+    CURLM *multi;
+    CURLSH *share;
+    struct event *timer;
+    X509_STORE *store;
+    double tls_setup_ms;
+    /* options, copied */
+    char *api_key, *proxy, *no_proxy, *user_agent;
+    char proxy_cred[256]; /* "user:pass" of the proxy URL, scrubbed from curl errors */
+    long timeout_ms;
+    bool http1_only, skip_verify, no_tls_resume;
+    int zstd_level;
+    size_t retry_cap;
+    /* state */
+    struct xfer *xhead, *xtail;
+    struct flush *flushes;
+    unsigned active;
+    struct payload *kept_head, *kept_tail;
+    struct fl_intake_stats st;
+};
+
+const char *fl_outcome_name(enum fl_outcome o)
+{
+    switch (o) {
+    case FL_OK: return "ok";
+    case FL_REJECTED: return "rejected";
+    case FL_FORBIDDEN: return "forbidden";
+    case FL_FAILED: return "failed";
+    case FL_ABORTED: return "aborted";
+    case FL_DROPPED: return "dropped";
+    }
+    return "?";
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+/* Remove the proxy's credentials from a curl error text, whatever curl put
+ * in it. */
+static void scrub(const struct fl_intake *in, char *s)
+{
+    if (in->proxy_cred[0] == '\0')
+        return;
+    const char *parts[2] = {in->proxy_cred, strchr(in->proxy_cred, ':')};
+    for (int i = 0; i < 2; i++) {
+        const char *needle = parts[i];
+        if (needle == NULL)
+            continue;
+        if (i == 1)
+            needle++;
+        size_t nl = strlen(needle);
+        if (nl < 2)
+            continue;
+        char *p;
+        while ((p = strstr(s, needle)) != NULL) {
+            memcpy(p, "***", 3);
+            memmove(p + 3, p + nl, strlen(p + nl) + 1);
+        }
+    }
+}
+
+/* ---- payloads and the retry buffer -------------------------------------- */
+
+static void payload_free(struct payload *p)
+{
+    if (p == NULL)
+        return;
+    free(p->url);
+    curl_slist_free_all(p->hdrs);
+    free(p->body);
+    free(p);
+}
+
+static size_t payload_cost(const struct payload *p)
+{
+    return p->len + strlen(p->url) + 64;
+}
+
+static bool header_ok(const char *h)
+{
+    size_t n = strnlen(h, FL_INTAKE_HEADER_MAX);
+    if (n == 0 || n >= FL_INTAKE_HEADER_MAX)
+        return false;
+    const char *colon = strchr(h, ':');
+    if (colon == NULL || colon == h)
+        return false;
+    for (const char *p = h; *p; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t')
+            return false;
+    for (const char *p = h; p < colon; p++)
+        if (*p == ' ' || *p == '\t')
+            return false;
+    return true;
+}
+
+static bool append_hdr(struct curl_slist **l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool append_hdr(struct curl_slist **l, const char *fmt, ...)
+{
+    char line[FL_INTAKE_HEADER_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= sizeof line)
+        return false;
+    struct curl_slist *n = curl_slist_append(*l, line);
+    if (n == NULL)
+        return false;
+    *l = n;
+    return true;
+}
+
+static struct payload *payload_build(struct fl_intake *in, const struct fl_post *r, bool get, char *err,
+                                     size_t errlen)
+{
+    if (r->url == NULL || strnlen(r->url, URL_MAX) >= URL_MAX ||
+        (strncmp(r->url, "https://", 8) != 0 && strncmp(r->url, "http://", 7) != 0)) {
+        set_err(err, errlen, "post: URL missing, too long or not http(s)");
+        return NULL;
+    }
+    if (!get && (r->len > FL_INTAKE_BODY_MAX || (r->len > 0 && r->body == NULL))) {
+        set_err(err, errlen, "post: body over %u bytes or missing", FL_INTAKE_BODY_MAX);
+        return NULL;
+    }
+    if (r->content_type && (strnlen(r->content_type, 128) >= 128 || strpbrk(r->content_type, "\r\n"))) {
+        set_err(err, errlen, "post: bad content type");
+        return NULL;
+    }
+    size_t nh = 0;
+    if (r->headers)
+        for (; r->headers[nh]; nh++)
+            if (nh >= FL_INTAKE_HEADERS_MAX || !header_ok(r->headers[nh])) {
+                set_err(err, errlen, "post: more than %u extra headers, or a malformed one",
+                        FL_INTAKE_HEADERS_MAX);
+                return NULL;
+            }
+
+    struct payload *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        goto oom;
+    p->url = strdup(r->url);
+    p->tag = r->tag;
+    p->get = get;
+    p->proxied = fl_proxy_applies(r->url, in->proxy, in->no_proxy);
+    if (p->url == NULL)
+        goto oom;
+    bool ok = append_hdr(&p->hdrs, "DD-API-KEY: %s", in->api_key);
+    /* no 100-continue round trip before the body */
+    ok = ok && append_hdr(&p->hdrs, "Expect:");
+    if (r->content_type && !get)
+        ok = ok && append_hdr(&p->hdrs, "Content-Type: %s", r->content_type);
+    for (size_t i = 0; ok && i < nh; i++)
+        ok = append_hdr(&p->hdrs, "%s", r->headers[i]);
+    if (!get && r->compress) {
+        size_t cap = ZSTD_compressBound(r->len);
+        p->body = malloc(cap ? cap : 1);
+        if (p->body == NULL)
+            goto oom;
+        size_t z = ZSTD_compress(p->body, cap, r->body, r->len, in->zstd_level);
+        if (ZSTD_isError(z)) {
+            set_err(err, errlen, "post: zstd: %s", ZSTD_getErrorName(z));
+            payload_free(p);
+            return NULL;
+        }
+        p->len = z;
+        ok = ok && append_hdr(&p->hdrs, "Content-Encoding: zstd");
+    } else if (!get) {
+        p->body = malloc(r->len ? r->len : 1);
+        if (p->body == NULL)
+            goto oom;
+        if (r->len)
+            memcpy(p->body, r->body, r->len);
+        p->len = r->len;
+    }
+    if (!ok)
+        goto oom;
+    return p;
+oom:
+    payload_free(p);
+    set_err(err, errlen, "post: out of memory");
+    return NULL;
+}
+
+/* ---- curl <-> libevent --------------------------------------------------- */
+
+static void check_multi_info(struct fl_intake *in);
+
+static void sock_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct fl_intake *in = arg;
+    int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+    int running = 0;
+    curl_multi_socket_action(in->multi, fd, action, &running);
+    check_multi_info(in);
+}
+
+static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)e;
+    struct fl_intake *in = userp;
+    struct event *ev = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (ev) {
+            event_free(ev);
+            curl_multi_assign(in->multi, s, NULL);
+        }
+        return 0;
+    }
+    short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0) |
+                         EV_PERSIST);
+    if (ev == NULL) {
+        ev = event_new(in->base, s, kind, sock_event_cb, in);
+        if (ev == NULL)
+            return -1;
+        curl_multi_assign(in->multi, s, ev);
+    } else {
+        event_del(ev);
+        event_assign(ev, in->base, s, kind, sock_event_cb, in);
+    }
+    event_add(ev, NULL);
+    return 0;
+}
+
+static void timer_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct fl_intake *in = arg;
+    int running = 0;
+    curl_multi_socket_action(in->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_multi_info(in);
+}
+
+static int multi_timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+    (void)m;
+    struct fl_intake *in = userp;
+    if (timeout_ms < 0) {
+        evtimer_del(in->timer);
+        return 0;
+    }
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    evtimer_add(in->timer, &tv);
+    return 0;
+}
+
+/* Every SSL_CTX curl creates (intake and proxy connections) gets our store. */
+static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *parm)
+{
+    (void)easy;
+    struct fl_intake *in = parm;
+    SSL_CTX *ctx = sslctx;
+    X509_STORE *cur = SSL_CTX_get_cert_store(ctx);
+    if (cur != NULL && cur != in->store) {
+        /* whatever curl loaded on its own: should stay empty, and is what
+         * the stats (and a test) check */
+        STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(cur);
+        if (objs)
+            in->st.curl_store_certs += (uint64_t)sk_X509_OBJECT_num(objs);
+    }
+    SSL_CTX_set1_cert_store(ctx, in->store);
+    return CURLE_OK;
+}
+
+static size_t header_cb(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    (void)buf;
+    struct xfer *x = userdata;
+    /* The connection is closed as soon as the transfer ends, so whether
+     * the handshake resumed a session is read while headers arrive. */
+    if (!x->ssl_checked) {
+        struct curl_tlssessioninfo *ti = NULL;
+        if (curl_easy_getinfo(x->easy, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
+            ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals) {
+            SSL *ssl = ti->internals;
+            x->res.tls = true;
+            x->res.tls_resumed = SSL_session_reused(ssl) == 1;
+            x->ssl_checked = true;
+        }
+    }
+    return size * nitems;
+}
+
+static size_t write_cb(char *buf, size_t size, size_t nmemb, void *userdata)
+{
+    struct xfer *x = userdata;
+    size_t n = size * nmemb;
+    size_t room = sizeof x->resp - 1 - x->resp_len;
+    size_t take = n < room ? n : room;
+    memcpy(x->resp + x->resp_len, buf, take);
+    x->resp_len += take;
+    x->resp[x->resp_len] = '\0';
+    return n;
+}
+
+/* ---- transfers ----------------------------------------------------------- */
+
+static void xfer_unlink(struct fl_intake *in, struct xfer *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        in->xhead = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    else
+        in->xtail = x->prev;
+    x->prev = x->next = NULL;
+}
+
+static void xfer_free(struct xfer *x)
+{
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    if (x->backoff_ev)
+        event_free(x->backoff_ev);
+    payload_free(x->pl);
+    free(x);
+}
+
+static void flush_release(struct flush *fl)
+{
+    struct fl_intake *in = fl->in;
+    if (fl->prev)
+        fl->prev->next = fl->next;
+    else
+        in->flushes = fl->next;
+    if (fl->next)
+        fl->next->prev = fl->prev;
+    if (fl->deadline_ev)
+        event_free(fl->deadline_ev);
+    if (fl->done_ev)
+        event_free(fl->done_ev);
+    free(fl);
+}
+
+static void flush_complete(struct flush *fl)
+{
+    fl->sum.ms = clock_ms_between(fl->t0, clock_us());
+    struct fl_flush_summary s = fl->sum;
+    fl_flush_done_fn done = fl->done;
+    void *arg = fl->arg;
+    flush_release(fl);
+    if (done)
+        done(&s, arg);
+}
+
+static void report(struct flush *fl, const struct fl_post_result *r)
+{
+    switch (r->outcome) {
+    case FL_OK: fl->sum.ok++; break;
+    case FL_REJECTED: fl->sum.rejected++; break;
+    case FL_FORBIDDEN: fl->sum.forbidden++; break;
+    case FL_FAILED: fl->sum.failed++; break;
+    case FL_ABORTED: fl->sum.aborted++; break;
+    case FL_DROPPED: fl->sum.dropped++; break;
+    }
+    if (fl->each)
+        fl->each(r, fl->arg);
+}
+
+/* Take ownership of p into the retry buffer; drops the oldest while over
+ * the cap (each reported to fl as FL_DROPPED). False when p itself could not
+ * be kept (then the caller still owns it). */
+static bool keep(struct fl_intake *in, struct payload *p, struct flush *fl)
+{
+    size_t cost = payload_cost(p);
+    if (cost > in->retry_cap) {
+        in->st.dropped++;
+        in->st.dropped_bytes += p->len;
+        return false;
+    }
+    while (in->kept_head && in->st.kept_bytes + cost > in->retry_cap) {
+        struct payload *old = in->kept_head;
+        in->kept_head = old->next;
+        if (in->kept_head == NULL)
+            in->kept_tail = NULL;
+        in->st.kept--;
+        in->st.kept_bytes -= payload_cost(old);
+        in->st.dropped++;
+        in->st.dropped_bytes += old->len;
+        struct fl_post_result r = {.tag = old->tag, .outcome = FL_DROPPED};
+        snprintf(r.error, sizeof r.error, "retry buffer full (%zu bytes): oldest payload dropped",
+                 in->retry_cap);
+        payload_free(old);
+        if (fl)
+            report(fl, &r);
+    }
+    p->next = NULL;
+    if (in->kept_tail)
+        in->kept_tail->next = p;
+    else
+        in->kept_head = p;
+    in->kept_tail = p;
+    in->st.kept++;
+    in->st.kept_bytes += cost;
+    return true;
+}
+
+/* The transfer's final outcome: stats, retry buffer, callbacks, free. */
+static void finish(struct xfer *x, enum fl_outcome o)
+{
+    struct fl_intake *in = x->in;
+    struct flush *fl = x->fl;
+    x->res.outcome = o;
+    x->res.ms = clock_ms_between(x->t_submit, clock_us());
+    switch (o) {
+    case FL_OK: in->st.ok++; break;
+    case FL_REJECTED: in->st.rejected++; break;
+    case FL_FORBIDDEN: in->st.forbidden++; break;
+    case FL_FAILED: in->st.failed++; break;
+    case FL_ABORTED: in->st.aborted++; break;
+    case FL_DROPPED: break;
+    }
+    if (o == FL_FORBIDDEN) {
+        char host[FL_HOST_MAX] = "?";
+        fl_url_host(x->pl->url, host, sizeof host);
+        log_error("intake: %s answered 403 Forbidden: the API key was rejected (check DD_API_KEY)",
+                  host);
+    } else if (o == FL_FAILED || o == FL_ABORTED || o == FL_REJECTED) {
+        char host[FL_HOST_MAX] = "?";
+        fl_url_host(x->pl->url, host, sizeof host);
+        log_warn("intake: %s to %s %s after %u attempt%s: %s", x->pl->get ? "GET" : "POST", host,
+                 o == FL_ABORTED ? "cut off by the flush deadline" : "failed", x->res.attempts,
+                 x->res.attempts == 1 ? "" : "s", x->res.error[0] ? x->res.error : "-");
+    }
+    xfer_unlink(in, x);
+    if ((o == FL_FAILED || o == FL_ABORTED) && x->keepable) {
+        curl_easy_cleanup(x->easy);
+        x->easy = NULL;
+        if (keep(in, x->pl, fl)) {
+            x->pl = NULL;
+            x->res.kept = true;
+        }
+    }
+    struct fl_post_result r = x->res;
+    xfer_free(x);
+    if (fl) {
+        report(fl, &r);
+        if (--fl->outstanding == 0)
+            flush_complete(fl);
+    }
+}
+
+static void pump(struct fl_intake *in);
+
+static int start_attempt(struct xfer *x)
+{
+    struct fl_intake *in = x->in;
+    uint64_t now = clock_us();
+    long tmo = in->timeout_ms;
+    if (x->fl && x->fl->deadline_us) {
+        if (now + 1000 >= x->fl->deadline_us)
+            return -1;
+        uint64_t left_ms = (x->fl->deadline_us - now) / 1000;
+        if ((uint64_t)tmo > left_ms)
+            tmo = (long)left_ms;
+    }
+    x->ssl_checked = false;
+    x->res.tls = x->res.tls_resumed = false;
+    x->resp_len = 0;
+    x->resp[0] = '\0';
+    x->errbuf[0] = '\0';
+    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, tmo);
+    curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, tmo);
+    if (curl_multi_add_handle(in->multi, x->easy) != CURLM_OK)
+        return -1;
+    x->state = X_ACTIVE;
+    x->res.attempts++;
+    in->active++;
+    in->st.attempts++;
+    return 0;
+}
+
+static void backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct xfer *x = arg;
+    x->state = X_QUEUED;
+    pump(x->in);
+}
+
+static void pump(struct fl_intake *in)
+{
+    struct xfer *x = in->xhead;
+    while (x && in->active < FL_INTAKE_INFLIGHT_MAX) {
+        struct xfer *next = x->next;
+        if (x->state == X_QUEUED && start_attempt(x) != 0) {
+            if (x->res.error[0] == '\0')
+                snprintf(x->res.error, sizeof x->res.error, "no time left before the deadline");
+            finish(x, FL_ABORTED);
+            /* a callback may have queued more work: rescan from the start */
+            next = in->xhead;
+        }
+        x = next;
+    }
+}
+
+/* Is this outcome worth another attempt, and what would it be otherwise? */
+static bool classify(struct xfer *x, CURLcode cc, long status, enum fl_outcome *final)
+{
+    if (cc == CURLE_OK) {
+        if (status >= 200 && status < 300) {
+            *final = FL_OK;
+            return false;
+        }
+        if (status == 403) {
+            *final = FL_FORBIDDEN;
+            return false;
+        }
+        if (status == 408 || status == 429 || status >= 500) {
+            *final = FL_FAILED;
+            return true;
+        }
+        *final = FL_REJECTED; /* other 4xx, and 1xx/3xx we do not follow */
+        return false;
+    }
+    *final = FL_FAILED;
+    switch (cc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_PEER_FAILED_VERIFICATION: /* the same certificate next time too */
+    case CURLE_SSL_CACERT_BADFILE:
+        return false;
+    default:
+        (void)x;
+        return true;
+    }
+}
+
+static void on_transfer_done(struct fl_intake *in, struct xfer *x, CURLcode cc)
+{
+    curl_multi_remove_handle(in->multi, x->easy);
+    in->active--;
+    long status = 0, conns = 0, ver = 0;
+    curl_off_t up = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &conns);
+    curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &ver);
+    curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    x->res.http_status = status;
+    x->res.curl_code = (int)cc;
+    x->res.new_conn = conns > 0;
+    x->res.h2 = ver == CURL_HTTP_VERSION_2_0;
+    x->res.bytes = x->pl->len;
+    if (x->res.new_conn)
+        in->st.new_conns++;
+    if (x->res.tls_resumed)
+        in->st.tls_resumed++;
+    if (x->res.h2)
+        in->st.h2++;
+    if (cc != CURLE_OK) {
+        /* scrub before cutting, so no half credential survives the cut */
+        scrub(in, x->errbuf);
+        snprintf(x->res.error, sizeof x->res.error, "%.159s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+    } else if (status < 200 || status >= 300) {
+        /* first line of the answer, for the log */
+        char body[96];
+        size_t i = 0;
+        for (; i < x->resp_len && i < sizeof body - 1 && x->resp[i] != '\n' && x->resp[i] != '\r'; i++)
+            body[i] = (x->resp[i] >= 0x20 && x->resp[i] < 0x7f) ? x->resp[i] : '?';
+        body[i] = '\0';
+        snprintf(x->res.error, sizeof x->res.error, "HTTP %ld%s%s", status, i ? ": " : "", body);
+    } else {
+        x->res.error[0] = '\0';
+    }
+    enum fl_outcome final;
+    bool retry = classify(x, cc, status, &final);
+    if (retry && x->res.attempts < FL_INTAKE_ATTEMPTS) {
+        unsigned wait_ms = BACKOFF_BASE_MS * x->res.attempts;
+        uint64_t next = clock_us() + (uint64_t)wait_ms * 1000u;
+        if (x->fl == NULL || x->fl->deadline_us == 0 || next + 1000 < x->fl->deadline_us) {
+            log_debug("intake: attempt %u failed (%s), retrying in %u ms", x->res.attempts, x->res.error,
+                      wait_ms);
+            struct timeval tv = {0, (suseconds_t)wait_ms * 1000};
+            x->state = X_BACKOFF;
+            if (x->backoff_ev || (x->backoff_ev = evtimer_new(in->base, backoff_cb, x)) != NULL) {
+                evtimer_add(x->backoff_ev, &tv);
+                return;
+            }
+        }
+    }
+    finish(x, final);
+}
+
+static void check_multi_info(struct fl_intake *in)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(in->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct xfer *x = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (x)
+            on_transfer_done(in, x, msg->data.result);
+    }
+    pump(in);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct flush *fl = arg;
+    struct fl_intake *in = fl->in;
+    fl->sum.deadline_hit = true;
+    /* finishing the last transfer frees fl: count what is left first */
+    unsigned left = fl->outstanding;
+    struct xfer *x = in->xhead;
+    while (x && left > 0) {
+        struct xfer *next = x->next;
+        if (x->fl == fl) {
+            if (x->state == X_ACTIVE) {
+                curl_multi_remove_handle(in->multi, x->easy);
+                in->active--;
+            } else if (x->state == X_BACKOFF) {
+                evtimer_del(x->backoff_ev);
+            }
+            if (x->res.error[0] == '\0' || x->state == X_ACTIVE)
+                snprintf(x->res.error, sizeof x->res.error, "flush deadline reached%s",
+                         x->state == X_ACTIVE ? " during the transfer" : "");
+            left--;
+            finish(x, FL_ABORTED);
+        }
+        x = next;
+    }
+    pump(in);
+}
+
+static void empty_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    flush_complete(arg);
+}
+
+static struct xfer *xfer_new(struct fl_intake *in, struct flush *fl, struct payload *p, bool keepable,
+                             uint64_t now)
+{
+    struct xfer *x = calloc(1, sizeof *x);
+    if (x == NULL)
+        return NULL;
+    x->in = in;
+    x->fl = fl;
+    x->pl = p;
+    x->keepable = keepable;
+    x->t_submit = now;
+    x->res.tag = p->tag;
+    x->res.via_proxy = p->proxied;
+    x->res.bytes = p->len;
+    x->easy = curl_easy_init();
+    if (x->easy == NULL) {
+        free(x);
+        return NULL;
+    }
+    CURL *e = x->easy;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
+    curl_easy_setopt(e, CURLOPT_URL, p->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_SHARE, in->share);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, in->no_tls_resume ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->hdrs);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, in->user_agent);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    /* proxy: only what we were given; "" also stops curl's own env lookup */
+    curl_easy_setopt(e, CURLOPT_PROXY, in->proxy);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, in->no_proxy);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     (in->http1_only || p->proxied) ? (long)CURL_HTTP_VERSION_1_1
+                                                    : (long)CURL_HTTP_VERSION_2TLS);
+    /* trust: our store via ssl_ctx_cb; curl loads no bundle of its own */
+    curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    curl_easy_setopt(e, CURLOPT_PROXY_CAINFO, NULL);
+    curl_easy_setopt(e, CURLOPT_PROXY_CAPATH, NULL);
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, in);
+    long verify = in->skip_verify ? 0L : 1L;
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+    curl_easy_setopt(e, CURLOPT_PROXY_SSL_VERIFYPEER, verify);
+    curl_easy_setopt(e, CURLOPT_PROXY_SSL_VERIFYHOST, verify ? 2L : 0L);
+    if (p->get) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, (char *)p->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
+    }
+    if (in->xtail) {
+        in->xtail->next = x;
+        x->prev = in->xtail;
+    } else {
+        in->xhead = x;
+    }
+    in->xtail = x;
+    x->state = X_QUEUED;
+    in->st.posts++;
+    return x;
+}
+
+static struct flush *flush_new(struct fl_intake *in, uint64_t deadline_us, fl_post_done_fn each,
+                               fl_flush_done_fn done, void *arg)
+{
+    struct flush *fl = calloc(1, sizeof *fl);
+    if (fl == NULL)
+        return NULL;
+    fl->in = in;
+    fl->t0 = clock_us();
+    fl->deadline_us = deadline_us;
+    fl->each = each;
+    fl->done = done;
+    fl->arg = arg;
+    if (deadline_us) {
+        fl->deadline_ev = evtimer_new(in->base, deadline_cb, fl);
+        if (fl->deadline_ev == NULL) {
+            free(fl);
+            return NULL;
+        }
+    }
+    fl->next = in->flushes;
+    if (in->flushes)
+        in->flushes->prev = fl;
+    in->flushes = fl;
+    return fl;
+}
+
+static void flush_arm(struct flush *fl)
+{
+    if (fl->deadline_ev) {
+        uint64_t now = clock_us();
+        uint64_t left = fl->deadline_us > now ? fl->deadline_us - now : 0;
+        struct timeval tv = {(time_t)(left / 1000000u), (suseconds_t)(left % 1000000u)};
+        evtimer_add(fl->deadline_ev, &tv);
+    }
+}
+
+/* Submit built payloads as one flush. On failure nothing stays queued. */
+static int submit(struct fl_intake *in, struct payload **pls, const bool *resent, size_t n, bool keepable,
+                  uint64_t deadline_us, fl_post_done_fn each, fl_flush_done_fn done, void *arg)
+{
+    struct flush *fl = flush_new(in, deadline_us, each, done, arg);
+    if (fl == NULL)
+        return -1;
+    uint64_t now = clock_us();
+    if (n == 0) {
+        fl->done_ev = evtimer_new(in->base, empty_done_cb, fl);
+        if (fl->done_ev == NULL) {
+            flush_release(fl);
+            return -1;
+        }
+        struct timeval zero = {0, 0};
+        evtimer_add(fl->done_ev, &zero);
+        return 0;
+    }
+    struct xfer *first = NULL;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        struct xfer *x = xfer_new(in, fl, pls[i], keepable, now);
+        if (x == NULL)
+            break;
+        x->res.resent = resent ? resent[i] : false;
+        if (first == NULL)
+            first = x;
+    }
+    if (i < n) {
+        /* undo: the caller keeps ownership of every payload */
+        while (first) {
+            struct xfer *next = first->next;
+            xfer_unlink(in, first);
+            first->pl = NULL;
+            in->st.posts--;
+            xfer_free(first);
+            first = next;
+        }
+        flush_release(fl);
+        return -1;
+    }
+    fl->outstanding = (unsigned)n;
+    fl->sum.posted = (unsigned)n;
+    flush_arm(fl);
+    /* start from the loop, so no callback runs inside the caller's call */
+    struct timeval zero = {0, 0};
+    evtimer_add(in->timer, &zero);
+    return 0;
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_opts *o, char *err,
+                                size_t errlen)
+{
+    uint64_t t0 = clock_us();
+    if (base == NULL || o == NULL) {
+        set_err(err, errlen, "intake: no event base or options");
+        return NULL;
+    }
+    if (o->api_key == NULL || o->api_key[0] == '\0' || strnlen(o->api_key, 256) >= 256 ||
+        strpbrk(o->api_key, "\r\n\t :") != NULL) {
+        set_err(err, errlen, "intake: the API key is missing or malformed");
+        return NULL;
+    }
+    static bool curl_ready;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            set_err(err, errlen, "intake: curl_global_init failed");
+            return NULL;
+        }
+        curl_ready = true;
+    }
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    if (vi == NULL || vi->ssl_version == NULL || strncmp(vi->ssl_version, "OpenSSL", 7) != 0) {
+        set_err(err, errlen, "intake: libcurl is not built with OpenSSL (%s)",
+                vi && vi->ssl_version ? vi->ssl_version : "no TLS");
+        return NULL;
+    }
+
+    struct fl_intake *in = calloc(1, sizeof *in);
+    if (in == NULL) {
+        set_err(err, errlen, "intake: out of memory");
+        return NULL;
+    }
+    in->base = base;
+    in->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
+    in->http1_only = o->http1_only;
+    in->skip_verify = o->skip_verify;
+    in->no_tls_resume = o->no_tls_resume;
+    in->zstd_level = o->zstd_level;
+    in->retry_cap = o->retry_buffer_bytes ? o->retry_buffer_bytes : FL_INTAKE_RETRY_BUF_DEFAULT;
+    in->api_key = strdup(o->api_key);
+    in->proxy = dup_or_empty(o->proxy);
+    in->no_proxy = dup_or_empty(o->no_proxy);
+    char ua[96];
+    snprintf(ua, sizeof ua, "forkcap/%.64s", o->version && o->version[0] ? o->version : "dev");
+    in->user_agent = strdup(ua);
+    if (!in->api_key || !in->proxy || !in->no_proxy || !in->user_agent) {
+        set_err(err, errlen, "intake: out of memory");
+        goto fail;
+    }
+    if (in->proxy[0]) {
+        if (strnlen(in->proxy, URL_MAX) >= URL_MAX || strpbrk(in->proxy, " \r\n\t")) {
+            set_err(err, errlen, "intake: the proxy URL is too long or holds blanks");
+            goto fail;
+        }
+        const char *s = strstr(in->proxy, "://");
+        s = s ? s + 3 : in->proxy;
+        const char *end = s + strcspn(s, "/?#");
+        const char *at = NULL;
+        for (const char *q = s; q < end; q++)
+            if (*q == '@')
+                at = q;
+        if (at && (size_t)(at - s) < sizeof in->proxy_cred)
+            snprintf(in->proxy_cred, sizeof in->proxy_cred, "%.*s", (int)(at - s), s);
+    }
+
+    struct fl_tls_store_info info;
+    char e2[480];
+    in->store = fl_tls_store_load(o->ca_file, o->extra_ca_file, &info, e2, sizeof e2);
+    if (in->store == NULL) {
+        if (!o->skip_verify) {
+            set_err(err, errlen, "intake: %s", e2);
+            goto fail;
+        }
+        /* nothing is verified anyway: an empty store will do */
+        in->store = X509_STORE_new();
+        if (in->store == NULL) {
+            set_err(err, errlen, "intake: out of memory");
+            goto fail;
+        }
+    }
+    in->st.ca_certs = info.bundle_certs + info.extra_certs;
+
+    in->multi = curl_multi_init();
+    in->share = curl_share_init();
+    in->timer = evtimer_new(base, timer_event_cb, in);
+    if (!in->multi || !in->share || !in->timer) {
+        set_err(err, errlen, "intake: out of memory setting up curl");
+        goto fail;
+    }
+    curl_share_setopt(in->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(in->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_multi_setopt(in->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(in->multi, CURLMOPT_SOCKETDATA, in);
+    curl_multi_setopt(in->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
+    curl_multi_setopt(in->multi, CURLMOPT_TIMERDATA, in);
+    in->tls_setup_ms = clock_ms_between(t0, clock_us());
+
+    char proxy_shown[URL_MAX];
+    fl_redact_url(in->proxy, proxy_shown, sizeof proxy_shown);
+    log_info("intake: TLS client ready in %.1f ms (CA bundle %s: %u certs, DD_TLS_CERT_FILE: %u; "
+             "proxy %s%s%s; %s)",
+             in->tls_setup_ms, info.bundle[0] ? info.bundle : "none", info.bundle_certs,
+             info.extra_certs, in->proxy[0] ? proxy_shown : "none",
+             in->no_proxy[0] ? ", no_proxy " : "", in->no_proxy[0] ? in->no_proxy : "",
+             in->http1_only ? "HTTP/1.1" : "HTTP/2 when offered");
+    if (in->skip_verify)
+        log_warn("intake: DD_SKIP_SSL_VALIDATION is set: intake certificates are NOT verified");
+    return in;
+fail:
+    fl_intake_free(in);
+    return NULL;
+}
+
+double fl_intake_tls_setup_ms(const struct fl_intake *in)
+{
+    return in->tls_setup_ms;
+}
+
+int fl_intake_flush(struct fl_intake *in, const struct fl_post *posts, size_t n, uint64_t deadline_us,
+                    unsigned flags, fl_post_done_fn each, fl_flush_done_fn done, void *arg)
+{
+    if (deadline_us == 0 || (n > 0 && posts == NULL))
+        return -1;
+    size_t nkept = 0;
+    if (flags & FL_FLUSH_RESEND_KEPT)
+        for (struct payload *p = in->kept_head; p; p = p->next)
+            nkept++;
+    size_t total = nkept + n;
+    struct payload **pls = calloc(total ? total : 1, sizeof *pls);
+    bool *resent = calloc(total ? total : 1, sizeof *resent);
+    if (pls == NULL || resent == NULL) {
+        free(pls);
+        free(resent);
+        return -1;
+    }
+    char err[200];
+    for (size_t i = 0; i < n; i++) {
+        pls[nkept + i] = payload_build(in, &posts[i], false, err, sizeof err);
+        if (pls[nkept + i] == NULL) {
+            log_warn("intake: flush refused: %s", err);
+            for (size_t j = 0; j < i; j++)
+                payload_free(pls[nkept + j]);
+            free(pls);
+            free(resent);
+            return -1;
+        }
+    }
+    /* the retry buffer goes first: it holds the oldest data */
+    struct payload *p = in->kept_head;
+    for (size_t i = 0; i < nkept; i++, p = p->next) {
+        pls[i] = p;
+        resent[i] = true;
+    }
+    int rc = submit(in, pls, resent, total, true, deadline_us, each, done, arg);
+    if (rc == 0 && nkept) {
+        in->kept_head = in->kept_tail = NULL;
+        in->st.kept = in->st.kept_bytes = 0;
+    } else if (rc != 0) {
+        for (size_t i = nkept; i < total; i++)
+            payload_free(pls[i]);
+    }
+    free(pls);
+    free(resent);
+    return rc;
+}
+
+int fl_intake_post(struct fl_intake *in, const struct fl_post *req, uint64_t deadline_us,
+                   fl_post_done_fn done, void *arg)
+{
+    char err[200];
+    struct payload *p = payload_build(in, req, false, err, sizeof err);
+    if (p == NULL) {
+        log_warn("intake: post refused: %s", err);
+        return -1;
+    }
+    if (submit(in, &p, NULL, 1, true, deadline_us, done, NULL, arg) != 0) {
+        payload_free(p);
+        return -1;
+    }
+    return 0;
+}
+
+struct validate_ctx {
+    fl_validate_fn cb;
+    void *arg;
+};
+
+static void validate_done(const struct fl_post_result *r, void *arg)
+{
+    struct validate_ctx *v = arg;
+    int valid = -1;
+    if (r->outcome == FL_OK)
+        valid = 1;
+    else if (r->outcome == FL_FORBIDDEN)
+        valid = 0; /* finish() already logged the one error line */
+    else
+        log_warn("intake: API key check inconclusive: %s", r->error[0] ? r->error : fl_outcome_name(r->outcome));
+    fl_validate_fn cb = v->cb;
+    void *cb_arg = v->arg;
+    free(v);
+    if (cb)
+        cb(valid, r->http_status, cb_arg);
+}
+
+int fl_intake_validate(struct fl_intake *in, const char *url, uint64_t deadline_us, fl_validate_fn cb,
+                       void *arg)
+{
+    struct fl_post req = {.url = url};
+    char err[200];
+    struct payload *p = payload_build(in, &req, true, err, sizeof err);
+    if (p == NULL) {
+        log_warn("intake: key check refused: %s", err);
+        return -1;
+    }
+    struct validate_ctx *v = calloc(1, sizeof *v);
+    if (v == NULL) {
+        payload_free(p);
+        return -1;
+    }
+    v->cb = cb;
+    v->arg = arg;
+    if (submit(in, &p, NULL, 1, false, deadline_us, validate_done, NULL, v) != 0) {
+        payload_free(p);
+        free(v);
+        return -1;
+    }
+    return 0;
+}
+
+void fl_intake_stats(const struct fl_intake *in, struct fl_intake_stats *out)
+{
+    *out = in->st;
+}
+
+void fl_intake_free(struct fl_intake *in)
+{
+    if (in == NULL)
+        return;
+    while (in->xhead) {
+        struct xfer *x = in->xhead;
+        if (x->state == X_ACTIVE)
+            curl_multi_remove_handle(in->multi, x->easy);
+        xfer_unlink(in, x);
+        if (x->fl && x->fl->each == validate_done)
+            free(x->fl->arg);
+        xfer_free(x);
+    }
+    while (in->flushes)
+        flush_release(in->flushes);
+    while (in->kept_head) {
+        struct payload *p = in->kept_head;
+        in->kept_head = p->next;
+        payload_free(p);
+    }
+    if (in->multi)
+        curl_multi_cleanup(in->multi);
+    if (in->share)
+        curl_share_cleanup(in->share);
+    if (in->timer)
+        event_free(in->timer);
+    if (in->store)
+        X509_STORE_free(in->store);
+    free(in->api_key);
+    free(in->proxy);
+    free(in->no_proxy);
+    free(in->user_agent);
+    free(in);
+}

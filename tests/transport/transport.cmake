@@ -1,0 +1,34 @@
+# Transport tests: the flusher's intake client (flusher/intake*.c,
+# flusher/endpoints.c). The sources are compiled here into fl_transport so
+# this group builds whether or not flusher/ has its own target yet.
+if(TARGET fc_common)
+  set(FL_TRANSPORT_SRCS
+      ${CMAKE_SOURCE_DIR}/flusher/intake.c
+      ${CMAKE_SOURCE_DIR}/flusher/intake_tls.c
+      ${CMAKE_SOURCE_DIR}/flusher/intake_proxy.c
+      ${CMAKE_SOURCE_DIR}/flusher/endpoints.c)
+  add_library(fl_transport STATIC ${FL_TRANSPORT_SRCS})
+  target_include_directories(fl_transport PUBLIC ${CMAKE_SOURCE_DIR}/flusher)
+  target_link_libraries(fl_transport PUBLIC fc_common PkgConfig::CURL PkgConfig::EVENT
+                        PkgConfig::OPENSSL PkgConfig::ZSTD PkgConfig::JANSSON)
+
+  add_executable(intake-post ${CMAKE_CURRENT_LIST_DIR}/intake_post.c)
+  target_link_libraries(intake-post PRIVATE fl_transport)
+
+  foreach(t endpoints intake_proxy intake_tls)
+    add_executable(test_${t} ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c)
+    target_link_libraries(test_${t} PRIVATE fl_transport PkgConfig::CMOCKA)
+    add_test(NAME transport_${t} COMMAND test_${t})
+    set_tests_properties(transport_${t} PROPERTIES LABELS unit TIMEOUT 30
+                         ENVIRONMENT "FORKCAP_MAKE_CA=${CMAKE_CURRENT_LIST_DIR}/../lib/make-ca.sh")
+  endforeach()
+
+  if(TARGET fake-intake)
+    foreach(t tls proxy fresh failures)
+      add_test(NAME transport_e2e_${t}
+               COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e_${t}.sh
+                       $<TARGET_FILE:intake-post> $<TARGET_FILE:fake-intake>)
+      set_tests_properties(transport_e2e_${t} PROPERTIES LABELS e2e TIMEOUT 120)
+    endforeach()
+  endif()
+endif()
