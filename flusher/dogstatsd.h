@@ -1,0 +1,34 @@
+/* dogstatsd.h — parses one DogStatsD datagram (metrics separated by '\n')
+ * and feeds the aggregator; bad lines are counted and skipped. */
+#ifndef FORKCAP_DOGSTATSD_H
+#define FORKCAP_DOGSTATSD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics.h"
+
+#define DSD_DATAGRAM_MAX 8192u /* larger datagrams are refused whole */
+#define DSD_VALUES_MAX 64u     /* name:v1:v2:... values on one line */
+#define DSD_VALUE_MAX 64u      /* bytes of one numeric value */
+
+/* Counters, accumulated across calls. */
+struct dsd_stats {
+    uint64_t datagrams;      /* parsed */
+    uint64_t too_large;      /* refused whole */
+    uint64_t metrics;        /* values handed to the aggregator and taken */
+    uint64_t invalid;        /* malformed lines */
+    uint64_t refused;        /* values the aggregator refused (limits, full) */
+    uint64_t events;         /* _e{...} lines, skipped */
+    uint64_t service_checks; /* _sc| lines, skipped */
+};
+
+/* Line grammar: name:value[:value...]|type[|@rate][|#tag,tag][|T<unix s>]
+ * [|c:<container>], sections after the type in any order, unknown sections
+ * ignored. Types c, g, d, h, ms, s (h and ms are distributions). now is the
+ * timestamp used when a line has no T section. Returns the number of values
+ * taken, or -1 when the datagram itself is refused (too large). */
+int dsd_parse(struct met_agg *agg, const char *buf, size_t len, int64_t now,
+              struct dsd_stats *st);
+
+#endif

@@ -1,0 +1,35 @@
+# Metrics core (flusher/ddsketch, metrics, series_json, sketch_pb, enhanced,
+# dogstatsd): cmocka unit tests and, with FORKCAP_FUZZ, a libFuzzer target
+# for the DogStatsD parser feeding the aggregator and both encoders. The
+# sources are compiled in directly so the group does not depend on the
+# flusher library.
+if(TARGET fc_proto)
+  set(MET_DIR ${FORKCAP_TESTS}/metrics)
+  set(MET_SRCS)
+  foreach(f ddsketch metrics series_json sketch_pb enhanced dogstatsd)
+    list(APPEND MET_SRCS ${PROJECT_SOURCE_DIR}/flusher/${f}.c)
+  endforeach()
+
+  add_library(fc_metrics_core STATIC ${MET_SRCS})
+  target_include_directories(fc_metrics_core PUBLIC ${PROJECT_SOURCE_DIR}/flusher)
+  target_link_libraries(fc_metrics_core PUBLIC fc_proto PkgConfig::JANSSON m)
+
+  foreach(t ddsketch aggregator encoders enhanced dogstatsd)
+    add_executable(test_metrics_${t} ${MET_DIR}/test_${t}.c)
+    target_link_libraries(test_metrics_${t} PRIVATE fc_metrics_core PkgConfig::CMOCKA m)
+    add_test(NAME metrics_${t} COMMAND test_metrics_${t})
+    set_tests_properties(metrics_${t} PROPERTIES LABELS "unit" TIMEOUT 60)
+  endforeach()
+
+  if(FORKCAP_FUZZ)
+    add_executable(fuzz_dogstatsd ${MET_DIR}/fuzz_dogstatsd.c ${MET_SRCS})
+    target_include_directories(fuzz_dogstatsd PRIVATE ${PROJECT_SOURCE_DIR}/flusher)
+    target_compile_options(fuzz_dogstatsd PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(fuzz_dogstatsd PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_dogstatsd PRIVATE fc_proto PkgConfig::JANSSON m)
+    add_test(NAME fuzz_dogstatsd
+             COMMAND fuzz_dogstatsd -max_total_time=5 -max_len=9000 -rss_limit_mb=1024
+                     -seed_inputs=${MET_DIR}/seeds/dogstatsd.txt)
+    set_tests_properties(fuzz_dogstatsd PROPERTIES LABELS "fuzz" TIMEOUT 60)
+  endif()
+endif()
