@@ -219,6 +219,19 @@ int dds_insert_n(struct ddsketch *s, double v, uint64_t n)
     return 0;
 }
 
+int dds_insert_sampled(struct ddsketch *s, double v, double rate)
+{
+    if (!(rate > 0 && rate <= 1) || rate == 1)
+        return dds_insert(s, v);
+    double n = 1 / rate;
+    if (isnan(v) || !(n < (double)DDS_MAX_COUNT) || s->count + (uint64_t)n > DDS_MAX_COUNT)
+        return -1;
+    if (insert_key(s, dds_key(v), (uint64_t)n) != 0)
+        return -1;
+    summary_merge(s, v, v, n * v, v, (int64_t)n);
+    return 0;
+}
+
 int dds_merge(struct ddsketch *s, const struct ddsketch *o)
 {
     if (o->count == 0 && o->cnt == 0)

@@ -47,6 +47,10 @@ double dds_norm_min(void);
  * DDS_MAX_COUNT are refused with -1; -1 also on ENOMEM (sketch unchanged). */
 int dds_insert(struct ddsketch *s, double v);
 int dds_insert_n(struct ddsketch *s, double v, uint64_t n);
+/* The agent's Agent.Insert(v, sampleRate): a rate outside (0, 1] counts as
+ * 1; otherwise the bins get trunc(1/rate) and the summary merges
+ * {cnt trunc(1/rate), sum v/rate, min = max = avg = v} (sum not truncated). */
+int dds_insert_sampled(struct ddsketch *s, double v, double rate);
 /* Merge o into s (o unchanged). -1 on overflow past DDS_MAX_COUNT or ENOMEM. */
 int dds_merge(struct ddsketch *s, const struct ddsketch *o);
 

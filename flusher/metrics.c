@@ -230,15 +230,8 @@ static int entry_update(struct met_agg *a, struct met_entry *e, const struct met
     case MET_GAUGE:
         e->value = s->value;
         return 0;
-    case MET_DISTRIBUTION: {
-        /* the agent inserts a sampled value 1/rate times (truncated) */
-        double n = floor(1.0 / rate);
-        if (n < 1)
-            n = 1;
-        if (n > (double)DDS_MAX_COUNT)
-            return -1;
-        return dds_insert_n(&e->sk, s->value, (uint64_t)n);
-    }
+    case MET_DISTRIBUTION:
+        return dds_insert_sampled(&e->sk, s->value, rate);
     case MET_SET:
         return set_add(a, e, s->member);
     }

@@ -82,7 +82,8 @@ void met_free(struct met_agg *a);
 int met_set_common_tags(struct met_agg *a, const struct met_str *tags, size_t n);
 
 /* Aggregate one sample: counts add value/rate, gauges keep the last value,
- * distributions insert value floor(1/rate) times, sets count unique members.
+ * distributions insert as the agent does (dds_insert_sampled), sets count
+ * unique members.
  * Names and tags must be non-empty valid UTF-8 without control characters,
  * values finite, rate > 0, ts >= 0. Returns 0, or -1 (counted in stats). */
 int met_add(struct met_agg *a, const struct met_sample *s);

@@ -107,6 +107,29 @@ static void test_insert_n_summary(void **state)
     dds_free(&s);
 }
 
+static void test_insert_sampled(void **state)
+{
+    (void)state;
+    struct ddsketch s;
+    dds_init(&s);
+    assert_int_equal(dds_insert_sampled(&s, 6.0, 0.4), 0); /* 1/0.4 = 2.5 */
+    assert_int_equal(s.count, 2);
+    assert_int_equal(s.cnt, 2);
+    assert_true(fabs(s.sum - 15.0) < 1e-12); /* 2.5 * 6, not truncated */
+    assert_true(s.avg == 6.0);
+    assert_int_equal(s.len, 1);
+    assert_int_equal(s.bins[0].n, 2);
+    /* a rate outside (0, 1] is an unsampled insert */
+    assert_int_equal(dds_insert_sampled(&s, 6.0, 3.0), 0);
+    assert_int_equal(dds_insert_sampled(&s, 6.0, 0), 0);
+    assert_int_equal(s.count, 4);
+    assert_true(fabs(s.sum - 27.0) < 1e-12);
+    /* a rate so small the count cannot be represented is refused */
+    assert_int_equal(dds_insert_sampled(&s, 6.0, 1e-12), -1);
+    assert_int_equal(s.count, 4);
+    dds_free(&s);
+}
+
 static void test_bin_split(void **state)
 {
     (void)state;
@@ -329,7 +352,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_examples),     cmocka_unit_test(test_key_zero_tiny_inf),
         cmocka_unit_test(test_key_roundtrip),    cmocka_unit_test(test_insert_summary),
-        cmocka_unit_test(test_insert_n_summary), cmocka_unit_test(test_bin_split),
+        cmocka_unit_test(test_insert_n_summary), cmocka_unit_test(test_insert_sampled),
+        cmocka_unit_test(test_bin_split),
         cmocka_unit_test(test_bin_limit_fold),   cmocka_unit_test(test_max_count),
         cmocka_unit_test(test_merge),            cmocka_unit_test(test_quantile_edges),
         cmocka_unit_test(test_quantile_accuracy),
