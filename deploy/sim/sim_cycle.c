@@ -1,0 +1,655 @@
+/* sim_cycle.c — the sandbox lifecycle as Lambda runs it: init (extensions
+ * register, runtime starts, everyone calls /next), invocations, freeze/thaw,
+ * Extension.Crash and sandbox resets, SHUTDOWN with its deadline. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include "sim.h"
+
+static void cyc_begin_shutdown(struct sim *s, const char *reason, bool reset);
+static void cyc_check_complete(struct sim *s);
+static void cyc_check_init(struct sim *s);
+static void cyc_check_shutdown(struct sim *s);
+
+static void cyc_timer(struct sim *s, struct event **ev, event_callback_fn cb, int ms)
+{
+    if (!*ev)
+        *ev = evtimer_new(s->base, cb, s);
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    evtimer_add(*ev, &tv);
+}
+
+static void cyc_cancel(struct event *ev)
+{
+    if (ev)
+        evtimer_del(ev);
+}
+
+static json_t *cyc_span(const char *name, uint64_t start_us, double ms)
+{
+    /* monotonic -> wall clock for the span's start */
+    int64_t wall_us = sim_epoch_ms() * 1000 - (int64_t)(sim_now_us() - start_us);
+    char t[40];
+    sim_iso_time_at(t, sizeof t, wall_us);
+    return json_pack("{s:s,s:s,s:f}", "name", name, "start", t, "durationMs", ms);
+}
+
+static json_t *cyc_tracing(struct sim *s)
+{
+    return json_pack("{s:s,s:s}", "type", "X-Amzn-Trace-Id", "value", s->trace_id);
+}
+
+/* ---- init ---- */
+
+static void cyc_init_failed(struct sim *s, const char *type)
+{
+    if (s->phase != PH_INIT)
+        return;
+    snprintf(s->init_error, sizeof s->init_error, "%s", type);
+    s->have_init_error = true;
+    cyc_cancel(s->init_timer);
+    double ms = sim_ms(s->sandbox_start_us, sim_now_us());
+    if (s->init_ms < 0)
+        s->init_ms = ms;
+    sim_tele_emit(s, "platform.initReport",
+                  json_pack("{s:s,s:s,s:s,s:s,s:{s:f}}", "initializationType", "on-demand", "phase", "init",
+                            "status", strcmp(type, "Sandbox.Timedout") == 0 ? "timeout" : "error",
+                            "errorType", type, "metrics", "durationMs", ms));
+    sim_log("ERROR", "init failed: %s", type);
+    cyc_begin_shutdown(s, "failure", false);
+}
+
+static void cyc_init_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cyc_init_failed(arg, "Sandbox.Timedout");
+}
+
+void sim_start_sandbox(struct sim *s)
+{
+    s->phase = PH_INIT;
+    s->sandbox_start_us = sim_now_us();
+    json_decref(s->init_backlog);
+    s->init_backlog = json_array();
+    s->n_registered = 0;
+    s->rt_ready = false;
+    s->rt_waiting = false;
+    s->rt_req = NULL;
+    s->rt_conn = NULL;
+    s->rt_event_pending = false;
+    s->rt_pid = 0;
+    sim_tele_emit(s, "platform.initStart",
+                  json_pack("{s:s,s:s,s:s,s:s,s:s}", "initializationType", "on-demand", "phase", "init",
+                            "runtimeVersion", "provided:al2023", "functionName", s->o.function_name,
+                            "functionVersion", s->o.function_version));
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        e->registered = e->failed = e->waiting = e->done = e->got_shutdown = e->sent_next = false;
+        e->waiting_req = NULL;
+        e->waiting_conn = NULL;
+        free(e->queued);
+        e->queued = NULL;
+        e->id[0] = '\0';
+        e->pid = 0;
+        if (sim_spawn_ext(s, i) < 0) {
+            cyc_init_failed(s, "Extension.LaunchError");
+            return;
+        }
+    }
+    cyc_timer(s, &s->init_timer, cyc_init_timeout, s->o.init_timeout_ms);
+    cyc_check_init(s);
+}
+
+static bool cyc_all_registered(struct sim *s)
+{
+    for (int i = 0; i < s->n_ext; i++)
+        if (!s->ext[i].registered)
+            return false;
+    return true;
+}
+
+static void cyc_runtime_ready(struct sim *s)
+{
+    s->rt_ready = true;
+    sim_tele_emit(s, "platform.initRuntimeDone",
+                  json_pack("{s:s,s:s,s:s}", "initializationType", "on-demand", "phase", "init",
+                            "status", "success"));
+}
+
+static void cyc_next_cb(evutil_socket_t fd, short what, void *arg);
+
+static void cyc_check_init(struct sim *s)
+{
+    if (s->phase != PH_INIT || !cyc_all_registered(s))
+        return;
+    if (!s->rt_ready && !s->rt_running) {
+        if (s->o.runtime_cmd) {
+            if (sim_spawn_runtime(s) < 0) {
+                cyc_init_failed(s, "Runtime.LaunchError");
+                return;
+            }
+        } else {
+            cyc_runtime_ready(s);  /* the synthetic function has no init of its own */
+        }
+    }
+    if (!s->rt_ready)
+        return;
+    for (int i = 0; i < s->n_ext; i++)
+        if (!s->ext[i].sent_next)
+            return;
+    uint64_t now = sim_now_us();
+    cyc_cancel(s->init_timer);
+    s->init_done_us = now;
+    s->last_init_ms = sim_ms(s->sandbox_start_us, now);
+    if (s->init_ms < 0)
+        s->init_ms = s->last_init_ms;
+    sim_tele_emit(s, "platform.initReport",
+                  json_pack("{s:s,s:s,s:s,s:{s:f}}", "initializationType", "on-demand", "phase", "init",
+                            "status", "success", "metrics", "durationMs", s->last_init_ms));
+    json_decref(s->init_backlog);
+    s->init_backlog = NULL;
+    s->fresh_sandbox = true;
+    s->phase = PH_IDLE;
+    cyc_timer(s, &s->next_timer, cyc_next_cb, 0);
+}
+
+void sim_on_register(struct sim *s, int i)
+{
+    struct sim_ext *e = &s->ext[i];
+    if (e->register_ms < 0)
+        e->register_ms = sim_ms(e->spawn_us, sim_now_us());
+    json_t *evs = json_array();
+    if (e->ev_invoke)
+        json_array_append_new(evs, json_string("INVOKE"));
+    if (e->ev_shutdown)
+        json_array_append_new(evs, json_string("SHUTDOWN"));
+    sim_tele_emit(s, "platform.extension",
+                  json_pack("{s:s,s:s,s:o}", "name", e->name, "state", "Ready", "events", evs));
+    cyc_check_init(s);
+}
+
+void sim_on_ext_next(struct sim *s, int i)
+{
+    struct sim_ext *e = &s->ext[i];
+    uint64_t now = sim_now_us();
+    if (!e->sent_next) {
+        e->sent_next = true;
+        if (e->ready_ms < 0)
+            e->ready_ms = sim_ms(e->spawn_us, now);
+    }
+    e->last_next_us = now;
+    e->done = true;
+    if (s->phase == PH_INIT)
+        cyc_check_init(s);
+    else if (s->phase == PH_INVOKE)
+        cyc_check_complete(s);
+}
+
+void sim_on_init_error(struct sim *s, const char *error_type)
+{
+    cyc_init_failed(s, error_type);
+}
+
+/* ---- invocations ---- */
+
+static void cyc_statsd(struct sim *s, double ms)
+{
+    if (s->statsd_fd < 0)
+        return;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->o.statsd_port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int k = 0; k < s->o.statsd_per_invoke; k++) {
+        char d[128];
+        int n = k % 2 == 0 ? snprintf(d, sizeof d, "sim.custom.count:1|c|#source:sim")
+                           : snprintf(d, sizeof d, "sim.custom.latency:%.3f|d|#source:sim", ms);
+        if (sendto(s->statsd_fd, d, (size_t)n, 0, (struct sockaddr *)&sa, sizeof sa) == n)
+            s->statsd_sent++;
+    }
+}
+
+static void cyc_function_logs(struct sim *s)
+{
+    int want = s->o.log_bytes > 0 ? s->o.log_bytes : 80;
+    if (want > SIM_LINE_MAX - 256)
+        want = SIM_LINE_MAX - 256;
+    char pad[SIM_LINE_MAX];
+    for (int i = 0; i < s->o.log_lines; i++) {
+        char head[128];
+        int hn = snprintf(head, sizeof head, "%s line %d ", s->cur->request_id, i + 1);
+        int padn = want > hn ? want - hn : 0;
+        memset(pad, 'x', (size_t)padn);
+        pad[padn] = '\0';
+        char line[SIM_LINE_MAX];
+        if (s->o.json_logs) {
+            char t[40];
+            sim_iso_time(t, sizeof t);
+            json_t *j = json_pack("{s:s,s:s,s:s+,s:s}", "timestamp", t, "level", "INFO",
+                                  "message", head, pad, "requestId", s->cur->request_id);
+            char *txt = json_dumps(j, JSON_COMPACT);
+            snprintf(line, sizeof line, "%s", txt ? txt : "{}");
+            free(txt);
+            json_decref(j);
+        } else {
+            size_t hl = strlen(head);
+            memcpy(line, head, hl);
+            memcpy(line + hl, pad, (size_t)padn + 1);
+        }
+        sim_tele_line(s, "function", line);
+    }
+}
+
+static void cyc_runtime_done(struct sim *s)
+{
+    struct sim_inv *v = s->cur;
+    v->runtime_ms = sim_ms(s->inv_start_us, s->fn_end_us);
+    const char *status = s->fn_error ? "error" : "success";
+    json_t *rec = json_pack("{s:s,s:s,s:{s:f,s:I},s:[o,o],s:o}", "requestId", v->request_id,
+                            "status", status, "metrics", "durationMs", v->runtime_ms,
+                            "producedBytes", (json_int_t)s->rt_produced, "spans",
+                            cyc_span("responseLatency", s->inv_start_us, v->runtime_ms),
+                            cyc_span("responseDuration", s->fn_end_us, 0.0), "tracing", cyc_tracing(s));
+    if (s->fn_error)
+        json_object_set_new(rec, "errorType", json_string(s->fn_error_type));
+    sim_tele_emit(s, "platform.runtimeDone", rec);
+    cyc_check_complete(s);
+}
+
+static void cyc_fn_end(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sim *s = arg;
+    if (s->phase != PH_INVOKE || s->fn_done)
+        return;
+    s->fn_done = true;
+    s->fn_end_us = sim_now_us();
+    s->rt_produced = s->fn_error ? 64 : 17;  /* {"statusCode":200} or an error body */
+    cyc_runtime_done(s);
+}
+
+static void cyc_report(struct sim *s, const char *status, const char *error_type)
+{
+    struct sim_inv *v = s->cur;
+    uint64_t now = sim_now_us();
+    v->status = status;
+    snprintf(v->error_type, sizeof v->error_type, "%s", error_type ? error_type : "");
+    v->duration_ms = sim_ms(s->inv_start_us, now);
+    v->billed_ms = ceil(v->duration_ms);
+    v->max_memory_mb = sim_sandbox_memory_mb(s);
+    json_t *metrics = json_pack("{s:f,s:I,s:i,s:i}", "durationMs", v->duration_ms,
+                                "billedDurationMs", (json_int_t)v->billed_ms, "memorySizeMB",
+                                s->o.memory_mb, "maxMemoryUsedMB", v->max_memory_mb);
+    if (v->init_duration_ms >= 0)
+        json_object_set_new(metrics, "initDurationMs", json_real(v->init_duration_ms));
+    json_t *spans = json_array();
+    if (v->overhead_ms > 0)
+        json_array_append_new(spans, cyc_span("extensionOverhead", s->fn_end_us, v->overhead_ms));
+    json_t *rec = json_pack("{s:s,s:s,s:o,s:o,s:o}", "requestId", v->request_id, "status", status,
+                            "metrics", metrics, "spans", spans, "tracing", cyc_tracing(s));
+    if (error_type)
+        json_object_set_new(rec, "errorType", json_string(error_type));
+    sim_tele_emit(s, "platform.report", rec);
+}
+
+static void cyc_check_complete(struct sim *s)
+{
+    if (s->phase != PH_INVOKE || !s->fn_done)
+        return;
+    uint64_t last = s->fn_end_us;
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        if (!e->registered || !e->ev_invoke)
+            continue;
+        if (!e->done)
+            return;
+        if (e->last_next_us > last)
+            last = e->last_next_us;
+    }
+    cyc_cancel(s->deadline_timer);
+    s->cur->overhead_ms = sim_ms(s->fn_end_us, last);
+    cyc_report(s, s->fn_error ? "error" : "success", s->fn_error ? s->fn_error_type : NULL);
+    s->phase = PH_IDLE;
+    if (s->o.freeze)
+        sim_freeze(s);
+    cyc_timer(s, &s->next_timer, cyc_next_cb, s->o.interval_ms);
+}
+
+/* The invocation failed in a way that resets the sandbox. */
+static void cyc_fail_invocation(struct sim *s, const char *status, const char *error_type, const char *reason)
+{
+    struct sim_inv *v = s->cur;
+    if (!s->fn_done) {
+        s->fn_done = true;
+        s->fn_end_us = sim_now_us();
+        v->runtime_ms = sim_ms(s->inv_start_us, s->fn_end_us);
+        sim_tele_emit(s, "platform.runtimeDone",
+                      json_pack("{s:s,s:s,s:s,s:{s:f,s:i}}", "requestId", v->request_id, "status", status,
+                                "errorType", error_type, "metrics", "durationMs", v->runtime_ms,
+                                "producedBytes", 0));
+    }
+    v->overhead_ms = 0;
+    cyc_report(s, status, error_type);
+    cyc_begin_shutdown(s, reason, true);
+}
+
+static void cyc_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sim *s = arg;
+    if (s->phase == PH_INVOKE)
+        cyc_fail_invocation(s, "timeout", "Sandbox.Timedout", "timeout");
+}
+
+static void cyc_trace_id(struct sim *s)
+{
+    char r[SIM_ID_LEN + 1], p[SIM_ID_LEN + 1];
+    sim_uuid(r);
+    sim_uuid(p);
+    char hex[40], par[40];
+    size_t h = 0, q = 0;
+    for (const char *c = r; *c && h < 24; c++)
+        if (*c != '-')
+            hex[h++] = *c;
+    for (const char *c = p; *c && q < 16; c++)
+        if (*c != '-')
+            par[q++] = *c;
+    hex[h] = par[q] = '\0';
+    snprintf(s->trace_id, sizeof s->trace_id, "Root=1-%08llx-%s;Parent=%s;Sampled=1",
+             (unsigned long long)(sim_epoch_ms() / 1000), hex, par);
+}
+
+static void cyc_start_invocation(struct sim *s)
+{
+    sim_thaw(s);
+    sim_tele_flush_all(s);
+    s->phase = PH_INVOKE;
+    struct sim_inv *v = &s->inv[s->inv_done++];
+    s->cur = v;
+    memset(v, 0, sizeof *v);
+    sim_uuid(v->request_id);
+    v->cold_start = s->fresh_sandbox;
+    v->init_duration_ms = s->fresh_sandbox ? s->last_init_ms : -1;
+    s->fresh_sandbox = false;
+    v->status = "success";
+    s->inv_start_us = sim_now_us();
+    s->inv_deadline_ms = sim_epoch_ms() + s->o.timeout_ms;
+    s->fn_done = s->fn_error = s->fn_timeout = false;
+    s->fn_error_type[0] = '\0';
+    s->rt_responded = false;
+    s->rt_produced = 0;
+    cyc_trace_id(s);
+    int n = s->inv_done;
+
+    sim_tele_emit(s, "platform.start",
+                  json_pack("{s:s,s:s,s:o}", "requestId", v->request_id, "version", s->o.function_version,
+                            "tracing", cyc_tracing(s)));
+    char arn[256];
+    snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s", s->o.region, s->o.account_id,
+             s->o.function_name);
+    json_t *ev = json_pack("{s:s,s:I,s:s,s:s,s:o}", "eventType", "INVOKE", "deadlineMs",
+                           (json_int_t)s->inv_deadline_ms, "requestId", v->request_id,
+                           "invokedFunctionArn", arn, "tracing", cyc_tracing(s));
+    char *body = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    cyc_timer(s, &s->deadline_timer, cyc_deadline, s->o.timeout_ms);
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        if (e->registered && e->ev_invoke && e->running) {
+            e->done = false;
+            sim_ext_deliver(s, i, body ? body : "{}");
+        }
+    }
+    free(body);
+
+    if (s->o.runtime_cmd) {
+        s->rt_event_pending = true;
+        sim_rt_deliver(s);
+        return;
+    }
+    s->fn_timeout = s->o.timeout_every > 0 && n % s->o.timeout_every == 0;
+    s->fn_error = !s->fn_timeout && s->o.error_every > 0 && n % s->o.error_every == 0;
+    if (s->fn_error)
+        snprintf(s->fn_error_type, sizeof s->fn_error_type, "Handled");
+    cyc_function_logs(s);
+    cyc_statsd(s, (double)s->o.fn_ms);
+    if (!s->fn_timeout)
+        cyc_timer(s, &s->fn_timer, cyc_fn_end, s->o.fn_ms);
+}
+
+static void cyc_next_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sim *s = arg;
+    if (s->phase != PH_IDLE)
+        return;
+    if (s->inv_done >= s->o.invokes) {
+        s->final_shutdown = true;
+        cyc_begin_shutdown(s, s->o.shutdown_reason, false);
+        return;
+    }
+    if (s->reset_after_shutdown) {
+        s->reset_after_shutdown = false;
+        sim_start_sandbox(s);  /* a fresh init; it starts the invocation when done */
+        return;
+    }
+    cyc_start_invocation(s);
+}
+
+void sim_on_rt_next(struct sim *s)
+{
+    if (s->phase == PH_INIT) {
+        if (!s->rt_ready) {
+            cyc_runtime_ready(s);
+            cyc_check_init(s);
+        }
+        return;
+    }
+    if (s->phase == PH_INVOKE && !s->fn_done && !s->rt_event_pending) {
+        s->fn_done = true;
+        s->fn_end_us = sim_now_us();
+        cyc_runtime_done(s);
+    }
+}
+
+void sim_on_rt_result(struct sim *s, bool error, const char *error_type)
+{
+    s->fn_error = error;
+    if (error)
+        snprintf(s->fn_error_type, sizeof s->fn_error_type, "%s", error_type);
+}
+
+/* ---- exits, crashes, shutdown ---- */
+
+static void cyc_record_crash(struct sim *s, int i, const char *phase, int status)
+{
+    struct sim_ext *e = &s->ext[i];
+    e->crashed = true;
+    if (s->n_crashes < (int)(sizeof s->crashes / sizeof s->crashes[0])) {
+        struct sim_crash *c = &s->crashes[s->n_crashes++];
+        snprintf(c->name, sizeof c->name, "%s", e->name);
+        c->phase = phase;
+        c->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        c->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    }
+    sim_log("ERROR", "Extension.Crash: %s exited during %s (status %d, signal %d)", e->name, phase,
+            WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+void sim_on_ext_exit(struct sim *s, int i, int status)
+{
+    struct sim_ext *e = &s->ext[i];
+    e->ever_exited = true;
+    e->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    e->waiting = false;
+    e->waiting_req = NULL;
+    e->waiting_conn = NULL;
+    switch (s->phase) {
+    case PH_INIT:
+        cyc_record_crash(s, i, "init", status);
+        cyc_init_failed(s, "Extension.Crash");
+        break;
+    case PH_IDLE:
+        cyc_record_crash(s, i, "invoke", status);
+        cyc_begin_shutdown(s, "failure", true);
+        break;
+    case PH_INVOKE:
+        cyc_record_crash(s, i, "invoke", status);
+        cyc_fail_invocation(s, "failure", "Extension.Crash", "failure");
+        break;
+    case PH_SHUTDOWN:
+        if (WIFSIGNALED(status) && !e->killed_now)
+            cyc_record_crash(s, i, "shutdown", status);
+        cyc_check_shutdown(s);
+        break;
+    case PH_DONE:
+        break;
+    }
+}
+
+void sim_on_rt_exit(struct sim *s, int status)
+{
+    (void)status;
+    s->rt_waiting = false;
+    s->rt_req = NULL;
+    switch (s->phase) {
+    case PH_INIT:
+        cyc_init_failed(s, "Runtime.ExitError");
+        break;
+    case PH_IDLE:
+        cyc_begin_shutdown(s, "failure", true);
+        break;
+    case PH_INVOKE:
+        cyc_fail_invocation(s, "failure", "Runtime.ExitError", "failure");
+        break;
+    case PH_SHUTDOWN:
+        cyc_check_shutdown(s);
+        break;
+    case PH_DONE:
+        break;
+    }
+}
+
+static void cyc_kill_ext(struct sim *s, int i)
+{
+    struct sim_ext *e = &s->ext[i];
+    if (!e->running)
+        return;
+    e->killed = true;
+    e->killed_now = true;
+    sim_signal_group(e->pid, SIGKILL);
+    sim_signal_group(e->pid, SIGCONT);
+    (void)s;
+}
+
+static void cyc_shutdown_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sim *s = arg;
+    if (s->phase != PH_SHUTDOWN)
+        return;
+    for (int i = 0; i < s->n_ext; i++)
+        if (s->ext[i].running) {
+            sim_log("WARN", "%s did not exit by the SHUTDOWN deadline: SIGKILL", s->ext[i].name);
+            cyc_kill_ext(s, i);
+        }
+    if (s->rt_running)
+        sim_signal_group(s->rt_pid, SIGKILL);
+}
+
+static void cyc_rt_kill(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sim *s = arg;
+    if (s->rt_running)
+        sim_signal_group(s->rt_pid, SIGKILL);
+}
+
+static void cyc_check_shutdown_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cyc_check_shutdown(arg);
+}
+
+static void cyc_begin_shutdown(struct sim *s, const char *reason, bool reset)
+{
+    if (s->phase == PH_SHUTDOWN || s->phase == PH_DONE)
+        return;
+    bool was_init = s->phase == PH_INIT;
+    s->phase = PH_SHUTDOWN;
+    s->reset_after_shutdown = reset;
+    s->shutdown_reason_now = reason;
+    cyc_cancel(s->fn_timer);
+    cyc_cancel(s->deadline_timer);
+    cyc_cancel(s->init_timer);
+    cyc_cancel(s->next_timer);
+    sim_thaw(s);
+    sim_tele_flush_all(s);
+    if (s->rt_running) {
+        if (reset || was_init) {
+            sim_signal_group(s->rt_pid, SIGKILL);
+        } else {
+            sim_signal_group(s->rt_pid, SIGTERM);
+            cyc_timer(s, &s->rt_kill_timer, cyc_rt_kill, 300);
+        }
+    }
+    int64_t deadline = sim_epoch_ms() + SIM_SHUTDOWN_MS;
+    json_t *ev = json_pack("{s:s,s:s,s:I}", "eventType", "SHUTDOWN", "shutdownReason", reason,
+                           "deadlineMs", (json_int_t)deadline);
+    char *body = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    s->shutdown_sent_us = sim_now_us();
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        e->killed_now = false;
+        if (!e->running)
+            continue;
+        if (e->registered && e->ev_shutdown && !e->failed) {
+            e->got_shutdown = true;
+            sim_ext_deliver(s, i, body ? body : "{}");
+        } else {
+            /* nothing to tell it: it goes with the sandbox */
+            cyc_kill_ext(s, i);
+        }
+    }
+    free(body);
+    cyc_timer(s, &s->shutdown_timer, cyc_shutdown_deadline, SIM_SHUTDOWN_MS);
+    cyc_timer(s, &s->check_timer, cyc_check_shutdown_cb, 0);
+}
+
+static void cyc_check_shutdown(struct sim *s)
+{
+    if (s->phase != PH_SHUTDOWN)
+        return;
+    for (int i = 0; i < s->n_ext; i++)
+        if (s->ext[i].running)
+            return;
+    if (s->rt_running)
+        return;
+    cyc_cancel(s->shutdown_timer);
+    cyc_cancel(s->rt_kill_timer);
+    double ms = sim_ms(s->shutdown_sent_us, sim_now_us());
+    if (s->reset_after_shutdown) {
+        s->resets++;
+        sim_tele_drop_sandbox(s);
+        sim_log("INFO", "sandbox reset (%s); the next invocation starts a fresh init", s->shutdown_reason_now);
+        s->phase = PH_IDLE;
+        cyc_timer(s, &s->next_timer, cyc_next_cb, s->o.interval_ms);
+        return;
+    }
+    s->shutdown_ms = ms;
+    s->phase = PH_DONE;
+    sim_finish(s);
+}

@@ -1,0 +1,355 @@
+/* sim_main.c — lambda-sim's entry: the command line, set-up, the event loop,
+ * the JSON report and the human summary. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+static struct sim *g_sim;  /* for the atexit sweep only: no stray processes, ever */
+
+static void sim_atexit(void)
+{
+    if (g_sim)
+        sim_kill_all(g_sim);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: lambda-sim [options]\n"
+        "  --port N  --port-file FILE  --extension PATH (repeatable)  --runtime CMD\n"
+        "  --invokes N  --interval-ms N  --fn-ms N  --timeout-ms N\n"
+        "  --log-lines N  --log-bytes N  --json-logs\n"
+        "  --statsd-port P  --statsd-per-invoke N  --error-every K  --timeout-every K\n"
+        "  --freeze  --memory-mb N  --function-name S  --function-version S  --region S\n"
+        "  --account-id S  --arch x86_64|arm64  --shutdown-reason S  --init-timeout-ms N\n"
+        "  --report FILE  --ext-log FILE  --quiet\n"
+        "See deploy/sim/README.md.\n");
+}
+
+static int parse_int(const char *opt, const char *v, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || end == v || n < lo || n > hi) {
+        fprintf(stderr, "lambda-sim: %s: expected an integer in [%ld, %ld], got '%s'\n", opt, lo, hi, v);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+enum {
+    O_PORT = 1000, O_PORT_FILE, O_EXT, O_RUNTIME, O_INVOKES, O_INTERVAL, O_FN_MS, O_TIMEOUT,
+    O_LOG_LINES, O_LOG_BYTES, O_JSON_LOGS, O_STATSD_PORT, O_STATSD_N, O_ERROR_EVERY,
+    O_TIMEOUT_EVERY, O_FREEZE, O_MEMORY, O_FN_NAME, O_FN_VERSION, O_REGION, O_ACCOUNT, O_ARCH,
+    O_SHUTDOWN_REASON, O_INIT_TIMEOUT, O_REPORT, O_EXT_LOG, O_QUIET, O_HELP,
+};
+
+static int parse_args(struct sim_opts *o, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "port", required_argument, 0, O_PORT },
+        { "port-file", required_argument, 0, O_PORT_FILE },
+        { "extension", required_argument, 0, O_EXT },
+        { "runtime", required_argument, 0, O_RUNTIME },
+        { "invokes", required_argument, 0, O_INVOKES },
+        { "interval-ms", required_argument, 0, O_INTERVAL },
+        { "fn-ms", required_argument, 0, O_FN_MS },
+        { "timeout-ms", required_argument, 0, O_TIMEOUT },
+        { "log-lines", required_argument, 0, O_LOG_LINES },
+        { "log-bytes", required_argument, 0, O_LOG_BYTES },
+        { "json-logs", no_argument, 0, O_JSON_LOGS },
+        { "statsd-port", required_argument, 0, O_STATSD_PORT },
+        { "statsd-per-invoke", required_argument, 0, O_STATSD_N },
+        { "error-every", required_argument, 0, O_ERROR_EVERY },
+        { "timeout-every", required_argument, 0, O_TIMEOUT_EVERY },
+        { "freeze", no_argument, 0, O_FREEZE },
+        { "memory-mb", required_argument, 0, O_MEMORY },
+        { "function-name", required_argument, 0, O_FN_NAME },
+        { "function-version", required_argument, 0, O_FN_VERSION },
+        { "region", required_argument, 0, O_REGION },
+        { "account-id", required_argument, 0, O_ACCOUNT },
+        { "arch", required_argument, 0, O_ARCH },
+        { "shutdown-reason", required_argument, 0, O_SHUTDOWN_REASON },
+        { "init-timeout-ms", required_argument, 0, O_INIT_TIMEOUT },
+        { "report", required_argument, 0, O_REPORT },
+        { "ext-log", required_argument, 0, O_EXT_LOG },
+        { "quiet", no_argument, 0, O_QUIET },
+        { "help", no_argument, 0, O_HELP },
+        { 0, 0, 0, 0 },
+    };
+    *o = (struct sim_opts){
+        .port = 9001, .invokes = 10, .interval_ms = 0, .fn_ms = 5, .timeout_ms = 3000,
+        .log_lines = 2, .log_bytes = 80, .memory_mb = 128, .function_name = "forkcap-sim-fn",
+        .function_version = "$LATEST", .region = "us-east-1", .account_id = "123456789012",
+        .arch = "x86_64", .shutdown_reason = "spindown", .init_timeout_ms = 10000,
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case O_PORT: rc = parse_int("--port", optarg, 0, 65535, &o->port); break;
+        case O_PORT_FILE: o->port_file = optarg; break;
+        case O_EXT:
+            if (o->n_ext >= SIM_MAX_EXT) {
+                fprintf(stderr, "lambda-sim: at most %d --extension\n", SIM_MAX_EXT);
+                return -1;
+            }
+            o->ext_paths[o->n_ext++] = optarg;
+            break;
+        case O_RUNTIME: o->runtime_cmd = optarg; break;
+        case O_INVOKES: rc = parse_int("--invokes", optarg, 0, 1000000, &o->invokes); break;
+        case O_INTERVAL: rc = parse_int("--interval-ms", optarg, 0, 3600000, &o->interval_ms); break;
+        case O_FN_MS: rc = parse_int("--fn-ms", optarg, 0, 900000, &o->fn_ms); break;
+        case O_TIMEOUT: rc = parse_int("--timeout-ms", optarg, 1, 900000, &o->timeout_ms); break;
+        case O_LOG_LINES: rc = parse_int("--log-lines", optarg, 0, 100000, &o->log_lines); break;
+        case O_LOG_BYTES: rc = parse_int("--log-bytes", optarg, 1, SIM_LINE_MAX - 256, &o->log_bytes); break;
+        case O_JSON_LOGS: o->json_logs = true; break;
+        case O_STATSD_PORT: rc = parse_int("--statsd-port", optarg, 1, 65535, &o->statsd_port); break;
+        case O_STATSD_N: rc = parse_int("--statsd-per-invoke", optarg, 0, 100000, &o->statsd_per_invoke); break;
+        case O_ERROR_EVERY: rc = parse_int("--error-every", optarg, 0, 1000000, &o->error_every); break;
+        case O_TIMEOUT_EVERY: rc = parse_int("--timeout-every", optarg, 0, 1000000, &o->timeout_every); break;
+        case O_FREEZE: o->freeze = true; break;
+        case O_MEMORY: rc = parse_int("--memory-mb", optarg, 128, 10240, &o->memory_mb); break;
+        case O_FN_NAME: o->function_name = optarg; break;
+        case O_FN_VERSION: o->function_version = optarg; break;
+        case O_REGION: o->region = optarg; break;
+        case O_ACCOUNT: o->account_id = optarg; break;
+        case O_ARCH:
+            if (strcmp(optarg, "x86_64") != 0 && strcmp(optarg, "arm64") != 0) {
+                fprintf(stderr, "lambda-sim: --arch must be x86_64 or arm64\n");
+                return -1;
+            }
+            o->arch = optarg;
+            break;
+        case O_SHUTDOWN_REASON: o->shutdown_reason = optarg; break;
+        case O_INIT_TIMEOUT: rc = parse_int("--init-timeout-ms", optarg, 1, 600000, &o->init_timeout_ms); break;
+        case O_REPORT: o->report_path = optarg; break;
+        case O_EXT_LOG: o->ext_log_path = optarg; break;
+        case O_QUIET: o->quiet = true; break;
+        case O_HELP: usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+        if (rc < 0)
+            return -1;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "lambda-sim: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (o->statsd_per_invoke > 0 && o->statsd_port == 0) {
+        fprintf(stderr, "lambda-sim: --statsd-per-invoke needs --statsd-port\n");
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *ms_or_null(double v)
+{
+    return v < 0 ? json_null() : json_real(v);
+}
+
+void sim_write_report(struct sim *s)
+{
+    json_t *r = json_object();
+    json_object_set_new(r, "init_ms", ms_or_null(s->init_ms));
+    json_object_set_new(r, "init_error", s->have_init_error ? json_string(s->init_error) : json_null());
+    json_t *exts = json_array();
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        json_array_append_new(exts, json_pack("{s:s,s:s,s:i,s:o,s:o,s:i,s:b,s:o,s:b}",
+            "name", e->name, "path", e->path, "pid", (int)e->pid,
+            "register_ms", ms_or_null(e->register_ms), "ready_ms", ms_or_null(e->ready_ms),
+            "registrations", e->registrations, "crashed", e->crashed,
+            "exit_status", e->ever_exited && e->exit_status >= 0 ? json_integer(e->exit_status) : json_null(),
+            "killed", e->killed));
+    }
+    json_object_set_new(r, "extensions", exts);
+    json_t *invs = json_array();
+    for (int k = 0; k < s->inv_done; k++) {
+        struct sim_inv *v = &s->inv[k];
+        json_array_append_new(invs, json_pack("{s:s,s:s,s:o,s:f,s:f,s:f,s:f,s:i,s:o,s:b}",
+            "request_id", v->request_id, "status", v->status ? v->status : "failure",
+            "error_type", v->error_type[0] ? json_string(v->error_type) : json_null(),
+            "runtime_ms", v->runtime_ms, "extension_overhead_ms", v->overhead_ms,
+            "duration_ms", v->duration_ms, "billed_ms", v->billed_ms, "max_memory_mb", v->max_memory_mb,
+            "init_duration_ms", ms_or_null(v->init_duration_ms), "cold_start", v->cold_start));
+    }
+    json_object_set_new(r, "invocations", invs);
+    json_t *crashes = json_array();
+    for (int k = 0; k < s->n_crashes; k++) {
+        struct sim_crash *c = &s->crashes[k];
+        json_array_append_new(crashes, json_pack("{s:s,s:s,s:o,s:o}", "name", c->name, "phase", c->phase,
+            "exit_status", c->exit_status >= 0 ? json_integer(c->exit_status) : json_null(),
+            "signal", c->signal ? json_integer(c->signal) : json_null()));
+    }
+    json_object_set_new(r, "crashes", crashes);
+    json_object_set_new(r, "resets", json_integer(s->resets));
+    json_object_set_new(r, "shutdown_reason", json_string(s->o.shutdown_reason));
+    json_object_set_new(r, "shutdown_ms", s->final_shutdown ? json_real(s->shutdown_ms) : json_null());
+    json_t *tel = json_array();
+    for (int k = 0; k < s->n_subs; k++) {
+        struct sim_sub *sub = &s->subs[k];
+        json_array_append_new(tel, json_pack("{s:s,s:s,s:O,s:I,s:I,s:I,s:I,s:I}",
+            "extension", s->ext[sub->ext_index].name, "uri", sub->uri, "types", sub->types,
+            "batches", (json_int_t)sub->batches, "records", (json_int_t)sub->records,
+            "retries", (json_int_t)sub->retries, "failed_posts", (json_int_t)sub->failed_posts,
+            "dropped", (json_int_t)sub->dropped));
+    }
+    json_object_set_new(r, "telemetry", tel);
+    json_object_set_new(r, "function_log_lines", json_integer(s->function_log_lines));
+    json_object_set_new(r, "statsd_sent", json_integer(s->statsd_sent));
+
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", s->o.report_path);
+    if (json_dump_file(r, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(10)) < 0 || rename(tmp, s->o.report_path) < 0)
+        sim_log("ERROR", "cannot write the report to %s", s->o.report_path);
+    json_decref(r);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void sim_summary(struct sim *s)
+{
+    printf("lambda-sim: init %.1f ms%s%s\n", s->init_ms < 0 ? 0.0 : s->init_ms,
+           s->have_init_error ? ", init error " : "", s->have_init_error ? s->init_error : "");
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        printf("  extension %s: register %.1f ms, ready %.1f ms%s%s\n", e->name,
+               e->register_ms < 0 ? 0.0 : e->register_ms, e->ready_ms < 0 ? 0.0 : e->ready_ms,
+               e->crashed ? ", CRASHED" : "", e->killed ? ", killed" : "");
+    }
+    if (s->inv_done > 0) {
+        double *ov = calloc((size_t)s->inv_done, sizeof *ov);
+        int n = 0, ok = 0;
+        for (int k = 0; k < s->inv_done; k++) {
+            ov[n++] = s->inv[k].overhead_ms;
+            if (s->inv[k].status && strcmp(s->inv[k].status, "success") == 0)
+                ok++;
+        }
+        qsort(ov, (size_t)n, sizeof *ov, cmp_double);
+        printf("  invocations: %d (%d success), extension overhead p50 %.2f ms, p99 %.2f ms\n",
+               s->inv_done, ok, ov[(n - 1) / 2], ov[(int)((n - 1) * 0.99 + 0.5)]);
+        free(ov);
+    }
+    printf("  crashes: %d, resets: %d, shutdown %.1f ms\n", s->n_crashes, s->resets, s->shutdown_ms);
+}
+
+void sim_finish(struct sim *s)
+{
+    event_base_loopbreak(s->base);
+}
+
+static void sim_sigchld(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sim_reap(arg);
+}
+
+static void sim_sigterm(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct sim *s = arg;
+    sim_log("WARN", "signal %d: stopping", (int)fd);
+    s->exit_code = 2;
+    event_base_loopbreak(s->base);
+}
+
+int main(int argc, char **argv)
+{
+    struct sim *s = calloc(1, sizeof *s);
+    if (!s)
+        return 2;
+    if (parse_args(&s->o, argc, argv) < 0)
+        return 2;
+    s->statsd_fd = -1;
+    s->init_ms = -1;
+    s->n_ext = s->o.n_ext;
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        e->path = s->o.ext_paths[i];
+        e->register_ms = e->ready_ms = -1;
+        e->exit_status = -1;
+        e->out.fd = e->err.fd = -1;
+        struct stat st;
+        if (stat(e->path, &st) < 0 || !S_ISREG(st.st_mode) || access(e->path, X_OK) < 0) {
+            fprintf(stderr, "lambda-sim: --extension %s: not an executable file\n", e->path);
+            return 2;
+        }
+        char *dup = strdup(e->path);
+        snprintf(e->name, sizeof e->name, "%s", basename(dup));
+        free(dup);
+    }
+    s->rt_out.fd = s->rt_err.fd = -1;
+    s->inv = calloc((size_t)(s->o.invokes > 0 ? s->o.invokes : 1), sizeof *s->inv);
+    if (!s->inv)
+        return 2;
+    if (s->o.ext_log_path) {
+        s->ext_log = fopen(s->o.ext_log_path, "a");
+        if (!s->ext_log) {
+            fprintf(stderr, "lambda-sim: --ext-log %s: %s\n", s->o.ext_log_path, strerror(errno));
+            return 2;
+        }
+    }
+    if (s->o.statsd_port > 0) {
+        s->statsd_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (s->statsd_fd < 0)
+            return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    s->base = event_base_new();
+    if (!s->base)
+        return 2;
+    if (sim_api_start(s) < 0) {
+        fprintf(stderr, "lambda-sim: cannot listen on 127.0.0.1:%d: %s\n", s->o.port, strerror(errno));
+        return 2;
+    }
+    if (s->o.port_file) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", s->o.port_file);
+        FILE *f = fopen(tmp, "w");
+        if (!f || fprintf(f, "%d\n", s->port) < 0 || fclose(f) != 0 || rename(tmp, s->o.port_file) < 0) {
+            fprintf(stderr, "lambda-sim: cannot write --port-file %s\n", s->o.port_file);
+            return 2;
+        }
+    }
+    s->sigchld_ev = evsignal_new(s->base, SIGCHLD, sim_sigchld, s);
+    s->sigint_ev = evsignal_new(s->base, SIGINT, sim_sigterm, s);
+    s->sigterm_ev = evsignal_new(s->base, SIGTERM, sim_sigterm, s);
+    event_add(s->sigchld_ev, NULL);
+    event_add(s->sigint_ev, NULL);
+    event_add(s->sigterm_ev, NULL);
+    g_sim = s;
+    atexit(sim_atexit);
+    if (!s->o.quiet)
+        sim_log("INFO", "listening on 127.0.0.1:%d", s->port);
+
+    sim_start_sandbox(s);
+    event_base_dispatch(s->base);
+
+    sim_kill_all(s);
+    sim_tele_drop_sandbox(s);
+    if (s->o.report_path)
+        sim_write_report(s);
+    if (!s->o.quiet)
+        sim_summary(s);
+    if (s->exit_code == 0 && (s->n_crashes > 0 || s->have_init_error))
+        s->exit_code = 3;
+    fflush(stdout);
+    return s->exit_code;
+}

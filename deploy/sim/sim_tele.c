@@ -1,0 +1,382 @@
+/* sim_tele.c — the Telemetry API's delivery side: records in Lambda's shape,
+ * per-subscriber buffering (maxItems/maxBytes/timeoutMs), ordered POSTs with
+ * retry and backoff, and no delivery while the sandbox is frozen. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "sim.h"
+
+#define TELE_BACKOFF_MIN_MS 50
+#define TELE_BACKOFF_MAX_MS 2000
+
+static void tele_kick(struct sim_sub *sub, bool now);
+
+static bool tele_wants(const struct sim_sub *sub, const char *type)
+{
+    if (strncmp(type, "platform.", 9) == 0)
+        return sub->want_platform;
+    if (strcmp(type, "function") == 0)
+        return sub->want_function;
+    if (strcmp(type, "extension") == 0)
+        return sub->want_extension;
+    return false;
+}
+
+static size_t tele_size(json_t *item)
+{
+    return json_dumpb(item, NULL, 0, JSON_COMPACT);
+}
+
+static void tele_enqueue(struct sim_sub *sub, json_t *item)
+{
+    if (json_array_size(sub->buf) == 0)
+        sub->buf_first_us = sim_now_us();
+    json_array_append(sub->buf, item);
+    sub->buf_bytes += tele_size(item);
+}
+
+void sim_tele_emit(struct sim *s, const char *type, json_t *record)
+{
+    char t[40];
+    sim_iso_time(t, sizeof t);
+    json_t *item = json_pack("{s:s,s:s,s:o}", "time", t, "type", type, "record", record);
+    if (!item)
+        return;
+    if (s->phase == PH_INIT && s->init_backlog)
+        json_array_append(s->init_backlog, item);
+    for (int k = 0; k < s->n_subs; k++) {
+        struct sim_sub *sub = &s->subs[k];
+        if (sub->active && tele_wants(sub, type)) {
+            tele_enqueue(sub, item);
+            tele_kick(sub, false);
+        }
+    }
+    json_decref(item);
+}
+
+void sim_tele_line(struct sim *s, const char *type, const char *line)
+{
+    json_t *rec = NULL;
+    if (s->o.json_logs && line[0] == '{') {
+        json_error_t err;
+        rec = json_loads(line, 0, &err);
+        if (rec && !json_is_object(rec)) {
+            json_decref(rec);
+            rec = NULL;
+        }
+    }
+    if (!rec)
+        rec = json_string(line);
+    if (!rec)
+        rec = json_string("(line is not valid UTF-8)");
+    if (strcmp(type, "function") == 0)
+        s->function_log_lines++;
+    sim_tele_emit(s, type, rec);
+}
+
+static void tele_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sim_sub *sub = arg;
+    sub->retry_wait = false;
+    tele_kick(sub, false);
+}
+
+static void tele_post_done(struct evhttp_request *req, void *arg)
+{
+    struct sim_sub *sub = arg;
+    if (!sub->posting || !sub->active)
+        return;
+    sub->posting = false;
+    int code = req ? evhttp_request_get_response_code(req) : 0;
+    if (code >= 200 && code < 300) {
+        sub->batches++;
+        sub->records += (long)json_array_size(sub->inflight);
+        json_decref(sub->inflight);
+        sub->inflight = NULL;
+        free(sub->inflight_body);
+        sub->inflight_body = NULL;
+        sub->attempt = 0;
+        tele_kick(sub, false);
+        return;
+    }
+    sub->failed_posts++;
+    int delay = TELE_BACKOFF_MIN_MS << (sub->attempt < 6 ? sub->attempt : 6);
+    if (delay > TELE_BACKOFF_MAX_MS)
+        delay = TELE_BACKOFF_MAX_MS;
+    sub->attempt++;
+    sub->retry_wait = true;
+    struct timeval tv = { delay / 1000, (delay % 1000) * 1000 };
+    evtimer_add(sub->timer, &tv);
+}
+
+static void tele_post(struct sim_sub *sub)
+{
+    struct sim *s = sub->sim;
+    if (!sub->conn) {
+        sub->conn = evhttp_connection_base_new(s->base, NULL, sub->host, (ev_uint16_t)sub->port);
+        if (!sub->conn) {
+            tele_post_done(NULL, sub);
+            return;
+        }
+        evhttp_connection_set_retries(sub->conn, 0);
+    }
+    if (sub->attempt > 0)
+        sub->retries++;
+    struct evhttp_request *req = evhttp_request_new(tele_post_done, sub);
+    if (!req) {
+        sub->posting = true;
+        tele_post_done(NULL, sub);
+        return;
+    }
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    char hostport[300];
+    snprintf(hostport, sizeof hostport, "%s:%d", sub->host, sub->port);
+    evhttp_add_header(h, "Host", hostport);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evbuffer_add(evhttp_request_get_output_buffer(req), sub->inflight_body, strlen(sub->inflight_body));
+    sub->posting = true;
+    if (evhttp_make_request(sub->conn, req, EVHTTP_REQ_POST, sub->path) < 0) {
+        /* the request is freed by libevent on failure */
+        evhttp_connection_free(sub->conn);
+        sub->conn = NULL;
+        tele_post_done(NULL, sub);
+    }
+}
+
+/* Sends the next batch when one is due (or now), unless a POST is in
+ * flight, a retry is waiting, or the sandbox is frozen. */
+static void tele_kick(struct sim_sub *sub, bool now)
+{
+    struct sim *s = sub->sim;
+    if (!sub->active || sub->posting || sub->retry_wait || s->frozen)
+        return;
+    if (sub->inflight) {
+        tele_post(sub);
+        return;
+    }
+    size_t n = json_array_size(sub->buf);
+    if (n == 0)
+        return;
+    uint64_t due = sub->buf_first_us + (uint64_t)sub->timeout_ms * 1000u;
+    uint64_t t = sim_now_us();
+    if (!now && n < (size_t)sub->max_items && sub->buf_bytes < (size_t)sub->max_bytes && t < due) {
+        if (!evtimer_pending(sub->timer, NULL)) {
+            uint64_t left = due - t;
+            struct timeval tv = { (time_t)(left / 1000000u), (suseconds_t)(left % 1000000u) };
+            evtimer_add(sub->timer, &tv);
+        }
+        return;
+    }
+    evtimer_del(sub->timer);
+    /* cut one batch: at most maxItems records and maxBytes (at least one record) */
+    json_t *batch = json_array();
+    size_t bytes = 0, take = 0;
+    for (; take < n && take < (size_t)sub->max_items; take++) {
+        json_t *it = json_array_get(sub->buf, take);
+        size_t sz = tele_size(it);
+        if (take > 0 && bytes + sz > (size_t)sub->max_bytes)
+            break;
+        bytes += sz;
+        json_array_append(batch, it);
+    }
+    json_t *rest = json_array();
+    for (size_t k = take; k < n; k++)
+        json_array_append(rest, json_array_get(sub->buf, k));
+    json_decref(sub->buf);
+    sub->buf = rest;
+    sub->buf_bytes = sub->buf_bytes > bytes ? sub->buf_bytes - bytes : 0;
+    sub->buf_first_us = sim_now_us();
+    sub->inflight = batch;
+    sub->inflight_body = json_dumps(batch, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    sub->attempt = 0;
+    if (!sub->inflight_body) {
+        json_decref(batch);
+        sub->inflight = NULL;
+        return;
+    }
+    tele_post(sub);
+}
+
+void sim_tele_flush_all(struct sim *s)
+{
+    for (int k = 0; k < s->n_subs; k++)
+        tele_kick(&s->subs[k], true);
+}
+
+static void tele_release(struct sim_sub *sub)
+{
+    sub->dropped += (long)json_array_size(sub->buf) + (long)json_array_size(sub->inflight);
+    sub->active = false;
+    sub->posting = false;
+    json_decref(sub->buf);
+    sub->buf = NULL;
+    json_decref(sub->inflight);
+    sub->inflight = NULL;
+    free(sub->inflight_body);
+    sub->inflight_body = NULL;
+    if (sub->timer) {
+        event_free(sub->timer);
+        sub->timer = NULL;
+    }
+    if (sub->conn) {
+        evhttp_connection_free(sub->conn);
+        sub->conn = NULL;
+    }
+}
+
+void sim_tele_drop_sandbox(struct sim *s)
+{
+    for (int k = 0; k < s->n_subs; k++)
+        if (s->subs[k].active)
+            tele_release(&s->subs[k]);
+}
+
+bool sim_tele_busy(struct sim *s)
+{
+    for (int k = 0; k < s->n_subs; k++) {
+        struct sim_sub *sub = &s->subs[k];
+        if (sub->active && (sub->inflight || json_array_size(sub->buf) > 0))
+            return true;
+    }
+    return false;
+}
+
+static int tele_int(json_t *obj, const char *key, int def, int lo, int hi, int *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        snprintf(err, errlen, "buffering.%s must be an integer in [%d, %d]", key, lo, hi);
+        return -1;
+    }
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+int sim_tele_subscribe(struct sim *s, int ext_index, json_t *body, char *err, size_t errlen)
+{
+    const char *schema = json_string_value(json_object_get(body, "schemaVersion"));
+    if (!schema || (strcmp(schema, "2022-07-01") != 0 && strcmp(schema, "2022-12-13") != 0
+                    && strcmp(schema, "2025-01-29") != 0)) {
+        snprintf(err, errlen, "schemaVersion must be 2022-07-01, 2022-12-13 or 2025-01-29");
+        return -1;
+    }
+    json_t *dest = json_object_get(body, "destination");
+    const char *proto = json_string_value(json_object_get(dest, "protocol"));
+    const char *uri = json_string_value(json_object_get(dest, "URI"));
+    if (!proto || strcmp(proto, "HTTP") != 0) {
+        snprintf(err, errlen, "destination.protocol must be HTTP");
+        return -1;
+    }
+    if (!uri || strlen(uri) >= sizeof s->subs[0].uri || strncmp(uri, "http://", 7) != 0) {
+        snprintf(err, errlen, "destination.URI must be an http:// URI");
+        return -1;
+    }
+    struct evhttp_uri *u = evhttp_uri_parse(uri);
+    const char *host = u ? evhttp_uri_get_host(u) : NULL;
+    if (!host || !*host || strlen(host) >= sizeof s->subs[0].host) {
+        if (u)
+            evhttp_uri_free(u);
+        snprintf(err, errlen, "destination.URI has no host");
+        return -1;
+    }
+    json_t *types = json_object_get(body, "types");
+    bool wp = false, wf = false, we = false;
+    if (!json_is_array(types) || json_array_size(types) == 0) {
+        evhttp_uri_free(u);
+        snprintf(err, errlen, "types must be a non-empty array");
+        return -1;
+    }
+    size_t k;
+    json_t *t;
+    json_array_foreach(types, k, t) {
+        const char *v = json_string_value(t);
+        if (v && strcmp(v, "platform") == 0)
+            wp = true;
+        else if (v && strcmp(v, "function") == 0)
+            wf = true;
+        else if (v && strcmp(v, "extension") == 0)
+            we = true;
+        else {
+            evhttp_uri_free(u);
+            snprintf(err, errlen, "types may hold only platform, function, extension");
+            return -1;
+        }
+    }
+    json_t *buffering = json_object_get(body, "buffering");
+    int mi, mb, to;
+    if (buffering && !json_is_object(buffering)) {
+        evhttp_uri_free(u);
+        snprintf(err, errlen, "buffering must be an object");
+        return -1;
+    }
+    if (tele_int(buffering, "maxItems", 10000, 1000, 10000, &mi, err, errlen) < 0
+        || tele_int(buffering, "maxBytes", 262144, 262144, 1048576, &mb, err, errlen) < 0
+        || tele_int(buffering, "timeoutMs", 1000, 25, 30000, &to, err, errlen) < 0) {
+        evhttp_uri_free(u);
+        return -1;
+    }
+
+    struct sim_sub *sub = NULL;
+    for (int j = 0; j < s->n_subs; j++)
+        if (s->subs[j].active && s->subs[j].ext_index == ext_index)
+            sub = &s->subs[j];
+    if (!sub) {
+        if (s->n_subs >= SIM_MAX_SUBS) {
+            evhttp_uri_free(u);
+            snprintf(err, errlen, "too many subscriptions in this run");
+            return -1;
+        }
+        sub = &s->subs[s->n_subs++];
+        memset(sub, 0, sizeof *sub);
+        sub->sim = s;
+        sub->ext_index = ext_index;
+        sub->buf = json_array();
+        sub->timer = evtimer_new(s->base, tele_timer_cb, sub);
+        sub->active = true;
+    } else if (sub->conn && !sub->posting) {
+        evhttp_connection_free(sub->conn);
+        sub->conn = NULL;
+    }
+    snprintf(sub->uri, sizeof sub->uri, "%s", uri);
+    /* Lambda's listener host names resolve to the sandbox itself. */
+    if (strcasecmp(host, "sandbox.localdomain") == 0 || strcasecmp(host, "sandbox") == 0
+        || strcasecmp(host, "localhost") == 0)
+        host = "127.0.0.1";
+    snprintf(sub->host, sizeof sub->host, "%s", host);
+    sub->port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : 80;
+    const char *path = evhttp_uri_get_path(u);
+    snprintf(sub->path, sizeof sub->path, "%s", path && *path ? path : "/");
+    evhttp_uri_free(u);
+    sub->want_platform = wp;
+    sub->want_function = wf;
+    sub->want_extension = we;
+    sub->max_items = mi;
+    sub->max_bytes = mb;
+    sub->timeout_ms = to;
+    json_decref(sub->types);
+    sub->types = json_deep_copy(types);
+
+    /* What happened since the sandbox started is delivered too. */
+    json_t *item;
+    json_array_foreach(s->init_backlog, k, item) {
+        const char *ty = json_string_value(json_object_get(item, "type"));
+        if (ty && tele_wants(sub, ty))
+            tele_enqueue(sub, item);
+    }
+    sim_tele_emit(s, "platform.telemetrySubscription",
+                  json_pack("{s:s,s:s,s:O}", "name", s->ext[ext_index].name, "state", "Subscribed",
+                            "types", types));
+    return 0;
+}

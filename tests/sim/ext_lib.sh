@@ -1,0 +1,35 @@
+# ext_lib.sh — sourced by the test extensions: Extensions API calls with curl.
+# Each extension records what it saw under $SIMTEST_OUT/<name>.*
+NAME=$(basename "$0")
+OUT=${SIMTEST_OUT:?SIMTEST_OUT must be set}
+EXT_API="http://$AWS_LAMBDA_RUNTIME_API/2020-01-01/extension"
+EXT_ID=""
+echo $$ > "$OUT/$NAME.pid"
+
+# register [BODY]: sets EXT_ID, prints the HTTP code
+register() {
+    local body=${1:-'{"events":["INVOKE","SHUTDOWN"]}'} hdr="$OUT/$NAME.reghdr" code
+    code=$(curl -sS --noproxy '*' -D "$hdr" -o "$OUT/$NAME.register.json" -w '%{http_code}' \
+        -X POST -H "Lambda-Extension-Name: $NAME" -H "Lambda-Extension-Accept-Feature: accountId" \
+        -d "$body" "$EXT_API/register")
+    EXT_ID=$(awk -F': ' 'tolower($1)=="lambda-extension-identifier"{print $2}' "$hdr" | tr -d '\r')
+    echo "$code"
+}
+
+# next_event: one /next; body in $OUT/$NAME.event, prints the HTTP code
+next_event() {
+    curl -sS --noproxy '*' -o "$OUT/$NAME.event" -w '%{http_code}' \
+        -H "Lambda-Extension-Identifier: $EXT_ID" "$EXT_API/event/next"
+}
+
+# event_loop: records every event as a line in $OUT/$NAME.events; exits on SHUTDOWN
+event_loop() {
+    local code
+    while :; do
+        code=$(next_event) || exit 1
+        [ "$code" = 200 ] || { echo "next: HTTP $code" >&2; exit 1; }
+        cat "$OUT/$NAME.event" >> "$OUT/$NAME.events"; echo >> "$OUT/$NAME.events"
+        if grep -q '"SHUTDOWN"' "$OUT/$NAME.event"; then exit 0; fi
+        [ -n "${ON_INVOKE:-}" ] && $ON_INVOKE
+    done
+}

@@ -1,0 +1,112 @@
+/* sim_listener.c — test helper for lambda-sim: a telemetry listener (HTTP,
+ * one line per POSTed body, can fail the first N POSTs) or a UDP sink. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+struct lst {
+    FILE *out;
+    int fail_first;
+    int seen;
+};
+
+static void lst_http(struct evhttp_request *req, void *arg)
+{
+    struct lst *l = arg;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    l->seen++;
+    if (l->seen <= l->fail_first) {
+        evhttp_send_reply(req, 500, "Internal Server Error", NULL);
+        return;
+    }
+    char *b = malloc(n + 1);
+    if (!b) {
+        evhttp_send_reply(req, 500, "Internal Server Error", NULL);
+        return;
+    }
+    evbuffer_copyout(in, b, n);
+    b[n] = '\0';
+    fprintf(l->out, "%s\n", b);
+    fflush(l->out);
+    free(b);
+    evhttp_send_reply(req, 200, "OK", NULL);
+}
+
+static void lst_udp(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct lst *l = arg;
+    char buf[65536];
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    fprintf(l->out, "%s\n", buf);
+    fflush(l->out);
+}
+
+int main(int argc, char **argv)
+{
+    const char *port_file = NULL, *out = NULL;
+    struct lst l = { 0 };
+    int udp = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc)
+            port_file = argv[++i];
+        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strcmp(argv[i], "--fail-first") == 0 && i + 1 < argc)
+            l.fail_first = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--udp") == 0)
+            udp = 1;
+        else {
+            fprintf(stderr, "usage: sim_listener --port-file F --out F [--fail-first N] [--udp]\n");
+            return 2;
+        }
+    }
+    if (!port_file || !out)
+        return 2;
+    l.out = fopen(out, "a");
+    if (!l.out)
+        return 2;
+    struct event_base *base = event_base_new();
+    int port;
+    if (udp) {
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t sl = sizeof sa;
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0
+            || getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+            return 2;
+        port = ntohs(sa.sin_port);
+        event_add(event_new(base, fd, EV_READ | EV_PERSIST, lst_udp, &l), NULL);
+    } else {
+        struct evhttp *http = evhttp_new(base);
+        evhttp_set_gencb(http, lst_http, &l);
+        struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+        if (!bs)
+            return 2;
+        struct sockaddr_in sa;
+        socklen_t sl = sizeof sa;
+        if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &sl) < 0)
+            return 2;
+        port = ntohs(sa.sin_port);
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, port_file) < 0)
+        return 2;
+    event_base_dispatch(base);
+    return 0;
+}
