@@ -8,11 +8,15 @@
  *  - estimated_cost = $0.20/M requests + billed_ms/1000 * memory_mb/1024 GB-s
  *    at the architecture's GB-second price, rounded to 1e-12;
  *  - a runtimeDone whose status is not "success" is an error, and a
- *    "timeout" also a timeout; errorType Runtime.OutOfMemory is an OOM, and
- *    so is a report with max memory used == memory size (counted once);
+ *    "timeout" also a timeout; status "error" with errorType
+ *    Runtime.OutOfMemory is an OOM; for provided.al* runtimes only (where
+ *    no error type tells), a report with max memory used == memory size is
+ *    one too (here counted at most once per request);
+ *  - post_runtime_duration = report duration - runtimeDone duration, when
+ *    a non-zero runtime duration was seen for that request;
  *  - cold_start is true for the first invocation of the sandbox, unless the
  *    sandbox was initialised proactively (first invoke more than 10 s after
- *    init start), which is tagged proactive_initialization:true instead;
+ *    sandbox init), which is tagged proactive_initialization:true instead;
  *  - unused_init on SHUTDOWN when no invocation was ever received.
  * cold_start is remembered per request id so that a report arriving after
  * the next INVOKE still carries its own invocation's value. */
@@ -36,7 +40,7 @@ struct enh_state {
     struct met_agg *agg;
     char *tags[ENH_TAGS_MAX];
     size_t ntags;
-    char *arch;
+    char *arch, *runtime;
     bool invoked, init_reported, have_init_start;
     int64_t init_start_ms;
     struct pending pend[ENH_PENDING];
@@ -57,7 +61,8 @@ static void clear_tags(struct enh_state *st)
         free(st->tags[i]);
     st->ntags = 0;
     free(st->arch);
-    st->arch = NULL;
+    free(st->runtime);
+    st->arch = st->runtime = NULL;
 }
 
 void enh_free(struct enh_state *st)
@@ -129,6 +134,8 @@ int enh_set_context(struct enh_state *st, const struct enh_tag_context *c)
     }
     if (c->architecture && !(st->arch = strdup(c->architecture)))
         rc = -1;
+    if (c->runtime && !(st->runtime = strdup(c->runtime)))
+        rc = -1;
     return rc ? -1 : 0;
 }
 
@@ -145,6 +152,11 @@ double enh_estimated_cost(int64_t billed_ms, int64_t memory_mb, const char *arch
         return -1;
     double gbs = ((double)billed_ms * 0.001) * ((double)memory_mb / 1024.0);
     return round((ENH_PRICE_REQUEST + gbs * price) * 1e12) / 1e12;
+}
+
+static bool is(const char *a, const char *b)
+{
+    return a && !strcasecmp(a, b);
 }
 
 static struct pending *pending_get(struct enh_state *st, const char *id, bool create)
@@ -199,6 +211,12 @@ static bool sandbox_cold(const struct enh_state *st)
     return !st->invoked;
 }
 
+void enh_set_sandbox_init(struct enh_state *st, int64_t time_ms)
+{
+    st->have_init_start = true;
+    st->init_start_ms = time_ms;
+}
+
 int enh_on_invoke(struct enh_state *st, int64_t time_ms, const char *request_id)
 {
     bool cold = false, proactive = false;
@@ -215,10 +233,6 @@ int enh_on_invoke(struct enh_state *st, int64_t time_ms, const char *request_id)
     return emit(st, "invocations", 1, time_ms, cold, proactive);
 }
 
-static bool is(const char *a, const char *b)
-{
-    return a && !strcasecmp(a, b);
-}
 
 static int on_runtime_done(struct enh_state *st, const struct enh_platform *ev)
 {
@@ -232,7 +246,8 @@ static int on_runtime_done(struct enh_state *st, const struct enh_platform *ev)
         if (is(ev->status, "timeout"))
             r += emit(st, "timeouts", 1, ev->time_ms, cold, pro);
     }
-    if (ev->error_type && strstr(ev->error_type, "Runtime.OutOfMemory")) {
+    if (is(ev->status, "error") && ev->error_type &&
+        !strcmp(ev->error_type, "Runtime.OutOfMemory")) {
         r += emit(st, "out_of_memory", 1, ev->time_ms, cold, pro);
         if (p)
             p->oom = true;
@@ -268,10 +283,11 @@ static int on_report(struct enh_state *st, const struct enh_platform *ev)
         if (cost >= 0)
             r += emit(st, "estimated_cost", cost, t, cold, pro);
     }
-    if ((ev->has & ENH_HAS_DURATION) && p && p->has_rt && ev->duration_ms >= p->rt_ms)
+    if ((ev->has & ENH_HAS_DURATION) && p && p->has_rt && p->rt_ms != 0)
         r += emit(st, "post_runtime_duration", ev->duration_ms - p->rt_ms, t, cold, pro);
     if ((ev->has & ENH_HAS_MAX_MEMORY) && (ev->has & ENH_HAS_MEMORY) && ev->memory_mb > 0 &&
-        ev->max_memory_mb >= ev->memory_mb && !(p && p->oom)) {
+        ev->max_memory_mb == ev->memory_mb && st->runtime &&
+        !strncmp(st->runtime, "provided.al", 11) && !(p && p->oom)) {
         r += emit(st, "out_of_memory", 1, t, cold, pro);
         if (p)
             p->oom = true;
@@ -294,8 +310,8 @@ int enh_on_platform(struct enh_state *st, const struct enh_platform *ev)
     if (!ev->event)
         return 0;
     if (!strcmp(ev->event, "initStart")) {
-        st->have_init_start = true;
-        st->init_start_ms = ev->time_ms;
+        if (!st->have_init_start)
+            enh_set_sandbox_init(st, ev->time_ms);
         return 0;
     }
     if (!strcmp(ev->event, "initReport")) {

@@ -11,7 +11,7 @@
 #define ENH_PREFIX "aws.lambda.enhanced."
 #define ENH_TAGS_MAX 48         /* identity tags + DD_TAGS entries kept */
 #define ENH_PENDING 16          /* runtimeDone records remembered for their report */
-#define ENH_PROACTIVE_MS 10000  /* init this long before the first invoke = proactive */
+#define ENH_PROACTIVE_MS 10000  /* sandbox init this long before the first invoke = proactive */
 
 /* Prices (USD) used for estimated_cost, as Datadog's extension uses them. */
 #define ENH_PRICE_REQUEST 0.0000002
@@ -56,6 +56,11 @@ struct enh_state *enh_new(struct met_agg *agg);
 void enh_free(struct enh_state *st);
 /* 0, or -1 (ENOMEM, a tag refused by the aggregator's rules). */
 int enh_set_context(struct enh_state *st, const struct enh_tag_context *ctx);
+
+/* When the sandbox started (epoch ms; e.g. the extension's own start), for
+ * telling a proactive initialisation from a cold start. An initStart event
+ * sets it too unless it was set already. */
+void enh_set_sandbox_init(struct enh_state *st, int64_t time_ms);
 
 /* Each returns how many metrics the aggregator refused (0 normally). */
 int enh_on_invoke(struct enh_state *st, int64_t time_ms, const char *request_id);

@@ -84,7 +84,7 @@ static void test_sequence_x86(void **state)
     e.max_memory_mb = 80, e.init_ms = 180;
     e.has = ENH_HAS_DURATION | ENH_HAS_BILLED | ENH_HAS_MEMORY | ENH_HAS_MAX_MEMORY | ENH_HAS_INIT;
     assert_int_equal(enh_on_platform(st, &e), 0);
-    /* r2 times out and fills memory */
+    /* r2 times out and fills memory (not an OOM for a python runtime) */
     e = ev("runtimeDone", 1013000, "r2");
     e.status = "timeout", e.error_type = "Sandbox.Timedout", e.duration_ms = 3000;
     e.has = ENH_HAS_DURATION;
@@ -143,7 +143,7 @@ static void test_sequence_x86(void **state)
     f = find(&b, "timeouts", NULL);
     assert_int_equal(f.cnt, 1);
     f = find(&b, "out_of_memory", NULL);
-    assert_int_equal(f.cnt, 2); /* r2 by memory, r3 by errorType, once each */
+    assert_int_equal(f.cnt, 1); /* r3 by errorType, once */
     f = find(&b, "shutdowns", NULL);
     assert_int_equal(f.cnt, 1);
     f = find(&b, "unused_init", NULL);
@@ -212,6 +212,39 @@ static void test_cost_arm(void **state)
     met_free(a);
 }
 
+/* provided.al runtimes give no error type: a full memory report is the OOM */
+static void test_oom_provided(void **state)
+{
+    (void)state;
+    struct met_agg *a = met_new(0);
+    struct enh_state *st = enh_new(a);
+    struct enh_tag_context c = CTX;
+    c.runtime = "provided.al2023";
+    assert_int_equal(enh_set_context(st, &c), 0);
+    struct enh_platform e;
+    const char *ids[] = { "o1", "o2", "o3" };
+    const int64_t maxmem[] = { 1024, 1000, 1024 };
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(enh_on_invoke(st, 1000 + 100 * i, ids[i]), 0);
+        e = ev("runtimeDone", 1050 + 100 * i, ids[i]);
+        e.status = "error";
+        e.error_type = i == 2 ? "Runtime.OutOfMemory" : "Runtime.ExitError";
+        assert_int_equal(enh_on_platform(st, &e), 0);
+        e = ev("report", 1060 + 100 * i, ids[i]);
+        e.status = "error", e.memory_mb = 1024, e.max_memory_mb = maxmem[i];
+        e.has = ENH_HAS_MEMORY | ENH_HAS_MAX_MEMORY;
+        assert_int_equal(enh_on_platform(st, &e), 0);
+    }
+    struct met_batch b;
+    assert_int_equal(met_drain(a, 0, true, &b), 0);
+    /* o1 by memory, o2 not (1000 < 1024), o3 by error type and not twice */
+    assert_int_equal(find(&b, "out_of_memory", NULL).cnt, 2);
+    assert_int_equal(find(&b, "errors", NULL).cnt, 3);
+    met_batch_free(&b);
+    enh_free(st);
+    met_free(a);
+}
+
 static void test_unused_init_and_proactive(void **state)
 {
     (void)state;
@@ -236,6 +269,16 @@ static void test_unused_init_and_proactive(void **state)
     struct found f = find(&b, "invocations", "proactive_initialization:true");
     assert_true(f.cnt == 1 && f.tagged);
     assert_true(find(&b, "invocations", "cold_start:false").tagged);
+    met_batch_free(&b);
+    enh_free(st);
+
+    /* the sandbox start can be given directly (the extension's own start) */
+    st = enh_new(a);
+    assert_int_equal(enh_set_context(st, &CTX), 0);
+    enh_set_sandbox_init(st, 100000);
+    assert_int_equal(enh_on_invoke(st, 110001, "p2"), 0);
+    assert_int_equal(met_drain(a, 0, true, &b), 0);
+    assert_int_equal(find(&b, "invocations", "proactive_initialization:true").cnt, 1);
     met_batch_free(&b);
     enh_free(st);
 
@@ -275,6 +318,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sequence_x86),
         cmocka_unit_test(test_cost_arm),
+        cmocka_unit_test(test_oom_provided),
         cmocka_unit_test(test_unused_init_and_proactive),
         cmocka_unit_test(test_bad_context),
     };
