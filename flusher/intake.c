@@ -80,7 +80,7 @@ struct fl_intake {
     char *api_key, *proxy, *no_proxy, *user_agent;
     char proxy_cred[256]; /* "user:pass" of the proxy URL, scrubbed from curl errors */
     long timeout_ms;
-    bool http1_only, skip_verify, no_tls_resume;
+    bool http1_only, skip_verify, no_tls_resume, verbose;
     int zstd_level;
     size_t retry_cap;
     /* state */
@@ -329,6 +329,29 @@ static int multi_timer_cb(CURLM *m, long timeout_ms, void *userp)
     return 0;
 }
 
+/* libcurl's own new-session callback, the same function for every SSL_CTX.
+ * Process-global because OpenSSL's callback has no user pointer; it is
+ * written once and only ever holds that one libcurl function. */
+static int (*curl_new_session_cb)(SSL *, SSL_SESSION *);
+
+/* OpenSSL marks a session "not resumable" when its SSL is freed without a
+ * close_notify having been sent (ssl_clear_bad_session), and libcurl keeps
+ * the very same SSL_SESSION object in its cache. When curl tears an HTTP/2
+ * connection down without SSL_shutdown, the cached session dies with it and
+ * every later connection pays a full handshake. So curl's cache gets a copy
+ * of each new session, which the old connection's fate cannot touch. */
+static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    if (curl_new_session_cb == NULL)
+        return 0;
+    SSL_SESSION *copy = SSL_SESSION_dup(sess);
+    if (copy == NULL)
+        return curl_new_session_cb(ssl, sess);
+    if (curl_new_session_cb(ssl, copy) == 0)
+        SSL_SESSION_free(copy); /* curl did not keep it */
+    return 0;                    /* the original stays OpenSSL's */
+}
+
 /* Every SSL_CTX curl creates (intake and proxy connections) gets our store. */
 static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *parm)
 {
@@ -344,6 +367,11 @@ static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *parm)
             in->st.curl_store_certs += (uint64_t)sk_X509_OBJECT_num(objs);
     }
     SSL_CTX_set1_cert_store(ctx, in->store);
+    int (*cb)(SSL *, SSL_SESSION *) = SSL_CTX_sess_get_new_cb(ctx);
+    if (cb != NULL && cb != new_session_cb) {
+        curl_new_session_cb = cb;
+        SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
+    }
     return CURLE_OK;
 }
 
@@ -747,6 +775,7 @@ static struct xfer *xfer_new(struct fl_intake *in, struct flush *fl, struct payl
     curl_easy_setopt(e, CURLOPT_URL, p->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_VERBOSE, in->verbose ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SHARE, in->share);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
@@ -921,6 +950,7 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
     in->http1_only = o->http1_only;
     in->skip_verify = o->skip_verify;
     in->no_tls_resume = o->no_tls_resume;
+    in->verbose = o->curl_verbose;
     in->zstd_level = o->zstd_level;
     in->retry_cap = o->retry_buffer_bytes ? o->retry_buffer_bytes : FL_INTAKE_RETRY_BUF_DEFAULT;
     in->api_key = strdup(o->api_key);

@@ -57,6 +57,7 @@ struct fl_intake_opts {
     size_t retry_buffer_bytes; /* 0 = FL_INTAKE_RETRY_BUF_DEFAULT */
     const char *version;       /* User-Agent forkcap/<version>; NULL = "dev" */
     bool no_tls_resume;        /* benchmarks only: a full handshake every time */
+    bool curl_verbose;         /* debugging: curl's own trace on stderr (may show headers) */
 };
 
 /* One payload. Everything is copied (or compressed into a copy) at submit. */

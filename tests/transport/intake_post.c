@@ -239,7 +239,7 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     struct run r = {.kind = "series", .count = 1, .compress = true};
-    bool no_resume = false;
+    bool no_resume = false, verbose = false;
     const char *ca_file = NULL;
     long retry_buf = 0;
     for (int i = 1; i < argc; i++) {
@@ -265,6 +265,8 @@ int main(int argc, char **argv)
             r.flush_mode = true;
         } else if (strcmp(a, "--no-resume") == 0) {
             no_resume = true;
+        } else if (strcmp(a, "--curl-verbose") == 0) {
+            verbose = true;
         } else if (strcmp(a, "--no-compress") == 0) {
             r.compress = false;
         } else {
@@ -305,6 +307,7 @@ int main(int argc, char **argv)
         .zstd_level = c.compression_level,
         .retry_buffer_bytes = (size_t)retry_buf,
         .no_tls_resume = no_resume,
+        .curl_verbose = verbose,
     };
     r.in = fl_intake_new(r.base, &o, err, sizeof err);
     if (r.in == NULL) {
