@@ -1,6 +1,6 @@
 #!/bin/bash
 # A well-behaved extension: register, log a line, loop on /next, exit on SHUTDOWN.
-. "$(dirname "$(readlink -f "$0")")/ext_lib.sh"
+. "$(dirname "$0")/ext_lib.sh"
 register > "$OUT/$NAME.regcode"
 echo "$NAME registered"
 event_loop
