@@ -39,15 +39,29 @@ static bool parse_double(const char *p, size_t len, double *out)
     return true;
 }
 
-static bool parse_int64(const char *p, size_t len, int64_t *out)
+/* Unix seconds: digits, optionally with a fraction (rounded, as Datadog's
+ * extension does). */
+static bool parse_timestamp(const char *p, size_t len, int64_t *out)
 {
-    if (len == 0 || len > 18)
+    if (len == 0 || len >= DSD_VALUE_MAX)
         return false;
     int64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9')
+    size_t i = 0, digits = 0;
+    for (; i < len && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
+        if (digits == 18)
             return false;
         v = v * 10 + (p[i] - '0');
+    }
+    if (digits == 0)
+        return false;
+    if (i < len) {
+        if (p[i] != '.' || i + 1 == len)
+            return false;
+        for (size_t j = i + 1; j < len; j++)
+            if (p[j] < '0' || p[j] > '9')
+                return false;
+        if (p[i + 1] >= '5')
+            v++;
     }
     *out = v;
     return true;
@@ -116,8 +130,10 @@ static bool parse_line(struct met_agg *agg, const char *p, const char *end, int6
                 t = te + 1;
             }
         } else if (sec[0] == 'T') {
-            if (!parse_int64(sec + 1, sl - 1, &s.ts))
+            if (!parse_timestamp(sec + 1, sl - 1, &s.ts))
                 return false;
+            if (s.ts > now) /* no buckets in the future */
+                s.ts = now;
         }
         /* c:<container id> and unknown sections carry nothing we use */
     }

@@ -26,7 +26,8 @@ struct dsd_stats {
 /* Line grammar: name:value[:value...]|type[|@rate][|#tag,tag][|T<unix s>]
  * [|c:<container>], sections after the type in any order, unknown sections
  * ignored. Types c, g, d, h, ms, s (h and ms are distributions). now is the
- * timestamp used when a line has no T section. Returns the number of values
+ * timestamp used when a line has no T section, or a later one (as Datadog's
+ * extension does; a fractional T is rounded). Returns the number of values
  * taken, or -1 when the datagram itself is refused (too large). */
 int dsd_parse(struct met_agg *agg, const char *buf, size_t len, int64_t now,
               struct dsd_stats *st);

@@ -74,8 +74,11 @@ static void test_rates_tags_timestamps(void **state)
                                   "t:1|c|#b:2,a:1,,a:1\n"
                                   "ts:4|g|T1700000005\n"
                                   "mix:1|c|#env:x|c:container123|@0.5|T1600000000\n"
-                                  "fut:1|c|x:unknown-section"),
-                     7);
+                                  "fut:1|c|x:unknown-section\n"
+                                  "later:1|g|T1800000000\n"
+                                  "frac:1|g|T1600000009.5\n"
+                                  "frac2:1|g|T1600000009.49"),
+                     10);
     assert_int_equal(st.invalid, 0);
     struct met_batch b;
     assert_int_equal(met_drain(a, 0, true, &b), 0);
@@ -93,6 +96,12 @@ static void test_rates_tags_timestamps(void **state)
     assert_true(s && s->ts == 1600000000 && s->value == 2 && s->ntags == 1);
     assert_string_equal(s->tags[0], "env:x");
     assert_non_null(series(&b, "fut"));
+    s = series(&b, "later"); /* a future timestamp is clamped to now */
+    assert_true(s && s->ts == 1700000120);
+    s = series(&b, "frac"); /* rounded: ...010 */
+    assert_true(s && s->ts == 1600000010);
+    s = series(&b, "frac2");
+    assert_true(s && s->ts == 1600000000);
     met_batch_free(&b);
     met_free(a);
 }
@@ -125,7 +134,8 @@ static void test_malformed(void **state)
         "m:1|",      "m:1|c|",      "m:abc|c",       "m:inf|g",      "m:nan|g",
         "m:0x10|c",  "m:1|c|@",     "m:1|c|@0",      "m:1|c|@-1",    "m:1|c|@abc",
         "m:1|c|T",   "m:1|c|T-5",   "m:1|c|Tabc",    "m:1e999|g",    "m|x:1|c",
-        "m:1:|d",    "m:.|g",       "m:1|cc",        "m:1|c||#a:b",
+        "m:1:|d",    "m:.|g",       "m:1|cc",        "m:1|c||#a:b",  "m:1|c|T1.",
+        "m:1|c|T.5", "m:1|c|T1.x",
     };
     struct met_agg *a = met_new(0);
     struct dsd_stats st = { 0 };
