@@ -46,13 +46,13 @@ static void write_stats(const struct sup *s, const char *phase)
         return;
     const struct sup_child *lc = &s->child[SUP_LIFECYCLE], *fl = &s->child[SUP_FLUSHER];
     fprintf(f,
-            "{\"phase\":\"%s\",\"ready_ms\":%.3f,\"register_ms\":%.3f,\"subscribe_ms\":%.3f,"
+            "{\"phase\":\"%s\",\"pid\":%d,\"ready_ms\":%.3f,\"register_ms\":%.3f,\"subscribe_ms\":%.3f,"
             "\"first_next_ms\":%.3f,\"flusher_tls_ms\":%.3f,\"flusher_ready_ms\":%.3f,"
             "\"invocations\":%llu,\"idle\":%s,"
             "\"lifecycle\":{\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"protocol_errors\":%u},"
             "\"flusher\":{\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"protocol_errors\":%u},"
             "\"spool\":{\"held\":%llu,\"dropped\":%llu,\"delivered\":%llu}}\n",
-            phase, ms_since0(s, s->t_first_next_us), ms_since0(s, s->t_register_us),
+            phase, (int)getpid(), ms_since0(s, s->t_first_next_us), ms_since0(s, s->t_register_us),
             s->t_subscribe_us && s->t_register_us ? clock_ms_between(s->t_register_us, s->t_subscribe_us) : 0.0,
             ms_since0(s, s->t_first_next_us),
             s->t_fl_tls_us ? clock_ms_between(s->t_fl_start_us, s->t_fl_tls_us) : 0.0,

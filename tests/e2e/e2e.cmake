@@ -1,0 +1,12 @@
+# End-to-end tests of forkcap on lambda-sim (bash). Each takes seconds.
+if(TARGET lambda-sim AND TARGET forkcap)
+  foreach(t invocations proxy_env idle sigterm)
+    add_test(NAME e2e_${t}
+             COMMAND bash ${FORKCAP_TESTS}/e2e/${t}.sh $<TARGET_FILE:lambda-sim> $<TARGET_FILE:forkcap>)
+    set_tests_properties(e2e_${t} PROPERTIES LABELS "e2e" TIMEOUT 120)
+  endforeach()
+  add_test(NAME e2e_coldstart_ca
+           COMMAND bash ${FORKCAP_TESTS}/e2e/coldstart_ca.sh $<TARGET_FILE:lambda-sim>
+                   $<TARGET_FILE:forkcap> ${FORKCAP_TESTS}/lib/make-ca.sh)
+  set_tests_properties(e2e_coldstart_ca PROPERTIES LABELS "e2e" TIMEOUT 180)
+endif()
