@@ -6,9 +6,13 @@
 register > /dev/null
 var="SIMTEST_TYPES_${NAME//[^a-zA-Z0-9]/_}"
 types=${!var:-'["platform","function","extension"]'}
-"$SIMTEST_LISTENER" --port-file "$OUT/$NAME.lport" --out "$OUT/$NAME.tele" ${SIMTEST_LISTENER_ARGS:-} &
-for i in $(seq 100); do [ -s "$OUT/$NAME.lport" ] && break; sleep 0.02; done
-port=$(cat "$OUT/$NAME.lport")
+if [ -n "${SIMTEST_LPORT:-}" ]; then
+    port=$SIMTEST_LPORT   # a listener outside the sandbox, started by the test
+else
+    "$SIMTEST_LISTENER" --port-file "$OUT/$NAME.lport" --out "$OUT/$NAME.tele" ${SIMTEST_LISTENER_ARGS:-} &
+    for i in $(seq 100); do [ -s "$OUT/$NAME.lport" ] && break; sleep 0.02; done
+    port=$(cat "$OUT/$NAME.lport")
+fi
 body='{"schemaVersion":"2022-12-13","destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:'$port'/tele"},"types":'$types',"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":25}}'
 curl -sS --noproxy '*' -o "$OUT/$NAME.subresp" -w '%{http_code}' -X PUT \
     -H "Lambda-Extension-Identifier: $EXT_ID" -H 'Content-Type: application/json' \

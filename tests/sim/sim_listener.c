@@ -16,7 +16,16 @@ struct lst {
     FILE *out;
     int fail_first;
     int seen;
+    int stamp;
 };
+
+#include <time.h>
+static long long lst_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void lst_http(struct evhttp_request *req, void *arg)
 {
@@ -35,6 +44,8 @@ static void lst_http(struct evhttp_request *req, void *arg)
     }
     evbuffer_copyout(in, b, n);
     b[n] = '\0';
+    if (l->stamp)
+        fprintf(l->out, "%lld ", lst_now_ms());
     fprintf(l->out, "%s\n", b);
     fflush(l->out);
     free(b);
@@ -68,8 +79,10 @@ int main(int argc, char **argv)
             l.fail_first = atoi(argv[++i]);
         else if (strcmp(argv[i], "--udp") == 0)
             udp = 1;
+        else if (strcmp(argv[i], "--stamp") == 0)
+            l.stamp = 1;
         else {
-            fprintf(stderr, "usage: sim_listener --port-file F --out F [--fail-first N] [--udp]\n");
+            fprintf(stderr, "usage: sim_listener --port-file F --out F [--fail-first N] [--udp] [--stamp]\n");
             return 2;
         }
     }

@@ -3,7 +3,7 @@
 . "$DIR/../lib/common.sh"
 # (test_tmpdir's trap would run inside the $(...) subshell, so keep our own)
 T=$(mktemp -d "${TMPDIR:-/tmp}/forkcap-sim.XXXXXX")
-trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$T"' EXIT
+trap 'jobs -p | xargs -r kill 2>/dev/null; [ -n "${SIM_KEEP:-}" ] || rm -rf "$T"' EXIT
 export SIMTEST_OUT=$T
 export SIMTEST_LISTENER=$LISTENER
 SIM_RC=0
@@ -33,3 +33,9 @@ stage() {
 
 # gone PID: the process no longer exists (zombies of others do not count)
 gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+
+# jall FILE TYPE COND: FILE holds one telemetry item per line; at least one
+# item has type TYPE and COND (jq, on .record) holds for every such item
+jall() { jq -s -e --arg t "$2" "[.[] | select(.type==\$t) | .record | ($3)] | length > 0 and all" "$1" > /dev/null; }
+# jany FILE TYPE COND: COND holds for at least one item of type TYPE
+jany() { jq -s -e --arg t "$2" "[.[] | select(.type==\$t) | .record | ($3)] | any" "$1" > /dev/null; }
