@@ -107,7 +107,7 @@ static bool parse_line(struct met_agg *agg, const char *p, const char *end, int6
     if (!parse_type(sec, (size_t)(sec_end - sec), &s.type))
         return false;
 
-    struct met_str tags[MET_TAGS_MAX];
+    struct met_str tags[DSD_TAGS_MAX];
     size_t ntags = 0;
     while (sec_end < end) {
         sec = sec_end + 1;
@@ -123,7 +123,7 @@ static bool parse_line(struct met_agg *agg, const char *p, const char *end, int6
             while (t < sec_end) {
                 const char *te = find(t, sec_end, ',');
                 if (te > t) {
-                    if (ntags == MET_TAGS_MAX)
+                    if (ntags == DSD_TAGS_MAX)
                         return false;
                     tags[ntags++] = (struct met_str){ t, (size_t)(te - t) };
                 }

@@ -11,6 +11,7 @@
 #define DSD_DATAGRAM_MAX 8192u /* larger datagrams are refused whole */
 #define DSD_VALUES_MAX 64u     /* name:v1:v2:... values on one line */
 #define DSD_VALUE_MAX 64u      /* bytes of one numeric value */
+#define DSD_TAGS_MAX 32u       /* tags on one line, as Datadog's extension allows */
 
 /* Counters, accumulated across calls. */
 struct dsd_stats {

@@ -420,7 +420,6 @@ int met_drain(struct met_agg *a, int64_t now, bool all, struct met_batch *out)
                 if (e->type == MET_COUNT) {
                     r->type = 1;
                     r->value = e->value;
-                    r->interval = MET_BUCKET_S;
                 } else {
                     r->type = 3;
                     r->value = e->type == MET_SET ? (double)e->nset : e->value;

@@ -44,8 +44,9 @@ struct met_stats {
 };
 
 /* Drained output. type is the series API enum: 1 count, 3 gauge (sets are
- * sent as a gauge of their unique count, as the agent does). interval is
- * MET_BUCKET_S for counts, 0 (omit) otherwise. Strings are owned by the batch. */
+ * sent as a gauge of their unique count, as the agent does). interval is 0
+ * (left out), as Datadog's Lambda extension sends counts; the encoder writes
+ * it when set. Strings are owned by the batch. */
 struct met_series {
     char *metric;
     char **tags;

@@ -92,7 +92,7 @@ int spb_encode(const struct met_sketch *sketches, size_t n, const struct spb_met
     size_t take = 0;
     if (!h || !ptrs)
         goto done;
-    for (; take < n; take++) {
+    for (; take < n && take < SPB_MAX_SKETCHES; take++) {
         struct holder *x = &h[take];
         if (fill(x, &sketches[take]) != 0) {
             free(x->dog.k);

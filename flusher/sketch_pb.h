@@ -8,6 +8,9 @@
 
 #include "metrics.h"
 
+/* Datadog's extension cuts at 1,000 sketches (and 62 MiB); forkcap also
+ * keeps a payload to a few MiB so a retry holds little memory. */
+#define SPB_MAX_SKETCHES 1000u
 #define SPB_MAX_BYTES (3u * 1024 * 1024) /* uncompressed, per payload */
 
 /* Optional CommonMetadata (the API key is never put in it). */
@@ -18,8 +21,8 @@ struct spb_meta {
 
 /* Encode sketches[0..n) from the start into one payload: one Sketch per
  * entry with one Dogsketch (ts = bucket start), no host, zero scalars
- * omitted, metadata only when meta != NULL. Stops before max_bytes (0 =
- * SPB_MAX_BYTES); *used tells how many were taken. Returns 0 (*out from
+ * omitted, metadata only when meta != NULL. Stops at SPB_MAX_SKETCHES or
+ * before max_bytes (0 = SPB_MAX_BYTES); *used tells how many were taken. Returns 0 (*out from
  * malloc, caller frees), -1 on ENOMEM, -2 when the first sketch alone is
  * larger than max_bytes (*used = 1: skip it and count it). */
 int spb_encode(const struct met_sketch *sketches, size_t n, const struct spb_meta *meta,

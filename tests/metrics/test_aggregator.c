@@ -55,7 +55,7 @@ static void test_context_collapse(void **state)
     assert_string_equal(s->tags[0], "x:1");
     assert_string_equal(s->tags[1], "y:2");
     assert_int_equal(s->type, 1);
-    assert_int_equal(s->interval, MET_BUCKET_S);
+    assert_int_equal(s->interval, 0);
     assert_int_equal(s->ts, 1000);
     met_batch_free(&b);
     met_free(a);

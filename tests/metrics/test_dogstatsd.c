@@ -170,7 +170,7 @@ static void test_events_service_checks(void **state)
 static void test_bounds(void **state)
 {
     (void)state;
-    struct met_agg *a = met_new(2);
+    struct met_agg *a = met_new(3);
     struct dsd_stats st = { 0 };
     /* a datagram over 8 KiB is refused whole */
     size_t n = DSD_DATAGRAM_MAX + 1;
@@ -193,16 +193,19 @@ static void test_bounds(void **state)
     assert_int_equal(feed(a, &st, line), 0);
     assert_int_equal(st.refused, 1);
 
-    /* more than MET_TAGS_MAX tags: the line is invalid */
+    /* more than DSD_TAGS_MAX tags: the line is invalid; exactly that many pass */
     char tags[4096];
     size_t off = (size_t)snprintf(tags, sizeof(tags), "t:1|c|#");
-    for (int i = 0; i <= MET_TAGS_MAX; i++)
+    for (int i = 0; i <= (int)DSD_TAGS_MAX; i++)
         off += (size_t)snprintf(tags + off, sizeof(tags) - off, "k%d:v,", i);
     uint64_t inv = st.invalid;
     assert_int_equal(feed(a, &st, tags), 0);
     assert_int_equal(st.invalid, inv + 1);
+    *strrchr(tags, 'k') = '\0'; /* drop the last tag */
+    assert_int_equal(feed(a, &st, tags), 1);
+    assert_int_equal(st.invalid, inv + 1);
 
-    /* the aggregator is full (2 contexts): refusals are counted */
+    /* the aggregator is full (3 contexts: m, t, x): refusals are counted */
     assert_int_equal(feed(a, &st, "x:1|c\ny:1|c"), 1);
     assert_int_equal(st.refused, 2);
     assert_int_equal(met_get_stats(a).dropped_contexts, 1);

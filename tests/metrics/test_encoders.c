@@ -137,6 +137,20 @@ static void test_sketch_metadata_and_split(void **state)
     }
     assert_int_equal(at, N);
     assert_true(payloads >= 3 && payloads <= 4);
+    /* at most 1,000 sketches per payload */
+    struct met_sketch *many = calloc(SPB_MAX_SKETCHES + 5, sizeof(*many));
+    assert_non_null(many);
+    for (size_t i = 0; i < SPB_MAX_SKETCHES + 5; i++) {
+        many[i] = m[0];
+        many[i].ts = (int64_t)i;
+    }
+    assert_int_equal(spb_encode(many, SPB_MAX_SKETCHES + 5, NULL, 0, &used, &out, &len), 0);
+    assert_int_equal(used, SPB_MAX_SKETCHES);
+    free(out);
+    assert_int_equal(spb_encode(many + used, 5, NULL, 0, &used, &out, &len), 0);
+    assert_int_equal(used, 5);
+    free(out);
+    free(many); /* shares m[0]'s bins: not freed here */
     /* a sketch larger than the bound alone */
     assert_int_equal(spb_encode(m, N, NULL, 10, &used, &out, &len), -2);
     assert_int_equal(used, 1);
