@@ -1,0 +1,17 @@
+# Crash tests: children killed or misbehaving under lambda-sim (bash).
+if(TARGET lambda-sim AND TARGET forkcap)
+  foreach(who lifecycle flusher)
+    foreach(mode freeze nofreeze)
+      add_test(NAME crash_kill_${who}_${mode}
+               COMMAND bash ${FORKCAP_TESTS}/crash/kill_child.sh $<TARGET_FILE:lambda-sim>
+                       $<TARGET_FILE:forkcap> ${who} ${mode})
+      set_tests_properties(crash_kill_${who}_${mode} PROPERTIES LABELS "crash" TIMEOUT 120)
+    endforeach()
+  endforeach()
+endif()
+if(TARGET lambda-sim AND TARGET forkcap-testhooks)
+  add_test(NAME crash_garbage_frames
+           COMMAND bash ${FORKCAP_TESTS}/crash/garbage_frames.sh $<TARGET_FILE:lambda-sim>
+                   $<TARGET_FILE:forkcap-testhooks>)
+  set_tests_properties(crash_garbage_frames PROPERTIES LABELS "crash" TIMEOUT 120)
+endif()
