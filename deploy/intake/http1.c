@@ -268,8 +268,10 @@ static enum ik_h1_result parse_head(struct ik_h1 *p)
 			return fail(p, 501, "only chunked transfer coding is supported");
 		p->chunked = 1;
 	}
-	if (have_cl && cl > IK_H1_MAX_BODY)
+	if (have_cl && cl > IK_H1_MAX_BODY) {
+		p->head_done = 1; /* the head itself is fine: let the refusal name the path */
 		return fail(p, 413, "body larger than 16 MiB");
+	}
 	if (expect) {
 		if (strcasecmp(expect, "100-continue") != 0)
 			return fail(p, 417, "unsupported Expect");
@@ -377,6 +379,11 @@ enum ik_h1_result ik_h1_feed(struct ik_h1 *p, const uint8_t *data, size_t len, s
 				}
 				p->head = h;
 				p->head_cap = cap;
+			}
+			/* refuse a bare LF at once rather than wait for a CRLFCRLF that never comes */
+			if (c == '\n' && (p->head_len == 0 || p->head[p->head_len - 1] != '\r')) {
+				*used = i;
+				return fail(p, 400, "bare LF in request head");
 			}
 			p->head[p->head_len++] = (char)c;
 			p->head[p->head_len] = '\0';
