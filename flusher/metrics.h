@@ -14,7 +14,7 @@
 #define MET_TAG_MAX 200         /* bytes of one "key:value" tag */
 #define MET_TAGS_MAX 100        /* tags of one context, common tags included */
 #define MET_SET_MAX 1024        /* unique members remembered per set context */
-#define MET_CONTEXTS_DEFAULT 2048
+#define MET_CONTEXTS_DEFAULT 1024 /* as Datadog's extension */
 
 /* DogStatsD h and ms are distributions, as in Datadog's Lambda extension. */
 enum met_type { MET_COUNT = 0, MET_GAUGE, MET_DISTRIBUTION, MET_SET };
@@ -74,7 +74,10 @@ struct met_batch {
 
 struct met_agg;
 
-/* max_contexts bounds (context, bucket) entries held at once; 0 = default. */
+/* max_contexts bounds (context, bucket) entries held at once; 0 = default.
+ * One entry costs ~100 bytes plus its name and tags (at most ~20 KiB) plus
+ * its sketch (at most ~8,200 bins of 4 bytes, doubled by growth) or set
+ * (8 KiB): worst case under 100 KiB, typically well under 1 KiB. */
 struct met_agg *met_new(size_t max_contexts);
 void met_free(struct met_agg *a);
 
