@@ -616,7 +616,9 @@ static void cyc_begin_shutdown(struct sim *s, const char *reason, bool reset)
         e->killed_now = false;
         if (!e->running)
             continue;
-        if (e->registered && e->ev_shutdown && !e->failed) {
+        if (e->failed) {
+            continue;  /* it reported an error and is expected to exit: the deadline applies */
+        } else if (e->registered && e->ev_shutdown) {
             e->got_shutdown = true;
             sim_ext_deliver(s, i, body ? body : "{}");
         } else {

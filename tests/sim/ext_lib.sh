@@ -6,7 +6,7 @@ EXT_API="http://$AWS_LAMBDA_RUNTIME_API/2020-01-01/extension"
 EXT_ID=""
 echo $$ > "$OUT/$NAME.pid"
 
-# register [BODY]: sets EXT_ID, prints the HTTP code
+# register [BODY]: sets EXT_ID, prints the HTTP code (call it outside $(...))
 register() {
     local body=${1:-'{"events":["INVOKE","SHUTDOWN"]}'} hdr="$OUT/$NAME.reghdr" code
     code=$(curl -sS --noproxy '*' -D "$hdr" -o "$OUT/$NAME.register.json" -w '%{http_code}' \
