@@ -587,7 +587,6 @@ static void cyc_begin_shutdown(struct sim *s, const char *reason, bool reset)
 {
     if (s->phase == PH_SHUTDOWN || s->phase == PH_DONE)
         return;
-    bool was_init = s->phase == PH_INIT;
     s->phase = PH_SHUTDOWN;
     s->reset_after_shutdown = reset;
     s->shutdown_reason_now = reason;
@@ -598,12 +597,10 @@ static void cyc_begin_shutdown(struct sim *s, const char *reason, bool reset)
     sim_thaw(s);
     sim_tele_flush_all(s);
     if (s->rt_running) {
-        if (reset || was_init) {
-            sim_signal_group(s->rt_pid, SIGKILL);
-        } else {
-            sim_signal_group(s->rt_pid, SIGTERM);
-            cyc_timer(s, &s->rt_kill_timer, cyc_rt_kill, 300);
-        }
+        /* the runtime gets SIGTERM and 300 ms of the shutdown, then SIGKILL */
+        sim_signal_group(s->rt_pid, SIGTERM);
+        sim_signal_group(s->rt_pid, SIGCONT);
+        cyc_timer(s, &s->rt_kill_timer, cyc_rt_kill, 300);
     }
     int64_t deadline = sim_epoch_ms() + SIM_SHUTDOWN_MS;
     json_t *ev = json_pack("{s:s,s:s,s:I}", "eventType", "SHUTDOWN", "shutdownReason", reason,

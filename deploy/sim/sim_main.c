@@ -246,7 +246,10 @@ static void sim_summary(struct sim *s)
                s->inv_done, ok, ov[(n - 1) / 2], ov[(int)((n - 1) * 0.99 + 0.5)]);
         free(ov);
     }
-    printf("  crashes: %d, resets: %d, shutdown %.1f ms\n", s->n_crashes, s->resets, s->shutdown_ms);
+    printf("  crashes: %d, resets: %d", s->n_crashes, s->resets);
+    if (s->final_shutdown)
+        printf(", shutdown %.1f ms", s->shutdown_ms);
+    printf("\n");
 }
 
 void sim_finish(struct sim *s)
