@@ -221,7 +221,9 @@ int enh_on_invoke(struct enh_state *st, int64_t time_ms, const char *request_id)
 {
     bool cold = false, proactive = false;
     if (!st->invoked) {
-        proactive = st->have_init_start && time_ms - st->init_start_ms > ENH_PROACTIVE_MS;
+        /* times come from outside: compare without signed overflow */
+        proactive = st->have_init_start && time_ms > st->init_start_ms &&
+                    (uint64_t)time_ms - (uint64_t)st->init_start_ms > ENH_PROACTIVE_MS;
         cold = !proactive;
     }
     st->invoked = true;

@@ -369,7 +369,8 @@ void met_batch_free(struct met_batch *b)
 
 static bool closed(const struct met_entry *e, int64_t now, bool all)
 {
-    return all || e->ts + MET_BUCKET_S <= now;
+    /* e->ts >= 0, so the subtraction cannot overflow once e->ts < now */
+    return all || (e->ts < now && now - e->ts >= MET_BUCKET_S);
 }
 
 int met_drain(struct met_agg *a, int64_t now, bool all, struct met_batch *out)

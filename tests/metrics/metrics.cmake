@@ -1,6 +1,5 @@
 # Metrics core (flusher/ddsketch, metrics, series_json, sketch_pb, enhanced,
-# dogstatsd): cmocka unit tests and, with FORKCAP_FUZZ, a libFuzzer target
-# for the DogStatsD parser feeding the aggregator and both encoders. The
+# dogstatsd): cmocka unit tests and, with FORKCAP_FUZZ, libFuzzer targets. The
 # sources are compiled in directly so the group does not depend on the
 # flusher library.
 if(TARGET fc_proto)
@@ -22,14 +21,21 @@ if(TARGET fc_proto)
   endforeach()
 
   if(FORKCAP_FUZZ)
-    add_executable(fuzz_dogstatsd ${MET_DIR}/fuzz_dogstatsd.c ${MET_SRCS})
-    target_include_directories(fuzz_dogstatsd PRIVATE ${PROJECT_SOURCE_DIR}/flusher)
-    target_compile_options(fuzz_dogstatsd PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_options(fuzz_dogstatsd PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(fuzz_dogstatsd PRIVATE fc_proto PkgConfig::JANSSON m)
+    # fuzz_dogstatsd: datagrams through the parser, aggregator and both
+    # encoders; fuzz_enhanced: scripted platform event sequences.
+    foreach(t fuzz_dogstatsd fuzz_enhanced)
+      add_executable(${t} ${MET_DIR}/${t}.c ${MET_SRCS})
+      target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/flusher)
+      target_compile_options(${t} PRIVATE -fsanitize=fuzzer,address,undefined)
+      target_link_options(${t} PRIVATE -fsanitize=fuzzer,address,undefined)
+      target_link_libraries(${t} PRIVATE fc_proto PkgConfig::JANSSON m)
+    endforeach()
+    # No corpus directory: nothing is written outside the run.
     add_test(NAME fuzz_dogstatsd
              COMMAND fuzz_dogstatsd -max_total_time=5 -max_len=9000 -rss_limit_mb=1024
                      -seed_inputs=${MET_DIR}/seeds/dogstatsd.txt)
-    set_tests_properties(fuzz_dogstatsd PROPERTIES LABELS "fuzz" TIMEOUT 60)
+    add_test(NAME fuzz_enhanced
+             COMMAND fuzz_enhanced -max_total_time=5 -max_len=4096 -rss_limit_mb=1024)
+    set_tests_properties(fuzz_dogstatsd fuzz_enhanced PROPERTIES LABELS "fuzz" TIMEOUT 60)
   endif()
 endif()
