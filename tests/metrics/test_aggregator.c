@@ -87,10 +87,20 @@ static void test_buckets_and_drain(void **state)
     assert_int_equal(met_drain(a, 1700000015, false, &b), 0);
     assert_int_equal(b.nseries, 0);
     met_batch_free(&b);
-    assert_int_equal(met_drain(a, 0, true, &b), 0);
-    assert_int_equal(b.nseries, 1);
+    /* extreme timestamps neither overflow nor close early */
+    assert_int_equal(add(a, "far", MET_GAUGE, 1, 1, INT64_MAX, NULL, 0), 0);
+    assert_int_equal(met_drain(a, INT64_MAX, false, &b), 0);
+    assert_int_equal(b.nseries, 1); /* only 1700000010's bucket */
     assert_int_equal(b.series[0].ts, 1700000010);
     assert_true(b.series[0].value == 3);
+    met_batch_free(&b);
+    assert_int_equal(met_drain(a, INT64_MIN, false, &b), 0);
+    assert_int_equal(b.nseries, 0);
+    met_batch_free(&b);
+    assert_int_equal(met_drain(a, 0, true, &b), 0);
+    assert_int_equal(b.nseries, 1);
+    assert_int_equal(b.series[0].ts, INT64_MAX - INT64_MAX % 10);
+    assert_true(b.series[0].value == 1);
     met_batch_free(&b);
     assert_int_equal(met_size(a), 0);
     met_free(a);
