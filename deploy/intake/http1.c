@@ -285,10 +285,9 @@ static enum ik_h1_result parse_head(struct ik_h1 *p)
 	if (p->chunked) {
 		p->state = S_CHUNK_SIZE;
 	} else if (cl > 0) {
+		/* memory grows with the bytes that arrive, not with the claim */
 		p->remaining = cl;
 		p->state = S_BODY;
-		if (body_grow(p, (size_t)cl + 1) < 0)
-			return fail(p, 500, "out of memory");
 	} else {
 		p->expect_continue = 0;
 		p->state = S_DONE;

@@ -727,6 +727,9 @@ static void answer(struct conn *c, struct request *r)
 	if (r->reset) {
 		capture_write(s, r, -1, NULL);
 		logf_(s, "INFO", "conn %llu: reset injected on %s", (unsigned long long)c->serial, r->path);
+		/* HTTP/2 streams and a delayed HTTP/1 request die with the connection */
+		if (!c->is_h2 && c->pending != r)
+			request_free(r);
 		conn_kill(c, 1);
 		return;
 	}

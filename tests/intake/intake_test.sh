@@ -277,28 +277,28 @@ case_fail() {
 }
 
 case_idle() {
-    start_intake --http-port 0 --idle-close-ms 200
+    start_intake --http-port 0 --idle-close-ms 500
     local url=http://127.0.0.1:$H/api/v1/validate
     # back to back: the connection is reused
     curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' -H "DD-API-KEY: $KEY" "$url" "$url" > "$T/nc1"
     expect_eq "$(tr '\n' ' ' < "$T/nc1")" "1 0 " "back-to-back reuse"
     expect_eq "$(jq -s -r '.[-2:] | (.[0].conn == .[1].conn)' "$CAP")" true "same conn back to back"
-    # 1 s apart (curl --rate): the server has closed the idle connection, curl needs a new one
-    curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' --rate 1/s -H "DD-API-KEY: $KEY" "$url" "$url" > "$T/nc2"
+    # 1.5 s apart (curl --rate): the server has closed the idle connection, curl needs a new one
+    curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' --rate 40/m -H "DD-API-KEY: $KEY" "$url" "$url" > "$T/nc2"
     expect_eq "$(tr '\n' ' ' < "$T/nc2")" "1 1 " "idle connection closed"
     expect_eq "$(jq -s -r '.[-2:] | (.[0].conn != .[1].conn)' "$CAP")" true "conn differs after idle close"
     stop_intake
     # control: without --idle-close-ms the same pacing keeps one connection
     start_intake --http-port 0
     url=http://127.0.0.1:$H/api/v1/validate
-    curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' --rate 1/s -H "DD-API-KEY: $KEY" "$url" "$url" > "$T/nc3"
+    curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' --rate 40/m -H "DD-API-KEY: $KEY" "$url" "$url" > "$T/nc3"
     expect_eq "$(tr '\n' ' ' < "$T/nc3")" "1 0 " "no idle close by default"
     stop_intake
     # HTTP/2 over TLS goes stale the same way
     "$LIB/make-ca.sh" "$T/pki" > /dev/null
-    start_intake --https-port 0 --cert "$T/pki/server.pem" --key "$T/pki/server.key" --idle-close-ms 200
+    start_intake --https-port 0 --cert "$T/pki/server.pem" --key "$T/pki/server.key" --idle-close-ms 500
     url=https://localhost:$S/api/v1/validate
-    curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' --http2 --rate 1/s --cacert "$T/pki/ca.pem" \
+    curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' --http2 --rate 40/m --cacert "$T/pki/ca.pem" \
         -H "DD-API-KEY: $KEY" "$url" "$url" > "$T/nc4"
     expect_eq "$(tr '\n' ' ' < "$T/nc4")" "1 1 " "h2 idle connection closed"
     expect_eq "$(jq -s -r '.[-2:] | (.[0].conn != .[1].conn) and (.[1].proto == "HTTP/2")' "$CAP")" true "h2 conn differs"
