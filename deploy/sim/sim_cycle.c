@@ -23,6 +23,8 @@ static void cyc_timer(struct sim *s, struct event **ev, event_callback_fn cb, in
     if (!*ev)
         *ev = evtimer_new(s->base, cb, s);
     struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    /* libevent counts from its cached loop time: count from now instead */
+    event_base_update_cache_time(s->base);
     evtimer_add(*ev, &tv);
 }
 
@@ -345,8 +347,15 @@ static void cyc_deadline(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct sim *s = arg;
-    if (s->phase == PH_INVOKE)
-        cyc_fail_invocation(s, "timeout", "Sandbox.Timedout", "timeout");
+    if (s->phase != PH_INVOKE)
+        return;
+    uint64_t due = s->inv_start_us + (uint64_t)s->o.timeout_ms * 1000u, now = sim_now_us();
+    if (now < due) {  /* never before the deadline */
+        struct timeval tv = { (time_t)((due - now) / 1000000u), (suseconds_t)((due - now) % 1000000u) };
+        evtimer_add(s->deadline_timer, &tv);
+        return;
+    }
+    cyc_fail_invocation(s, "timeout", "Sandbox.Timedout", "timeout");
 }
 
 static void cyc_trace_id(struct sim *s)

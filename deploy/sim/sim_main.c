@@ -315,7 +315,13 @@ int main(int argc, char **argv)
             return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    s->base = event_base_new();
+    /* precise timers: libevent's default coarse clock fires deadlines early */
+    struct event_config *cfg = event_config_new();
+    if (!cfg)
+        return 2;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    s->base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
     if (!s->base)
         return 2;
     if (sim_api_start(s) < 0) {

@@ -165,6 +165,8 @@ static void tele_kick(struct sim_sub *sub, bool now)
     size_t n = json_array_size(sub->buf);
     if (n == 0)
         return;
+    if (s->phase == PH_SHUTDOWN)
+        now = true;  /* the sandbox is going away: send what is buffered */
     uint64_t due = sub->buf_first_us + (uint64_t)sub->timeout_ms * 1000u;
     uint64_t t = sim_now_us();
     if (!now && n < (size_t)sub->max_items && sub->buf_bytes < (size_t)sub->max_bytes && t < due) {

@@ -29,7 +29,10 @@ event_loop() {
         code=$(next_event) || exit 1
         [ "$code" = 200 ] || { echo "next: HTTP $code" >&2; exit 1; }
         cat "$OUT/$NAME.event" >> "$OUT/$NAME.events"; echo >> "$OUT/$NAME.events"
-        if grep -q '"SHUTDOWN"' "$OUT/$NAME.event"; then exit 0; fi
+        if grep -q '"SHUTDOWN"' "$OUT/$NAME.event"; then
+            [ -n "${ON_SHUTDOWN:-}" ] && $ON_SHUTDOWN
+            exit 0
+        fi
         [ -n "${ON_INVOKE:-}" ] && $ON_INVOKE
     done
 }

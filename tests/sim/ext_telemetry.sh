@@ -13,10 +13,12 @@ else
     for i in $(seq 100); do [ -s "$OUT/$NAME.lport" ] && break; sleep 0.02; done
     port=$(cat "$OUT/$NAME.lport")
 fi
-body='{"schemaVersion":"2022-12-13","destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:'$port'/tele"},"types":'$types',"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":25}}'
+buffering=${SIMTEST_BUFFERING:-'{"maxItems":1000,"maxBytes":262144,"timeoutMs":25}'}
+body='{"schemaVersion":"2022-12-13","destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:'$port'/tele"},"types":'$types',"buffering":'"$buffering"'}'
 curl -sS --noproxy '*' -o "$OUT/$NAME.subresp" -w '%{http_code}' -X PUT \
     -H "Lambda-Extension-Identifier: $EXT_ID" -H 'Content-Type: application/json' \
     -d "$body" "http://$AWS_LAMBDA_RUNTIME_API/2022-07-01/telemetry" > "$OUT/$NAME.subcode"
 echo "hello from $NAME"
 ON_INVOKE="sleep 0.05"
+ON_SHUTDOWN="sleep 0.3"   # like a real extension's final flush: telemetry still arrives
 event_loop
