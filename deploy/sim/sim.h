@@ -68,6 +68,7 @@ struct sim_ext {
     char name[SIM_NAME_MAX];
     double register_ms, ready_ms;  /* first sandbox; <0 when never */
     int registrations;
+    int lost_events;               /* events handed to a dead /next connection */
     bool crashed, killed, ever_exited;
     bool killed_now;               /* SIGKILLed by us in this shutdown */
     int exit_status;               /* last exit code, -1 none */

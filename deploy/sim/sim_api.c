@@ -1,11 +1,14 @@
 /* sim_api.c — the HTTP side of lambda-sim: Runtime API, Extensions API and
  * Telemetry API subscriptions on one evhttp server bound to 127.0.0.1. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 
 #include "sim.h"
@@ -192,11 +195,28 @@ static void api_conn_closed(struct evhttp_connection *conn, void *arg)
     }
 }
 
+/* True when the client end of a parked request has gone away (libevent
+ * does not read a server connection while a request waits for its reply). */
+static bool api_peer_gone(struct evhttp_connection *conn)
+{
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd < 0)
+        return true;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 void sim_ext_deliver(struct sim *s, int i, const char *body)
 {
     struct sim_ext *e = &s->ext[i];
     if (e->waiting && e->waiting_req) {
         struct evhttp_request *req = e->waiting_req;
+        if (api_peer_gone(e->waiting_conn)) {
+            e->lost_events++;
+            sim_log("INFO", "%s: event handed to a dead /next connection (lost)", e->name);
+        }
         e->waiting = false;
         e->waiting_req = NULL;
         e->waiting_conn = NULL;
@@ -206,6 +226,7 @@ void sim_ext_deliver(struct sim *s, int i, const char *body)
         api_reply(req, 200, "OK", body, "application/json");
     } else if (e->waiting) {
         e->waiting = false;
+        e->lost_events++;
         sim_log("INFO", "%s: event handed to a dead /next connection (lost)", e->name);
     } else {
         free(e->queued);

@@ -167,12 +167,12 @@ void sim_write_report(struct sim *s)
     json_t *exts = json_array();
     for (int i = 0; i < s->n_ext; i++) {
         struct sim_ext *e = &s->ext[i];
-        json_array_append_new(exts, json_pack("{s:s,s:s,s:i,s:o,s:o,s:i,s:b,s:o,s:b}",
+        json_array_append_new(exts, json_pack("{s:s,s:s,s:i,s:o,s:o,s:i,s:b,s:o,s:b,s:i}",
             "name", e->name, "path", e->path, "pid", (int)e->pid,
             "register_ms", ms_or_null(e->register_ms), "ready_ms", ms_or_null(e->ready_ms),
             "registrations", e->registrations, "crashed", e->crashed,
             "exit_status", e->ever_exited && e->exit_status >= 0 ? json_integer(e->exit_status) : json_null(),
-            "killed", e->killed));
+            "killed", e->killed, "lost_events", e->lost_events));
     }
     json_object_set_new(r, "extensions", exts);
     json_t *invs = json_array();

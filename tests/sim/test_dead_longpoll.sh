@@ -17,3 +17,4 @@ seen=$(jq -r 'select(.eventType=="INVOKE").requestId' "$T/ext_deadpoll.events" |
 want "$seen" "$rid1 $rid3 " "INVOKEs the extension received (the 2nd is lost)"
 want "$(r '[.invocations[].status] | join(",")')" "success,success,success" "statuses"
 want "$(r '.crashes | length')" 0 "crashes"
+want "$(r '.extensions[0].lost_events')" 1 "lost events counted"
