@@ -86,6 +86,26 @@ static int api_ext_of(struct sim *s, struct evhttp_request *req)
     return -1;
 }
 
+/* A comma-separated header value holds this token (spaces around allowed). */
+static bool api_has_token(const char *list, const char *token)
+{
+    size_t tl = strlen(token);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *end = p;
+        while (*end && *end != ',')
+            end++;
+        const char *last = end;
+        while (last > p && last[-1] == ' ')
+            last--;
+        if ((size_t)(last - p) == tl && strncmp(p, token, tl) == 0)
+            return true;
+        p = end;
+    }
+    return false;
+}
+
 static void api_register(struct sim *s, struct evhttp_request *req)
 {
     const char *name = api_header(req, "Lambda-Extension-Name");
@@ -168,7 +188,7 @@ static void api_register(struct sim *s, struct evhttp_request *req)
     const char *feat = api_header(req, "Lambda-Extension-Accept-Feature");
     json_t *resp = json_pack("{s:s,s:s,s:s}", "functionName", s->o.function_name,
                              "functionVersion", s->o.function_version, "handler", "function.handler");
-    if (feat && strstr(feat, "accountId"))
+    if (feat && api_has_token(feat, "accountId"))
         json_object_set_new(resp, "accountId", json_string(s->o.account_id));
     evhttp_add_header(evhttp_request_get_output_headers(req), "Lambda-Extension-Identifier", e->id);
     api_json(req, 200, "OK", resp);

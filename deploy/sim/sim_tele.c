@@ -334,6 +334,7 @@ int sim_tele_subscribe(struct sim *s, int ext_index, json_t *body, char *err, si
     for (int j = 0; j < s->n_subs; j++)
         if (s->subs[j].active && s->subs[j].ext_index == ext_index)
             sub = &s->subs[j];
+    bool is_new = !sub;
     if (!sub) {
         if (s->n_subs >= SIM_MAX_SUBS) {
             evhttp_uri_free(u);
@@ -370,9 +371,9 @@ int sim_tele_subscribe(struct sim *s, int ext_index, json_t *body, char *err, si
     json_decref(sub->types);
     sub->types = json_deep_copy(types);
 
-    /* What happened since the sandbox started is delivered too. */
+    /* What happened since the sandbox started is delivered too (once). */
     json_t *item;
-    json_array_foreach(s->init_backlog, k, item) {
+    json_array_foreach(is_new ? s->init_backlog : NULL, k, item) {
         const char *ty = json_string_value(json_object_get(item, "type"));
         if (ty && tele_wants(sub, ty))
             tele_enqueue(sub, item);

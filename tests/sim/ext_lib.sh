@@ -9,8 +9,9 @@ echo $$ > "$OUT/$NAME.pid"
 # register [BODY]: sets EXT_ID, prints the HTTP code (call it outside $(...))
 register() {
     local body=${1:-'{"events":["INVOKE","SHUTDOWN"]}'} hdr="$OUT/$NAME.reghdr" code
+    local feature=${SIMTEST_FEATURE-accountId}   # set it empty to send no feature header
     code=$(curl -sS --noproxy '*' -D "$hdr" -o "$OUT/$NAME.register.json" -w '%{http_code}' \
-        -X POST -H "Lambda-Extension-Name: $NAME" -H "Lambda-Extension-Accept-Feature: accountId" \
+        -X POST -H "Lambda-Extension-Name: $NAME" ${feature:+-H "Lambda-Extension-Accept-Feature: $feature"} \
         -d "$body" "$EXT_API/register")
     EXT_ID=$(awk -F': ' 'tolower($1)=="lambda-extension-identifier"{print $2}' "$hdr" | tr -d '\r')
     echo "$code"
