@@ -5,7 +5,11 @@
  * holding exactly one msgpack array [version, type, seq, body]:
  *   version  uint, == FRAME_VERSION
  *   type     uint, one of enum frame_type below
- *   seq      uint64, per-sender, per-link, strictly increasing from 1
+ *   seq      uint64, per-sender, per-link, strictly increasing from 1; a
+ *            restarted child is a new link (seq starts again at 1 both
+ *            ways). A receiver treats a seq that does not increase as a
+ *            protocol error. The supervisor re-stamps spooled data frames
+ *            when it replays them to a new flusher.
  *   body     map, string keys; the fields listed per type. Unknown keys are
  *            ignored (forward compatible); a listed field of the wrong
  *            msgpack type, or a missing required (R) field, is a protocol
@@ -79,8 +83,10 @@ enum frame_type {
     /* R t_start_us uint, R t_tls_us uint (TLS client built, CA store
      * loaded), R t_ready_us uint (receivers up), O tls_ok bool */
     FT_ACK = 49,
-    /* R upto uint64: every data frame S sent with seq <= upto has been
-     * delivered to the intake or dropped-and-counted; S may release it. */
+    /* R upto uint64: every data frame S sent with seq <= upto (on this
+     * link) has been delivered to the intake or dropped-and-counted; S may
+     * release it. Frames not acknowledged when a flusher dies are replayed,
+     * in order, to the next one. */
     FT_FLUSHED = 50,
     /* R flush_id uint, R ok bool, O sent uint (requests), O failed uint,
      * O dropped uint (payloads given up), O ms uint (time taken) */

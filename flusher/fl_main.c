@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -105,6 +106,11 @@ static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)
             snprintf(fl->request_id, sizeof fl->request_id, "%s", s);
         break;
     case FT_FLUSH:
+#ifdef FORKCAP_TEST_HOOKS
+        /* test builds only: a flusher that never answers, to test deadlines */
+        if (getenv("FORKCAP_TEST_FLUSHER_IGNORE_FLUSH"))
+            break;
+#endif
         frame_get_uint(f, "flush_id", &id);
         frame_get_uint(f, "budget_ms", &budget);
         frame_get_bool(f, "final", &final);

@@ -15,3 +15,9 @@ if(TARGET lambda-sim AND TARGET forkcap-testhooks)
                    $<TARGET_FILE:forkcap-testhooks>)
   set_tests_properties(crash_garbage_frames PROPERTIES LABELS "crash" TIMEOUT 120)
 endif()
+if(TARGET lambda-sim AND TARGET forkcap-testhooks)
+  add_test(NAME crash_shutdown_deadline
+           COMMAND bash ${FORKCAP_TESTS}/crash/shutdown_deadline.sh $<TARGET_FILE:lambda-sim>
+                   $<TARGET_FILE:forkcap-testhooks>)
+  set_tests_properties(crash_shutdown_deadline PROPERTIES LABELS "crash" TIMEOUT 60)
+endif()

@@ -1,0 +1,153 @@
+/* test_spool.c — supervisor/sup_spool.c: data frames are held until
+ * acknowledged, replayed in order (re-stamped from seq 1) to a new
+ * flusher, and the byte bound drops the oldest, counted. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "sup_spool.h"
+
+struct got {
+    int n;
+    int64_t t[64];
+    uint64_t seq[64];
+};
+
+static void cb(struct peer *p, const struct frame *f, void *arg)
+{
+    struct got *g = arg;
+    (void)p;
+    if (f == NULL || g->n >= 64)
+        return;
+    frame_get_int(f, "time_ms", &g->t[g->n]);
+    g->seq[g->n] = f->seq;
+    g->n++;
+}
+
+static void platform_frame(struct frame_buf *fb, int64_t t, size_t pad)
+{
+    char *s = calloc(1, pad + 1);
+    memset(s, 'p', pad);
+    frame_begin(fb, FT_PLATFORM);
+    frame_put_str(fb, "event", s);
+    frame_put_int(fb, "time_ms", t);
+    assert_int_equal(frame_finish(fb), 0);
+    free(s);
+}
+
+/* A flusher link: our peer sends on sv[0], a reading peer on sv[1]. */
+struct link {
+    int sv[2];
+    struct peer *tx, *rx;
+    struct got got;
+};
+
+static void link_open(struct link *l, struct event_base *b)
+{
+    memset(l, 0, sizeof *l);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, l->sv), 0);
+    l->tx = peer_new(b, l->sv[0], "fl", FRAME_DIR_F2S, 1 << 20, cb, NULL);
+    l->rx = peer_new(b, l->sv[1], "sup", FRAME_DIR_S2F, 1 << 20, cb, &l->got);
+}
+
+static void spin(struct event_base *b)
+{
+    for (int i = 0; i < 5; i++)
+        event_base_loop(b, EVLOOP_NONBLOCK);
+}
+
+static void test_ack_and_replay(void **st)
+{
+    (void)st;
+    struct event_base *b = event_base_new();
+    struct sup_spool s;
+    sup_spool_init(&s, 1 << 20);
+    struct frame_buf fb = {0};
+    for (int i = 1; i <= 5; i++) {
+        platform_frame(&fb, i, 10);
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+    }
+    sup_spool_pump(&s, NULL); /* no flusher: nothing happens */
+    struct link a;
+    link_open(&a, b);
+    sup_spool_pump(&s, a.tx);
+    spin(b);
+    assert_int_equal(a.got.n, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(a.got.t[i], i + 1);
+        assert_int_equal(a.got.seq[i], i + 1);
+    }
+    /* pumping again sends nothing twice */
+    sup_spool_pump(&s, a.tx);
+    spin(b);
+    assert_int_equal(a.got.n, 5);
+    sup_spool_ack(&s, 2);
+    assert_int_equal(s.frames, 3);
+    assert_int_equal(s.delivered, 2);
+    /* the flusher dies: the 3 unacknowledged go to the next one, in order,
+     * stamped from seq 1 on the new link */
+    peer_free(a.tx);
+    peer_free(a.rx);
+    sup_spool_unsend(&s);
+    sup_spool_ack(&s, 100); /* an ack cannot release frames not sent on this link */
+    assert_int_equal(s.frames, 3);
+    platform_frame(&fb, 6, 10);
+    assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+    struct link c;
+    link_open(&c, b);
+    sup_spool_pump(&s, c.tx);
+    spin(b);
+    assert_int_equal(c.got.n, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(c.got.t[i], i + 3);
+        assert_int_equal(c.got.seq[i], i + 1);
+    }
+    sup_spool_ack(&s, 4);
+    assert_int_equal(s.frames, 0);
+    assert_int_equal(s.bytes, 0);
+    peer_free(c.tx);
+    peer_free(c.rx);
+    frame_buf_free(&fb);
+    sup_spool_clear(&s);
+    event_base_free(b);
+}
+
+static void test_bound_drops_oldest(void **st)
+{
+    (void)st;
+    struct sup_spool s;
+    struct frame_buf fb = {0};
+    platform_frame(&fb, 0, 1000);
+    size_t one = fb.len;
+    sup_spool_init(&s, one * 3);
+    for (int i = 1; i <= 5; i++) {
+        platform_frame(&fb, i, 1000);
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        assert_true(s.bytes <= one * 3);
+    }
+    assert_int_equal(s.frames, 3);
+    assert_int_equal(s.dropped, 2);
+    /* a single frame larger than the whole bound is refused, nothing dropped */
+    platform_frame(&fb, 9, 4000);
+    assert_int_equal(sup_spool_add(&s, fb.p, fb.len), -1);
+    assert_int_equal(s.frames, 3);
+    frame_buf_free(&fb);
+    sup_spool_clear(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ack_and_replay),
+        cmocka_unit_test(test_bound_drops_oldest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
