@@ -101,6 +101,8 @@ struct conn {
 	struct event *idle_ev;
 	int depth;                 /* callbacks running on this connection */
 	int doom;                  /* 1 close, 2 reset, once depth is 0 */
+	int linger;                /* refused: after the answer, drain input a while */
+	struct event *linger_ev;
 };
 
 static void logf_(struct server *s, const char *level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -578,6 +580,8 @@ static void conn_free(struct conn *c, int rst)
 		nghttp2_session_del(c->h2);
 	if (c->idle_ev)
 		event_free(c->idle_ev);
+	if (c->linger_ev)
+		event_free(c->linger_ev);
 	ik_h1_free(&c->parser);
 	if (c->bev) {
 		evutil_socket_t fd = bufferevent_getfd(c->bev);
@@ -674,7 +678,8 @@ static void h1_answer(struct conn *c, struct request *r)
 	evbuffer_add(out, r->resp, r->resp_len);
 	if (!ka) {
 		c->close_after_write = 1;
-		bufferevent_disable(c->bev, EV_READ);
+		if (!c->linger)
+			bufferevent_disable(c->bev, EV_READ);
 	}
 	if (c->pending == r)
 		c->pending = NULL;
@@ -828,6 +833,9 @@ static void h1_refuse(struct conn *c)
 		}
 	}
 	set_resp_error(r, st, why);
+	/* the client may still be sending: closing with unread bytes would RST
+	 * the connection and could destroy the answer before it is read */
+	c->linger = 1;
 	c->close_after_write = 1;
 	c->parser.keep_alive = 0;
 	h1_answer(c, r);
@@ -836,6 +844,9 @@ static void h1_refuse(struct conn *c)
 static void h1_process(struct conn *c)
 {
 	while (!c->pending && !c->close_after_write && !c->doom) {
+		/* a client that sends without reading answers waits for us */
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 1024 * 1024)
+			break;
 		struct evbuffer *in = bufferevent_get_input(c->bev);
 		if (evbuffer_get_length(in) == 0)
 			break;
@@ -1079,7 +1090,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
 				conn_kill(c, 0);
 		}
 	}
-	if (c->proto_known && !c->doom) {
+	if (c->close_after_write && !c->is_h2) {
+		struct evbuffer *in = bufferevent_get_input(c->bev);
+		evbuffer_drain(in, evbuffer_get_length(in));
+	} else if (c->proto_known && !c->doom) {
 		if (c->is_h2)
 			h2_read(c);
 		else
@@ -1088,12 +1102,35 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	conn_leave(c);
 }
 
+static void linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct conn *c = arg;
+	conn_enter(c);
+	conn_kill(c, 0);
+	conn_leave(c);
+}
+
 static void write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 	conn_enter(c);
-	if (c->close_after_write && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		conn_kill(c, 0);
+	if (c->close_after_write && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		if (c->linger && !c->linger_ev) {
+			/* answer sent: stop writing, discard what still comes, close soon */
+			if (!c->ssl)
+				shutdown(bufferevent_getfd(bev), SHUT_WR);
+			struct timeval tv = { 1, 0 };
+			c->linger_ev = evtimer_new(c->srv->base, linger_cb, c);
+			if (!c->linger_ev || evtimer_add(c->linger_ev, &tv) != 0)
+				conn_kill(c, 0);
+		} else if (!c->linger) {
+			conn_kill(c, 0);
+		}
+	} else if (!c->is_h2 && !c->close_after_write && !c->pending) {
+		h1_process(c); /* resume input held back while answers piled up */
+	}
 	conn_leave(c);
 }
 
