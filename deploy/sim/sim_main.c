@@ -178,11 +178,11 @@ void sim_write_report(struct sim *s)
     json_t *invs = json_array();
     for (int k = 0; k < s->inv_done; k++) {
         struct sim_inv *v = &s->inv[k];
-        json_array_append_new(invs, json_pack("{s:s,s:s,s:o,s:f,s:f,s:f,s:f,s:i,s:o,s:b}",
+        json_array_append_new(invs, json_pack("{s:s,s:s,s:o,s:f,s:f,s:f,s:I,s:i,s:o,s:b}",
             "request_id", v->request_id, "status", v->status ? v->status : "failure",
             "error_type", v->error_type[0] ? json_string(v->error_type) : json_null(),
             "runtime_ms", v->runtime_ms, "extension_overhead_ms", v->overhead_ms,
-            "duration_ms", v->duration_ms, "billed_ms", v->billed_ms, "max_memory_mb", v->max_memory_mb,
+            "duration_ms", v->duration_ms, "billed_ms", (json_int_t)v->billed_ms, "max_memory_mb", v->max_memory_mb,
             "init_duration_ms", ms_or_null(v->init_duration_ms), "cold_start", v->cold_start));
     }
     json_object_set_new(r, "invocations", invs);
