@@ -1,5 +1,5 @@
-# libFuzzer targets for what crosses a process boundary: the frame decoder
-# and the supervisor's side of a child link. Built only with FORKCAP_FUZZ
+# libFuzzer targets for what crosses a process boundary: the frame decoder,
+# the supervisor's side of a child link, the lifecycle's HTTP response parser. Built only with FORKCAP_FUZZ
 # (clang); ctest runs each for a few seconds from the seeds (read-only).
 if(FORKCAP_FUZZ)
   set(FZ_DIR ${FORKCAP_TESTS}/fuzz)
@@ -18,5 +18,14 @@ if(FORKCAP_FUZZ)
   add_test(NAME fuzz_peer
            COMMAND fuzz_peer -max_total_time=5 -max_len=65536 -rss_limit_mb=1024
                    -seed_inputs=${FZ_DIR}/seeds/stream.bin)
-  set_tests_properties(fuzz_frame fuzz_peer PROPERTIES LABELS "fuzz" TIMEOUT 60)
+  add_executable(fuzz_lc_http ${FZ_DIR}/fuzz_lc_http.c ${PROJECT_SOURCE_DIR}/lifecycle/lc_http.c
+                 ${FZ_COMMON}/config.c ${FZ_COMMON}/log.c)
+  target_include_directories(fuzz_lc_http PRIVATE ${FZ_COMMON} ${PROJECT_SOURCE_DIR}/lifecycle)
+  target_compile_options(fuzz_lc_http PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_lc_http PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_lc_http PRIVATE PkgConfig::EVENT)
+  add_test(NAME fuzz_lc_http
+           COMMAND fuzz_lc_http -max_total_time=5 -max_len=8192 -rss_limit_mb=1024
+                   -seed_inputs=${FZ_DIR}/seeds/http_cl.txt,${FZ_DIR}/seeds/http_chunked.txt)
+  set_tests_properties(fuzz_frame fuzz_peer fuzz_lc_http PROPERTIES LABELS "fuzz" TIMEOUT 60)
 endif()
