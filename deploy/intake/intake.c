@@ -762,6 +762,9 @@ static void dispatch(struct conn *c, struct request *r)
 {
 	request_evaluate(c->srv, c, r);
 	if (r->delay_ms > 0 && !r->control) {
+		/* libevent measures from the loop's cached time, which may be
+		 * stale by now: refresh it so the delay is never short */
+		event_base_update_cache_time(c->srv->base);
 		r->delay_ev = evtimer_new(c->srv->base, delay_cb, r);
 		struct timeval tv = { r->delay_ms / 1000, (r->delay_ms % 1000) * 1000 };
 		if (r->delay_ev && evtimer_add(r->delay_ev, &tv) == 0) {
@@ -983,7 +986,8 @@ static int h2_frame_cb(nghttp2_session *session, const nghttp2_frame *frame, voi
 	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return 0;
 	struct request *r = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
-	if (!r || r->cap || r->answered || r->delay_ev)
+	/* a connection being reset (injected) takes no further requests */
+	if (!r || r->cap || r->answered || r->delay_ev || c->doom)
 		return 0;
 	if (!r->method || !r->path || !r->query) {
 		nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_PROTOCOL_ERROR);
@@ -1058,6 +1062,8 @@ static const char H2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 static void on_connected(struct conn *c)
 {
+	if (c->connected)
+		return; /* read_cb may have run first */
 	c->connected = 1;
 	if (!c->ssl)
 		return;

@@ -267,6 +267,17 @@ case_fail() {
     expect_eq "$(jq -s -r '.[-2:] | map(.path + ":" + (.injected|tostring)) | join(" ")' "$CAP")" \
         "/api/v2/series:null /api/v2/logs:delay" "answer order"
     expect_eq "$(jq '.paths["/api/v2/series"].injected' <(curl -s "$url/_intake/stats"))" 4 "stats count injections"
+    # the same over HTTP/2 (h2c): status, delay, reset
+    expect_eq "$(code "$url/_intake/fail" -d '{"path":"/api/v2/logs","status":500,"count":1}')" 200 "h2 status rule"
+    expect_eq "$(code "$url/api/v2/logs" --http2-prior-knowledge -H "DD-API-KEY: $KEY" -d '[]')" 500 "h2 injected status"
+    expect_eq "$(code "$url/_intake/fail" -d '{"path":"/api/v2/logs","delay_ms":300,"count":1}')" 200 "h2 delay rule"
+    expect_eq "$(code "$url/api/v2/logs" --http2-prior-knowledge -H "DD-API-KEY: $KEY" -d '[]')" 202 "h2 delayed"
+    expect_eq "$(last '.proto + " " + .injected')" "HTTP/2 delay" "h2 delay capture"
+    expect_eq "$(code "$url/_intake/fail" -d '{"path":"/api/v2/logs","reset":1,"count":1}')" 200 "h2 reset rule"
+    rc=0; curl -s -o /dev/null --http2-prior-knowledge -H "DD-API-KEY: $KEY" -d '[]' "$url/api/v2/logs" || rc=$?
+    [ "$rc" != 0 ] || fail "h2 reset: curl succeeded"
+    expect_eq "$(last '.proto + " " + .injected + " " + (.status|tostring)')" "HTTP/2 reset null" "h2 reset capture"
+    check_alive
     # bad --fail specs are refused at start
     local bad
     for bad in "path=/x" "status=500" "path=/x,status=abc" "path=/x,status=500,count=0" "path=/x,bogus=1"; do
