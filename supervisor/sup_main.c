@@ -339,6 +339,8 @@ void sup_on_lifecycle(struct peer *p, const struct frame *f, void *arg)
         break;
     case FT_PLATFORM:
     case FT_LOGS: {
+        if (s->cfg.idle)
+            break; /* idle mode ships nothing, so it keeps nothing */
         /* re-encode rather than relay the child's bytes: what we spool is ours */
         struct frame_buf fb = {0};
         if (frame_reencode(f, &fb) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
