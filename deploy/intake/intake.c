@@ -345,13 +345,20 @@ static enum ik_kind kind_of(const char *path, const char **method)
 	return IK_OTHER;
 }
 
-static void stats_count(struct server *s, const char *path, int status, enum injected inj)
+static void stats_count(struct server *s, const char *raw_path, int status, enum injected inj)
 {
+	/* JSON keys must be UTF-8: the path is taken as the capture shows it */
+	json_t *key = ik_json_str(raw_path, strlen(raw_path));
+	const char *path = json_string_value(key);
 	json_t *p = json_object_get(s->stats, path);
 	if (!p) {
 		p = json_pack("{s:i,s:{},s:i}", "requests", 0, "by_status", "injected", 0);
-		json_object_set_new(s->stats, path, p);
+		if (!p || json_object_set_new(s->stats, path, p) != 0) {
+			json_decref(key);
+			return;
+		}
 	}
+	json_decref(key);
 	json_object_set_new(p, "requests", json_integer(json_integer_value(json_object_get(p, "requests")) + 1));
 	if (inj != INJ_NONE)
 		json_object_set_new(p, "injected", json_integer(json_integer_value(json_object_get(p, "injected")) + 1));
@@ -441,11 +448,18 @@ static json_t *capture_base(struct conn *c, struct request *r)
 		tlsv = SSL_get_version(c->ssl);
 		resumed = SSL_session_reused(c->ssl);
 	}
-	return json_pack("{s:I,s:I,s:b,s:s?,s:b,s:s?,s:s,s:s,s:s,s:s,s:s,s:O}", "conn", (json_int_t)c->serial,
-			 "conn_req", (json_int_t)r->conn_req, "tls", c->ssl != NULL, "tls_version", tlsv,
-			 "tls_resumed", resumed, "alpn", alpn, "proto", c->is_h2 ? "HTTP/2" : "HTTP/1.1", "peer",
-			 c->peer, "method", r->method, "path", r->path, "query", r->query ? r->query : "",
-			 "headers", r->headers);
+	json_t *j = json_pack("{s:I,s:I,s:b,s:s?,s:b,s:s?,s:s,s:s}", "conn", (json_int_t)c->serial, "conn_req",
+			      (json_int_t)r->conn_req, "tls", c->ssl != NULL, "tls_version", tlsv, "tls_resumed",
+			      resumed, "alpn", alpn, "proto", c->is_h2 ? "HTTP/2" : "HTTP/1.1", "peer", c->peer);
+	if (!j)
+		j = json_object();
+	/* request line bytes may be anything above 0x20: keep the JSON valid */
+	const char *q = r->query ? r->query : "";
+	json_object_set_new(j, "method", ik_json_str(r->method, strlen(r->method)));
+	json_object_set_new(j, "path", ik_json_str(r->path, strlen(r->path)));
+	json_object_set_new(j, "query", ik_json_str(q, strlen(q)));
+	json_object_set_new(j, "headers", json_incref(r->headers));
+	return j;
 }
 
 /* Works out the answer to a whole request and the capture line for it. */

@@ -367,6 +367,11 @@ case_malformed() {
         check_alive
     done
     expect_eq "$(jq -s -r 'map(select(.status == 413)) | .[0].error' "$CAP")" "body larger than 16 MiB" "413 captured"
+    # bytes that are not UTF-8 in the path (not 0xff: curl telnet doubles it) are captured as valid JSON
+    got=$(raw_http "GET /api/\xc0\xfe?q=\xc3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nDD-API-KEY: $KEY\r\n\r\n")
+    expect_eq "$got" "HTTP/1.1 404 Not Found" "non-UTF-8 path"
+    expect_eq "$(last '.path + " " + .query')" "/api/?? q=?" "non-UTF-8 path captured"
+    expect_eq "$(curl -s "http://127.0.0.1:$H/_intake/stats" | jq '.paths["/api/??"].requests')" 1 "non-UTF-8 path in stats"
     # chunked upload, trailers included, decodes like any body
     local url=http://127.0.0.1:$H/api/v2/logs
     got=$(raw_http "POST /api/v2/logs HTTP/1.1\r\nHost: x\r\nConnection: close\r\nDD-API-KEY: $KEY\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\n[{\"m\r\n8\r\n\":\"chunk\r\n3\r\n\"}]\r\n0\r\nX-T: 1\r\n\r\n")
