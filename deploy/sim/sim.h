@@ -241,7 +241,8 @@ void sim_rt_deliver(struct sim *s);
 /* sim_tele.c: telemetry records and delivery */
 void sim_tele_emit(struct sim *s, const char *type, json_t *record);
 void sim_tele_line(struct sim *s, const char *type, const char *line);
-int sim_tele_subscribe(struct sim *s, int ext_index, json_t *body, char *err, size_t errlen);
+struct sim_sub_req;
+void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *req);
 void sim_tele_flush_all(struct sim *s);
 void sim_tele_drop_sandbox(struct sim *s);
 bool sim_tele_busy(struct sim *s);

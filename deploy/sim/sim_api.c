@@ -12,6 +12,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "sim.h"
+#include "sim_parse.h"
 
 #define EXT_PREFIX "/2020-01-01/extension/"
 #define RT_PREFIX "/2018-06-01/runtime/"
@@ -119,45 +120,16 @@ static void api_register(struct sim *s, struct evhttp_request *req)
         api_error(req, 403, "InvalidRequestFormat", "request body too large");
         return;
     }
-    json_error_t jerr;
-    json_t *j = json_loadb(body, len, 0, &jerr);
+    struct sim_reg_req rr;
+    const char *etype;
+    char msg[200];
+    int prc = sim_parse_register(body, len, &rr, &etype, msg, sizeof msg);
     free(body);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        api_error(req, 403, "InvalidRequestFormat", "body is not a JSON object");
+    if (prc < 0) {
+        api_error(req, 403, etype, msg);
         return;
     }
-    json_t *keys = json_object_get(j, "configurationKeys");
-    if (keys && !json_is_null(keys) && !(json_is_array(keys) && json_array_size(keys) == 0)) {
-        json_decref(j);
-        api_error(req, 403, "InvalidRequestFormat",
-                  "configurationKeys are deprecated; use environment variables instead");
-        return;
-    }
-    json_t *events = json_object_get(j, "events");
-    bool inv = false, shut = false;
-    if (events && !json_is_null(events) && !json_is_array(events)) {
-        json_decref(j);
-        api_error(req, 403, "InvalidRequestFormat", "events must be an array");
-        return;
-    }
-    size_t k;
-    json_t *ev;
-    json_array_foreach(events, k, ev) {
-        const char *e = json_string_value(ev);
-        if (e && strcmp(e, "INVOKE") == 0) {
-            inv = true;
-        } else if (e && strcmp(e, "SHUTDOWN") == 0) {
-            shut = true;
-        } else {
-            char msg[200];
-            snprintf(msg, sizeof msg, "%.64s: invalid event type", e ? e : "(non-string)");
-            json_decref(j);
-            api_error(req, 403, "Extension.InvalidEventType", msg);
-            return;
-        }
-    }
-    json_decref(j);
+    bool inv = rr.ev_invoke, shut = rr.ev_shutdown;
 
     int i;
     for (i = 0; i < s->n_ext; i++)
@@ -318,21 +290,15 @@ static void api_subscribe(struct sim *s, struct evhttp_request *req)
         api_error(req, 400, "ValidationError", "request body too large");
         return;
     }
-    json_error_t jerr;
-    json_t *j = json_loadb(body, len, 0, &jerr);
-    free(body);
     char err[256];
-    if (!json_is_object(j)) {
-        json_decref(j);
-        api_error(req, 400, "ValidationError", "body is not a JSON object");
-        return;
-    }
-    int rc = sim_tele_subscribe(s, i, j, err, sizeof err);
-    json_decref(j);
+    struct sim_sub_req sr;
+    int rc = sim_parse_subscribe(body, len, &sr, err, sizeof err);
+    free(body);
     if (rc < 0) {
         api_error(req, 400, "ValidationError", err);
         return;
     }
+    sim_tele_subscribe(s, i, &sr);
     api_reply(req, 200, "OK", "\"OK\"", "application/json");
 }
 

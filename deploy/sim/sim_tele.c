@@ -11,6 +11,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "sim.h"
+#include "sim_parse.h"
 
 #define TELE_BACKOFF_MIN_MS 50
 #define TELE_BACKOFF_MAX_MS 2000
@@ -111,6 +112,8 @@ static void tele_post_done(struct evhttp_request *req, void *arg)
     int delay = TELE_BACKOFF_MIN_MS << (sub->attempt < 6 ? sub->attempt : 6);
     if (delay > TELE_BACKOFF_MAX_MS)
         delay = TELE_BACKOFF_MAX_MS;
+    sim_log("WARN", "telemetry POST to %s failed (HTTP %d); retry %d in %d ms", sub->uri, code,
+            sub->attempt + 1, delay);
     sub->attempt++;
     sub->retry_wait = true;
     struct timeval tv = { delay / 1000, (delay % 1000) * 1000 };
@@ -251,85 +254,8 @@ bool sim_tele_busy(struct sim *s)
     return false;
 }
 
-static int tele_int(json_t *obj, const char *key, int def, int lo, int hi, int *out, char *err, size_t errlen)
+void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *req)
 {
-    json_t *v = json_object_get(obj, key);
-    if (!v) {
-        *out = def;
-        return 0;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        snprintf(err, errlen, "buffering.%s must be an integer in [%d, %d]", key, lo, hi);
-        return -1;
-    }
-    *out = (int)json_integer_value(v);
-    return 0;
-}
-
-int sim_tele_subscribe(struct sim *s, int ext_index, json_t *body, char *err, size_t errlen)
-{
-    const char *schema = json_string_value(json_object_get(body, "schemaVersion"));
-    if (!schema || (strcmp(schema, "2022-07-01") != 0 && strcmp(schema, "2022-12-13") != 0
-                    && strcmp(schema, "2025-01-29") != 0)) {
-        snprintf(err, errlen, "schemaVersion must be 2022-07-01, 2022-12-13 or 2025-01-29");
-        return -1;
-    }
-    json_t *dest = json_object_get(body, "destination");
-    const char *proto = json_string_value(json_object_get(dest, "protocol"));
-    const char *uri = json_string_value(json_object_get(dest, "URI"));
-    if (!proto || strcmp(proto, "HTTP") != 0) {
-        snprintf(err, errlen, "destination.protocol must be HTTP");
-        return -1;
-    }
-    if (!uri || strlen(uri) >= sizeof s->subs[0].uri || strncmp(uri, "http://", 7) != 0) {
-        snprintf(err, errlen, "destination.URI must be an http:// URI");
-        return -1;
-    }
-    struct evhttp_uri *u = evhttp_uri_parse(uri);
-    const char *host = u ? evhttp_uri_get_host(u) : NULL;
-    if (!host || !*host || strlen(host) >= sizeof s->subs[0].host) {
-        if (u)
-            evhttp_uri_free(u);
-        snprintf(err, errlen, "destination.URI has no host");
-        return -1;
-    }
-    json_t *types = json_object_get(body, "types");
-    bool wp = false, wf = false, we = false;
-    if (!json_is_array(types) || json_array_size(types) == 0) {
-        evhttp_uri_free(u);
-        snprintf(err, errlen, "types must be a non-empty array");
-        return -1;
-    }
-    size_t k;
-    json_t *t;
-    json_array_foreach(types, k, t) {
-        const char *v = json_string_value(t);
-        if (v && strcmp(v, "platform") == 0)
-            wp = true;
-        else if (v && strcmp(v, "function") == 0)
-            wf = true;
-        else if (v && strcmp(v, "extension") == 0)
-            we = true;
-        else {
-            evhttp_uri_free(u);
-            snprintf(err, errlen, "types may hold only platform, function, extension");
-            return -1;
-        }
-    }
-    json_t *buffering = json_object_get(body, "buffering");
-    int mi, mb, to;
-    if (buffering && !json_is_object(buffering)) {
-        evhttp_uri_free(u);
-        snprintf(err, errlen, "buffering must be an object");
-        return -1;
-    }
-    if (tele_int(buffering, "maxItems", 10000, 1000, 10000, &mi, err, errlen) < 0
-        || tele_int(buffering, "maxBytes", 262144, 262144, 1048576, &mb, err, errlen) < 0
-        || tele_int(buffering, "timeoutMs", 1000, 25, 30000, &to, err, errlen) < 0) {
-        evhttp_uri_free(u);
-        return -1;
-    }
-
     struct sim_sub *sub = NULL;
     for (int j = 0; j < s->n_subs; j++)
         if (s->subs[j].active && s->subs[j].ext_index == ext_index)
@@ -337,9 +263,9 @@ int sim_tele_subscribe(struct sim *s, int ext_index, json_t *body, char *err, si
     bool is_new = !sub;
     if (!sub) {
         if (s->n_subs >= SIM_MAX_SUBS) {
-            evhttp_uri_free(u);
-            snprintf(err, errlen, "too many subscriptions in this run");
-            return -1;
+            sim_log("WARN", "more than %d subscriptions in this run: %s not delivered to",
+                    SIM_MAX_SUBS, s->ext[ext_index].name);
+            return;
         }
         sub = &s->subs[s->n_subs++];
         memset(sub, 0, sizeof *sub);
@@ -352,26 +278,27 @@ int sim_tele_subscribe(struct sim *s, int ext_index, json_t *body, char *err, si
         evhttp_connection_free(sub->conn);
         sub->conn = NULL;
     }
-    snprintf(sub->uri, sizeof sub->uri, "%s", uri);
-    /* Lambda's listener host names resolve to the sandbox itself. */
-    if (strcasecmp(host, "sandbox.localdomain") == 0 || strcasecmp(host, "sandbox") == 0
-        || strcasecmp(host, "localhost") == 0)
-        host = "127.0.0.1";
-    snprintf(sub->host, sizeof sub->host, "%s", host);
-    sub->port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : 80;
-    const char *path = evhttp_uri_get_path(u);
-    snprintf(sub->path, sizeof sub->path, "%s", path && *path ? path : "/");
-    evhttp_uri_free(u);
-    sub->want_platform = wp;
-    sub->want_function = wf;
-    sub->want_extension = we;
-    sub->max_items = mi;
-    sub->max_bytes = mb;
-    sub->timeout_ms = to;
+    snprintf(sub->uri, sizeof sub->uri, "%s", req->uri);
+    snprintf(sub->host, sizeof sub->host, "%s", req->host);
+    sub->port = req->port;
+    snprintf(sub->path, sizeof sub->path, "%s", req->path);
+    sub->want_platform = req->want_platform;
+    sub->want_function = req->want_function;
+    sub->want_extension = req->want_extension;
+    sub->max_items = req->max_items;
+    sub->max_bytes = req->max_bytes;
+    sub->timeout_ms = req->timeout_ms;
     json_decref(sub->types);
-    sub->types = json_deep_copy(types);
+    sub->types = json_array();
+    if (req->want_platform)
+        json_array_append_new(sub->types, json_string("platform"));
+    if (req->want_function)
+        json_array_append_new(sub->types, json_string("function"));
+    if (req->want_extension)
+        json_array_append_new(sub->types, json_string("extension"));
 
     /* What happened since the sandbox started is delivered too (once). */
+    size_t k;
     json_t *item;
     json_array_foreach(is_new ? s->init_backlog : NULL, k, item) {
         const char *ty = json_string_value(json_object_get(item, "type"));
@@ -380,6 +307,5 @@ int sim_tele_subscribe(struct sim *s, int ext_index, json_t *body, char *err, si
     }
     sim_tele_emit(s, "platform.telemetrySubscription",
                   json_pack("{s:s,s:s,s:O}", "name", s->ext[ext_index].name, "state", "Subscribed",
-                            "types", types));
-    return 0;
+                            "types", sub->types));
 }

@@ -9,6 +9,7 @@ types=${!var:-'["platform","function","extension"]'}
 if [ -n "${SIMTEST_LPORT:-}" ]; then
     port=$SIMTEST_LPORT   # a listener outside the sandbox, started by the test
 else
+    rm -f "$OUT/$NAME.lport"   # a port file left by an earlier run is stale
     "$SIMTEST_LISTENER" --port-file "$OUT/$NAME.lport" --out "$OUT/$NAME.tele" ${SIMTEST_LISTENER_ARGS:-} &
     for i in $(seq 100); do [ -s "$OUT/$NAME.lport" ] && break; sleep 0.02; done
     port=$(cat "$OUT/$NAME.lport")
