@@ -687,8 +687,10 @@ static void h1_answer(struct conn *c, struct request *r)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	int ka = c->parser.keep_alive && !c->close_after_write;
+	/* an HTTP/1.0 client only keeps the connection when told so */
+	const char *conn_hdr = !ka ? "Connection: close\r\n" : c->parser.minor == 0 ? "Connection: keep-alive\r\n" : "";
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
-			    r->status, reason(r->status), r->resp_len, ka ? "" : "Connection: close\r\n");
+			    r->status, reason(r->status), r->resp_len, conn_hdr);
 	evbuffer_add(out, r->resp, r->resp_len);
 	if (!ka) {
 		c->close_after_write = 1;

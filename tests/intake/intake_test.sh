@@ -325,6 +325,8 @@ case_keepalive() {
     # HTTP/1.0 and Connection: close end the connection after the answer
     curl -s -o /dev/null -o /dev/null -0 -H "DD-API-KEY: $KEY" "$url" "$url"
     expect_eq "$(jq -s -r '.[-2:] | (.[0].conn != .[1].conn)' "$CAP")" true "HTTP/1.0 closes"
+    curl -s -o /dev/null -o /dev/null -0 -H 'Connection: keep-alive' -H "DD-API-KEY: $KEY" "$url" "$url"
+    expect_eq "$(jq -s -r '.[-2:] | (.[0].conn == .[1].conn)' "$CAP")" true "HTTP/1.0 keep-alive kept"
     curl -s -o /dev/null -o /dev/null -H 'Connection: close' -H "DD-API-KEY: $KEY" "$url" "$url"
     expect_eq "$(jq -s -r '.[-2:] | (.[0].conn != .[1].conn)' "$CAP")" true "Connection: close closes"
     # pipelined requests in one write are answered in order on one connection
@@ -359,7 +361,7 @@ case_malformed() {
         "417|POST /api/v2/logs HTTP/1.1\r\nHost: x\r\nExpect: magic\r\nContent-Length: 2\r\n\r\n"
         "431|GET /api/v1/validate HTTP/1.1\r\nHost: x\r\nX-Big: $big\r\n\r\n"
     )
-    local c want bytes got
+    local c want bytes got i
     for c in "${cases[@]}"; do
         want=${c%%|*} bytes=${c#*|}
         got=$(raw_http "$bytes")
@@ -391,10 +393,12 @@ case_malformed() {
     head -c 70000000 /dev/zero | gzip -1 -c > "$T/bomb.gz"
     expect_eq "$(code "$url" -H "DD-API-KEY: $KEY" -H 'Content-Encoding: gzip' --data-binary @"$T/bomb.gz")" 413 "gzip bomb"
     # random bytes on the plain and the h2c path
-    head -c 4096 /dev/urandom > "$T/noise"
-    timeout 5 curl -s --max-time 2 telnet://127.0.0.1:"$H" < "$T/noise" > /dev/null || true
-    { printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'; cat "$T/noise"; } > "$T/h2noise"
-    timeout 5 curl -s --max-time 2 telnet://127.0.0.1:"$H" < "$T/h2noise" > /dev/null || true
+    for i in 1 2 3 4 5; do
+        head -c 4096 /dev/urandom > "$T/noise"
+        timeout 5 curl -s --max-time 2 telnet://127.0.0.1:"$H" < "$T/noise" > /dev/null || true
+        { printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'; cat "$T/noise"; } > "$T/h2noise"
+        timeout 5 curl -s --max-time 2 telnet://127.0.0.1:"$H" < "$T/h2noise" > /dev/null || true
+    done
     check_alive
     stop_intake
 }
