@@ -177,7 +177,8 @@ struct sim {
 
     /* invocations */
     int inv_done;                  /* invocations started so far */
-    struct sim_inv *inv;           /* [o.invokes] */
+    struct sim_inv *inv;           /* grows as invocations start */
+    int inv_cap;
     struct sim_inv *cur;
     uint64_t inv_start_us;
     int64_t inv_deadline_ms;
@@ -220,6 +221,8 @@ void sim_uuid(char out[SIM_ID_LEN + 1]);
 bool sim_is_uuid(const char *s);
 void sim_iso_time(char *out, size_t n);
 void sim_iso_time_at(char *out, size_t n, int64_t epoch_us);
+/* Replaces control and non-ASCII bytes with '?' (outside strings bound for JSON). */
+void sim_ascii(char *s);
 void sim_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* sim_proc.c: child processes */

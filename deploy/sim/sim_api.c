@@ -268,6 +268,7 @@ static void api_ext_error(struct sim *s, struct evhttp_request *req, bool init)
     const char *type = api_header(req, "Lambda-Extension-Function-Error-Type");
     char t[128];
     snprintf(t, sizeof t, "%s", type && *type ? type : "Extension.Unknown");
+    sim_ascii(t);
     e->failed = true;
     api_json(req, 202, "Accepted", json_pack("{s:s}", "status", "OK"));
     sim_log("INFO", "%s: %s/error %s", e->name, init ? "init" : "exit", t);
@@ -381,6 +382,7 @@ static void api_rt_result(struct sim *s, struct evhttp_request *req, const char 
         }
         if (!type[0])
             snprintf(type, sizeof type, "Runtime.Unknown");
+        sim_ascii(type);
     }
     free(body);
     s->rt_responded = true;
@@ -434,6 +436,7 @@ static void api_route(struct evhttp_request *req, void *arg)
             const char *h = api_header(req, "Lambda-Runtime-Function-Error-Type");
             char t[128];
             snprintf(t, sizeof t, "%s", h && *h ? h : "Runtime.Unknown");
+            sim_ascii(t);
             api_json(req, 202, "Accepted", json_pack("{s:s}", "status", "OK"));
             sim_on_init_error(s, t);
         } else {

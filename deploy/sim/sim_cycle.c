@@ -380,6 +380,19 @@ static void cyc_start_invocation(struct sim *s)
 {
     sim_thaw(s);
     sim_tele_flush_all(s);
+    if (s->inv_done >= s->inv_cap) {
+        int cap = s->inv_cap ? s->inv_cap * 2 : 64;
+        struct sim_inv *grown = realloc(s->inv, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            sim_log("ERROR", "out of memory for invocation %d: stopping", s->inv_done + 1);
+            s->o.invokes = s->inv_done;
+            s->final_shutdown = true;
+            cyc_begin_shutdown(s, s->o.shutdown_reason, false);
+            return;
+        }
+        s->inv = grown;
+        s->inv_cap = cap;
+    }
     s->phase = PH_INVOKE;
     struct sim_inv *v = &s->inv[s->inv_done++];
     s->cur = v;

@@ -295,13 +295,19 @@ int main(int argc, char **argv)
             return 2;
         }
         char *dup = strdup(e->path);
-        snprintf(e->name, sizeof e->name, "%s", basename(dup));
+        const char *base = basename(dup);
+        size_t blen = strlen(base);
+        snprintf(e->name, sizeof e->name, "%s", base);
         free(dup);
+        json_t *utf8 = json_string(e->path);  /* names and paths go into JSON */
+        json_decref(utf8);
+        if (!utf8 || blen >= sizeof e->name) {
+            fprintf(stderr, "lambda-sim: --extension %s: the path must be UTF-8 and the name under %zu bytes\n",
+                    e->path, sizeof e->name);
+            return 2;
+        }
     }
     s->rt_out.fd = s->rt_err.fd = -1;
-    s->inv = calloc((size_t)(s->o.invokes > 0 ? s->o.invokes : 1), sizeof *s->inv);
-    if (!s->inv)
-        return 2;
     if (s->o.ext_log_path) {
         s->ext_log = fopen(s->o.ext_log_path, "a");
         if (!s->ext_log) {

@@ -204,13 +204,15 @@ void sim_signal_group(pid_t pgid, int sig)
 
 void sim_kill_all(struct sim *s)
 {
+    /* only live groups: a reaped leader's group was killed at reap time,
+     * and its pid may since belong to someone else */
     for (int i = 0; i < s->n_ext; i++) {
-        if (s->ext[i].pid > 0) {
+        if (s->ext[i].running && s->ext[i].pid > 0) {
             sim_signal_group(s->ext[i].pid, SIGKILL);
             sim_signal_group(s->ext[i].pid, SIGCONT);
         }
     }
-    if (s->rt_pid > 0) {
+    if (s->rt_running && s->rt_pid > 0) {
         sim_signal_group(s->rt_pid, SIGKILL);
         sim_signal_group(s->rt_pid, SIGCONT);
     }

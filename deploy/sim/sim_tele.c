@@ -74,8 +74,16 @@ void sim_tele_line(struct sim *s, const char *type, const char *line)
     }
     if (!rec)
         rec = json_string(line);
+    if (!rec) {  /* not UTF-8: keep the line, lose the odd bytes */
+        char *copy = strdup(line);
+        if (copy) {
+            sim_ascii(copy);
+            rec = json_string(copy);
+            free(copy);
+        }
+    }
     if (!rec)
-        rec = json_string("(line is not valid UTF-8)");
+        return;
     if (strcmp(type, "function") == 0)
         s->function_log_lines++;
     sim_tele_emit(s, type, rec);

@@ -80,3 +80,10 @@ void sim_log(const char *level, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "%s | lambda-sim | %s\n", level, msg);
 }
+
+void sim_ascii(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            *s = '?';
+}
