@@ -308,6 +308,15 @@ int main(int argc, char **argv)
         }
     }
     s->rt_out.fd = s->rt_err.fd = -1;
+    if (s->o.report_path) {  /* find out now, not after the run, that it cannot be written */
+        char *dup = strdup(s->o.report_path);
+        bool ok = dup && access(dirname(dup), W_OK) == 0;
+        free(dup);
+        if (!ok) {
+            fprintf(stderr, "lambda-sim: --report %s: its folder is not writable\n", s->o.report_path);
+            return 2;
+        }
+    }
     if (s->o.ext_log_path) {
         s->ext_log = fopen(s->o.ext_log_path, "a");
         if (!s->ext_log) {

@@ -19,7 +19,7 @@ register() {
 
 # next_event: one /next; body in $OUT/$NAME.event, prints the HTTP code
 next_event() {
-    curl -sS --noproxy '*' -o "$OUT/$NAME.event" -w '%{http_code}' \
+    curl -sS --noproxy '*' -D "$OUT/$NAME.evhdr" -o "$OUT/$NAME.event" -w '%{http_code}' \
         -H "Lambda-Extension-Identifier: $EXT_ID" "$EXT_API/event/next"
 }
 

@@ -49,6 +49,7 @@ jq -s -e '(map(select(.eventType=="INVOKE")) | length==4 and all(.[]; (.deadline
     and (map(select(.eventType=="SHUTDOWN")) | length==1 and (.[0].deadlineMs|type=="number") and .[0].shutdownReason=="spindown")' \
     "$T/ext_a.events" > /dev/null || fail "event bodies"
 grep -qi '^Lambda-Extension-Identifier: [0-9a-f-]\{36\}' "$T/ext_a.reghdr" || fail "identifier header"
+grep -qi '^Lambda-Extension-Event-Identifier: [0-9a-f-]\{36\}' "$T/ext_a.evhdr" || fail "event identifier header"
 # extension output went to --ext-log with the name prefix
 grep -q '^\[ext_a\] ext_a registered$' "$T/ext.log" || fail "ext-log line"
 # the human summary (not --quiet)

@@ -52,3 +52,7 @@ awk -v x="$(r '.invocations[0].extension_overhead_ms')" 'BEGIN{exit !(x > 0)}' |
 jall "$T/tele_all.items" platform.runtimeDone '.status=="success" and (.metrics.durationMs|type=="number") and (.metrics.producedBytes|type=="number")' \
     || fail "runtimeDone fields"
 jall "$T/tele_all.items" platform.initReport '.metrics.durationMs > 0 and .status=="success"' || fail "initReport metrics"
+jall "$T/tele_all.items" platform.start '.version=="$LATEST" and (.requestId|type=="string") and .tracing.type=="X-Amzn-Trace-Id"' || fail "platform.start fields"
+jall "$T/tele_all.items" platform.extension '(.name|test("^tele_")) and .state=="Ready" and .events==["INVOKE","SHUTDOWN"]' || fail "platform.extension fields"
+jany "$T/tele_all.items" platform.telemetrySubscription '.name=="tele_plat" and .state=="Subscribed" and .types==["platform"]' || fail "telemetrySubscription fields"
+jall "$T/tele_all.items" platform.initStart '.initializationType=="on-demand" and .phase=="init" and .functionName=="forkcap-sim-fn"' || fail "initStart fields"

@@ -7,6 +7,7 @@ rc=0; "$SIM" --bogus > /dev/null 2>&1 || rc=$?; want $rc 2 "unknown option"
 rc=0; "$SIM" --invokes x > /dev/null 2>&1 || rc=$?; want $rc 2 "bad number"
 rc=0; "$SIM" --arch sparc > /dev/null 2>&1 || rc=$?; want $rc 2 "bad arch"
 rc=0; "$SIM" --extension "$T/missing" > /dev/null 2>&1 || rc=$?; want $rc 2 "missing extension file"
+rc=0; "$SIM" --report "$T/no/such/dir/r.json" > /dev/null 2>&1 || rc=$?; want $rc 2 "report folder missing"
 rc=0; "$SIM" --statsd-per-invoke 2 > /dev/null 2>&1 || rc=$?; want $rc 2 "statsd count without port"
 # a port in use is a set-up error
 "$LISTENER" --port-file "$T/busy" --out "$T/x" &
