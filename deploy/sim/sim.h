@@ -167,7 +167,6 @@ struct sim {
     uint64_t init_done_us;
     double init_ms;                /* first sandbox */
     double last_init_ms;           /* current sandbox, for initDurationMs */
-    bool init_reported;
     char init_error[128];
     bool have_init_error;
     bool fresh_sandbox;            /* next invocation is the first after init */
@@ -248,7 +247,6 @@ struct sim_sub_req;
 void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *req);
 void sim_tele_flush_all(struct sim *s);
 void sim_tele_drop_sandbox(struct sim *s);
-bool sim_tele_busy(struct sim *s);
 
 /* sim_cycle.c: the lifecycle */
 void sim_start_sandbox(struct sim *s);
@@ -261,7 +259,5 @@ void sim_on_ext_exit(struct sim *s, int i, int status);
 void sim_on_rt_exit(struct sim *s, int status);
 void sim_finish(struct sim *s);
 
-/* sim_main.c */
-void sim_write_report(struct sim *s);
 
 #endif

@@ -159,7 +159,7 @@ static json_t *ms_or_null(double v)
     return v < 0 ? json_null() : json_real(v);
 }
 
-void sim_write_report(struct sim *s)
+static void sim_write_report(struct sim *s)
 {
     json_t *r = json_object();
     json_object_set_new(r, "init_ms", ms_or_null(s->init_ms));

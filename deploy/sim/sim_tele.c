@@ -252,16 +252,6 @@ void sim_tele_drop_sandbox(struct sim *s)
             tele_release(&s->subs[k]);
 }
 
-bool sim_tele_busy(struct sim *s)
-{
-    for (int k = 0; k < s->n_subs; k++) {
-        struct sim_sub *sub = &s->subs[k];
-        if (sub->active && (sub->inflight || json_array_size(sub->buf) > 0))
-            return true;
-    }
-    return false;
-}
-
 void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *req)
 {
     struct sim_sub *sub = NULL;
