@@ -1401,7 +1401,14 @@ int main(int argc, char **argv)
 	}
 	if (https_port >= 0 && !(s->ssl_ctx = tls_setup(cert, key)))
 		return 2;
-	s->base = event_base_new();
+	/* libevent's default coarse clock can fire a timer a few ms early;
+	 * an injected delay must never be shorter than asked */
+	struct event_config *ecfg = event_config_new();
+	if (ecfg)
+		event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	s->base = ecfg ? event_base_new_with_config(ecfg) : event_base_new();
+	if (ecfg)
+		event_config_free(ecfg);
 	if (!s->base)
 		return 2;
 	struct listener_ctx plain = { 0 }, tls = { .tls = 1 };
