@@ -181,7 +181,10 @@ static void parse(struct lc_http *h, bool eof)
                 return;
             }
             h->hdr_bytes += len + 2;
-            if (h->hdr_bytes > LC_HTTP_HDR_MAX + LC_HTTP_BODY_MAX) {
+            /* headers alone are held to LC_HTTP_HDR_MAX; chunk-size lines
+             * and trailers share a bound with the body they frame */
+            if ((h->st <= RS_HEADERS && h->hdr_bytes > LC_HTTP_HDR_MAX) ||
+                h->hdr_bytes > LC_HTTP_HDR_MAX + 2 * (size_t)LC_HTTP_BODY_MAX) {
                 free(line);
                 return finish(h, "response headers too long");
             }

@@ -351,8 +351,13 @@ int lc_main(const struct lc_args *a)
     lc.http = lc_http_new(lc.base, a->cfg->runtime_api, err, sizeof err);
     lc.sup = peer_new(lc.base, a->sup_fd, "supervisor", FRAME_DIR_S2L, LC_WQ_MAX, on_sup_frame, &lc);
     lc.retry = evtimer_new(lc.base, on_retry, &lc);
-    if (lc.http == NULL || lc.sup == NULL || lc.retry == NULL) {
-        log_error("cannot start: %s", lc.http ? "out of memory" : err);
+    if (lc.http == NULL) {
+        /* the Runtime API address does not resolve: no restart will fix it */
+        log_error("cannot start: %s", err);
+        return LC_EXIT_PERMANENT;
+    }
+    if (lc.sup == NULL || lc.retry == NULL) {
+        log_error("cannot start: out of memory");
         return 1;
     }
 #ifdef FORKCAP_TEST_HOOKS

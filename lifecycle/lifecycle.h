@@ -9,6 +9,9 @@
 #include "config.h"
 
 #define LC_EXT_ID_MAX 128u
+/* Exit status meaning "a restart cannot help" (s6's convention of a
+ * special code): the supervisor then leaves the slot empty. */
+#define LC_EXIT_PERMANENT 125
 #define LC_NAME_MAX 256u
 
 /* What the supervisor hands a (re)started lifecycle child. */

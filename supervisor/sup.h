@@ -44,7 +44,15 @@ enum sup_pstate {
     PS_GONE,     /* reaped during shutdown; never respawned */
     PS_NSTATES
 };
-enum sup_pevent { PE_SPAWNED, PE_READY, PE_LINK_LOST, PE_EXITED, PE_STOP, PE_NEVENTS };
+enum sup_pevent {
+    PE_SPAWNED,
+    PE_READY,
+    PE_LINK_LOST,
+    PE_EXITED,
+    PE_GAVE_UP, /* exited with LC_EXIT_PERMANENT: restarting cannot help */
+    PE_STOP,
+    PE_NEVENTS
+};
 
 struct sup_child {
     enum sup_kind kind;
@@ -112,6 +120,8 @@ void sup_on_lifecycle(struct peer *p, const struct frame *f, void *arg);
 void sup_on_flusher(struct peer *p, const struct frame *f, void *arg);
 /* sup_main.c: the link to a child came up (fresh peer) */
 void sup_link_up(struct sup *s, enum sup_kind k);
+/* sup_main.c: FORKCAP_STATS_FILE snapshot (tests, bench); no-op when unset */
+void sup_write_stats(const struct sup *s, const char *phase);
 /* sup_main.c: a child was reaped during shutdown */
 void sup_check_exit(struct sup *s);
 

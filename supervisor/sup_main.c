@@ -35,7 +35,7 @@ static double ms_since0(const struct sup *s, uint64_t t)
 
 /* JSON snapshot for tests and the bench (FORKCAP_STATS_FILE), replaced
  * atomically so a reader never sees half a file. */
-static void write_stats(const struct sup *s, const char *phase)
+void sup_write_stats(const struct sup *s, const char *phase)
 {
     if (s->stats_file == NULL)
         return;
@@ -78,7 +78,7 @@ static void maybe_log_init(struct sup *s)
              ms_since0(s, s->t_first_next_us), ms_since0(s, s->t_register_us), sub,
              s->subscribe_status < 0 ? " not sent" : "", ms_since0(s, s->t_first_next_us),
              clock_ms_between(s->t_fl_start_us, s->t_fl_tls_us), ms_since0(s, s->t_fl_ready_us));
-    write_stats(s, "ready");
+    sup_write_stats(s, "ready");
 }
 
 static struct peer *link_of(struct sup *s, enum sup_kind k)
@@ -201,7 +201,7 @@ static void sup_exit(struct sup *s, int code)
     for (int k = 0; k < SUP_NKIND; k++)
         if (s->child[k].pid > 0)
             kill(s->child[k].pid, SIGKILL);
-    write_stats(s, "exit");
+    sup_write_stats(s, "exit");
     log_info("exiting (%llu invocations; restarts: lifecycle %u, flusher %u; spool dropped %llu)",
              (unsigned long long)s->invocations, s->child[SUP_LIFECYCLE].restarts,
              s->child[SUP_FLUSHER].restarts, (unsigned long long)s->spool.dropped);
@@ -280,9 +280,9 @@ static void on_link_lost(struct sup *s, enum sup_kind k, struct peer *p)
 void sup_on_lifecycle(struct peer *p, const struct frame *f, void *arg)
 {
     struct sup *s = arg;
-    const char *str;
+    const char *str = "";
     uint64_t t;
-    int64_t i;
+    int64_t i = 0;
     if (f == NULL) {
         on_link_lost(s, SUP_LIFECYCLE, p);
         return;
@@ -406,7 +406,7 @@ void sup_link_up(struct sup *s, enum sup_kind k)
         send_context(s);
         sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
     }
-    write_stats(s, "spawn");
+    sup_write_stats(s, "spawn");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

@@ -23,14 +23,14 @@
 #define KEEP PS_NSTATES /* event ignored in this state */
 
 static const enum sup_pstate next_state[PS_NSTATES][PE_NEVENTS] = {
-    /*               SPAWNED      READY  LINK_LOST    EXITED       STOP */
-    [PS_DOWN]     = {PS_STARTING, KEEP,  KEEP,        KEEP,        PS_GONE},
-    [PS_STARTING] = {KEEP,        PS_UP, PS_DYING,    PS_BACKOFF,  PS_STOPPING},
-    [PS_UP]       = {KEEP,        KEEP,  PS_DYING,    PS_BACKOFF,  PS_STOPPING},
-    [PS_DYING]    = {KEEP,        KEEP,  KEEP,        PS_BACKOFF,  PS_STOPPING},
-    [PS_BACKOFF]  = {PS_STARTING, KEEP,  KEEP,        KEEP,        PS_GONE},
-    [PS_STOPPING] = {KEEP,        KEEP,  KEEP,        PS_GONE,     KEEP},
-    [PS_GONE]     = {KEEP,        KEEP,  KEEP,        KEEP,        KEEP},
+    /*               SPAWNED      READY  LINK_LOST EXITED      GAVE_UP  STOP */
+    [PS_DOWN]     = {PS_STARTING, KEEP,  KEEP,     KEEP,       KEEP,    PS_GONE},
+    [PS_STARTING] = {KEEP,        PS_UP, PS_DYING, PS_BACKOFF, PS_GONE, PS_STOPPING},
+    [PS_UP]       = {KEEP,        KEEP,  PS_DYING, PS_BACKOFF, PS_GONE, PS_STOPPING},
+    [PS_DYING]    = {KEEP,        KEEP,  KEEP,     PS_BACKOFF, PS_GONE, PS_STOPPING},
+    [PS_BACKOFF]  = {PS_STARTING, KEEP,  KEEP,     KEEP,       KEEP,    PS_GONE},
+    [PS_STOPPING] = {KEEP,        KEEP,  KEEP,     PS_GONE,    PS_GONE, KEEP},
+    [PS_GONE]     = {KEEP,        KEEP,  KEEP,     KEEP,       KEEP,    KEEP},
 };
 
 static const char *const state_names[PS_NSTATES] = {
@@ -123,6 +123,7 @@ void sup_proc_event(struct sup *s, enum sup_kind k, enum sup_pevent ev)
     c->st = to;
     log_debug("%s: %s -> %s", c->name, sup_pstate_name(from), sup_pstate_name(to));
     enter_state(s, c, from);
+    sup_write_stats(s, s->shutting ? "shutdown" : s->init_logged ? "ready" : "init");
 }
 
 static void on_respawn(evutil_socket_t fd, short what, void *arg)
@@ -245,7 +246,10 @@ void sup_reap(struct sup *s)
             /* read what it sent before dying; its end is closed, so this ends at EOF */
             if (c->peer)
                 peer_drain(c->peer);
-            sup_proc_event(s, (enum sup_kind)k, PE_EXITED);
+            bool gave_up = WIFEXITED(status) && WEXITSTATUS(status) == LC_EXIT_PERMANENT;
+            if (gave_up && c->st != PS_STOPPING)
+                log_error("%s cannot run; not restarting it (staying alive until shutdown)", c->name);
+            sup_proc_event(s, (enum sup_kind)k, gave_up ? PE_GAVE_UP : PE_EXITED);
         }
     }
     sup_check_exit(s);

@@ -10,3 +10,8 @@ if(TARGET lambda-sim AND TARGET forkcap)
                    $<TARGET_FILE:forkcap> ${FORKCAP_TESTS}/lib/make-ca.sh)
   set_tests_properties(e2e_coldstart_ca PROPERTIES LABELS "e2e" TIMEOUT 180)
 endif()
+if(TARGET forkcap)
+  add_test(NAME e2e_unresolvable_runtime_api
+           COMMAND bash ${FORKCAP_TESTS}/e2e/unresolvable.sh $<TARGET_FILE:forkcap>)
+  set_tests_properties(e2e_unresolvable_runtime_api PROPERTIES LABELS "e2e" TIMEOUT 60)
+endif()

@@ -212,6 +212,15 @@ static void test_malformed_and_oversize(void **st)
     one(hdr, &r);
     assert_true(r.failed);
     free(hdr);
+    /* many short header lines adding up to more than the header bound */
+    char *many = malloc(LC_HTTP_HDR_MAX + 4096);
+    strcpy(many, "HTTP/1.1 200 OK\r\n");
+    while (strlen(many) < LC_HTTP_HDR_MAX + 1024)
+        strcat(many, "X-A: b\r\n");
+    strcat(many, "Content-Length: 0\r\n\r\n");
+    one(many, &r);
+    assert_true(r.failed);
+    free(many);
     /* a body until close that outgrows the bound */
     size_t big = LC_HTTP_BODY_MAX + 4096;
     char *body = malloc(big + 64);
