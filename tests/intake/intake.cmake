@@ -11,6 +11,15 @@ if(TARGET fake-intake AND TARGET fc_proto)
     set_tests_properties(intake_${case} PROPERTIES LABELS "intake" TIMEOUT 60)
   endforeach()
 
+  # parser and decoder unit tests; also labelled unit so the sanitizer
+  # build of `make test` runs them
+  foreach(t test_ik_http1 test_ik_decode)
+    add_executable(${t} ${FORKCAP_TESTS}/intake/${t}.c)
+    target_link_libraries(${t} PRIVATE ik_core PkgConfig::CMOCKA)
+    add_test(NAME ${t} COMMAND ${t})
+    set_tests_properties(${t} PROPERTIES LABELS "intake;unit" TIMEOUT 60)
+  endforeach()
+
   if(FORKCAP_FUZZ)
     set(IK_SRC ${CMAKE_SOURCE_DIR}/deploy/intake)
     add_executable(fuzz_intake_http1 ${FORKCAP_TESTS}/intake/fuzz_http1.c ${IK_SRC}/http1.c)
