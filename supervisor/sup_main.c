@@ -484,6 +484,10 @@ int main(int argc, char **argv)
         log_error("idle mode: %s; the extension registers and follows invocations but sends nothing",
                   s.cfg.idle_reason);
     s.stats_file = getenv("FORKCAP_STATS_FILE");
+    if (s.stats_file && (s.stats_file[0] == '\0' || strlen(s.stats_file) >= CFG_PATH_MAX)) {
+        log_warn("FORKCAP_STATS_FILE: empty or longer than %u bytes, ignored", CFG_PATH_MAX - 1);
+        s.stats_file = NULL;
+    }
     snprintf(s.fn_name, sizeof s.fn_name, "%s", s.cfg.fn_name);
     s.subscribe_status = -1;
 
