@@ -285,6 +285,8 @@ static json_t *sketches_json(const uint8_t *body, size_t len, const char **err)
 			const Datadog__Agentpayload__SketchPayload__Sketch__Dogsketch *ds = s->dogsketches[d];
 			if (ds->n_k != ds->n_n) {
 				*err = "dogsketch k and n differ in length";
+				json_decref(dss); /* not yet attached to js, nor js to root */
+				json_decref(js);
 				json_decref(root);
 				datadog__agentpayload__sketch_payload__free_unpacked(sp, NULL);
 				return NULL;
