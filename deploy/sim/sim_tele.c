@@ -138,6 +138,8 @@ static void tele_post(struct sim_sub *sub)
             return;
         }
         evhttp_connection_set_retries(sub->conn, 0);
+        /* a POST sent just before a freeze waits for the thaw: no 50 s default */
+        evhttp_connection_set_timeout(sub->conn, 3600);
     }
     if (sub->attempt > 0)
         sub->retries++;
