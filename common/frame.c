@@ -199,7 +199,7 @@ static int rd_container(struct rd *r, uint32_t idx, uint8_t kind, uint64_t n, un
 
 static int rd_value(struct rd *r, unsigned depth, bool key)
 {
-    uint32_t idx;
+    uint32_t idx = 0;
     if (!rd_need(r, 1))
         return rd_fail(r, "truncated");
     if (rd_node(r, &idx) < 0)
