@@ -1411,6 +1411,11 @@ int main(int argc, char **argv)
 		event_config_free(ecfg);
 	if (!s->base)
 		return 2;
+	/* signals first: whoever sees the port file may send SIGTERM at once */
+	struct event *sigterm = evsignal_new(s->base, SIGTERM, signal_cb, s);
+	struct event *sigint = evsignal_new(s->base, SIGINT, signal_cb, s);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
 	struct listener_ctx plain = { 0 }, tls = { .tls = 1 };
 	int hp = -1, sp = -1;
 	if (http_port >= 0 && (hp = listen_on(s, &plain, http_port)) < 0)
@@ -1421,10 +1426,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ERROR | intake | cannot write port file %s\n", port_file);
 		return 2;
 	}
-	struct event *sigterm = evsignal_new(s->base, SIGTERM, signal_cb, s);
-	struct event *sigint = evsignal_new(s->base, SIGINT, signal_cb, s);
-	evsignal_add(sigterm, NULL);
-	evsignal_add(sigint, NULL);
 	logf_(s, "INFO", "listening http=%d https=%d", hp, sp);
 
 	event_base_dispatch(s->base);

@@ -316,6 +316,27 @@ case_idle() {
     stop_intake
 }
 
+case_signal() {
+    # SIGTERM right after the port file appears: still a clean exit 0
+    local i
+    for i in 1 2 3; do
+        start_intake --http-port 0
+        stop_intake
+    done
+    # a request still waiting on an injected delay is captured on the way out
+    start_intake --http-port 0 --fail "path=*,delay_ms=30000"
+    curl -s -o /dev/null -H "DD-API-KEY: $KEY" "http://127.0.0.1:$H/api/v1/validate" &
+    local c=$!
+    for i in $(seq 1 100); do
+        [ "$(curl -s "http://127.0.0.1:$H/_intake/stats" | jq .connections)" -ge 2 ] && break
+        sleep 0.05
+    done
+    sleep 0.2
+    stop_intake
+    wait "$c" || true
+    expect_eq "$(last '[(.status|tostring), .injected, .error] | join(" ")')" "null delay connection closed before the answer" "pending request captured at exit"
+}
+
 case_keepalive() {
     start_intake --http-port 0
     local url=http://127.0.0.1:$H/api/v1/validate
@@ -404,7 +425,7 @@ case_malformed() {
 }
 
 case_proxy() {
-    command -v tinyproxy > /dev/null || { echo "SKIP: no tinyproxy"; exit 0; }
+    command -v tinyproxy > /dev/null || { echo "SKIP: no tinyproxy"; exit 77; }
     "$LIB/make-ca.sh" "$T/pki" > /dev/null
     start_intake --http-port 0 --https-port 0 --cert "$T/pki/server.pem" --key "$T/pki/server.key"
     local pport; pport=$(free_tcp_port)
