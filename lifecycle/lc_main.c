@@ -24,7 +24,7 @@
 #define LC_PATH_NEXT "/2020-01-01/extension/event/next"
 #define LC_WQ_MAX (8u * 1024u * 1024u)
 #define LC_BACKOFF_MIN_MS 2u
-#define LC_BACKOFF_MAX_MS 100u
+#define LC_BACKOFF_MAX_MS 50u /* a frozen sandbox freezes the retries too */
 #define LC_TRANSPORT_BACKOFF_MAX_MS 1000u
 /* bounds on what one platform event may carry into a frame */
 #define LC_REQID_MAX 256u
