@@ -3,24 +3,28 @@
 # x86_64 and arm64, with every library built from Debian's source packages.
 #
 #   build.sh [--arch x86_64|arm64|all] [--name NAME] [--out DIR] [--build DIR]
+#            [--probe]
 #
 # Writes OUT/forkcap-layer-<arch>.zip holding extensions/NAME (default name
 # forkcap; --name datadog-agent for Datadog's Lambda libraries). Libraries
 # go to ${FORKCAP_LAYER_CACHE:-/var/cache/forkcap-layer}/<arch>/prefix, each
 # rebuilt only when its source version, flags or compiler change (a key per
-# library, which includes the keys of the libraries it links).
+# library, which includes the keys of the libraries it links). --probe also
+# builds OUT/probe-<arch>/intake-post, the transport tests' driver, with the
+# same toolchain (for the layer tests; it is not part of the zip).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/deploy/layer
-ARCHES=all NAME=forkcap OUT=$ROOT/dist BUILD=$ROOT/build-layer
+ARCHES=all NAME=forkcap OUT=$ROOT/dist BUILD=$ROOT/build-layer PROBE=0
 while [ $# -gt 0 ]; do
     case $1 in
         --arch)  ARCHES=${2:?}; shift 2;;
         --name)  NAME=${2:?}; shift 2;;
         --out)   OUT=${2:?}; shift 2;;
         --build) BUILD=${2:?}; shift 2;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
+        --probe) PROBE=1; shift;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
         *) echo "layer: unknown argument $1" >&2; exit 2;;
     esac
 done
@@ -71,10 +75,12 @@ setup_arch() {
     ARCH=$1
     case $ARCH in
         x86_64) CC=musl-gcc; HOST=x86_64-linux-musl; OSSL_TARGET=linux-x86_64
-                KHDR_ASM=/usr/include/x86_64-linux-gnu/asm; STRIP=strip; RUN="";;
+                KHDR_ASM=/usr/include/x86_64-linux-gnu/asm; STRIP=strip; ARCH_CFLAGS="";;
         arm64)  CC=aarch64-linux-musl-gcc; HOST=aarch64-linux-musl; OSSL_TARGET=linux-aarch64
                 KHDR_ASM=/usr/aarch64-linux-gnu/include/asm; STRIP=aarch64-linux-gnu-strip
-                RUN=qemu-aarch64-static;;
+                # Debian's gcc defaults to outline atomics, whose libgcc
+                # helper calls glibc's __getauxval: musl has none.
+                ARCH_CFLAGS="-mno-outline-atomics";;
     esac
     A=$CACHE/$ARCH
     P=$A/prefix
@@ -84,7 +90,7 @@ setup_arch() {
         cp -rL "$KHDR_ASM" "$A/kernel-headers/asm"
     fi
     # size: sections per function so the final link drops what is unused
-    CFLAGS_LIB="-O2 -fPIC -ffunction-sections -fdata-sections -isystem $A/kernel-headers"
+    CFLAGS_LIB="-O2 -fPIC -ffunction-sections -fdata-sections $ARCH_CFLAGS -isystem $A/kernel-headers"
     CC_ID=$($CC --version | head -1; sha256sum "$(command -v "$CC")" | cut -c1-16)
     export PKG_CONFIG_LIBDIR=$P/lib/pkgconfig PKG_CONFIG_PATH= FORKCAP_LAYER_PREFIX=$P
     unset PKG_CONFIG_SYSROOT_DIR
@@ -146,7 +152,7 @@ build_libs() {
         log "$ARCH: openssl ${VER[openssl]}"; workdir openssl
         # CC is the musl wrapper already: no cross prefix for Configure
         (cd "$W" && CC=$CC ./Configure $OSSL_TARGET $f --prefix="$P" --libdir=lib \
-            --openssldir=/etc/ssl -ffunction-sections -fdata-sections -isystem "$A/kernel-headers" \
+            --openssldir=/etc/ssl -ffunction-sections -fdata-sections $ARCH_CFLAGS -isystem "$A/kernel-headers" \
             >"$W/_configure.log" 2>&1 && make -j"$JOBS" build_libs >"$W/_build.log" 2>&1 &&
          make install_dev >/dev/null 2>&1) || { tail -n 30 "$W"/_*.log >&2; return 1; }
         done_build openssl
@@ -227,15 +233,28 @@ EOF
 }
 
 # ---- forkcap ---------------------------------------------------------------
-build_forkcap() {
-    local b=$BUILD/$ARCH t0=$SECONDS
+# static_target BUILDDIR DIRS TARGET: configure the project with the layer
+# toolchain for $ARCH (only the folders DIRS) and build TARGET.
+static_target() {
+    local b=$1 dirs=$2 target=$3
     cmake -S "$ROOT" -B "$b" -G "Unix Makefiles" -DCMAKE_TOOLCHAIN_FILE="$HERE/toolchain-$ARCH.cmake" \
         -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DFORKCAP_LAYER_PREFIX="$P" \
-        -DFORKCAP_DIRS="common/proto;common;lifecycle;flusher;supervisor" -DFORKCAP_WERROR=OFF \
-        >"$b.cmake.log" 2>&1 ||
+        -DFORKCAP_DIRS="$dirs" -DFORKCAP_WERROR=OFF >"$b.cmake.log" 2>&1 ||
         { tail -n 30 "$b.cmake.log" >&2; return 1; }
-    cmake --build "$b" -j"$JOBS" --target forkcap >"$b.build.log" 2>&1 ||
+    cmake --build "$b" -j"$JOBS" --target "$target" >"$b.build.log" 2>&1 ||
         { grep -m20 -B2 -A5 'error' "$b.build.log" >&2 || tail -n 30 "$b.build.log" >&2; return 1; }
+}
+
+build_probe() {
+    local b=$BUILD/$ARCH-probe
+    static_target "$b" "common/proto;common;tests" intake-post
+    mkdir -p "$OUT/probe-$ARCH"
+    $STRIP -s -o "$OUT/probe-$ARCH/intake-post" "$(find "$b" -name intake-post -type f -perm -u+x | head -1)"
+}
+
+build_forkcap() {
+    local b=$BUILD/$ARCH t0=$SECONDS
+    static_target "$b" "common/proto;common;lifecycle;flusher;supervisor" forkcap
     # -Werror is the development builds' gate (gcc and clang on glibc); musl's
     # headers lack some of glibc's attributes, so gcc's flow warnings differ.
     local nw; nw=$(grep -c 'warning:' "$b.build.log" || true)
@@ -259,5 +278,6 @@ for arch in $ARCHES; do
     exec 8>"$A/.lock"; flock 8
     build_libs
     build_forkcap
+    [ "$PROBE" = 0 ] || build_probe
     exec 8>&-
 done
