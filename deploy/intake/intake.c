@@ -4,6 +4,7 @@
  * request to a capture file. Contract: deploy/intake/README.md. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -48,7 +49,7 @@ struct rule {
 struct server {
 	struct event_base *base;
 	SSL_CTX *ssl_ctx;
-	FILE *capture;
+	int capture_fd;  /* -1: no capture file */
 	const char *api_key;
 	long idle_close_ms;
 	int quiet;
@@ -556,13 +557,26 @@ static void capture_write(struct server *s, struct request *r, int status, const
 	if (why && json_is_null(json_object_get(cap, "error")))
 		json_object_set_new(cap, "error", json_string(why));
 	stats_count(s, r->path, status, r->injected);
-	if (s->capture) {
+	if (s->capture_fd >= 0) {
 		char *t = json_dumps(cap, JSON_COMPACT | JSON_ENSURE_ASCII);
 		if (t) {
-			fputs(t, s->capture);
-			fputc('\n', s->capture);
-			if (fflush(s->capture) != 0)
-				logf_(s, "ERROR", "capture write failed: %s", strerror(errno));
+			/* the whole line in one write, so a reader tailing the file
+			 * never sees half a line, however long the body */
+			size_t len = strlen(t);
+			t[len] = '\n';
+			const char *p = t;
+			size_t left = len + 1;
+			while (left > 0) {
+				ssize_t w = write(s->capture_fd, p, left);
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w <= 0) {
+					logf_(s, "ERROR", "capture write failed: %s", strerror(errno));
+					break;
+				}
+				p += w;
+				left -= (size_t)w;
+			}
 			free(t);
 		}
 	}
@@ -1395,7 +1409,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (capture && !(s->capture = fopen(capture, "a"))) {
+	s->capture_fd = -1;
+	if (capture && (s->capture_fd = open(capture, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) < 0) {
 		fprintf(stderr, "ERROR | intake | cannot open capture %s: %s\n", capture, strerror(errno));
 		return 2;
 	}
@@ -1442,7 +1457,7 @@ int main(int argc, char **argv)
 	if (s->ssl_ctx)
 		SSL_CTX_free(s->ssl_ctx);
 	json_decref(s->stats);
-	if (s->capture && fclose(s->capture) != 0)
+	if (s->capture_fd >= 0 && close(s->capture_fd) != 0)
 		return 1;
 	return 0;
 }
