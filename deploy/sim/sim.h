@@ -21,6 +21,8 @@
 #define SIM_BODY_MAX (256u * 1024u)       /* API request bodies (register, subscribe) */
 #define SIM_RESPONSE_MAX (6u * 1024u * 1024u) /* Runtime API response limit */
 #define SIM_SHUTDOWN_MS 2000
+#define SIM_SUB_QUEUE_MAX (8u * 1024u * 1024u) /* bytes buffered per subscriber, then drop */
+#define SIM_BACKLOG_MAX 20000     /* init records kept for late subscribers */
 
 enum sim_phase {
     PH_INIT,        /* spawning, waiting for registers and first /next */
@@ -113,6 +115,7 @@ struct sim_sub {
     struct evhttp_connection *conn;
     struct event *timer;           /* batching timeout or retry backoff */
     bool retry_wait;
+    long overflow_records, overflow_bytes;  /* dropped since the last logsDropped */
     /* report */
     long batches, records, retries, failed_posts, dropped;
 };

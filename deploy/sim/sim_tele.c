@@ -6,7 +6,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -34,12 +39,42 @@ static size_t tele_size(json_t *item)
     return json_dumpb(item, NULL, 0, JSON_COMPACT);
 }
 
-static void tele_enqueue(struct sim_sub *sub, json_t *item)
+static void tele_append(struct sim_sub *sub, json_t *item, size_t size)
 {
     if (json_array_size(sub->buf) == 0)
         sub->buf_first_us = sim_now_us();
     json_array_append(sub->buf, item);
-    sub->buf_bytes += tele_size(item);
+    sub->buf_bytes += size;
+}
+
+/* Queues one record; past SIM_SUB_QUEUE_MAX (a listener that never takes
+ * anything) records are dropped and counted, and a platform.logsDropped
+ * record says so once there is room again, as Lambda does. */
+static void tele_enqueue(struct sim_sub *sub, json_t *item)
+{
+    size_t size = tele_size(item);
+    if (sub->buf_bytes + size > SIM_SUB_QUEUE_MAX) {
+        if (sub->overflow_records == 0)
+            sim_log("WARN", "telemetry queue for %s is full: dropping records", sub->uri);
+        sub->overflow_records++;
+        sub->overflow_bytes += (long)size;
+        sub->dropped++;
+        return;
+    }
+    if (sub->overflow_records > 0 && sub->want_platform) {
+        char t[40];
+        sim_iso_time(t, sizeof t);
+        json_t *note = json_pack("{s:s,s:s,s:{s:s,s:I,s:I}}", "time", t, "type", "platform.logsDropped",
+                                 "record", "reason", "Telemetry buffer full: the listener is not keeping up",
+                                 "droppedRecords", (json_int_t)sub->overflow_records,
+                                 "droppedBytes", (json_int_t)sub->overflow_bytes);
+        if (note) {
+            tele_append(sub, note, tele_size(note));
+            json_decref(note);
+        }
+    }
+    sub->overflow_records = sub->overflow_bytes = 0;
+    tele_append(sub, item, size);
 }
 
 void sim_tele_emit(struct sim *s, const char *type, json_t *record)
@@ -49,7 +84,7 @@ void sim_tele_emit(struct sim *s, const char *type, json_t *record)
     json_t *item = json_pack("{s:s,s:s,s:o}", "time", t, "type", type, "record", record);
     if (!item)
         return;
-    if (s->phase == PH_INIT && s->init_backlog)
+    if (s->phase == PH_INIT && s->init_backlog && json_array_size(s->init_backlog) < SIM_BACKLOG_MAX)
         json_array_append(s->init_backlog, item);
     for (int k = 0; k < s->n_subs; k++) {
         struct sim_sub *sub = &s->subs[k];
@@ -161,6 +196,15 @@ static void tele_post(struct sim_sub *sub)
         evhttp_connection_free(sub->conn);
         sub->conn = NULL;
         tele_post_done(NULL, sub);
+        return;
+    }
+    /* The socket exists once the request is queued. Without TCP_NODELAY,
+     * bufferevent's 16 KiB writes meet Nagle and delayed ACKs: ~40 ms a batch. */
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(sub->conn);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
 }
 
