@@ -328,6 +328,8 @@ static void cyc_check_complete(struct sim *s)
 static void cyc_fail_invocation(struct sim *s, const char *status, const char *error_type, const char *reason)
 {
     struct sim_inv *v = s->cur;
+    /* the runtime was done: the extensions held the invocation until now */
+    v->overhead_ms = s->fn_done ? sim_ms(s->fn_end_us, sim_now_us()) : 0;
     if (!s->fn_done) {
         s->fn_done = true;
         s->fn_end_us = sim_now_us();
@@ -337,7 +339,6 @@ static void cyc_fail_invocation(struct sim *s, const char *status, const char *e
                                 "errorType", error_type, "metrics", "durationMs", v->runtime_ms,
                                 "producedBytes", 0));
     }
-    v->overhead_ms = 0;
     cyc_report(s, status, error_type);
     cyc_begin_shutdown(s, reason, true);
 }
