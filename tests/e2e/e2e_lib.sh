@@ -32,6 +32,9 @@ check_all_invocations() {
     [ "$(jq '.invocations | length' "$r")" = "$n" ] || fail "$(jq '.invocations | length' "$r") invocations, expected $n" || return 1
     [ "$(jq '[.invocations[] | select(.status != "success")] | length' "$r")" = 0 ] ||
         fail "failed invocations: $(jq -c '[.invocations[] | select(.status != "success")]' "$r")" || return 1
+    # in a sanitizer build, a finding in any of the three processes fails the test
+    ! grep -qE "runtime error:|AddressSanitizer|LeakSanitizer" "$d/ext.log" ||
+        fail "sanitizer report: $(grep -m3 -E 'runtime error:|Sanitizer' "$d/ext.log")" || return 1
 }
 
 # overhead_p50 DIR: median extension_overhead_ms of the report.
