@@ -513,6 +513,8 @@ void sim_on_ext_exit(struct sim *s, int i, int status)
     struct sim_ext *e = &s->ext[i];
     e->ever_exited = true;
     e->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (e->waiting_req)  /* a forked child of it may still hold the /next: 500 means "exit" */
+        evhttp_send_error(e->waiting_req, 500, "extension process exited");
     e->waiting = false;
     e->waiting_req = NULL;
     e->waiting_conn = NULL;
@@ -542,8 +544,11 @@ void sim_on_ext_exit(struct sim *s, int i, int status)
 void sim_on_rt_exit(struct sim *s, int status)
 {
     (void)status;
+    if (s->rt_req)
+        evhttp_send_error(s->rt_req, 500, "runtime process exited");
     s->rt_waiting = false;
     s->rt_req = NULL;
+    s->rt_conn = NULL;
     switch (s->phase) {
     case PH_INIT:
         cyc_init_failed(s, "Runtime.ExitError");
