@@ -90,7 +90,7 @@ setup_arch() {
         cp -rL "$KHDR_ASM" "$A/kernel-headers/asm"
     fi
     # size: sections per function so the final link drops what is unused
-    CFLAGS_LIB="-O2 -fPIC -ffunction-sections -fdata-sections $ARCH_CFLAGS -isystem $A/kernel-headers"
+    CFLAGS_LIB="-O2 -fPIC -ffunction-sections -fdata-sections ${ARCH_CFLAGS:+$ARCH_CFLAGS }-isystem $A/kernel-headers"
     CC_ID=$($CC --version | head -1; sha256sum "$(command -v "$CC")" | cut -c1-16)
     export PKG_CONFIG_LIBDIR=$P/lib/pkgconfig PKG_CONFIG_PATH= FORKCAP_LAYER_PREFIX=$P
     unset PKG_CONFIG_SYSROOT_DIR

@@ -33,7 +33,7 @@ SRC
     need=update
 fi
 
-PKGS="musl-tools musl-dev musl-dev:arm64 gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
+PKGS="gcc libc6-dev musl-tools musl-dev musl-dev:arm64 gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
 linux-libc-dev-arm64-cross qemu-user-static dpkg-dev file zip unzip cmake pkg-config make perl xz-utils patch
 protobuf-c-compiler openssl util-linux"
 missing=""
