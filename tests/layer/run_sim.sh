@@ -109,6 +109,12 @@ r=$d/report.json
 [ "$(jq '[.invocations[] | select(.status == "success")] | length' "$r")" = 5 ] ||
     fail "invocations: $(jq -c '[.invocations[].status]' "$r")"
 ! grep -q 'ERROR' "$d/ext.log" || fail "the extension logged errors: $(grep ERROR "$d/ext.log" | head -3)"
+# the layer binary's own flusher found the CA at the Amazon Linux path
+grep -q 'flusher | intake: TLS client ready .*CA bundle /etc/pki/tls/certs/ca-bundle.crt' "$d/ext.log" ||
+    fail "the flusher did not load /etc/pki/tls/certs/ca-bundle.crt: $(grep -i 'flusher' "$d/ext.log" | head -3)"
 sleep 0.3
+# whatever it shipped went over verified TLS to the name from /etc/hosts
+[ "$(verified_to_name)" = "$(jq -s length "$CAP")" ] ||
+    fail "requests not over verified TLS to intake.forkcap.test: $(head -c 400 "$CAP")"
 echo "$ARCH $NAME under lambda-sim: 5 invocations ok, ready_ms $(jq '.extensions[0].ready_ms' "$r"), $(verified_to_name) verified requests to intake.forkcap.test"
 echo ok
