@@ -9,11 +9,10 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <openssl/err.h>
-#include <openssl/x509_vfy.h>
 
 #include "clock.h"
 #include "frame.h"
+#include "intake.h"
 #include "log.h"
 #include "peer.h"
 #include "receivers.h"
@@ -25,29 +24,35 @@ struct fl {
     const struct fl_args *a;
     struct peer *sup;
     struct fl_receivers *recv;
-    X509_STORE *ca;         /* the CA store, loaded once per process */
+    struct fl_intake *intake; /* the HTTPS client (CA store loaded once); NULL = idle */
     uint64_t last_data_seq; /* highest FT_PLATFORM/FT_LOGS seq received */
     uint64_t data_frames;
     char fn_name[CFG_STR_MAX];
     char request_id[CFG_STR_MAX];
 };
 
-/* TLS client state: the system roots plus DD_TLS_CERT_FILE, loaded once.
- * This is the call site the intake client's own init replaces. */
+/* TLS client state: the intake client with the system roots plus
+ * DD_TLS_CERT_FILE, built once, after the fork. Its cost is the "flusher
+ * tls" checkpoint. Failure leaves the flusher idle, never the process dead. */
 static bool fl_tls_init(struct fl *fl)
 {
     const struct cfg *c = fl->a->cfg;
     if (c->idle)
         return false; /* nothing will be sent: spend nothing */
-    fl->ca = X509_STORE_new();
-    if (fl->ca == NULL || X509_STORE_set_default_paths(fl->ca) != 1) {
-        log_error("cannot load the system CA store");
-        ERR_clear_error();
-        return false;
-    }
-    if (c->tls_cert_file[0] && X509_STORE_load_file(fl->ca, c->tls_cert_file) != 1) {
-        log_error("cannot load DD_TLS_CERT_FILE %s", c->tls_cert_file);
-        ERR_clear_error();
+    struct fl_intake_opts o = {
+        .api_key = c->api_key,
+        .proxy = c->proxy_https,
+        .no_proxy = c->no_proxy,
+        .extra_ca_file = c->tls_cert_file[0] ? c->tls_cert_file : NULL,
+        .timeout_ms = (long)c->flush_timeout_s * 1000,
+        .http1_only = c->http_protocol == CFG_HTTP1,
+        .skip_verify = c->skip_ssl_validation,
+        .zstd_level = c->compression_level,
+    };
+    char err[256];
+    fl->intake = fl_intake_new(fl->base, &o, err, sizeof err);
+    if (fl->intake == NULL) {
+        log_error("intake client not built, sending nothing: %s", err);
         return false;
     }
     return true;
@@ -151,7 +156,7 @@ int fl_main(const struct fl_args *a)
     event_base_dispatch(fl.base);
     fl_receivers_free(fl.recv);
     peer_free(fl.sup);
-    X509_STORE_free(fl.ca);
+    fl_intake_free(fl.intake);
     event_base_free(fl.base);
     return 0;
 }
