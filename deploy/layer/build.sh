@@ -32,6 +32,9 @@ case $ARCHES in all) ARCHES="x86_64 arm64";; x86_64|arm64) ;; *) echo "layer: --
 case $NAME in ''|*/*|.|..) echo "layer: --name must be a plain file name" >&2; exit 2;; esac
 
 CACHE=${FORKCAP_LAYER_CACHE:-/var/cache/forkcap-layer}
+if [ -z "${FORKCAP_LAYER_CACHE:-}" ] && ! mkdir -p "$CACHE" 2>/dev/null; then
+    CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/forkcap-layer   # not root
+fi
 JOBS=${JOBS:-$(nproc)}
 log() { echo "layer | $*" >&2; }
 
@@ -49,12 +52,18 @@ fetch() {
     exec 9>"$CACHE/src/.lock"; flock 9
     for v in $(apt-cache showsrc "$pkg" | sed -n 's/^Version: //p' | sort -rV); do
         dir=$CACHE/src/$pkg-$v
-        if [ ! -d "$dir" ]; then
+        local failed=$CACHE/src/.failed-$pkg-$v
+        # a version that could not be fetched is tried again after a day
+        if [ ! -d "$dir" ] && [ -z "$(find "$failed" -mmin -1440 2>/dev/null)" ]; then
             local tmp; tmp=$(mktemp -d "$CACHE/src/.fetch.XXXXXX")
             if (cd "$tmp" && apt-get source -qq "$pkg=$v" >/dev/null 2>&1); then
                 local tree; tree=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d | head -1)
                 mv "$tree" "$dir"
+                rm -f "$failed"
                 log "source $pkg $v"
+            else
+                touch "$failed"
+                log "source $pkg $v: not available from the mirror, trying an older one"
             fi
             rm -rf "$tmp"
         fi
@@ -237,12 +246,17 @@ EOF
 # toolchain for $ARCH (only the folders DIRS) and build TARGET.
 static_target() {
     local b=$1 dirs=$2 target=$3
+    # libraries are linked with -l, which CMake does not track: start over
+    # when any library or the toolchain changed since this tree was built
+    local key; key=$(cat "$A"/stamps/* "$HERE"/toolchain-*.cmake | sha256sum | cut -c1-16)
+    if [ "$(cat "$b.key" 2>/dev/null)" != "$key" ]; then rm -rf "$b"; fi
     cmake -S "$ROOT" -B "$b" -G "Unix Makefiles" -DCMAKE_TOOLCHAIN_FILE="$HERE/toolchain-$ARCH.cmake" \
         -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DFORKCAP_LAYER_PREFIX="$P" \
         -DFORKCAP_DIRS="$dirs" -DFORKCAP_WERROR=OFF >"$b.cmake.log" 2>&1 ||
         { tail -n 30 "$b.cmake.log" >&2; return 1; }
     cmake --build "$b" -j"$JOBS" --target "$target" >"$b.build.log" 2>&1 ||
         { grep -m20 -B2 -A5 'error' "$b.build.log" >&2 || tail -n 30 "$b.build.log" >&2; return 1; }
+    echo "$key" > "$b.key"
 }
 
 build_probe() {
