@@ -157,11 +157,16 @@ build_libs() {
        no-comp no-ssl3 no-dtls no-srtp no-sctp no-psk no-srp no-gost no-idea no-mdc2 no-rc2 no-rc4 no-rc5
        no-bf no-cast no-seed no-camellia no-aria no-sm2 no-sm3 no-sm4 no-whirlpool no-md4 no-cms no-ts
        no-ocsp no-ct no-cmp no-siphash no-blake2 no-scrypt no-ec2m no-fips"
+    # OPENSSLDIR is where OpenSSL looks for openssl.cnf: a path no base image
+    # has, so the host's OpenSSL configuration (crypto policies, provider
+    # modules this build cannot load) never applies; forkcap finds CA
+    # bundles itself.
+    f="$f --openssldir=/opt/forkcap/ssl"
     if need_build openssl "$f"; then
         log "$ARCH: openssl ${VER[openssl]}"; workdir openssl
         # CC is the musl wrapper already: no cross prefix for Configure
         (cd "$W" && CC=$CC ./Configure $OSSL_TARGET $f --prefix="$P" --libdir=lib \
-            --openssldir=/etc/ssl -ffunction-sections -fdata-sections $ARCH_CFLAGS -isystem "$A/kernel-headers" \
+            -ffunction-sections -fdata-sections $ARCH_CFLAGS -isystem "$A/kernel-headers" \
             >"$W/_configure.log" 2>&1 && make -j"$JOBS" build_libs >"$W/_build.log" 2>&1 &&
          make install_dev >/dev/null 2>&1) || { tail -n 30 "$W"/_*.log >&2; return 1; }
         done_build openssl

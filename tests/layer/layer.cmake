@@ -24,10 +24,16 @@ if(NOT FORKCAP_LAYER_PREFIX)
       set_tests_properties(layer_zip_${tn} PROPERTIES LABELS "layer" TIMEOUT 60
                            FIXTURES_REQUIRED layer_zips)
       if(TARGET lambda-sim AND TARGET fake-intake)
+        # beside the x86_64 layer, the development build's ready_ms for comparison
+        set(dev "")
+        if(arch STREQUAL "x86_64" AND variant STREQUAL "forkcap" AND TARGET forkcap
+           AND CMAKE_HOST_SYSTEM_PROCESSOR STREQUAL "x86_64")
+          set(dev $<TARGET_FILE:forkcap>)
+        endif()
         add_test(NAME layer_sim_${tn}
                  COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/run_sim.sh $<TARGET_FILE:lambda-sim>
                          $<TARGET_FILE:fake-intake> ${CMAKE_SOURCE_DIR}/tests/lib/make-ca.sh
-                         ${zip} ${arch} ${variant} ${LAYER_OUT}/dist/probe-${arch}/intake-post)
+                         ${zip} ${arch} ${variant} ${LAYER_OUT}/dist/probe-${arch}/intake-post ${dev})
         set_tests_properties(layer_sim_${tn} PROPERTIES LABELS "layer" TIMEOUT 180
                              FIXTURES_REQUIRED layer_zips SKIP_RETURN_CODE 77)
       endif()

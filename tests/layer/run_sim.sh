@@ -1,5 +1,5 @@
 #!/bin/bash
-# run_sim.sh SIM FAKE_INTAKE MAKE_CA ZIP ARCH NAME PROBE — the layer's binary
+# run_sim.sh SIM FAKE_INTAKE MAKE_CA ZIP ARCH NAME PROBE [DEV_FORKCAP] — the layer's binary
 # as Lambda runs it: unzipped to an /opt-like DIR/extensions/NAME, started by
 # lambda-sim for 5 invocations (arm64 under qemu-aarch64-static), pointed at
 # a fake intake over HTTPS at https://intake.forkcap.test:PORT, in a private
@@ -9,9 +9,11 @@
 # transport code (CA search order, libcurl, OpenSSL, resolver) must post to
 # that name with the CA found at the Amazon Linux path, fail verification
 # (curl 60) when the bundle there lacks the CA, and refuse to start without
-# any bundle.
+# any bundle. With DEV_FORKCAP (the development build, same arch), the same
+# run is repeated with it and both ready_ms are printed side by side (a
+# figure for the bench, not asserted).
 set -euo pipefail
-SIM=$1 FAKE=$2 MAKECA=$3 ZIP=$4 ARCH=$5 NAME=$6 PROBE=$7
+SIM=$1 FAKE=$2 MAKECA=$3 ZIP=$4 ARCH=$5 NAME=$6 PROBE=$7 DEV=${8:-}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/common.sh"
 # (not test_tmpdir: called as $(test_tmpdir) its EXIT trap fires in the
@@ -92,16 +94,21 @@ grep -q 'no system CA bundle found' "$T/probe-none.err" || fail "without any CA 
 echo "$ARCH: static transport resolved intake.forkcap.test from /etc/hosts and verified TLS with the Amazon Linux bundle"
 
 # 4. the layer's own binary under lambda-sim, same namespace and environment
+# sim_run DIR EXT: 5 invocations of lambda-sim with extension EXT
+sim_run() {
+    local d=$1 e=$2 statsd rc=0
+    statsd=$(free_tcp_port)
+    FORKCAP_TELEMETRY_PORT=$(free_tcp_port) DD_DOGSTATSD_PORT=$statsd DD_APM_RECEIVER_PORT=0 \
+    FORKCAP_LAMBDA_PORT=0 FORKCAP_STATS_FILE=$d/stats.json \
+    in_ns "$d" "$T/pki/ca.pem" "$SIM" --port 0 --port-file "$d/sim.port" --extension "$e" --invokes 5 \
+        --fn-ms 5 --log-lines 2 --statsd-port "$statsd" --statsd-per-invoke 3 \
+        --report "$d/report.json" --ext-log "$d/ext.log" --quiet || rc=$?
+    [ "$rc" = 0 ] || fail "lambda-sim exit $rc: $(tail -5 "$d/ext.log")"
+}
 : > "$CAP"
-d=$T/sim; rc=0
-statsd=$(free_tcp_port)
-FORKCAP_TELEMETRY_PORT=$(free_tcp_port) DD_DOGSTATSD_PORT=$statsd DD_APM_RECEIVER_PORT=0 \
-FORKCAP_LAMBDA_PORT=0 FORKCAP_STATS_FILE=$d/stats.json \
-in_ns "$d" "$T/pki/ca.pem" "$SIM" --port 0 --port-file "$d/sim.port" --extension "$ext" --invokes 5 \
-    --fn-ms 5 --log-lines 2 --statsd-port "$statsd" --statsd-per-invoke 3 \
-    --report "$d/report.json" --ext-log "$d/ext.log" --quiet || rc=$?
+d=$T/sim
+sim_run "$d" "$ext"
 r=$d/report.json
-[ "$rc" = 0 ] || fail "lambda-sim exit $rc: $(tail -5 "$d/ext.log")"
 [ -s "$r" ] || fail "no report"
 [ "$(jq '.crashes | length' "$r")" = 0 ] || fail "crashes: $(jq -c .crashes "$r")"
 [ "$(jq '[.extensions[] | select(.crashed)] | length' "$r")" = 0 ] || fail "extension crashed: $(tail -5 "$d/ext.log")"
@@ -116,5 +123,13 @@ sleep 0.3
 # whatever it shipped went over verified TLS to the name from /etc/hosts
 [ "$(verified_to_name)" = "$(jq -s length "$CAP")" ] ||
     fail "requests not over verified TLS to intake.forkcap.test: $(head -c 400 "$CAP")"
-echo "$ARCH $NAME under lambda-sim: 5 invocations ok, ready_ms $(jq '.extensions[0].ready_ms' "$r"), $(verified_to_name) verified requests to intake.forkcap.test"
+echo "$ARCH $NAME under lambda-sim: 5 invocations ok, $(verified_to_name) verified requests to intake.forkcap.test"
+
+if [ -n "$DEV" ]; then
+    mkdir -p "$T/dev/extensions"; cp "$DEV" "$T/dev/extensions/$NAME"
+    sim_run "$T/devsim" "$T/dev/extensions/$NAME"
+    echo "$ARCH ready_ms: layer (static) $(jq '.extensions[0].ready_ms' "$r"), development build $(jq '.extensions[0].ready_ms' "$T/devsim/report.json")"
+else
+    echo "$ARCH ready_ms: layer (static) $(jq '.extensions[0].ready_ms' "$r")"
+fi
 echo ok
