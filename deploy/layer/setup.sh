@@ -34,7 +34,7 @@ SRC
 fi
 
 PKGS="gcc libc6-dev musl-tools musl-dev musl-dev:arm64 gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
-linux-libc-dev-arm64-cross qemu-user-static dpkg-dev file zip unzip cmake pkg-config make perl xz-utils patch
+linux-libc-dev-arm64-cross qemu-user-static dpkg-dev file zip unzip cmake pkg-config make perl xz-utils bzip2 patch
 protobuf-c-compiler openssl util-linux"
 missing=""
 for p in $PKGS; do have "$p" || missing="$missing $p"; done
