@@ -694,6 +694,8 @@ static void on_transfer_done(struct fl_intake *in, struct xfer *x, CURLcode cc)
                 evtimer_add(x->backoff_ev, &tv);
                 return;
             }
+        } else {
+            final = FL_ABORTED; /* attempts were left; the deadline was not */
         }
     }
     finish(x, final);

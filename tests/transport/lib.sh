@@ -1,0 +1,68 @@
+# tests/transport/lib.sh — helpers for the intake-client end-to-end tests:
+# a fake intake with a throw-away CA, a real tinyproxy, and the driver.
+# Source after tests/lib/common.sh; expects $TMP (from test_tmpdir).
+
+# start_intake FAKE_INTAKE [extra fake-intake args...]: sets HTTP_PORT,
+# HTTPS_PORT, CAP (capture file), CA (test CA), INTAKE_PID.
+start_intake() {
+    local bin=$1; shift
+    bash "$(dirname "${BASH_SOURCE[0]}")/../lib/make-ca.sh" "$TMP/pki" >/dev/null
+    CA=$TMP/pki/ca.pem
+    CAP=$TMP/capture.jsonl
+    : > "$CAP"
+    rm -f "$TMP/ports.json"
+    "$bin" --http-port 0 --https-port 0 --cert "$TMP/pki/server.pem" --key "$TMP/pki/server.key" \
+        --port-file "$TMP/ports.json" --capture "$CAP" --quiet "$@" 2>>"$TMP/intake.log" &
+    INTAKE_PID=$!
+    wait_for_file "$TMP/ports.json" 10 || fail "fake-intake did not start"
+    HTTP_PORT=$(jq -r .http "$TMP/ports.json")
+    HTTPS_PORT=$(jq -r .https "$TMP/ports.json")
+}
+
+# intake_ctl JSON: a failure rule (or {"clear":true}) through the control endpoint.
+intake_ctl() {
+    curl -sS --noproxy '*' -o /dev/null -w '%{http_code}' -X POST \
+        -H 'Content-Type: application/json' -d "$1" "http://127.0.0.1:$HTTP_PORT/_intake/fail" |
+        grep -q '^2' || fail "intake control refused $1"
+}
+
+# start_tinyproxy ALLOWED_CONNECT_PORT: sets PROXY_PORT, PROXY_LOG, PROXY_PID.
+start_tinyproxy() {
+    PROXY_PORT=$(free_tcp_port)
+    PROXY_LOG=$TMP/tinyproxy.log
+    : > "$PROXY_LOG"
+    cat > "$TMP/tinyproxy.conf" <<CONF
+Port $PROXY_PORT
+Listen 127.0.0.1
+Timeout 30
+LogFile "$PROXY_LOG"
+LogLevel Info
+MaxClients 50
+Allow 127.0.0.1
+ConnectPort $1
+CONF
+    tinyproxy -d -c "$TMP/tinyproxy.conf" 2>>"$TMP/tinyproxy.err" &
+    PROXY_PID=$!
+    local n=100
+    while ! (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null; do
+        n=$((n - 1)); [ $n -gt 0 ] || fail "tinyproxy did not start"; sleep 0.05
+    done
+}
+
+# post OUT [args...]: run the driver with a clean proxy environment plus
+# whatever the caller exported; stdout to OUT.jsonl, stderr to OUT.err.
+# Never fails by itself: the exit code is left in $RC.
+post() {
+    local out=$1; shift
+    RC=0
+    env -u HTTPS_PROXY -u https_proxy -u DD_PROXY_HTTPS -u NO_PROXY -u no_proxy \
+        -u DD_PROXY_NO_PROXY -u DD_SITE -u DD_URL -u DD_DD_URL -u DD_TLS_CERT_FILE \
+        -u DD_SKIP_SSL_VALIDATION -u DD_HTTP_PROTOCOL -u DD_FLUSH_TIMEOUT \
+        DD_API_KEY=${KEY:-abcdef0123456789} DD_LOGS_CONFIG_LOGS_DD_URL=https://localhost:$HTTPS_PORT \
+        DD_DD_URL=https://localhost:$HTTPS_PORT "${ENVS[@]}" \
+        "$DRIVER" "$@" >"$TMP/$out.jsonl" 2>"$TMP/$out.err" || RC=$?
+}
+
+# results OUT: the result lines of a run.
+results() { jq -c 'select(.event=="result")' "$TMP/$1.jsonl"; }
+summary() { jq -c 'select(.event=="summary")' "$TMP/$1.jsonl"; }
