@@ -84,7 +84,7 @@ setup_arch() {
     ARCH=$1
     case $ARCH in
         x86_64) CC=musl-gcc; HOST=x86_64-linux-musl; OSSL_TARGET=linux-x86_64
-                KHDR_ASM=/usr/include/x86_64-linux-gnu/asm; STRIP=strip; ARCH_CFLAGS="";;
+                KHDR_ASM=/usr/include/x86_64-linux-gnu/asm; STRIP="strip"; ARCH_CFLAGS="";;
         arm64)  CC=aarch64-linux-musl-gcc; HOST=aarch64-linux-musl; OSSL_TARGET=linux-aarch64
                 KHDR_ASM=/usr/aarch64-linux-gnu/include/asm; STRIP=aarch64-linux-gnu-strip
                 # Debian's gcc defaults to outline atomics, whose libgcc
@@ -101,7 +101,7 @@ setup_arch() {
     # size: sections per function so the final link drops what is unused
     CFLAGS_LIB="-O2 -fPIC -ffunction-sections -fdata-sections ${ARCH_CFLAGS:+$ARCH_CFLAGS }-isystem $A/kernel-headers"
     CC_ID=$($CC --version | head -1; sha256sum "$(command -v "$CC")" | cut -c1-16)
-    export PKG_CONFIG_LIBDIR=$P/lib/pkgconfig PKG_CONFIG_PATH= FORKCAP_LAYER_PREFIX=$P
+    export PKG_CONFIG_LIBDIR=$P/lib/pkgconfig PKG_CONFIG_PATH="" FORKCAP_LAYER_PREFIX=$P
     unset PKG_CONFIG_SYSROOT_DIR
 }
 
