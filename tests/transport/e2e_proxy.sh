@@ -8,7 +8,7 @@ DRIVER=$1 FAKE=$2
 here=$(dirname "$0")
 . "$here/../lib/common.sh"
 . "$here/lib.sh"
-TMP=$(test_tmpdir)
+transport_tmpdir
 command -v tinyproxy >/dev/null || fail "tinyproxy is not installed (deploy/deps.sh)"
 start_intake "$FAKE"
 start_tinyproxy "$HTTPS_PORT"

@@ -8,7 +8,7 @@ DRIVER=$1 FAKE=$2
 here=$(dirname "$0")
 . "$here/../lib/common.sh"
 . "$here/lib.sh"
-TMP=$(test_tmpdir)
+transport_tmpdir
 ENVS=()
 KEY=abcdef0123456789
 start_intake "$FAKE"

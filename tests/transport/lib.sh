@@ -1,6 +1,21 @@
 # tests/transport/lib.sh — helpers for the intake-client end-to-end tests:
 # a fake intake with a throw-away CA, a real tinyproxy, and the driver.
-# Source after tests/lib/common.sh; expects $TMP (from test_tmpdir).
+# Source after tests/lib/common.sh, then call transport_tmpdir.
+
+# transport_tmpdir: sets TMP to a fresh folder and, in THIS shell, an EXIT
+# trap that stops every process started here and removes the folder.
+# (test_tmpdir run as TMP=$(test_tmpdir) sets its trap in the command
+# substitution's subshell, where it fires at once and kills nothing.)
+transport_tmpdir() {
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/forkcap-transport.XXXXXX")
+    trap 'transport_cleanup' EXIT
+}
+transport_cleanup() {
+    local p
+    for p in ${INTAKE_PIDS:-} ${PROXY_PID:-}; do kill "$p" 2>/dev/null || true; done
+    for p in ${INTAKE_PIDS:-} ${PROXY_PID:-}; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
 
 # start_intake FAKE_INTAKE [extra fake-intake args...]: sets HTTP_PORT,
 # HTTPS_PORT, CAP (capture file), CA (test CA), INTAKE_PID.
@@ -14,6 +29,7 @@ start_intake() {
     "$bin" --http-port 0 --https-port 0 --cert "$TMP/pki/server.pem" --key "$TMP/pki/server.key" \
         --port-file "$TMP/ports.json" --capture "$CAP" --quiet "$@" 2>>"$TMP/intake.log" &
     INTAKE_PID=$!
+    INTAKE_PIDS="${INTAKE_PIDS:-} $INTAKE_PID"
     wait_for_file "$TMP/ports.json" 10 || fail "fake-intake did not start"
     HTTP_PORT=$(jq -r .http "$TMP/ports.json")
     HTTPS_PORT=$(jq -r .https "$TMP/ports.json")
