@@ -11,8 +11,8 @@ here=$(dirname "$0")
 transport_tmpdir
 command -v tinyproxy >/dev/null || fail "tinyproxy is not installed (deploy/deps.sh)"
 start_intake "$FAKE"
-start_tinyproxy "$HTTPS_PORT"
 SECRET=pr0xyS3cret
+start_tinyproxy "$HTTPS_PORT" forkcap "$SECRET"
 connects() { grep -c "CONNECT localhost:$HTTPS_PORT" "$PROXY_LOG" || true; }
 
 # 1. DD_PROXY_HTTPS with credentials: through the tunnel, HTTP/1.1, resumed TLS
@@ -26,6 +26,16 @@ post via --count 3 --gap-ms 20
     fail "capture does not hold the 3 tunnelled requests"
 [ "$(results via | jq -s 'map(select(.tls_resumed)) | length')" -eq 2 ] || fail "no TLS resumption through the proxy"
 grep -q "proxy http://\*\*\*@127.0.0.1:$PROXY_PORT" "$TMP/via.err" || fail "proxy not shown (redacted) at start-up"
+
+# 1b. a wrong proxy password: the proxy refuses the tunnel (tinyproxy answers 401), nothing
+#     reaches the intake, and neither password is printed
+: > "$CAP"
+ENVS=(DD_TLS_CERT_FILE=$CA "DD_PROXY_HTTPS=http://forkcap:wr0ngPassw@127.0.0.1:$PROXY_PORT")
+post badauth --count 1 --budget-ms 3000
+r=$(results badauth)
+jq -e '.outcome=="failed" and (.error|test("40[17]"))' <<<"$r" >/dev/null || fail "wrong proxy password: $r"
+[ "$(wc -l <"$CAP")" -eq 0 ] || fail "a request went through with a wrong proxy password"
+! grep -l "wr0ngPassw" "$TMP"/badauth.* >/dev/null || fail "wrong proxy password printed"
 
 # 2. HTTPS_PROXY with NO_PROXY covering the intake host: direct, HTTP/2
 before=$(connects)

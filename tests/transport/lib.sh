@@ -42,7 +42,8 @@ intake_ctl() {
         grep -q '^2' || fail "intake control refused $1"
 }
 
-# start_tinyproxy ALLOWED_CONNECT_PORT: sets PROXY_PORT, PROXY_LOG, PROXY_PID.
+# start_tinyproxy ALLOWED_CONNECT_PORT [USER PASSWORD]: sets PROXY_PORT,
+# PROXY_LOG, PROXY_PID; with USER/PASSWORD the proxy demands Basic auth.
 start_tinyproxy() {
     PROXY_PORT=$(free_tcp_port)
     PROXY_LOG=$TMP/tinyproxy.log
@@ -57,6 +58,7 @@ MaxClients 50
 Allow 127.0.0.1
 ConnectPort $1
 CONF
+    [ $# -lt 3 ] || echo "BasicAuth $2 $3" >> "$TMP/tinyproxy.conf"
     tinyproxy -d -c "$TMP/tinyproxy.conf" 2>>"$TMP/tinyproxy.err" &
     PROXY_PID=$!
     local n=100
