@@ -23,6 +23,18 @@ if(TARGET fc_common)
                          ENVIRONMENT "FORKCAP_MAKE_CA=${CMAKE_CURRENT_LIST_DIR}/../lib/make-ca.sh")
   endforeach()
 
+  if(FORKCAP_FUZZ)
+    # the two parsers are built into the target itself, so they are
+    # instrumented for coverage (they depend on libc only)
+    add_executable(fuzz_transport_env ${CMAKE_CURRENT_LIST_DIR}/fuzz_transport_env.c
+                   ${CMAKE_SOURCE_DIR}/flusher/endpoints.c ${CMAKE_SOURCE_DIR}/flusher/intake_proxy.c)
+    target_include_directories(fuzz_transport_env PRIVATE ${CMAKE_SOURCE_DIR}/flusher)
+    target_compile_options(fuzz_transport_env PRIVATE -fsanitize=fuzzer,address)
+    target_link_options(fuzz_transport_env PRIVATE -fsanitize=fuzzer,address)
+    add_test(NAME transport_fuzz_env COMMAND fuzz_transport_env -max_total_time=5)
+    set_tests_properties(transport_fuzz_env PROPERTIES LABELS fuzz TIMEOUT 60)
+  endif()
+
   if(TARGET fake-intake)
     foreach(t tls proxy fresh failures)
       add_test(NAME transport_e2e_${t}
