@@ -74,6 +74,7 @@ struct fl_intake {
     CURLM *multi;
     CURLSH *share;
     struct event *timer;
+    struct event *kick; /* starts newly queued transfers from the loop */
     X509_STORE *store;
     double tls_setup_ms;
     /* options, copied */
@@ -746,6 +747,13 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     pump(in);
 }
 
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pump(arg);
+}
+
 static void empty_done_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -906,9 +914,10 @@ static int submit(struct fl_intake *in, struct payload **pls, const bool *resent
     fl->outstanding = (unsigned)n;
     fl->sum.posted = (unsigned)n;
     flush_arm(fl);
-    /* start from the loop, so no callback runs inside the caller's call */
+    /* start from the loop, so no callback runs inside the caller's call
+     * (not through curl's timer, which curl may cancel meanwhile) */
     struct timeval zero = {0, 0};
-    evtimer_add(in->timer, &zero);
+    evtimer_add(in->kick, &zero);
     return 0;
 }
 
@@ -1001,7 +1010,8 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
     in->multi = curl_multi_init();
     in->share = curl_share_init();
     in->timer = evtimer_new(base, timer_event_cb, in);
-    if (!in->multi || !in->share || !in->timer) {
+    in->kick = evtimer_new(base, kick_cb, in);
+    if (!in->multi || !in->share || !in->timer || !in->kick) {
         set_err(err, errlen, "intake: out of memory setting up curl");
         goto fail;
     }
@@ -1176,6 +1186,8 @@ void fl_intake_free(struct fl_intake *in)
         curl_share_cleanup(in->share);
     if (in->timer)
         event_free(in->timer);
+    if (in->kick)
+        event_free(in->kick);
     if (in->store)
         X509_STORE_free(in->store);
     free(in->api_key);
