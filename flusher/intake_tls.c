@@ -60,7 +60,10 @@ static int add_pem_file(X509_STORE *st, const char *path, char *err, size_t errl
         ERR_error_string_n(e, buf, sizeof buf);
         ERR_clear_error();
         if (n == 0) {
-            snprintf(err, errlen, "%.300s: %s", path, buf);
+            /* a cut message is still a clear one; using the result tells
+             * gcc the truncation is expected */
+            if (snprintf(err, errlen, "%.300s: %s", path, buf) >= (int)errlen)
+                err[errlen - 1] = '\0';
             return -1;
         }
     }

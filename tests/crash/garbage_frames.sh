@@ -7,7 +7,7 @@ set -euo pipefail
 SIM=$1 FORKCAP=$2
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../e2e/e2e_lib.sh"
-T=$(test_tmpdir)
+test_tmpdir
 ext_setup "$T"
 export FORKCAP_TEST_GARBAGE_AT_INVOKE=3
 run_sim "$T" --invokes 20 --fn-ms 5 --interval-ms 10

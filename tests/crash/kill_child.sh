@@ -8,7 +8,7 @@ set -euo pipefail
 SIM=$1 FORKCAP=$2 WHICH=$3 MODE=$4
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../e2e/e2e_lib.sh"
-T=$(test_tmpdir)
+test_tmpdir
 ext_setup "$T"
 N=60 KILLS=6
 freeze=(); [ "$MODE" = freeze ] && freeze=(--freeze)

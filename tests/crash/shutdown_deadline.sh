@@ -6,7 +6,7 @@ set -euo pipefail
 SIM=$1 FORKCAP=$2
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../e2e/e2e_lib.sh"
-T=$(test_tmpdir)
+test_tmpdir
 ext_setup "$T"
 export FORKCAP_TEST_FLUSHER_IGNORE_FLUSH=1
 run_sim "$T" --invokes 3 --fn-ms 5

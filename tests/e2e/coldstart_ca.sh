@@ -9,7 +9,7 @@ set -euo pipefail
 SIM=$1 FORKCAP=$2 MAKECA=$3
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/e2e_lib.sh"
-T=$(test_tmpdir)
+test_tmpdir
 bash "$MAKECA" "$T/pki" 300 >/dev/null
 [ -s "$T/pki/ca.pem" ] && [ -s "$T/pki/extra-cas.pem" ] || fail "make-ca.sh wrote no bundles"
 RUNS=${COLDSTART_RUNS:-5}

@@ -6,7 +6,7 @@ set -euo pipefail
 SIM=$1 FORKCAP=$2
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/e2e_lib.sh"
-T=$(test_tmpdir)
+test_tmpdir
 DD_API_KEY="" ext_setup "$T"
 unset DD_API_KEY
 run_sim "$T" --invokes 10 --fn-ms 5 --interval-ms 2

@@ -7,7 +7,7 @@ set -euo pipefail
 SIM=$1 FORKCAP=$2
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/e2e_lib.sh"
-T=$(test_tmpdir)
+test_tmpdir
 ext_setup "$T"
 FN_MS=40
 run_sim "$T" --invokes 100 --fn-ms $FN_MS --interval-ms 2

@@ -5,7 +5,7 @@ set -euo pipefail
 SIM=$1 FORKCAP=$2
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/e2e_lib.sh"
-T=$(test_tmpdir)
+test_tmpdir
 ext_setup "$T"
 dead=$(free_tcp_port)
 export HTTP_PROXY="http://127.0.0.1:$dead" http_proxy="http://127.0.0.1:$dead"

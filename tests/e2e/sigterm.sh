@@ -5,7 +5,7 @@ set -euo pipefail
 SIM=$1 FORKCAP=$2
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/e2e_lib.sh"
-T=$(test_tmpdir)
+test_tmpdir
 ext_setup "$T"
 "$SIM" --port 0 --port-file "$T/sim.port" --extension "$T/extensions/forkcap" \
     --report "$T/report.json" --ext-log "$T/ext.log" --quiet --invokes 200 --fn-ms 5 --interval-ms 20 &

@@ -6,7 +6,7 @@
 set -euo pipefail
 FORKCAP=$1
 . "$(dirname "$0")/../lib/common.sh"
-T=$(test_tmpdir)
+test_tmpdir
 mkdir -p "$T/extensions"; cp "$FORKCAP" "$T/extensions/forkcap"
 export FORKCAP_TELEMETRY_PORT=0 DD_DOGSTATSD_PORT=0 DD_APM_RECEIVER_PORT=0 FORKCAP_LAMBDA_PORT=0
 export FORKCAP_STATS_FILE=$T/stats.json DD_API_KEY=abcdef0123456789

@@ -25,10 +25,12 @@ wait_for_file() {
 # fail MSG: print and return non-zero (use as `cond || fail "why"`).
 fail() { echo "FAIL: $*" >&2; return 1; }
 
-# test_tmpdir: a fresh temporary folder removed when the shell exits.
+# test_tmpdir: sets T to a fresh temporary folder and, in the calling shell,
+# an EXIT trap that kills the shell's background jobs and removes T. Call it
+# plainly (`test_tmpdir`), never as `$(test_tmpdir)`: a trap set inside a
+# command substitution would fire at once, in the subshell.
 test_tmpdir() {
-    local d; d=$(mktemp -d "${TMPDIR:-/tmp}/forkcap-test.XXXXXX")
+    T=$(mktemp -d "${TMPDIR:-/tmp}/forkcap-test.XXXXXX")
     # shellcheck disable=SC2064
-    trap "rm -rf '$d'; jobs -p | xargs -r kill 2>/dev/null" EXIT
-    echo "$d"
+    trap "jobs -p | xargs -r kill 2>/dev/null; sleep 0.1; jobs -p | xargs -r kill -9 2>/dev/null; rm -rf '$T'" EXIT
 }
