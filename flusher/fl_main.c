@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "fl_pipe.h"
 #include "frame.h"
 #include "intake.h"
 #include "log.h"
@@ -25,10 +26,7 @@ struct fl {
     struct peer *sup;
     struct fl_receivers *recv;
     struct fl_intake *intake; /* the HTTPS client (CA store loaded once); NULL = idle */
-    uint64_t last_data_seq; /* highest FT_PLATFORM/FT_LOGS seq received */
-    uint64_t data_frames;
-    char fn_name[CFG_STR_MAX];
-    char request_id[CFG_STR_MAX];
+    struct fl_pipe *pipe;     /* frames and datagrams -> intake posts */
 };
 
 /* TLS client state: the intake client with the system roots plus
@@ -65,65 +63,33 @@ static void fl_send(struct fl *fl, struct frame_buf *fb)
     frame_buf_free(fb);
 }
 
-/* The intake pipeline's entry: deliver what is pending within budget_ms,
- * then report. For now nothing is shipped: every data frame received so
- * far is acknowledged as handled. */
-static void fl_flush(struct fl *fl, uint64_t flush_id, uint64_t budget_ms, bool final)
+static void fl_emit(struct frame_buf *fb, void *arg)
 {
-    uint64_t t0 = clock_us();
-    struct frame_buf fb = {0};
-    (void)budget_ms;
-    log_debug("flush %llu%s: %llu data frames so far", (unsigned long long)flush_id,
-              final ? " (final)" : "", (unsigned long long)fl->data_frames);
-    frame_begin(&fb, FT_ACK);
-    frame_put_uint(&fb, "upto", fl->last_data_seq);
-    fl_send(fl, &fb);
-    frame_begin(&fb, FT_FLUSHED);
-    frame_put_uint(&fb, "flush_id", flush_id);
-    frame_put_bool(&fb, "ok", true);
-    frame_put_uint(&fb, "sent", 0);
-    frame_put_uint(&fb, "ms", (clock_us() - t0) / 1000);
-    fl_send(fl, &fb);
+    fl_send(arg, fb);
+}
+
+static void on_dgram(const char *buf, size_t len, void *arg)
+{
+    struct fl *fl = arg;
+    if (fl->pipe)
+        fl_pipe_dogstatsd(fl->pipe, buf, len);
 }
 
 static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)
 {
     struct fl *fl = arg;
-    const char *s;
-    uint64_t id, budget;
-    bool final = false;
     if (f == NULL) {
         if (peer_error(p))
             log_error("supervisor link: %s", peer_error(p));
         event_base_loopbreak(fl->base);
         return;
     }
-    switch (f->type) {
-    case FT_PLATFORM:
-    case FT_LOGS:
-        fl->data_frames++;
-        fl->last_data_seq = f->seq;
-        break;
-    case FT_CONTEXT:
-        if (frame_get_str(f, "fn_name", &s, NULL))
-            snprintf(fl->fn_name, sizeof fl->fn_name, "%s", s);
-        if (frame_get_str(f, "request_id", &s, NULL))
-            snprintf(fl->request_id, sizeof fl->request_id, "%s", s);
-        break;
-    case FT_FLUSH:
 #ifdef FORKCAP_TEST_HOOKS
-        /* test builds only: a flusher that never answers, to test deadlines */
-        if (getenv("FORKCAP_TEST_FLUSHER_IGNORE_FLUSH"))
-            break;
+    /* test builds only: a flusher that never answers, to test deadlines */
+    if (f->type == FT_FLUSH && getenv("FORKCAP_TEST_FLUSHER_IGNORE_FLUSH"))
+        return;
 #endif
-        frame_get_uint(f, "flush_id", &id);
-        frame_get_uint(f, "budget_ms", &budget);
-        frame_get_bool(f, "final", &final);
-        fl_flush(fl, id, budget, final);
-        break;
-    default:
-        break;
-    }
+    fl_pipe_frame(fl->pipe, f);
 }
 
 int fl_main(const struct fl_args *a)
@@ -142,7 +108,22 @@ int fl_main(const struct fl_args *a)
     }
     bool tls_ok = fl_tls_init(&fl);
     uint64_t t_tls = clock_us();
-    fl.recv = fl_receivers_start(fl.base, a);
+    char init_type[32];
+    const char *it = getenv("AWS_LAMBDA_INITIALIZATION_TYPE");
+    snprintf(init_type, sizeof init_type, "%s", it && strlen(it) < sizeof init_type ? it : "");
+    struct fl_pipe_opts po = {
+        .cfg = a->cfg,
+        .sender = fl.intake,
+        .emit = fl_emit,
+        .emit_arg = &fl,
+        .init_type = init_type[0] ? init_type : NULL,
+    };
+    fl.pipe = fl_pipe_new(&po);
+    if (fl.pipe == NULL) {
+        log_error("cannot build the pipeline (out of memory)");
+        return 1;
+    }
+    fl.recv = fl_receivers_start(fl.base, a, on_dgram, &fl);
     uint64_t t_ready = clock_us();
 
     struct frame_buf fb = {0};
@@ -156,7 +137,8 @@ int fl_main(const struct fl_args *a)
     event_base_dispatch(fl.base);
     fl_receivers_free(fl.recv);
     peer_free(fl.sup);
-    fl_intake_free(fl.intake);
+    fl_intake_free(fl.intake); /* no callbacks after this: the pipe can go */
+    fl_pipe_free(fl.pipe);
     event_base_free(fl.base);
     return 0;
 }

@@ -10,11 +10,12 @@
 #include "log.h"
 
 #define FL_DGRAM_MAX 65536
-#define FL_DGRAMS_PER_EVENT 64 /* bounded work per wake-up */
 
 struct fl_receivers {
     struct event *ev_statsd, *ev_apm, *ev_lambda;
     struct fl_receivers_stats st;
+    fl_dgram_fn on_dgram;
+    void *arg;
 };
 
 static void on_datagram(evutil_socket_t fd, short what, void *arg)
@@ -27,6 +28,8 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
         if (n < 0)
             break;
         r->st.datagrams++;
+        if (r->on_dgram)
+            r->on_dgram(buf, (size_t)n, r->arg);
     }
 }
 
@@ -61,11 +64,14 @@ static struct event *serve(struct event_base *base, int fd, event_callback_fn cb
     return ev;
 }
 
-struct fl_receivers *fl_receivers_start(struct event_base *base, const struct fl_args *a)
+struct fl_receivers *fl_receivers_start(struct event_base *base, const struct fl_args *a,
+                                        fl_dgram_fn on_dgram, void *arg)
 {
     struct fl_receivers *r = calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
+    r->on_dgram = on_dgram;
+    r->arg = arg;
     r->ev_statsd = serve(base, a->dogstatsd_fd, on_datagram, r);
     r->ev_apm = serve(base, a->apm_fd, on_accept, r);
     r->ev_lambda = serve(base, a->lambda_fd, on_accept, r);

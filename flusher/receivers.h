@@ -3,6 +3,7 @@
 #ifndef FORKCAP_RECEIVERS_H
 #define FORKCAP_RECEIVERS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -16,10 +17,16 @@ struct fl_receivers_stats {
     uint64_t accepted;  /* TCP connections accepted (trace + /lambda) */
 };
 
-/* Start serving every descriptor that is >= 0. The modules that parse
- * these inputs plug in here; until then datagrams are read and counted and
- * connections accepted and closed, so nothing piles up in the kernel. */
-struct fl_receivers *fl_receivers_start(struct event_base *base, const struct fl_args *a);
+/* One DogStatsD datagram, borrowed for the call. */
+typedef void (*fl_dgram_fn)(const char *buf, size_t len, void *arg);
+
+/* Start serving every descriptor that is >= 0. Datagrams go to on_dgram
+ * (NULL: read and counted only), at most FL_DGRAMS_PER_EVENT per wake-up so
+ * a flood cannot starve the supervisor link; TCP connections are accepted
+ * and closed until their parsers plug in, so nothing piles up in the kernel. */
+#define FL_DGRAMS_PER_EVENT 256
+struct fl_receivers *fl_receivers_start(struct event_base *base, const struct fl_args *a,
+                                        fl_dgram_fn on_dgram, void *arg);
 void fl_receivers_stats(const struct fl_receivers *r, struct fl_receivers_stats *out);
 void fl_receivers_free(struct fl_receivers *r);
 

@@ -1,0 +1,842 @@
+/* fl_pipe.c — see fl_pipe.h. */
+#include "fl_pipe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "clock.h"
+#include "dogstatsd.h"
+#include "endpoints.h"
+#include "enhanced.h"
+#include "log.h"
+#include "logs.h"
+#include "metrics.h"
+#include "series_json.h"
+#include "sketch_pb.h"
+
+#define TAG_LOGS (1ull << 63)
+#define GEN_SHIFT 24
+#define ID_MAX CFG_STR_MAX
+#define TAGS_BUF 4096
+#define FL_VERSION "forkcap"
+
+/* One metrics drain: the platform frames folded before it and how many of
+ * its payloads are not final yet. */
+struct mgen {
+    uint64_t gen;
+    uint64_t first_seq; /* 0 = it took no platform frame */
+    unsigned outstanding;
+};
+
+/* A log payload the batcher handed out, until its outcome is final. */
+struct lpay {
+    struct fl_logs_payload p;
+    struct lpay *next;
+};
+
+struct waiter {
+    uint64_t flush_id;
+    uint64_t deadline_us;
+    bool final;
+};
+
+struct fl_pipe {
+    struct fl_pipe_opts o;
+    const struct cfg *cfg;
+    struct met_agg *agg;
+    struct enh_state *enh;
+    struct fl_logs *logs;
+    struct fl_endpoints ep;
+    bool idle;
+    bool logs_forbidden;
+
+    /* identity */
+    char fn_name[ID_MAX], fn_version[ID_MAX], account_id[ID_MAX], arn[512];
+    char request_id[ID_MAX];
+    char arch[32], runtime[ID_MAX];
+    char seen[FL_PIPE_SEEN_IDS][ID_MAX];
+    unsigned seen_next;
+
+    /* metrics watermark */
+    uint64_t undrained_first; /* first platform seq folded since the last drain; 0 none */
+    struct mgen gens[FL_PIPE_GENS];
+    unsigned ngens; /* oldest first */
+    uint64_t next_gen;
+
+    /* log payloads out */
+    struct lpay *lpays;
+
+    /* flushes */
+    bool flushing;
+    struct waiter running[FL_PIPE_WAITERS + 1];
+    unsigned nrunning;
+    struct waiter waiting[FL_PIPE_WAITERS];
+    unsigned nwaiting;
+    uint64_t t0_us;
+    unsigned n_series_posts, n_sketch_posts, n_log_posts;
+    uint64_t max_seq;    /* highest data seq received */
+    uint64_t last_acked;
+    uint64_t unacked_idle;
+
+    struct dsd_stats dsd;
+    struct fl_pipe_stats st;
+};
+
+/* ---- identity and tags --------------------------------------------------- */
+
+static void copy_str(char *dst, size_t cap, const char *s, size_t len)
+{
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+}
+
+static const char *nz(const char *s)
+{
+    return s && s[0] ? s : NULL;
+}
+
+/* The ARN: FT_CONTEXT's, else built from region, account and name. */
+static const char *current_arn(struct fl_pipe *p, char *buf, size_t cap)
+{
+    if (p->arn[0])
+        return p->arn;
+    if (p->cfg->region[0] && p->account_id[0] && p->fn_name[0]) {
+        int n = snprintf(buf, cap, "arn:aws:lambda:%s:%s:function:%s", p->cfg->region,
+                         p->account_id, p->fn_name);
+        if (n > 0 && (size_t)n < cap)
+            return buf;
+    }
+    return NULL;
+}
+
+/* Split DD_TAGS ("k:v" separated by commas or spaces) plus env/service/
+ * version into the aggregator's common tags. */
+static void set_common_tags(struct fl_pipe *p)
+{
+    const struct cfg *c = p->cfg;
+    static char store[CFG_LIST_MAX + 3 * (CFG_STR_MAX + 10)];
+    struct met_str tags[MET_TAGS_MAX];
+    size_t n = 0, off = 0;
+    const char *keys[3] = {"env", "service", "version"};
+    const char *vals[3] = {c->env, c->service, c->version};
+    for (int i = 0; i < 3; i++) {
+        if (!vals[i][0])
+            continue;
+        int k = snprintf(store + off, sizeof store - off, "%s:%s", keys[i], vals[i]);
+        if (k <= 0 || (size_t)k >= sizeof store - off || (size_t)k > MET_TAG_MAX)
+            continue;
+        tags[n++] = (struct met_str){store + off, (size_t)k};
+        off += (size_t)k + 1;
+    }
+    const char *s = c->tags;
+    while (*s && n < MET_TAGS_MAX / 2) {
+        size_t len = strcspn(s, ", ");
+        if (len > 0 && len <= MET_TAG_MAX && met_text_ok(s, len))
+            tags[n++] = (struct met_str){s, len};
+        s += len;
+        if (*s)
+            s++;
+    }
+    if (met_set_common_tags(p->agg, tags, n) != 0) {
+        log_warn("some DD_ENV/DD_SERVICE/DD_VERSION/DD_TAGS tags are invalid: metrics carry none");
+        met_set_common_tags(p->agg, NULL, 0);
+    }
+}
+
+static void apply_context(struct fl_pipe *p)
+{
+    const struct cfg *c = p->cfg;
+    char arnbuf[512], mem[24] = "";
+    const char *arn = current_arn(p, arnbuf, sizeof arnbuf);
+    bool latest = !p->fn_version[0] || !strcmp(p->fn_version, "$LATEST");
+    char resource[ID_MAX * 2];
+    if (latest)
+        snprintf(resource, sizeof resource, "%s", p->fn_name);
+    else
+        snprintf(resource, sizeof resource, "%s:%s", p->fn_name, p->fn_version);
+    if (c->memory_mb)
+        snprintf(mem, sizeof mem, "%u", c->memory_mb);
+
+    struct enh_tag_context ec = {
+        .function_name = nz(p->fn_name),
+        .region = nz(c->region),
+        .account_id = nz(p->account_id),
+        .resource = nz(resource),
+        .executed_version = latest ? NULL : p->fn_version,
+        .runtime = nz(p->runtime),
+        .architecture = nz(p->arch),
+        .env = nz(c->env),
+        .service = nz(c->service),
+        .version = nz(c->version),
+        .dd_tags = nz(c->tags),
+        .memory_mb = c->memory_mb,
+    };
+    if (enh_set_context(p->enh, &ec) != 0)
+        log_warn("enhanced metrics: some tags were refused");
+
+    struct fl_logs_tagsrc ts = {
+        .arn = arn,
+        .qualifier = latest ? NULL : p->fn_version,
+        .env = nz(c->env),
+        .service = nz(c->service),
+        .version = nz(c->version),
+        .dd_tags = nz(c->tags),
+        .memory_size = nz(mem),
+        .runtime = nz(p->runtime),
+        .init_type = nz(p->o.init_type),
+        .architecture = nz(p->arch),
+        .extension_version = FL_VERSION,
+    };
+    static char tags[TAGS_BUF];
+    if (fl_logs_build_tags(&ts, tags, sizeof tags) < 0) {
+        log_warn("logs: tags too long, sent without them");
+        tags[0] = '\0';
+    }
+    char service[CFG_STR_MAX];
+    snprintf(service, sizeof service, "%s", c->service[0] ? c->service : p->fn_name);
+    struct fl_logs_ctx lc = {.arn = arn, .service = service, .tags = tags};
+    if (fl_logs_set_context(p->logs, &lc) != 0)
+        log_warn("logs: context not updated (out of memory)");
+}
+
+/* enhanced "invocations" once per request id, from FT_CONTEXT or a start record */
+static void count_invocation(struct fl_pipe *p, const char *rid, int64_t time_ms)
+{
+    if (!rid || !rid[0] || !p->cfg->enhanced_metrics)
+        return;
+    for (unsigned i = 0; i < FL_PIPE_SEEN_IDS; i++)
+        if (!strcmp(p->seen[i], rid))
+            return;
+    snprintf(p->seen[p->seen_next], ID_MAX, "%s", rid);
+    p->seen_next = (p->seen_next + 1) % FL_PIPE_SEEN_IDS;
+    enh_on_invoke(p->enh, time_ms, rid);
+}
+
+static void on_context(struct fl_pipe *p, const struct frame *f)
+{
+    const char *s;
+    size_t n;
+    if (frame_get_str(f, "fn_name", &s, &n) && n)
+        copy_str(p->fn_name, sizeof p->fn_name, s, n);
+    if (frame_get_str(f, "fn_version", &s, &n) && n)
+        copy_str(p->fn_version, sizeof p->fn_version, s, n);
+    if (frame_get_str(f, "account_id", &s, &n) && n)
+        copy_str(p->account_id, sizeof p->account_id, s, n);
+    if (frame_get_str(f, "arn", &s, &n) && n && n < sizeof p->arn)
+        copy_str(p->arn, sizeof p->arn, s, n);
+    apply_context(p);
+    if (frame_get_str(f, "request_id", &s, &n) && n && n < ID_MAX &&
+        strncmp(p->request_id, s, sizeof p->request_id)) {
+        copy_str(p->request_id, sizeof p->request_id, s, n);
+        if (p->cfg->logs_enabled)
+            fl_logs_start_invocation(p->logs, p->request_id);
+        count_invocation(p, p->request_id, clock_epoch_ms());
+    }
+}
+
+/* ---- data frames --------------------------------------------------------- */
+
+static void note_platform_folded(struct fl_pipe *p, uint64_t seq)
+{
+    if (p->undrained_first == 0)
+        p->undrained_first = seq;
+}
+
+static void on_platform(struct fl_pipe *p, const struct frame *f)
+{
+    p->st.frames_platform++;
+    fl_logs_note_seq(p->logs, f->seq);
+    if (!p->cfg->enhanced_metrics || p->idle)
+        return;
+    struct enh_platform ev = {0};
+    const char *s;
+    if (!frame_get_str(f, "event", &ev.event, NULL))
+        return;
+    frame_get_int(f, "time_ms", &ev.time_ms);
+    if (frame_get_str(f, "request_id", &s, NULL))
+        ev.request_id = s;
+    if (frame_get_str(f, "status", &s, NULL))
+        ev.status = s;
+    if (frame_get_str(f, "error_type", &s, NULL))
+        ev.error_type = s;
+    if (frame_get_float(f, "duration_ms", &ev.duration_ms))
+        ev.has |= ENH_HAS_DURATION;
+    if (frame_get_int(f, "billed_ms", &ev.billed_ms))
+        ev.has |= ENH_HAS_BILLED;
+    if (frame_get_int(f, "memory_mb", &ev.memory_mb))
+        ev.has |= ENH_HAS_MEMORY;
+    if (frame_get_int(f, "max_memory_mb", &ev.max_memory_mb))
+        ev.has |= ENH_HAS_MAX_MEMORY;
+    if (frame_get_float(f, "init_ms", &ev.init_ms))
+        ev.has |= ENH_HAS_INIT;
+    if (frame_get_int(f, "produced_bytes", &ev.produced_bytes))
+        ev.has |= ENH_HAS_PRODUCED;
+    if (frame_get_float(f, "overhead_ms", &ev.overhead_ms))
+        ev.has |= ENH_HAS_OVERHEAD;
+    note_platform_folded(p, f->seq);
+    if (!strcmp(ev.event, "start")) {
+        count_invocation(p, ev.request_id, ev.time_ms);
+        return;
+    }
+    enh_on_platform(p->enh, &ev);
+}
+
+static void on_logs(struct fl_pipe *p, const struct frame *f)
+{
+    p->st.frames_logs++;
+    fl_logs_note_seq(p->logs, f->seq);
+    if (!p->cfg->logs_enabled || p->idle)
+        return;
+    uint32_t n = 0;
+    const struct fv *r = frame_get_array(f, "records", &n);
+    for (uint32_t i = 0; i < n && r; i++, r = (i < n ? frame_next(f, r) : NULL)) {
+        if (r->kind != FV_ARRAY || r->n != 4) {
+            p->st.records_bad++;
+            continue;
+        }
+        const struct fv *t = frame_first(f, r);
+        const struct fv *src = frame_next(f, t);
+        const struct fv *rid = frame_next(f, src);
+        const struct fv *msg = frame_next(f, rid);
+        int64_t time_ms = 0;
+        if (!fv_int(t, &time_ms) || src->kind != FV_UINT || src->v.u > 2 ||
+            (rid->kind != FV_STR && rid->kind != FV_NIL) || msg->kind != FV_STR) {
+            p->st.records_bad++;
+            continue;
+        }
+        struct fl_logs_record rec = {
+            .seq = f->seq,
+            .time_ms = time_ms,
+            .source = (int)src->v.u,
+            .request_id = rid->kind == FV_STR && rid->n ? rid->v.s : NULL,
+            .message = msg->v.s,
+            .message_len = msg->n,
+        };
+        if (p->logs_forbidden) {
+            p->st.logs_dropped++;
+            continue;
+        }
+        p->st.records++;
+        if (fl_logs_add(p->logs, &rec) < 0)
+            p->st.records_bad++;
+    }
+}
+
+void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len)
+{
+    p->st.datagrams++;
+    if (p->idle)
+        return;
+    dsd_parse(p->agg, buf, len, (int64_t)time(NULL), &p->dsd);
+}
+
+/* ---- acks ---------------------------------------------------------------- */
+
+static uint64_t metrics_limit(const struct fl_pipe *p)
+{
+    uint64_t first = UINT64_MAX;
+    for (unsigned i = 0; i < p->ngens; i++)
+        if (p->gens[i].first_seq && p->gens[i].first_seq < first)
+            first = p->gens[i].first_seq;
+    if (p->undrained_first && p->undrained_first < first)
+        first = p->undrained_first;
+    return first == UINT64_MAX ? UINT64_MAX : first - 1;
+}
+
+static void emit_ack(struct fl_pipe *p)
+{
+    uint64_t upto = fl_logs_ackable(p->logs);
+    uint64_t m = metrics_limit(p);
+    if (m < upto)
+        upto = m;
+    if (upto > p->max_seq)
+        upto = p->max_seq;
+    if (upto <= p->last_acked)
+        return;
+    p->last_acked = upto;
+    p->st.acked = upto;
+    struct frame_buf fb = {0};
+    frame_begin(&fb, FT_ACK);
+    frame_put_uint(&fb, "upto", upto);
+    p->o.emit(&fb, p->o.emit_arg);
+}
+
+static void emit_flushed(struct fl_pipe *p, uint64_t id, bool ok, unsigned sent, unsigned failed,
+                         unsigned dropped, uint64_t ms)
+{
+    struct frame_buf fb = {0};
+    frame_begin(&fb, FT_FLUSHED);
+    frame_put_uint(&fb, "flush_id", id);
+    frame_put_bool(&fb, "ok", ok);
+    frame_put_uint(&fb, "sent", sent);
+    frame_put_uint(&fb, "failed", failed);
+    frame_put_uint(&fb, "dropped", dropped);
+    frame_put_uint(&fb, "ms", ms);
+    p->o.emit(&fb, p->o.emit_arg);
+}
+
+/* ---- payload outcomes ---------------------------------------------------- */
+
+static struct mgen *find_gen(struct fl_pipe *p, uint64_t gen)
+{
+    for (unsigned i = 0; i < p->ngens; i++)
+        if (p->gens[i].gen == gen)
+            return &p->gens[i];
+    return NULL;
+}
+
+static void prune_gens(struct fl_pipe *p)
+{
+    unsigned w = 0;
+    for (unsigned i = 0; i < p->ngens; i++)
+        if (p->gens[i].outstanding)
+            p->gens[w++] = p->gens[i];
+    p->ngens = w;
+}
+
+static bool outcome_final(const struct fl_post_result *r)
+{
+    return !((r->outcome == FL_FAILED || r->outcome == FL_ABORTED) && r->kept);
+}
+
+static void on_post(const struct fl_post_result *r, void *arg)
+{
+    struct fl_pipe *p = arg;
+    switch (r->outcome) {
+    case FL_OK: p->st.posts_ok++; break;
+    case FL_FAILED:
+    case FL_ABORTED: p->st.posts_failed++; break;
+    default: p->st.posts_dropped++; break;
+    }
+    if (r->tag & TAG_LOGS) {
+        uint64_t id = r->tag & ~TAG_LOGS;
+        struct lpay **pp = &p->lpays;
+        while (*pp && (*pp)->p.id != id)
+            pp = &(*pp)->next;
+        if (*pp == NULL)
+            return;
+        enum fl_logs_outcome o;
+        switch (r->outcome) {
+        case FL_OK: o = FL_LOGS_SENT; break;
+        case FL_FAILED:
+        case FL_ABORTED:
+            if (r->kept)
+                return; /* the intake resends these bytes: records stay in flight */
+            o = FL_LOGS_REQUEUE;
+            break;
+        case FL_FORBIDDEN:
+            if (!p->logs_forbidden)
+                log_warn("logs: the intake refused the API key (403): logs are dropped from now on");
+            p->logs_forbidden = true;
+            o = FL_LOGS_GIVEN_UP;
+            break;
+        default: o = FL_LOGS_GIVEN_UP; break;
+        }
+        struct lpay *lp = *pp;
+        *pp = lp->next;
+        fl_logs_payload_done(p->logs, &lp->p, o);
+        free(lp);
+        return;
+    }
+    if (!outcome_final(r))
+        return;
+    struct mgen *g = find_gen(p, r->tag >> GEN_SHIFT);
+    if (g && g->outstanding)
+        g->outstanding--;
+}
+
+static void start_flush(struct fl_pipe *p);
+
+static void on_flush_done(const struct fl_flush_summary *s, void *arg)
+{
+    struct fl_pipe *p = arg;
+    prune_gens(p);
+    struct fl_logs_stats ls;
+    fl_logs_get_stats(p->logs, &ls);
+    p->st.logs_dropped = ls.dropped;
+    unsigned failed = s->failed + s->aborted + s->rejected + s->forbidden;
+    bool ok = s->ok == s->posted;
+    uint64_t ms = (clock_us() - p->t0_us) / 1000;
+    emit_ack(p);
+    for (unsigned i = 0; i < p->nrunning; i++)
+        emit_flushed(p, p->running[i].flush_id, ok, s->ok, failed, s->dropped, ms);
+    if (ok)
+        log_debug("flush %llu: %u series, %u sketch, %u log payload%s (+%u resent), ok in %llu ms, "
+                  "acked to %llu",
+                  (unsigned long long)p->running[0].flush_id, p->n_series_posts, p->n_sketch_posts,
+                  p->n_log_posts, p->n_log_posts == 1 ? "" : "s",
+                  s->posted - p->n_series_posts - p->n_sketch_posts - p->n_log_posts,
+                  (unsigned long long)ms, (unsigned long long)p->last_acked);
+    else
+        log_warn("flush %llu: %u of %u payloads sent, %u failed (kept for a retry when possible), "
+                 "%u dropped, in %llu ms%s",
+                 (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped,
+                 (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "");
+    p->flushing = false;
+    p->nrunning = 0;
+    if (p->nwaiting)
+        start_flush(p);
+}
+
+/* ---- flush --------------------------------------------------------------- */
+
+struct posts {
+    struct fl_post *v;
+    char **bodies; /* owned encoded bodies (series/sketches), freed after submit */
+    size_t n, cap;
+};
+
+static int posts_add(struct posts *ps, const struct fl_post *post, char *owned)
+{
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 8;
+        struct fl_post *v = realloc(ps->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        ps->v = v;
+        char **b = realloc(ps->bodies, cap * sizeof *b);
+        if (!b)
+            return -1;
+        ps->bodies = b;
+        ps->cap = cap;
+    }
+    ps->v[ps->n] = *post;
+    ps->bodies[ps->n] = owned;
+    ps->n++;
+    return 0;
+}
+
+static void posts_free(struct posts *ps)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        free(ps->bodies[i]);
+    free(ps->v);
+    free(ps->bodies);
+}
+
+static const char *const LOG_HEADERS[] = {"DD-PROTOCOL: agent-json", NULL};
+
+/* Drain the aggregator into payloads of a new generation. */
+static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *dropped)
+{
+    struct met_batch b;
+    if (met_drain(p->agg, (int64_t)time(NULL), true, &b) != 0) {
+        log_warn("metrics: drain failed (out of memory): kept for the next flush");
+        return;
+    }
+    if (p->ngens == FL_PIPE_GENS) { /* forget the oldest: its payloads' fate is no longer tracked */
+        memmove(&p->gens[0], &p->gens[1], (FL_PIPE_GENS - 1) * sizeof p->gens[0]);
+        p->ngens--;
+        p->st.gens_forgotten++;
+    }
+    struct mgen *g = &p->gens[p->ngens++];
+    g->gen = ++p->next_gen;
+    g->first_seq = p->undrained_first;
+    g->outstanding = 0;
+    p->undrained_first = 0;
+    unsigned idx = 0;
+    for (size_t off = 0; off < b.nseries;) {
+        size_t used = 0, len = 0;
+        char *out = NULL;
+        int rc = sj_encode(b.series + off, b.nseries - off, 0, 0, &used, &out, &len);
+        if (rc == -2) {
+            p->st.series_skipped++;
+            (*dropped)++;
+            off += used ? used : 1;
+            continue;
+        }
+        if (rc != 0 || used == 0) {
+            p->st.series_skipped += b.nseries - off;
+            (*dropped)++;
+            break;
+        }
+        off += used;
+        struct fl_post post = {.url = p->ep.series, .content_type = "application/json", .body = out,
+                               .len = len, .compress = true,
+                               .tag = (g->gen << GEN_SHIFT) | idx++};
+        if (posts_add(ps, &post, out) != 0) {
+            free(out);
+            (*dropped)++;
+            break;
+        }
+        g->outstanding++;
+        p->n_series_posts++;
+    }
+    for (size_t off = 0; off < b.nsketches;) {
+        size_t used = 0, len = 0;
+        uint8_t *out = NULL;
+        int rc = spb_encode(b.sketches + off, b.nsketches - off, NULL, 0, &used, &out, &len);
+        if (rc == -2) {
+            p->st.sketches_skipped++;
+            (*dropped)++;
+            off += used ? used : 1;
+            continue;
+        }
+        if (rc != 0 || used == 0) {
+            p->st.sketches_skipped += b.nsketches - off;
+            (*dropped)++;
+            break;
+        }
+        off += used;
+        struct fl_post post = {.url = p->ep.sketches, .content_type = "application/x-protobuf",
+                               .body = out, .len = len, .compress = true,
+                               .tag = (g->gen << GEN_SHIFT) | idx++};
+        if (posts_add(ps, &post, (char *)out) != 0) {
+            free(out);
+            (*dropped)++;
+            break;
+        }
+        g->outstanding++;
+        p->n_sketch_posts++;
+    }
+    met_batch_free(&b);
+}
+
+static void add_log_posts(struct fl_pipe *p, struct posts *ps)
+{
+    for (unsigned i = 0; i < FL_PIPE_LOG_PAYLOADS; i++) {
+        struct lpay *lp = calloc(1, sizeof *lp);
+        if (!lp)
+            return;
+        int rc = fl_logs_take_payload(p->logs, &lp->p);
+        if (rc != 1) {
+            free(lp);
+            return;
+        }
+        if (p->logs_forbidden) {
+            fl_logs_payload_done(p->logs, &lp->p, FL_LOGS_GIVEN_UP);
+            free(lp);
+            continue;
+        }
+        struct fl_post post = {.url = p->ep.logs, .content_type = "application/json",
+                               .body = lp->p.body, .len = lp->p.len, .compress = true,
+                               .headers = LOG_HEADERS, .tag = TAG_LOGS | lp->p.id};
+        if (posts_add(ps, &post, NULL) != 0) {
+            fl_logs_payload_done(p->logs, &lp->p, FL_LOGS_REQUEUE);
+            free(lp);
+            return;
+        }
+        lp->next = p->lpays;
+        p->lpays = lp;
+        p->n_log_posts++;
+    }
+}
+
+/* Give back every log payload taken for a flush that could not be submitted. */
+static void requeue_logs(struct fl_pipe *p)
+{
+    while (p->lpays) {
+        struct lpay *lp = p->lpays;
+        p->lpays = lp->next;
+        fl_logs_payload_done(p->logs, &lp->p, FL_LOGS_REQUEUE);
+        free(lp);
+    }
+}
+
+/* Run one flush for every waiting FT_FLUSH. */
+static void start_flush(struct fl_pipe *p)
+{
+    uint64_t now = clock_us();
+    uint64_t deadline = UINT64_MAX;
+    bool final = false;
+    p->nrunning = 0;
+    for (unsigned i = 0; i < p->nwaiting; i++) {
+        struct waiter *w = &p->waiting[i];
+        if (w->deadline_us <= now + 1000) { /* too late to start: answer it now */
+            emit_flushed(p, w->flush_id, false, 0, 0, 0, 0);
+            continue;
+        }
+        if (w->deadline_us < deadline)
+            deadline = w->deadline_us;
+        final |= w->final;
+        p->running[p->nrunning++] = *w;
+    }
+    if (p->nwaiting > 1)
+        p->st.flushes_coalesced += p->nwaiting - 1;
+    p->nwaiting = 0;
+    if (p->nrunning == 0)
+        return;
+    p->st.flushes++;
+    p->t0_us = now;
+    p->n_series_posts = p->n_sketch_posts = p->n_log_posts = 0;
+
+    if (p->idle) {
+        /* nothing is sent: everything received is done with */
+        if (p->max_seq > p->last_acked) {
+            struct frame_buf fb = {0};
+            frame_begin(&fb, FT_ACK);
+            frame_put_uint(&fb, "upto", p->max_seq);
+            p->o.emit(&fb, p->o.emit_arg);
+            p->last_acked = p->st.acked = p->max_seq;
+        }
+        for (unsigned i = 0; i < p->nrunning; i++)
+            emit_flushed(p, p->running[i].flush_id, true, 0, 0, 0, 0);
+        p->nrunning = 0;
+        return;
+    }
+
+    if (final) {
+        if (p->cfg->enhanced_metrics)
+            enh_on_shutdown(p->enh, clock_epoch_ms());
+        fl_logs_release_held(p->logs);
+    }
+    struct posts ps = {0};
+    unsigned dropped = 0;
+    add_metric_posts(p, &ps, &dropped);
+    add_log_posts(p, &ps);
+    fl_pipe_flush_fn fn = p->o.flush ? p->o.flush : (fl_pipe_flush_fn)fl_intake_flush;
+    p->flushing = true;
+    int rc = fn(p->o.sender, ps.v, ps.n, deadline, FL_FLUSH_RESEND_KEPT, on_post, on_flush_done, p);
+    posts_free(&ps);
+    if (rc != 0) {
+        log_warn("flush %llu could not be submitted (out of memory?): metrics of this drain dropped, "
+                 "logs requeued",
+                 (unsigned long long)p->running[0].flush_id);
+        p->flushing = false;
+        requeue_logs(p);
+        if (p->ngens)
+            p->gens[p->ngens - 1].outstanding = 0; /* dropped, counted below */
+        prune_gens(p);
+        p->st.posts_dropped += dropped + p->n_series_posts + p->n_sketch_posts;
+        emit_ack(p);
+        for (unsigned i = 0; i < p->nrunning; i++)
+            emit_flushed(p, p->running[i].flush_id, false, 0, 0,
+                         dropped + p->n_series_posts + p->n_sketch_posts,
+                         (clock_us() - now) / 1000);
+        p->nrunning = 0;
+    }
+}
+
+static void on_flush_frame(struct fl_pipe *p, const struct frame *f)
+{
+    uint64_t id = 0, budget = 0;
+    bool final = false;
+    frame_get_uint(f, "flush_id", &id);
+    frame_get_uint(f, "budget_ms", &budget);
+    frame_get_bool(f, "final", &final);
+    if (budget > 15u * 60u * 1000u)
+        budget = 15u * 60u * 1000u;
+    struct waiter w = {.flush_id = id, .deadline_us = clock_us() + budget * 1000, .final = final};
+    if (p->nwaiting == FL_PIPE_WAITERS) {
+        /* the supervisor asked faster than we can flush: answer the oldest waiter now */
+        emit_flushed(p, p->waiting[0].flush_id, false, 0, 0, 0, 0);
+        w.final |= p->waiting[0].final;
+        memmove(&p->waiting[0], &p->waiting[1], (FL_PIPE_WAITERS - 1) * sizeof w);
+        p->nwaiting--;
+    }
+    p->waiting[p->nwaiting++] = w;
+    if (!p->flushing)
+        start_flush(p);
+}
+
+void fl_pipe_frame(struct fl_pipe *p, const struct frame *f)
+{
+    switch (f->type) {
+    case FT_PLATFORM:
+    case FT_LOGS:
+        if (f->seq > p->max_seq)
+            p->max_seq = f->seq;
+        if (f->type == FT_PLATFORM)
+            on_platform(p, f);
+        else
+            on_logs(p, f);
+        if (p->idle && ++p->unacked_idle >= 64) {
+            p->unacked_idle = 0;
+            struct frame_buf fb = {0};
+            frame_begin(&fb, FT_ACK);
+            frame_put_uint(&fb, "upto", p->max_seq);
+            p->o.emit(&fb, p->o.emit_arg);
+            p->last_acked = p->st.acked = p->max_seq;
+        }
+        break;
+    case FT_CONTEXT:
+        on_context(p, f);
+        break;
+    case FT_FLUSH:
+        on_flush_frame(p, f);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- life ---------------------------------------------------------------- */
+
+static void machine_arch(char *out, size_t cap)
+{
+    struct utsname u;
+    const char *a = "x86_64";
+    if (uname(&u) == 0 && (!strcmp(u.machine, "aarch64") || !strcmp(u.machine, "arm64")))
+        a = "arm64";
+    snprintf(out, cap, "%s", a);
+}
+
+struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
+{
+    if (!o || !o->cfg || !o->emit)
+        return NULL;
+    struct fl_pipe *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->o = *o;
+    p->cfg = o->cfg;
+    p->idle = o->sender == NULL;
+    const struct cfg *c = o->cfg;
+    snprintf(p->fn_name, sizeof p->fn_name, "%s", c->fn_name);
+    if (o->architecture)
+        snprintf(p->arch, sizeof p->arch, "%s", o->architecture);
+    else
+        machine_arch(p->arch, sizeof p->arch);
+    /* AWS_EXECUTION_ENV is "AWS_Lambda_<runtime>"; the tag is the runtime */
+    const char *rt = c->exec_env;
+    if (!strncmp(rt, "AWS_Lambda_", 11))
+        rt += 11;
+    snprintf(p->runtime, sizeof p->runtime, "%s", rt);
+
+    p->agg = met_new(0);
+    p->enh = p->agg ? enh_new(p->agg) : NULL;
+    p->logs = fl_logs_new(NULL, NULL);
+    if (!p->agg || !p->enh || !p->logs) {
+        fl_pipe_free(p);
+        return NULL;
+    }
+    if (!p->idle) {
+        struct fl_endpoint_src src = {.site = c->site, .dd_url = c->metrics_url,
+                                      .logs_dd_url = c->logs_url, .apm_dd_url = c->apm_url};
+        char err[256];
+        if (fl_endpoints_build(&src, &p->ep, err, sizeof err) != 0) {
+            log_error("intake endpoints: %s: sending nothing", err);
+            p->idle = true;
+        }
+    }
+    set_common_tags(p);
+    apply_context(p);
+    return p;
+}
+
+void fl_pipe_free(struct fl_pipe *p)
+{
+    if (!p)
+        return;
+    while (p->lpays) {
+        struct lpay *lp = p->lpays;
+        p->lpays = lp->next;
+        fl_logs_payload_done(p->logs, &lp->p, FL_LOGS_REQUEUE);
+        free(lp);
+    }
+    fl_logs_free(p->logs);
+    enh_free(p->enh);
+    met_free(p->agg);
+    free(p);
+}
+
+void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)
+{
+    *out = p->st;
+    out->flushing = p->flushing;
+}

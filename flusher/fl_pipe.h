@@ -1,0 +1,100 @@
+/* fl_pipe.h — the flusher's pipeline: data frames (FT_PLATFORM, FT_LOGS),
+ * FT_CONTEXT and DogStatsD datagrams in; FT_FLUSH turns them into intake posts.
+ *
+ * What it does with each input:
+ *  - FT_CONTEXT: identity tags for enhanced metrics, logs (ddtags, ARN,
+ *    service) and the aggregator's common tags (env, service, version,
+ *    DD_TAGS); a new request_id starts an invocation (logs take its id,
+ *    enhanced "invocations" counts it once). Before any FT_CONTEXT the tags
+ *    come from the configuration (function name, region, memory, runtime).
+ *  - FT_PLATFORM: enhanced metrics (DD_ENHANCED_METRICS); a "start" record
+ *    counts the invocation too (once per request id, whichever comes first).
+ *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
+ *  - DogStatsD datagrams: parsed into the aggregator.
+ *  - FT_FLUSH {flush_id, budget_ms, final}: the aggregator is drained whole
+ *    (as Datadog's extension does at the end of an invocation), encoded as
+ *    series JSON and sketch protobuf, log payloads are taken (held records
+ *    released first when final), and everything goes out in ONE intake flush
+ *    with deadline now + budget_ms, the intake's retry buffer resent first.
+ *    When it ends: FT_ACK {upto} (if the watermark moved) then FT_FLUSHED.
+ *
+ * One flush at a time. FT_FLUSH frames that arrive while one runs wait; when
+ * it ends, ONE new flush runs for all of them (it carries whatever arrived
+ * since), with the earliest of their deadlines and `final` if any asked for
+ * it, and each waiting flush_id gets its own FT_FLUSHED with that result. A
+ * waiting flush whose deadline passed is answered ok=false, sent=0.
+ *
+ * Acks: FT_ACK upto = min(logs watermark, metrics watermark). A platform
+ * frame folds into the aggregator at once, so its seq is held back until
+ * every metric payload of the drain that took it is final (delivered,
+ * rejected, or dropped and counted); a payload kept in the intake's retry
+ * buffer keeps it held. Log payloads the intake keeps stay "in flight" in the
+ * batcher until their resend is final; a failed one the intake could not keep
+ * is requeued. So a seq is acked only once its content is delivered or
+ * counted as dropped, and a restarted flusher gets the rest replayed.
+ *
+ * Idle mode (no intake): frames are accepted and acked, nothing is sent;
+ * FT_FLUSH is answered ok at once. */
+#ifndef FORKCAP_FL_PIPE_H
+#define FORKCAP_FL_PIPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "frame.h"
+#include "intake.h"
+
+#define FL_PIPE_GENS 64u          /* metric drains tracked until final */
+#define FL_PIPE_LOG_PAYLOADS 32u  /* log payloads taken per flush */
+#define FL_PIPE_SEEN_IDS 32u      /* request ids remembered for "invocations" */
+#define FL_PIPE_WAITERS 16u       /* FT_FLUSH frames waiting for the running flush */
+
+/* Sends one finished-or-not frame_buf (the pipe built it with frame_begin);
+ * the callee finishes, sends and frees it. */
+typedef void (*fl_pipe_emit_fn)(struct frame_buf *fb, void *arg);
+/* Same contract as fl_intake_flush (intake.h); sender is its first argument. */
+typedef int (*fl_pipe_flush_fn)(void *sender, const struct fl_post *posts, size_t n,
+                                uint64_t deadline_us, unsigned flags, fl_post_done_fn each,
+                                fl_flush_done_fn done, void *arg);
+
+struct fl_pipe_opts {
+    const struct cfg *cfg;     /* borrowed; must outlive the pipe */
+    void *sender;              /* struct fl_intake *; NULL = idle mode */
+    fl_pipe_flush_fn flush;    /* NULL = fl_intake_flush (tests pass a fake) */
+    fl_pipe_emit_fn emit;      /* frames to the supervisor */
+    void *emit_arg;
+    const char *architecture;  /* "x86_64" | "arm64"; NULL = this machine's */
+    const char *init_type;     /* AWS_LAMBDA_INITIALIZATION_TYPE; NULL = none */
+};
+
+struct fl_pipe_stats {
+    uint64_t frames_platform, frames_logs, records, records_bad;
+    uint64_t datagrams, flushes, flushes_coalesced;
+    uint64_t posts_ok, posts_failed, posts_dropped; /* payload outcomes, resends included */
+    uint64_t series_skipped, sketches_skipped;     /* too big to encode: dropped */
+    uint64_t gens_forgotten;                       /* drains forgotten past FL_PIPE_GENS */
+    uint64_t logs_dropped;                         /* records dropped by the batcher */
+    uint64_t acked;                                /* last FT_ACK upto */
+    bool flushing;
+};
+
+struct fl_pipe;
+
+/* NULL on allocation failure or bad options. */
+struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o);
+/* Frees everything; a running flush's callbacks must not come later (free
+ * the intake first, it makes no callbacks once freed). */
+void fl_pipe_free(struct fl_pipe *p);
+
+/* FT_PLATFORM, FT_LOGS, FT_CONTEXT, FT_FLUSH; other types are ignored.
+ * Malformed record shapes are counted and skipped. */
+void fl_pipe_frame(struct fl_pipe *p, const struct frame *f);
+
+/* One DogStatsD datagram (now = unix seconds). */
+void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len);
+
+void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out);
+
+#endif

@@ -1,0 +1,462 @@
+/* test_fl_pipe.c — the flusher pipeline driven by frames, with a fake intake
+ * flush that records the posts and lets each test decide their outcomes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "fl_pipe.h"
+#include "frame.h"
+
+/* ---- fake intake ---------------------------------------------------------- */
+
+#define MAXP 64
+struct fpost {
+    char url[256];
+    char hdr[64];
+    char *body;
+    size_t len;
+    uint64_t tag;
+};
+struct fcall {
+    struct fpost posts[MAXP];
+    size_t n;
+    fl_post_done_fn each;
+    fl_flush_done_fn done;
+    void *arg;
+    unsigned flags;
+};
+static struct fcall calls[16];
+static size_t ncalls;
+static uint64_t kept_tags[MAXP];
+static size_t nkept;
+
+static int fake_flush(void *sender, const struct fl_post *posts, size_t n, uint64_t deadline_us,
+                      unsigned flags, fl_post_done_fn each, fl_flush_done_fn done, void *arg)
+{
+    (void)sender;
+    assert_true(deadline_us > 0);
+    assert_true(ncalls < 16);
+    struct fcall *c = &calls[ncalls++];
+    memset(c, 0, sizeof *c);
+    c->each = each;
+    c->done = done;
+    c->arg = arg;
+    c->flags = flags;
+    /* the retry buffer goes first, as the real client does */
+    if (flags & FL_FLUSH_RESEND_KEPT) {
+        for (size_t i = 0; i < nkept; i++)
+            c->posts[c->n++].tag = kept_tags[i];
+        nkept = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct fpost *p = &c->posts[c->n++];
+        snprintf(p->url, sizeof p->url, "%s", posts[i].url);
+        if (posts[i].headers && posts[i].headers[0])
+            snprintf(p->hdr, sizeof p->hdr, "%s", posts[i].headers[0]);
+        p->body = malloc(posts[i].len + 1);
+        memcpy(p->body, posts[i].body, posts[i].len);
+        p->body[posts[i].len] = '\0';
+        p->len = posts[i].len;
+        p->tag = posts[i].tag;
+    }
+    return 0;
+}
+
+/* Finish call c: outcome per post (NULL = all OK). */
+static void complete(struct fcall *c, const enum fl_outcome *oc)
+{
+    struct fl_flush_summary s = {.posted = (unsigned)c->n};
+    for (size_t i = 0; i < c->n; i++) {
+        struct fl_post_result r = {.tag = c->posts[i].tag, .outcome = oc ? oc[i] : FL_OK};
+        if (r.outcome == FL_FAILED || r.outcome == FL_ABORTED) {
+            r.kept = true;
+            kept_tags[nkept++] = r.tag;
+        }
+        switch (r.outcome) {
+        case FL_OK: s.ok++; break;
+        case FL_FAILED: s.failed++; break;
+        case FL_ABORTED: s.aborted++; break;
+        default: s.dropped++; break;
+        }
+        c->each(&r, c->arg);
+    }
+    c->done(&s, c->arg);
+    for (size_t i = 0; i < c->n; i++)
+        free(c->posts[i].body);
+}
+
+/* ---- frames out ----------------------------------------------------------- */
+
+static uint64_t last_ack, nacks;
+static uint64_t flushed_ids[32];
+static bool flushed_ok[32];
+static size_t nflushed;
+
+static void emit(struct frame_buf *fb, void *arg)
+{
+    static uint64_t out_seq;
+    (void)arg;
+    assert_int_equal(frame_finish(fb), 0);
+    frame_set_seq(fb->p, ++out_seq);
+    struct frame f;
+    char err[128];
+    assert_int_equal(frame_decode(fb->p + FRAME_HDR_LEN, fb->len - FRAME_HDR_LEN, &f, err, sizeof err),
+                     0);
+    if (f.type == FT_ACK) {
+        uint64_t u;
+        assert_true(frame_get_uint(&f, "upto", &u));
+        assert_true(u > last_ack); /* only ever moves forward */
+        last_ack = u;
+        nacks++;
+    } else if (f.type == FT_FLUSHED) {
+        assert_true(frame_get_uint(&f, "flush_id", &flushed_ids[nflushed]));
+        assert_true(frame_get_bool(&f, "ok", &flushed_ok[nflushed]));
+        nflushed++;
+    }
+    frame_free(&f);
+    frame_buf_free(fb);
+}
+
+/* ---- frames in ------------------------------------------------------------ */
+
+static uint64_t in_seq;
+
+static void feed(struct fl_pipe *p, struct frame_buf *fb)
+{
+    assert_int_equal(frame_finish(fb), 0);
+    frame_set_seq(fb->p, ++in_seq);
+    struct frame f;
+    char err[128];
+    assert_int_equal(frame_decode(fb->p + FRAME_HDR_LEN, fb->len - FRAME_HDR_LEN, &f, err, sizeof err),
+                     0);
+    fl_pipe_frame(p, &f);
+    frame_free(&f);
+    frame_buf_free(fb);
+}
+
+static void feed_context(struct fl_pipe *p, const char *rid)
+{
+    struct frame_buf fb = {0};
+    frame_begin(&fb, FT_CONTEXT);
+    frame_put_str(&fb, "fn_name", "my-fn");
+    frame_put_str(&fb, "fn_version", "$LATEST");
+    frame_put_str(&fb, "account_id", "123456789012");
+    if (rid)
+        frame_put_str(&fb, "request_id", rid);
+    feed(p, &fb);
+}
+
+static void feed_log(struct fl_pipe *p, const char *rid, const char *msg)
+{
+    struct frame_buf fb = {0};
+    frame_begin(&fb, FT_LOGS);
+    frame_put_key(&fb, "records");
+    size_t at = frame_val_array_begin(&fb);
+    size_t rec = frame_val_array_begin(&fb);
+    frame_val_int(&fb, 1700000000000);
+    frame_val_uint(&fb, 0);
+    if (rid)
+        frame_val_str(&fb, rid, strlen(rid));
+    else
+        frame_val_nil(&fb);
+    frame_val_str(&fb, msg, strlen(msg));
+    frame_val_array_end(&fb, rec, 4);
+    frame_val_array_end(&fb, at, 1);
+    feed(p, &fb);
+}
+
+static void feed_report(struct fl_pipe *p, const char *rid, double dur)
+{
+    struct frame_buf fb = {0};
+    frame_begin(&fb, FT_PLATFORM);
+    frame_put_str(&fb, "event", "report");
+    frame_put_int(&fb, "time_ms", 1700000000000);
+    frame_put_str(&fb, "request_id", rid);
+    frame_put_float(&fb, "duration_ms", dur);
+    frame_put_int(&fb, "billed_ms", (int64_t)dur + 1);
+    frame_put_int(&fb, "memory_mb", 128);
+    frame_put_int(&fb, "max_memory_mb", 60);
+    feed(p, &fb);
+}
+
+static void feed_flush(struct fl_pipe *p, uint64_t id, bool final)
+{
+    struct frame_buf fb = {0};
+    frame_begin(&fb, FT_FLUSH);
+    frame_put_uint(&fb, "flush_id", id);
+    frame_put_uint(&fb, "budget_ms", 5000);
+    if (final)
+        frame_put_bool(&fb, "final", true);
+    feed(p, &fb);
+}
+
+static struct cfg C;
+static int sender_dummy;
+
+static struct fl_pipe *new_pipe(bool idle)
+{
+    memset(&C, 0, sizeof C);
+    snprintf(C.site, sizeof C.site, "datadoghq.com");
+    snprintf(C.fn_name, sizeof C.fn_name, "my-fn");
+    snprintf(C.region, sizeof C.region, "eu-west-1");
+    snprintf(C.env, sizeof C.env, "prod");
+    snprintf(C.tags, sizeof C.tags, "team:a, tier:b");
+    C.memory_mb = 128;
+    C.logs_enabled = true;
+    C.enhanced_metrics = true;
+    struct fl_pipe_opts o = {.cfg = &C, .sender = idle ? NULL : &sender_dummy, .flush = fake_flush,
+                             .emit = emit, .architecture = "x86_64"};
+    ncalls = nkept = 0;
+    last_ack = nacks = 0;
+    nflushed = 0;
+    in_seq = 0;
+    struct fl_pipe *p = fl_pipe_new(&o);
+    assert_non_null(p);
+    return p;
+}
+
+static size_t count_posts(const struct fcall *c, const char *path)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (strstr(c->posts[i].url, path))
+            n++;
+    return n;
+}
+
+static const struct fpost *find_post(const struct fcall *c, const char *path)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strstr(c->posts[i].url, path))
+            return &c->posts[i];
+    return NULL;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void logs_delivered_then_acked(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_context(p, "req-1");                /* seq 1 */
+    feed_log(p, NULL, "hello one");         /* seq 2: takes req-1 */
+    feed_log(p, "req-x", "hello two");      /* seq 3 */
+    feed_flush(p, 7, false);                /* seq 4 */
+    assert_int_equal(ncalls, 1);
+    assert_int_equal(nflushed, 0);          /* not before the intake answers */
+    const struct fpost *lp = find_post(&calls[0], "/api/v2/logs");
+    assert_non_null(lp);
+    assert_string_equal(lp->hdr, "DD-PROTOCOL: agent-json");
+    json_error_t je;
+    json_t *arr = json_loads(lp->body, 0, &je);
+    assert_non_null(arr);
+    assert_int_equal(json_array_size(arr), 2);
+    json_t *m0 = json_object_get(json_array_get(arr, 0), "message");
+    assert_string_equal(json_string_value(json_object_get(m0, "message")), "hello one");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(m0, "lambda"), "request_id")), "req-1");
+    const char *tags = json_string_value(json_object_get(json_array_get(arr, 0), "ddtags"));
+    assert_non_null(strstr(tags, "env:prod"));
+    assert_non_null(strstr(tags, "team:a"));
+    /* the ARN was built from region, account and name */
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(arr, 0), "hostname")),
+                           "arn:aws:lambda:eu-west-1:123456789012:function:my-fn"));
+    json_decref(arr);
+    /* the invocation counted from FT_CONTEXT: a sketch payload exists */
+    assert_int_equal(count_posts(&calls[0], "/api/beta/sketches"), 1);
+    complete(&calls[0], NULL);
+    assert_int_equal(nflushed, 1);
+    assert_int_equal(flushed_ids[0], 7);
+    assert_true(flushed_ok[0]);
+    assert_int_equal(last_ack, 3);
+    fl_pipe_free(p);
+}
+
+static void kept_metrics_hold_the_ack(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_report(p, "req-1", 12.5);          /* seq 1 */
+    feed_log(p, "req-1", "line");           /* seq 2 */
+    feed_flush(p, 1, false);                /* seq 3 */
+    assert_int_equal(ncalls, 1);
+    assert_int_equal(count_posts(&calls[0], "/api/beta/sketches"), 1);
+    enum fl_outcome oc[MAXP];
+    for (size_t i = 0; i < calls[0].n; i++)
+        oc[i] = strstr(calls[0].posts[i].url, "sketches") ? FL_FAILED : FL_OK;
+    complete(&calls[0], oc);
+    assert_int_equal(nflushed, 1);
+    assert_false(flushed_ok[0]);
+    assert_int_equal(last_ack, 0);          /* seq 1's metrics are only in the retry buffer */
+    feed_log(p, "req-1", "later");          /* seq 4 */
+    feed_flush(p, 2, false);                /* seq 5 */
+    assert_int_equal(ncalls, 2);
+    assert_true(calls[1].flags & FL_FLUSH_RESEND_KEPT);
+    assert_int_equal(count_posts(&calls[1], "/api/v2/logs"), 1);
+    complete(&calls[1], NULL);              /* the resend succeeds */
+    assert_int_equal(last_ack, 4);
+    assert_true(flushed_ok[1]);
+    fl_pipe_free(p);
+}
+
+static void failed_logs_not_kept_are_requeued(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    C.enhanced_metrics = false;
+    feed_log(p, "r", "first");              /* seq 1 */
+    feed_flush(p, 1, false);
+    assert_int_equal(ncalls, 1);
+    /* the intake could not keep it (too big for its retry buffer) */
+    struct fl_flush_summary s = {.posted = 1, .failed = 1};
+    struct fl_post_result r = {.tag = calls[0].posts[0].tag, .outcome = FL_FAILED, .kept = false};
+    calls[0].each(&r, calls[0].arg);
+    calls[0].done(&s, calls[0].arg);
+    free(calls[0].posts[0].body);
+    assert_int_equal(last_ack, 0);
+    feed_flush(p, 2, false);
+    assert_int_equal(ncalls, 2);
+    const struct fpost *lp = find_post(&calls[1], "/api/v2/logs");
+    assert_non_null(lp);
+    assert_non_null(strstr(lp->body, "first"));
+    complete(&calls[1], NULL);
+    assert_int_equal(last_ack, 1);
+    fl_pipe_free(p);
+}
+
+static void flush_during_flush_waits_and_coalesces(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_log(p, "r", "a");
+    feed_flush(p, 1, false);
+    feed_log(p, "r", "b");
+    feed_flush(p, 2, false);
+    feed_flush(p, 3, true);
+    assert_int_equal(ncalls, 1);            /* one at a time */
+    complete(&calls[0], NULL);
+    assert_int_equal(nflushed, 1);
+    assert_int_equal(ncalls, 2);            /* one flush for both waiters */
+    const struct fpost *lp = find_post(&calls[1], "/api/v2/logs");
+    assert_non_null(lp);
+    assert_non_null(strstr(lp->body, "\"b\""));
+    /* final: the shutdown metric is in this one */
+    assert_int_equal(count_posts(&calls[1], "/api/beta/sketches"), 1);
+    complete(&calls[1], NULL);
+    assert_int_equal(nflushed, 3);
+    assert_int_equal(flushed_ids[1], 2);
+    assert_int_equal(flushed_ids[2], 3);
+    assert_int_equal(last_ack, 3);          /* seq 3 = log "b" */
+    fl_pipe_free(p);
+}
+
+static void held_logs_released_on_final(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    C.enhanced_metrics = false;
+    feed_log(p, NULL, "no invocation yet"); /* held: no request id known */
+    feed_flush(p, 1, false);
+    assert_int_equal(count_posts(&calls[0], "/api/v2/logs"), 0);
+    complete(&calls[0], NULL);
+    assert_int_equal(last_ack, 0);
+    feed_flush(p, 2, true);
+    const struct fpost *lp = find_post(&calls[1], "/api/v2/logs");
+    assert_non_null(lp);
+    assert_non_null(strstr(lp->body, "\"request_id\":null"));
+    complete(&calls[1], NULL);
+    assert_int_equal(last_ack, 1);
+    fl_pipe_free(p);
+}
+
+static void dogstatsd_reaches_series(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    C.enhanced_metrics = false;
+    const char *d = "my.count:2|c|#k:v\nmy.count:3|c|#k:v\nbroken line\n";
+    fl_pipe_dogstatsd(p, d, strlen(d));
+    feed_flush(p, 1, false);
+    const struct fpost *sp = find_post(&calls[0], "/api/v2/series");
+    assert_non_null(sp);
+    json_error_t je;
+    json_t *j = json_loads(sp->body, 0, &je);
+    assert_non_null(j);
+    json_t *s0 = json_array_get(json_object_get(j, "series"), 0);
+    assert_string_equal(json_string_value(json_object_get(s0, "metric")), "my.count");
+    double v = json_number_value(
+        json_object_get(json_array_get(json_object_get(s0, "points"), 0), "value"));
+    assert_true(v == 5.0);
+    /* the aggregator's common tags: env and DD_TAGS */
+    json_t *tags = json_object_get(s0, "tags");
+    bool env = false, team = false;
+    for (size_t i = 0; i < json_array_size(tags); i++) {
+        const char *t = json_string_value(json_array_get(tags, i));
+        env |= !strcmp(t, "env:prod");
+        team |= !strcmp(t, "team:a");
+    }
+    assert_true(env && team);
+    json_decref(j);
+    complete(&calls[0], NULL);
+    fl_pipe_free(p);
+}
+
+static void idle_acks_and_sends_nothing(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(true);
+    feed_log(p, "r", "x");
+    feed_report(p, "r", 3);
+    feed_flush(p, 9, false);
+    assert_int_equal(ncalls, 0);
+    assert_int_equal(nflushed, 1);
+    assert_true(flushed_ok[0]);
+    assert_int_equal(last_ack, 2);
+    fl_pipe_free(p);
+}
+
+/* A logs frame with no record (the decoder already refuses bad shapes)
+ * still moves the ack watermark once flushed. */
+static void empty_logs_frame_acked(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    C.enhanced_metrics = false;
+    struct frame_buf fb = {0};
+    frame_begin(&fb, FT_LOGS);
+    frame_put_key(&fb, "records");
+    size_t at = frame_val_array_begin(&fb);
+    frame_val_array_end(&fb, at, 0);
+    feed(p, &fb);
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.frames_logs, 1);
+    assert_int_equal(st.records, 0);
+    feed_flush(p, 1, false);
+    assert_int_equal(calls[0].n, 0);
+    complete(&calls[0], NULL);
+    assert_int_equal(last_ack, 1);
+    fl_pipe_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(logs_delivered_then_acked),
+        cmocka_unit_test(kept_metrics_hold_the_ack),
+        cmocka_unit_test(failed_logs_not_kept_are_requeued),
+        cmocka_unit_test(flush_during_flush_waits_and_coalesces),
+        cmocka_unit_test(held_logs_released_on_final),
+        cmocka_unit_test(dogstatsd_reaches_series),
+        cmocka_unit_test(idle_acks_and_sends_nothing),
+        cmocka_unit_test(empty_logs_frame_acked),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
