@@ -584,7 +584,13 @@ static json_t *mp_json(const msgpack_object *o, int depth)
 				json_object_set_new(m, json_string_value(ks), v);
 				json_decref(ks);
 			} else {
-				/* JSON keys are strings: print anything else as its JSON text */
+				/* JSON keys are strings: print a scalar key as its JSON
+				 * text; a container key is named by its kind only, since
+				 * nesting text-in-text grows exponentially with escaping */
+				if (k->type == MSGPACK_OBJECT_ARRAY || k->type == MSGPACK_OBJECT_MAP) {
+					json_object_set_new(m, k->type == MSGPACK_OBJECT_MAP ? "<map>" : "<array>", v);
+					continue;
+				}
 				json_t *kj = mp_json(k, depth + 1);
 				char *kt = json_dumps(kj, JSON_ENCODE_ANY | JSON_COMPACT);
 				json_object_set_new(m, kt ? kt : "?", v);
