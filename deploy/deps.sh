@@ -5,7 +5,8 @@ set -e
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libevent-dev libmsgpack-dev libjansson-dev libzstd-dev
 zlib1g-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libssl-dev
-libnghttp2-dev tinyproxy jq curl openssl zip unzip zstd procps iproute2"
+libnghttp2-dev tinyproxy jq curl openssl zip unzip zstd procps iproute2
+docker-compose"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
