@@ -135,6 +135,15 @@ int fl_main(const struct fl_args *a)
     fl_send(&fl, &fb);
 
     event_base_dispatch(fl.base);
+    struct fl_pipe_stats ps;
+    fl_pipe_get_stats(fl.pipe, &ps);
+    log_info("exiting: %llu log records (%llu dropped, %llu malformed), %llu platform frames, "
+             "%llu datagrams, %llu flushes; posts %llu ok, %llu failed, %llu dropped; acked to %llu",
+             (unsigned long long)ps.records, (unsigned long long)ps.logs_dropped,
+             (unsigned long long)ps.records_bad, (unsigned long long)ps.frames_platform,
+             (unsigned long long)ps.datagrams, (unsigned long long)ps.flushes,
+             (unsigned long long)ps.posts_ok, (unsigned long long)ps.posts_failed,
+             (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked);
     fl_receivers_free(fl.recv);
     peer_free(fl.sup);
     fl_intake_free(fl.intake); /* no callbacks after this: the pipe can go */

@@ -456,9 +456,6 @@ static void on_flush_done(const struct fl_flush_summary *s, void *arg)
 {
     struct fl_pipe *p = arg;
     prune_gens(p);
-    struct fl_logs_stats ls;
-    fl_logs_get_stats(p->logs, &ls);
-    p->st.logs_dropped = ls.dropped;
     unsigned failed = s->failed + s->aborted + s->rejected + s->forbidden;
     bool ok = s->ok == s->posted;
     uint64_t ms = (clock_us() - p->t0_us) / 1000;
@@ -837,6 +834,9 @@ void fl_pipe_free(struct fl_pipe *p)
 
 void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)
 {
+    struct fl_logs_stats ls;
+    fl_logs_get_stats(p->logs, &ls);
     *out = p->st;
+    out->logs_dropped += ls.dropped; /* ours (after a 403) + the batcher's */
     out->flushing = p->flushing;
 }
