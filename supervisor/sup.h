@@ -26,8 +26,6 @@
 #define SUP_STOP_GRACE_MS 100
 /* SIGTERM (not from Lambda: an operator or a test) grants this budget. */
 #define SUP_SIGTERM_BUDGET_MS 1000
-/* The go-ahead never waits longer than the invocation deadline minus this. */
-#define SUP_GO_MARGIN_MS 100
 #define SUP_WQ_LIFECYCLE (1u * 1024u * 1024u)
 #define SUP_WQ_FLUSHER (SUP_SPOOL_MAX + 4u * 1024u * 1024u)
 
@@ -87,11 +85,8 @@ struct sup {
     char arn[2048], request_id[CFG_STR_MAX];
     int64_t deadline_ms;
     uint64_t invocations;
-    /* go-ahead held for a flush */
-    bool go_pending;
-    uint64_t go_flush_id;
-    struct event *go_timer;
-    uint64_t next_flush_id;
+    bool cold_start;      /* no invocation of this sandbox seen yet */
+    struct event *sched_timer; /* armed at sup_sched_next_wake() */
     /* checkpoints (CLOCK_MONOTONIC us) */
     uint64_t t0_us, t_register_us, t_subscribe_us, t_first_next_us;
     uint64_t t_fl_start_us, t_fl_tls_us, t_fl_ready_us;

@@ -51,7 +51,7 @@ void sup_write_stats(const struct sup *s, const char *phase)
             "\"invocations\":%llu,\"idle\":%s,"
             "\"lifecycle\":{\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"protocol_errors\":%u},"
             "\"flusher\":{\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"protocol_errors\":%u},"
-            "\"spool\":{\"held\":%llu,\"dropped\":%llu,\"delivered\":%llu}}\n",
+            "\"spool\":{\"held\":%llu,\"dropped\":%llu,\"delivered\":%llu},",
             phase, (int)getpid(), ms_since0(s, s->t_first_next_us), ms_since0(s, s->t_register_us),
             s->t_subscribe_us && s->t_register_us ? clock_ms_between(s->t_register_us, s->t_subscribe_us) : 0.0,
             ms_since0(s, s->t_first_next_us),
@@ -61,6 +61,24 @@ void sup_write_stats(const struct sup *s, const char *phase)
             lc->broken, (int)fl->pid, sup_pstate_name(fl->st), fl->restarts, fl->broken,
             (unsigned long long)s->spool.frames, (unsigned long long)s->spool.dropped,
             (unsigned long long)s->spool.delivered);
+    const struct sup_sched *sc = &s->sched;
+    const struct sched_stats *st = &sc->st;
+    fprintf(f,
+            "\"sched\":{\"strategy\":\"%s\",\"interval_ms\":%u,\"mode\":\"%s\",\"telemetry\":%s,"
+            "\"flushes\":{\"started\":%llu,\"ok\":%llu,\"failed\":%llu,\"timed_out\":%llu,\"late\":%llu,"
+            "\"background\":%llu,\"skipped\":%llu},"
+            "\"go\":{",
+            cfg_flush_name(sc->strategy.kind), sc->strategy.interval_ms, sup_sched_mode_name(sc->mode),
+            sc->telemetry ? "true" : "false", (unsigned long long)st->started, (unsigned long long)st->ok,
+            (unsigned long long)st->failed, (unsigned long long)st->timed_out, (unsigned long long)st->late,
+            (unsigned long long)st->bg_started, (unsigned long long)st->bg_skipped);
+    for (int r = 0; r < SCHED_GO_NREASONS; r++)
+        fprintf(f, "%s\"%s\":%llu", r ? "," : "", sup_sched_reason_name((enum sched_go_reason)r),
+                (unsigned long long)st->go[r]);
+    fprintf(f, "},\"runtime_done\":{\"matched\":%llu,\"ignored\":%llu},\"abandoned\":%llu,"
+               "\"mode_switches\":%llu}}\n",
+            (unsigned long long)st->done_matched, (unsigned long long)st->done_ignored,
+            (unsigned long long)st->abandoned, (unsigned long long)st->mode_switches);
     fclose(f);
     rename(tmp, s->stats_file);
 }
@@ -110,17 +128,12 @@ static void send_context(struct sup *s)
         frame_put_str(&fb, "arn", s->arn);
     if (s->request_id[0])
         frame_put_str(&fb, "request_id", s->request_id);
-    frame_put_bool(&fb, "cold_start", s->invocations <= 1);
+    frame_put_bool(&fb, "cold_start", s->cold_start);
     send_frame(s, SUP_FLUSHER, &fb);
 }
 
-/* Ask the flusher to deliver what is pending; returns the flush id, 0 if
- * there is no flusher to ask. */
-static uint64_t sup_flush(struct sup *s, uint64_t budget_ms, bool final)
+static void sup_flush(struct sup *s, uint64_t id, uint32_t budget_ms, bool final)
 {
-    if (link_of(s, SUP_FLUSHER) == NULL)
-        return 0;
-    uint64_t id = ++s->next_flush_id;
     struct frame_buf fb = {0};
     frame_begin(&fb, FT_FLUSH);
     frame_put_uint(&fb, "flush_id", id);
@@ -128,27 +141,55 @@ static uint64_t sup_flush(struct sup *s, uint64_t budget_ms, bool final)
     if (final)
         frame_put_bool(&fb, "final", true);
     send_frame(s, SUP_FLUSHER, &fb);
-    return id;
 }
 
-static void sup_go(struct sup *s)
+/* Carry out what the scheduler decided (flush first, then the go-ahead)
+ * and re-arm its one timer. */
+static void sched_apply(struct sup *s, const struct sched_act *a)
 {
-    s->go_pending = false;
-    evtimer_del(s->go_timer);
-    struct frame_buf fb = {0};
-    frame_begin(&fb, FT_GO);
-    send_frame(s, SUP_LIFECYCLE, &fb);
+    if (a->flush_id) {
+        log_debug("flush %llu%s (budget %u ms)", (unsigned long long)a->flush_id, a->final ? " final" : "",
+                  a->budget_ms);
+        sup_flush(s, a->flush_id, a->budget_ms, a->final);
+    }
+    if (a->go) {
+        if (a->reason == SCHED_GO_DEADLINE || a->reason == SCHED_GO_TIMEOUT)
+            log_warn("flush not done in time: go-ahead at the %s bound", sup_sched_reason_name(a->reason));
+        struct frame_buf fb = {0};
+        frame_begin(&fb, FT_GO);
+        send_frame(s, SUP_LIFECYCLE, &fb);
+    }
+    evtimer_del(s->sched_timer);
+    uint64_t wake = sup_sched_next_wake(&s->sched);
+    if (wake != SCHED_NEVER) {
+        uint64_t now = clock_us();
+        uint64_t d = wake > now ? wake - now : 0;
+        struct timeval tv = {(time_t)(d / 1000000u), (suseconds_t)(d % 1000000u)};
+        evtimer_add(s->sched_timer, &tv);
+    }
 }
 
-static void on_go_timer(evutil_socket_t fd, short what, void *arg)
+/* The scheduler learns of the flusher link from the process table, whatever
+ * path (EOF, protocol error, reaping) brought it up or down. */
+static void sched_sync_flusher(struct sup *s)
+{
+    bool up = link_of(s, SUP_FLUSHER) != NULL;
+    if (up == s->sched.flusher_up)
+        return;
+    struct sched_act a;
+    sup_sched_flusher(&s->sched, up, clock_us(), &a);
+    sched_apply(s, &a);
+}
+
+static void on_sched_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct sup *s = arg;
-    if (s->go_pending) {
-        log_warn("flush %llu not done in time: go-ahead given anyway", (unsigned long long)s->go_flush_id);
-        sup_go(s);
-    }
+    struct sched_act a;
+    sched_sync_flusher(s);
+    sup_sched_tick(&s->sched, clock_us(), &a);
+    sched_apply(s, &a);
 }
 
 static void on_invoke(struct sup *s, const struct frame *f)
@@ -158,26 +199,43 @@ static void on_invoke(struct sup *s, const struct frame *f)
     frame_get_str(f, "request_id", &rid, NULL);
     frame_get_str(f, "arn", &arn, NULL);
     frame_get_int(f, "deadline_ms", &deadline);
+    bool changed = strcmp(s->request_id, rid) != 0 || strcmp(s->arn, arn) != 0;
     snprintf(s->request_id, sizeof s->request_id, "%s", rid);
     snprintf(s->arn, sizeof s->arn, "%s", arn);
     s->deadline_ms = deadline;
     s->invocations++;
-    send_context(s);
-    if (!s->cfg.idle && sup_should_flush_at_end(&s->sched, clock_us())) {
-        int64_t left = deadline - clock_epoch_ms() - SUP_GO_MARGIN_MS;
-        int64_t budget = (int64_t)s->cfg.flush_timeout_s * 1000;
-        if (left < budget)
-            budget = left;
-        uint64_t id = budget > 0 ? sup_flush(s, (uint64_t)budget, false) : 0;
-        if (id) {
-            s->go_pending = true;
-            s->go_flush_id = id;
-            struct timeval tv = {(time_t)(budget / 1000), (suseconds_t)(budget % 1000) * 1000};
-            evtimer_add(s->go_timer, &tv);
-            return;
-        }
+    if (changed)
+        send_context(s);
+    s->cold_start = false; /* the next context is no longer the sandbox's first invocation */
+    sched_sync_flusher(s);
+    uint64_t now = clock_us();
+    struct sched_act a;
+    enum sched_mode before = s->sched.mode;
+    sup_sched_invoke(&s->sched, rid, sup_sched_deadline_us(deadline, clock_epoch_ms(), now), now, &a);
+    if (s->sched.mode != before)
+        log_info("flush strategy default: now %s (average gap over the last %u invocations)",
+                 sup_sched_mode_name(s->sched.mode), SCHED_ADAPT_N);
+    sched_apply(s, &a);
+}
+
+/* A platform record that matters to scheduling (the lifecycle child forwards
+ * it; it is spooled for the flusher separately). */
+static void on_platform(struct sup *s, const struct frame *f)
+{
+    const char *ev = "", *rid = NULL;
+    frame_get_str(f, "event", &ev, NULL);
+    if (!frame_get_str(f, "request_id", &rid, NULL) || rid[0] == '\0')
+        rid = NULL;
+    if (rid && s->cold_start && (strcmp(ev, "start") == 0 || strcmp(ev, "runtimeDone") == 0)) {
+        /* an invocation whose INVOKE we never saw (lifecycle died in /next) */
+        s->cold_start = false;
     }
-    sup_go(s);
+    if (strcmp(ev, "runtimeDone") != 0)
+        return;
+    sched_sync_flusher(s);
+    struct sched_act a;
+    sup_sched_runtime_done(&s->sched, rid, clock_us(), &a);
+    sched_apply(s, &a);
 }
 
 /* Stop both children; the process exits once they are reaped (or killed). */
@@ -250,16 +308,23 @@ static void sup_shutdown(struct sup *s, int64_t deadline_ms, const char *why)
         left = 0;
     struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
     evtimer_add(s->exit_timer, &tv);
+    /* the final flush ends early enough to leave the children their grace */
     int64_t budget = left - SUP_STOP_GRACE_MS;
-    log_info("shutdown (%s): final flush within %lld ms", why, (long long)(budget > 0 ? budget : 0));
-    s->go_pending = false;
-    evtimer_del(s->go_timer);
-    uint64_t id = budget > 0 && !s->cfg.idle ? sup_flush(s, (uint64_t)budget, true) : 0;
-    if (id == 0) {
+    if (budget < 0)
+        budget = 0;
+    if (budget > (int64_t)s->cfg.flush_timeout_s * 1000)
+        budget = (int64_t)s->cfg.flush_timeout_s * 1000;
+    log_info("shutdown (%s): final flush within %lld ms", why, (long long)budget);
+    sched_sync_flusher(s);
+    struct sched_act a;
+    sup_sched_shutdown(&s->sched, (uint32_t)budget, clock_us(), &a);
+    a.go = false; /* no invocation waits for a go-ahead any more */
+    sched_apply(s, &a);
+    if (a.flush_id == 0) {
         sup_stop_children(s);
         return;
     }
-    s->final_flush_id = id;
+    s->final_flush_id = a.flush_id;
     struct timeval bt = {(time_t)(budget / 1000), (suseconds_t)(budget % 1000) * 1000};
     evtimer_add(s->stop_timer, &bt);
 }
@@ -275,6 +340,10 @@ static void on_link_lost(struct sup *s, enum sup_kind k, struct peer *p)
         log_warn("%s (pid %d) closed its link", c->name, (int)c->pid);
     }
     sup_proc_event(s, k, PE_LINK_LOST);
+    if (k == SUP_LIFECYCLE)
+        sup_sched_lifecycle_lost(&s->sched);
+    else
+        sched_sync_flusher(s);
 }
 
 void sup_on_lifecycle(struct peer *p, const struct frame *f, void *arg)
@@ -306,6 +375,8 @@ void sup_on_lifecycle(struct peer *p, const struct frame *f, void *arg)
     case FT_SUBSCRIBED:
         if (frame_get_int(f, "status", &i))
             s->subscribe_status = (int)i;
+        /* only an accepted subscription will bring platform.runtimeDone */
+        sup_sched_set_telemetry(&s->sched, s->subscribe_status == 200);
         if (!s->t_subscribe_us && frame_get_uint(f, "t_subscribe_us", &t))
             s->t_subscribe_us = t;
         break;
@@ -339,6 +410,8 @@ void sup_on_lifecycle(struct peer *p, const struct frame *f, void *arg)
         break;
     case FT_PLATFORM:
     case FT_LOGS: {
+        if (f->type == FT_PLATFORM)
+            on_platform(s, f);
         if (s->cfg.idle)
             break; /* idle mode ships nothing, so it keeps nothing */
         /* re-encode rather than relay the child's bytes: what we spool is ours */
@@ -361,8 +434,6 @@ void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
     uint64_t id = 0, t;
     if (f == NULL) {
         on_link_lost(s, SUP_FLUSHER, p);
-        if (s->go_pending)
-            sup_go(s);
         if (s->shutting && s->final_flush_id) {
             s->final_flush_id = 0;
             sup_stop_children(s);
@@ -385,15 +456,21 @@ void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
             sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
         }
         break;
-    case FT_FLUSHED:
+    case FT_FLUSHED: {
+        bool ok = false;
         frame_get_uint(f, "flush_id", &id);
-        if (s->go_pending && id == s->go_flush_id)
-            sup_go(s);
+        frame_get_bool(f, "ok", &ok);
+        struct sched_act a;
+        sup_sched_flushed(&s->sched, id, ok, clock_us(), &a);
+        if (s->shutting)
+            a.go = false;
+        sched_apply(s, &a);
         if (s->shutting && s->final_flush_id && id == s->final_flush_id) {
             s->final_flush_id = 0;
             sup_stop_children(s);
         }
         break;
+    }
     default:
         break;
     }
@@ -405,6 +482,7 @@ void sup_link_up(struct sup *s, enum sup_kind k)
         /* a new flusher gets the identity, then every unacknowledged frame */
         send_context(s);
         sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+        sched_sync_flusher(s);
     }
     sup_write_stats(s, "spawn");
 }
@@ -499,15 +577,16 @@ int main(int argc, char **argv)
     }
     bind_all(&s);
     sup_spool_init(&s.spool, SUP_SPOOL_MAX);
-    sup_sched_init(&s.sched, &s.cfg.flush);
+    sup_sched_init(&s.sched, &s.cfg.flush, s.cfg.flush_timeout_s * 1000u, !s.cfg.idle, clock_us());
+    s.cold_start = true;
     sup_proc_init(&s);
-    s.go_timer = evtimer_new(s.base, on_go_timer, &s);
+    s.sched_timer = evtimer_new(s.base, on_sched_timer, &s);
     s.stop_timer = evtimer_new(s.base, on_stop_timer, &s);
     s.exit_timer = evtimer_new(s.base, on_exit_timer, &s);
     s.ev_chld = evsignal_new(s.base, SIGCHLD, on_signal, &s);
     s.ev_term = evsignal_new(s.base, SIGTERM, on_signal, &s);
     s.ev_int = evsignal_new(s.base, SIGINT, on_signal, &s);
-    if (!s.go_timer || !s.stop_timer || !s.exit_timer || !s.ev_chld || !s.ev_term || !s.ev_int ||
+    if (!s.sched_timer || !s.stop_timer || !s.exit_timer || !s.ev_chld || !s.ev_term || !s.ev_int ||
         evsignal_add(s.ev_chld, NULL) < 0 || evsignal_add(s.ev_term, NULL) < 0 ||
         evsignal_add(s.ev_int, NULL) < 0) {
         log_error("cannot set up timers and signals");
