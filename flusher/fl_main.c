@@ -3,6 +3,7 @@
  * READY, and answers the supervisor's data and flush frames. */
 #include "fl_main.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,16 @@ static void on_dgram(const char *buf, size_t len, void *arg)
         fl_pipe_dogstatsd(fl->pipe, buf, len);
 }
 
+/* SIGTERM (the supervisor stopping us): leave the loop so the summary line
+ * is written; whatever is still in flight is given up. */
+static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+    struct fl *fl = arg;
+    (void)sig;
+    (void)what;
+    event_base_loopbreak(fl->base);
+}
+
 static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)
 {
     struct fl *fl = arg;
@@ -134,7 +145,12 @@ int fl_main(const struct fl_args *a)
     frame_put_bool(&fb, "tls_ok", tls_ok);
     fl_send(&fl, &fb);
 
+    struct event *ev_term = evsignal_new(fl.base, SIGTERM, on_sigterm, &fl);
+    if (ev_term == NULL || event_add(ev_term, NULL) < 0)
+        log_warn("cannot catch SIGTERM: no summary line at exit");
     event_base_dispatch(fl.base);
+    if (ev_term)
+        event_free(ev_term);
     struct fl_pipe_stats ps;
     fl_pipe_get_stats(fl.pipe, &ps);
     log_info("exiting: %llu log records (%llu dropped, %llu malformed), %llu platform frames, "

@@ -8,3 +8,16 @@ if(TARGET fc_flusher)
   add_test(NAME pipeline_unit COMMAND test_fl_pipe)
   set_tests_properties(pipeline_unit PROPERTIES LABELS "unit" TIMEOUT 60)
 endif()
+
+# End-to-end (need the lifecycle's telemetry listener for logs and platform
+# metrics). Arguments: lambda-sim, forkcap, fake-intake, the CA script.
+if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
+  set(PIPE_ARGS $<TARGET_FILE:lambda-sim> $<TARGET_FILE:forkcap> $<TARGET_FILE:fake-intake>
+      ${FORKCAP_TESTS}/lib/make-ca.sh)
+  add_test(NAME pipeline_delivery COMMAND bash ${FORKCAP_TESTS}/pipeline/delivery.sh ${PIPE_ARGS})
+  set_tests_properties(pipeline_delivery PROPERTIES LABELS "e2e" TIMEOUT 120)
+  add_test(NAME pipeline_flood COMMAND bash ${FORKCAP_TESTS}/pipeline/flood.sh ${PIPE_ARGS})
+  set_tests_properties(pipeline_flood PROPERTIES LABELS "e2e" TIMEOUT 180)
+  add_test(NAME pipeline_kills COMMAND bash ${FORKCAP_TESTS}/pipeline/kills.sh ${PIPE_ARGS})
+  set_tests_properties(pipeline_kills PROPERTIES LABELS "crash" TIMEOUT 180)
+endif()
