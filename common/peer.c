@@ -26,6 +26,9 @@ struct peer {
     struct evbuffer *in, *out;
     uint64_t seq_out, seq_in;
     bool dead;
+    bool write_failed;
+    peer_drained_cb drained;
+    void *drained_arg;
     char err[FRAME_ERR_MAX + 64];
 };
 
@@ -49,6 +52,7 @@ static void peer_flush_out(struct peer *p)
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 break;
             /* the far end is gone: the read side reports it as EOF */
+            p->write_failed = true;
             evbuffer_drain(p->out, evbuffer_get_length(p->out));
             break;
         }
@@ -63,9 +67,18 @@ static void peer_flush_out(struct peer *p)
 
 static void on_write(evutil_socket_t fd, short what, void *arg)
 {
+    struct peer *p = arg;
     (void)fd;
     (void)what;
-    peer_flush_out(arg);
+    peer_flush_out(p);
+    if (p->drained && !p->dead && !p->write_failed && evbuffer_get_length(p->out) == 0)
+        p->drained(p, p->drained_arg);
+}
+
+void peer_set_drained_cb(struct peer *p, peer_drained_cb cb, void *arg)
+{
+    p->drained = cb;
+    p->drained_arg = arg;
 }
 
 /* Dispatch every complete frame in the input buffer. */

@@ -36,6 +36,12 @@ uint64_t peer_send_buf(struct peer *p, struct frame_buf *fb);
  * after the far process has exited, so no frame it sent is left unread. */
 void peer_drain(struct peer *p);
 
+/* Called from the event loop whenever a write leaves the queue empty: every
+ * byte queued so far is in the kernel. Never called from inside peer_send
+ * (check peer_queued() == 0 after sending), nor after a write error. */
+typedef void (*peer_drained_cb)(struct peer *p, void *arg);
+void peer_set_drained_cb(struct peer *p, peer_drained_cb cb, void *arg);
+
 size_t peer_queued(const struct peer *p);
 const char *peer_name(const struct peer *p);
 /* Why the peer was declared dead; NULL for a clean EOF or while alive. */

@@ -35,6 +35,8 @@ struct lc_http {
     size_t chunk_left;
     struct lc_http_resp resp;
     struct evbuffer *body;
+    void (*sent)(void *arg);
+    void *sent_arg;
 };
 
 struct lc_http *lc_http_new(struct event_base *base, const char *hostport, char *err, size_t errlen)
@@ -285,6 +287,22 @@ static void on_read(struct bufferevent *bev, void *arg)
     parse(arg, false);
 }
 
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    struct lc_http *h = arg;
+    void (*fn)(void *) = h->sent;
+    (void)bev;
+    h->sent = NULL;
+    if (fn)
+        fn(h->sent_arg);
+}
+
+void lc_http_on_sent(struct lc_http *h, void (*fn)(void *arg), void *arg)
+{
+    h->sent = fn;
+    h->sent_arg = arg;
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct lc_http *h = arg;
@@ -321,6 +339,7 @@ int lc_http_request(struct lc_http *h, const char *method, const char *path,
     memset(&h->resp, 0, sizeof h->resp);
     h->cb = cb;
     h->arg = arg;
+    h->sent = NULL;
     struct evbuffer *out = bufferevent_get_output(h->bev);
     evbuffer_add_printf(out, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, path,
                         h->hostport);
@@ -333,7 +352,7 @@ int lc_http_request(struct lc_http *h, const char *method, const char *path,
     evbuffer_add(out, "\r\n", 2);
     if (body)
         evbuffer_add(out, body, body_len);
-    bufferevent_setcb(h->bev, on_read, NULL, on_event, h);
+    bufferevent_setcb(h->bev, on_read, on_write, on_event, h);
     bufferevent_enable(h->bev, EV_READ | EV_WRITE);
     if (bufferevent_socket_connect(h->bev, (struct sockaddr *)&h->addr, (int)h->addrlen) < 0) {
         h->cb = NULL;

@@ -36,4 +36,9 @@ int lc_http_request(struct lc_http *h, const char *method, const char *path,
                     const char *const *headers, const char *body, size_t body_len,
                     lc_http_cb cb, void *arg);
 
+/* For the request now running: call fn once when all its bytes are in the
+ * kernel (sent, not yet answered). Lets a caller start a dependent request
+ * on another connection without waiting for this one's answer. */
+void lc_http_on_sent(struct lc_http *h, void (*fn)(void *arg), void *arg);
+
 #endif

@@ -46,6 +46,7 @@ struct lc {
     const struct lc_args *a;
     struct peer *sup;
     struct lc_http *http;
+    struct lc_tele *tele; /* Telemetry API listener; NULL when off */
     enum lc_state st;
     char ext_id[LC_EXT_ID_MAX];
     struct event *retry;
@@ -254,6 +255,15 @@ static void lc_next(struct lc *lc)
     }
 }
 
+/* The subscribe PUT is on the wire (or was not sent): /next need not wait
+ * for its answer, which arrives on another connection. */
+static void on_subscribe_sent(void *arg)
+{
+    struct lc *lc = arg;
+    if (lc->st == LC_SUBSCRIBING)
+        lc_next(lc);
+}
+
 static void on_subscribed(int status, void *arg)
 {
     struct lc *lc = arg;
@@ -262,7 +272,6 @@ static void on_subscribed(int status, void *arg)
     frame_put_int(&fb, "status", status);
     frame_put_uint(&fb, "t_subscribe_us", clock_us());
     lc_send(lc, &fb);
-    lc_next(lc);
 }
 
 static void on_registered(const struct lc_http_resp *r, const char *err, void *arg)
@@ -307,7 +316,7 @@ static void on_registered(const struct lc_http_resp *r, const char *err, void *a
     json_decref(j);
     lc_send(lc, &fb);
     lc->st = LC_SUBSCRIBING;
-    lc_telemetry_subscribe(lc->base, lc->http, lc->ext_id, lc->a, on_subscribed, lc);
+    lc_telemetry_subscribe(lc->tele, lc->ext_id, lc->a, on_subscribe_sent, on_subscribed, lc);
 }
 
 static void lc_register(struct lc *lc)
@@ -360,6 +369,9 @@ int lc_main(const struct lc_args *a)
         log_error("cannot start: out of memory");
         return 1;
     }
+    /* every child serves the inherited socket; only the first subscribes
+     * (Lambda refuses a subscription after init) */
+    lc.tele = lc_tele_start(lc.base, lc.sup, a);
 #ifdef FORKCAP_TEST_HOOKS
     const char *g = getenv("FORKCAP_TEST_GARBAGE_AT_INVOKE");
     lc.garbage_at = g ? atoi(g) : 0;

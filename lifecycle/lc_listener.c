@@ -1,0 +1,542 @@
+/* lc_listener.c — see lc_listener.h. One connection = one bufferevent and
+ * one lc_req parser. A complete POST becomes a job; jobs go to the
+ * supervisor one at a time, in arrival order: the head job's frames are
+ * queued on the peer, and its 200 is written when the peer's queue has
+ * been handed to the kernel completely (peer drained). While its job
+ * waits, a connection reads nothing more (back-pressure, not buffering). */
+#include "lc_listener.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "frame.h"
+#include "lc_req.h"
+#include "log.h"
+
+/* Jobs whose connection went away still finish (their frames are sent);
+ * this bounds them together with the live ones. */
+#define LC_LS_JOBS_MAX (2u * LC_LS_CONNS_MAX)
+#define LC_LS_LINE_MAX 4096u
+
+enum cstate { C_READ, C_PENDING, C_CLOSING };
+
+struct job;
+
+struct conn {
+    struct lc_listener *l;
+    struct bufferevent *bev;
+    enum cstate st;
+    struct job *job;
+    struct conn *prev, *next;
+    struct lc_req req;
+};
+
+struct job {
+    struct conn *c;
+    char *body;
+    size_t len;
+    struct frame_buf *frames;
+    size_t n, sent;
+    bool built;
+    int status; /* the answer once the frames are out */
+    struct job *next;
+};
+
+struct lc_listener {
+    struct event_base *base;
+    struct evconnlistener *lev;
+    struct peer *sup;
+    bool logs;
+    struct lc_tele_linectx ctx;
+    struct conn *conns, *conns_tail;
+    unsigned nconns, njobs;
+    struct job *head, *tail;
+    /* logged once per child, counted always */
+    unsigned long bad_batches, bad_records, refused_conns;
+};
+
+/* ---- batch -> frames --------------------------------------------------- */
+
+struct bld {
+    bool logs;
+    struct lc_tele_linectx *ctx;
+    struct frame_buf *v;
+    size_t n, cap;
+    bool err;
+    struct frame_buf cur;
+    bool open;
+    size_t at, bytes;
+    uint32_t count;
+};
+
+static struct frame_buf *bld_slot(struct bld *b)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 8;
+        struct frame_buf *v = realloc(b->v, cap * sizeof *v);
+        if (v == NULL) {
+            b->err = true;
+            return NULL;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    return &b->v[b->n];
+}
+
+/* Finish fb and keep it (or drop it and note the error). */
+static void bld_keep(struct bld *b, struct frame_buf *fb)
+{
+    struct frame_buf *slot = frame_finish(fb) == 0 ? bld_slot(b) : NULL;
+    if (slot == NULL) {
+        b->err = true;
+        frame_buf_free(fb);
+        return;
+    }
+    *slot = *fb;
+    b->n++;
+    memset(fb, 0, sizeof *fb);
+}
+
+static void logs_close(struct bld *b)
+{
+    if (!b->open)
+        return;
+    b->open = false;
+    frame_val_array_end(&b->cur, b->at, b->count);
+    bld_keep(b, &b->cur);
+}
+
+static void logs_add(struct bld *b, int64_t time_ms, unsigned source, const char *rid,
+                     const char *msg, size_t len)
+{
+    size_t est = len + (rid ? strlen(rid) : 0) + 32;
+    if (b->open && (b->bytes + est > LC_LS_LOGS_FRAME_BUDGET || b->count >= LC_LS_LOGS_FRAME_RECORDS))
+        logs_close(b);
+    if (!b->open) {
+        memset(&b->cur, 0, sizeof b->cur);
+        frame_begin(&b->cur, FT_LOGS);
+        frame_put_key(&b->cur, "records");
+        b->at = frame_val_array_begin(&b->cur);
+        b->count = 0;
+        b->bytes = 64;
+        b->open = true;
+    }
+    size_t a = frame_val_array_begin(&b->cur);
+    frame_val_int(&b->cur, time_ms);
+    frame_val_uint(&b->cur, source);
+    if (rid)
+        frame_val_str(&b->cur, rid, strlen(rid));
+    else
+        frame_val_nil(&b->cur);
+    frame_val_str(&b->cur, msg, len);
+    frame_val_array_end(&b->cur, a, 4);
+    b->count++;
+    b->bytes += est;
+}
+
+static void put_opt(struct frame_buf *fb, const char *key, const char *v)
+{
+    if (v)
+        frame_put_str(fb, key, v);
+}
+
+static void platform_frame(struct bld *b, const struct lc_tele_platform *p)
+{
+    struct frame_buf fb = {0};
+    frame_begin(&fb, FT_PLATFORM);
+    frame_put_str(&fb, "event", p->event);
+    frame_put_int(&fb, "time_ms", p->time_ms);
+    put_opt(&fb, "request_id", p->request_id);
+    put_opt(&fb, "status", p->status);
+    put_opt(&fb, "error_type", p->error_type);
+    put_opt(&fb, "version", p->version);
+    put_opt(&fb, "runtime_version", p->runtime_version);
+    put_opt(&fb, "phase", p->phase);
+    if (p->has & LC_TP_DURATION)
+        frame_put_float(&fb, "duration_ms", p->duration_ms);
+    if (p->has & LC_TP_BILLED)
+        frame_put_int(&fb, "billed_ms", p->billed_ms);
+    if (p->has & LC_TP_MEMORY)
+        frame_put_int(&fb, "memory_mb", p->memory_mb);
+    if (p->has & LC_TP_MAX_MEMORY)
+        frame_put_int(&fb, "max_memory_mb", p->max_memory_mb);
+    if (p->has & LC_TP_INIT)
+        frame_put_float(&fb, "init_ms", p->init_ms);
+    if (p->has & LC_TP_PRODUCED)
+        frame_put_int(&fb, "produced_bytes", p->produced_bytes);
+    if (p->has & LC_TP_OVERHEAD)
+        frame_put_float(&fb, "overhead_ms", p->overhead_ms);
+    if (p->has & LC_TP_DROPPED_RECORDS)
+        frame_put_int(&fb, "dropped_records", p->dropped_records);
+    if (p->has & LC_TP_DROPPED_BYTES)
+        frame_put_int(&fb, "dropped_bytes", p->dropped_bytes);
+    bld_keep(b, &fb);
+}
+
+static int on_record(const struct lc_tele_record *rec, void *arg)
+{
+    struct bld *b = arg;
+    if (rec->kind == LC_TELE_PLATFORM) {
+        const struct lc_tele_platform *p = &rec->u.platform;
+        if (b->logs) {
+            char line[LC_LS_LINE_MAX];
+            int n = lc_telemetry_platform_line_ctx(b->ctx, p, line, sizeof line, NULL);
+            if (n > 0)
+                logs_add(b, p->time_ms, 2, p->request_id, line, (size_t)n);
+        }
+        /* keep batch order: logs before this record reach the flusher first */
+        logs_close(b);
+        platform_frame(b, p);
+    } else if (b->logs) {
+        const struct lc_tele_log *g = &rec->u.log;
+        logs_add(b, g->time_ms, (unsigned)g->source, g->request_id, g->message, g->message_len);
+    }
+    return b->err ? 1 : 0;
+}
+
+void lc_listener_frames_free(struct frame_buf *frames, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        frame_buf_free(&frames[i]);
+    free(frames);
+}
+
+int lc_listener_build(const char *body, size_t len, bool logs_enabled, struct lc_tele_linectx *ctx,
+                      struct frame_buf **frames, size_t *n, struct lc_tele_stats *stats)
+{
+    struct bld b = {.logs = logs_enabled, .ctx = ctx};
+    struct lc_tele_limits lim;
+    lc_tele_limits_default(&lim);
+    lim.max_body = LC_LS_BODY_MAX;
+    int rc = lc_telemetry_parse(body, len, &lim, on_record, &b, stats);
+    logs_close(&b);
+    if (b.open)
+        frame_buf_free(&b.cur);
+    if (b.err && (rc == LC_TELE_OK || rc == LC_TELE_ESTOPPED))
+        rc = LC_TELE_ENOMEM;
+    *frames = b.v;
+    *n = b.n;
+    return rc;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void pump(struct lc_listener *l);
+
+static void conn_free(struct conn *c)
+{
+    struct lc_listener *l = c->l;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->conns_tail = c->prev;
+    l->nconns--;
+    if (c->job)
+        c->job->c = NULL; /* the job still sends its frames; nobody to answer */
+    lc_req_free(&c->req);
+    bufferevent_free(c->bev);
+    free(c);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 405: return "Method Not Allowed";
+    case 413: return "Content Too Large";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+    }
+}
+
+static void respond(struct conn *c, int status, bool close_after)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Length: 0\r\n%s\r\n", status, reason(status),
+                        close_after ? "Connection: close\r\n" : "");
+    if (close_after) {
+        c->st = C_CLOSING;
+        bufferevent_disable(c->bev, EV_READ);
+        bufferevent_enable(c->bev, EV_WRITE);
+        return;
+    }
+    c->st = C_READ;
+    lc_req_reset(&c->req);
+    bufferevent_enable(c->bev, EV_READ);
+    /* a pipelined request may already sit in the input buffer */
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+}
+
+static bool req_started(const struct conn *c)
+{
+    return c->req.method[0] || c->req.line_len > 0 ||
+           evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+}
+
+static void on_request(struct conn *c)
+{
+    struct lc_listener *l = c->l;
+    if (strcmp(c->req.method, "POST") != 0) {
+        respond(c, 405, !c->req.keep_alive);
+        return;
+    }
+    if (l->njobs >= LC_LS_JOBS_MAX) {
+        respond(c, 503, true); /* Lambda retries; the supervisor is far behind */
+        return;
+    }
+    struct job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        respond(c, 503, true);
+        return;
+    }
+    j->c = c;
+    j->body = lc_req_take_body(&c->req, &j->len);
+    c->job = j;
+    c->st = C_PENDING;
+    bufferevent_disable(c->bev, EV_READ);
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    if (l->tail)
+        l->tail->next = j;
+    else
+        l->head = j;
+    l->tail = j;
+    l->njobs++;
+    pump(l);
+}
+
+static void conn_process(struct conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    while (c->st == C_READ) {
+        struct evbuffer_iovec v;
+        int nv = evbuffer_peek(in, -1, NULL, &v, 1);
+        const char *data = nv > 0 ? v.iov_base : "";
+        size_t len = nv > 0 ? v.iov_len : 0, used = 0;
+        int rc = lc_req_feed(&c->req, data, len, &used);
+        evbuffer_drain(in, used);
+        if (rc == LC_REQ_MORE) {
+            if (len > 0 && evbuffer_get_length(in) > 0)
+                continue;
+            break;
+        }
+        if (rc == LC_REQ_HEADERS) {
+            if (c->req.want_continue)
+                evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
+            continue;
+        }
+        if (rc == LC_REQ_ERROR) {
+            log_debug("telemetry listener: %d %s", c->req.status, c->req.error);
+            respond(c, c->req.status, true);
+            break;
+        }
+        on_request(c);
+    }
+    if (c->st == C_READ) {
+        /* a request begun must finish in time; an idle keep-alive may wait */
+        struct timeval tv = {LC_LS_PARTIAL_TIMEOUT_S, 0};
+        bufferevent_set_timeouts(c->bev, req_started(c) ? &tv : NULL, NULL);
+    }
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    conn_process(arg);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    if (c->st == C_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        conn_free(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    if (what & BEV_EVENT_TIMEOUT)
+        log_debug("telemetry listener: request not finished in %d s; closing", LC_LS_PARTIAL_TIMEOUT_S);
+    conn_free(arg);
+}
+
+static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int slen,
+                      void *arg)
+{
+    struct lc_listener *l = arg;
+    (void)lev;
+    (void)sa;
+    (void)slen;
+    if (l->nconns >= LC_LS_CONNS_MAX) {
+        /* make room by closing the oldest idle keep-alive connection */
+        struct conn *idle = l->conns;
+        while (idle && (idle->st != C_READ || req_started(idle)))
+            idle = idle->next;
+        if (idle == NULL) {
+            if (l->refused_conns++ == 0)
+                log_warn("telemetry listener: %u connections busy; refusing more (logged once)",
+                         LC_LS_CONNS_MAX);
+            evutil_closesocket(fd);
+            return;
+        }
+        conn_free(idle);
+    }
+    struct conn *c = calloc(1, sizeof *c);
+    struct bufferevent *bev = c ? bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    if (bev == NULL) {
+        free(c);
+        evutil_closesocket(fd);
+        return;
+    }
+    c->l = l;
+    c->bev = bev;
+    c->st = C_READ;
+    lc_req_init(&c->req, LC_LS_BODY_MAX);
+    c->prev = l->conns_tail;
+    if (l->conns_tail)
+        l->conns_tail->next = c;
+    else
+        l->conns = c;
+    l->conns_tail = c;
+    l->nconns++;
+    bufferevent_setcb(bev, on_read, on_write, on_event, c);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* ---- jobs ----------------------------------------------------------------- */
+
+static void job_done(struct lc_listener *l)
+{
+    struct job *j = l->head;
+    l->head = j->next;
+    if (l->head == NULL)
+        l->tail = NULL;
+    l->njobs--;
+    if (j->c) {
+        j->c->job = NULL;
+        respond(j->c, j->status, !j->c->req.keep_alive || j->status != 200);
+    }
+    lc_listener_frames_free(j->frames, j->n);
+    free(j->body);
+    free(j);
+}
+
+static void job_build(struct lc_listener *l, struct job *j)
+{
+    struct lc_tele_stats st = {0};
+    int rc = lc_listener_build(j->body, j->len, l->logs, &l->ctx, &j->frames, &j->n, &st);
+    free(j->body);
+    j->body = NULL;
+    j->built = true;
+    j->status = 200;
+    if (rc == LC_TELE_ENOMEM) {
+        /* nothing is half-sent yet: let Lambda deliver it again */
+        log_warn("telemetry listener: out of memory for a batch of %zu bytes; asking for a retry", j->len);
+        lc_listener_frames_free(j->frames, j->n);
+        j->frames = NULL;
+        j->n = 0;
+        j->status = 503;
+        return;
+    }
+    if (rc != LC_TELE_OK) {
+        /* answered 200 anyway: Lambda would redeliver a poisoned batch forever */
+        if (l->bad_batches++ == 0)
+            log_warn("telemetry listener: a batch of %zu bytes could not be read (error %d); dropped "
+                     "(logged once)", j->len, rc);
+    } else if (st.malformed > 0 && l->bad_records == 0) {
+        log_warn("telemetry listener: %zu malformed record(s) skipped (logged once)", st.malformed);
+    }
+    l->bad_records += st.malformed;
+}
+
+static void pump(struct lc_listener *l)
+{
+    while (l->head) {
+        struct job *j = l->head;
+        if (!j->built)
+            job_build(l, j);
+        while (j->sent < j->n) {
+            struct frame_buf *fb = &j->frames[j->sent];
+            if (peer_send(l->sup, fb->p, fb->len) == 0) {
+                if (peer_queued(l->sup) > 0 && peer_error(l->sup) == NULL)
+                    return; /* the queue is full: go on when it drains */
+                j->status = 503;
+                break;
+            }
+            j->sent++;
+        }
+        if (j->status == 200 && peer_queued(l->sup) > 0)
+            return; /* answered when the queue is in the kernel */
+        job_done(l);
+    }
+}
+
+static void on_drained(struct peer *p, void *arg)
+{
+    (void)p;
+    pump(arg);
+}
+
+static void on_listen_error(struct evconnlistener *lev, void *arg)
+{
+    (void)lev;
+    (void)arg;
+    /* EMFILE and the like: the kernel keeps the connection queued */
+    log_warn("telemetry listener: accept: %s",
+             evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+struct lc_listener *lc_listener_new(struct event_base *base, int fd, struct peer *sup,
+                                    bool logs_enabled)
+{
+    struct lc_listener *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return NULL;
+    l->base = base;
+    l->sup = sup;
+    l->logs = logs_enabled;
+    /* no LEV_OPT_CLOSE_ON_FREE: the socket is the supervisor's, kept for the next child */
+    l->lev = evconnlistener_new(base, on_accept, l, 0, -1, fd);
+    if (l->lev == NULL) {
+        log_error("telemetry listener: cannot serve socket %d", fd);
+        free(l);
+        return NULL;
+    }
+    evconnlistener_set_error_cb(l->lev, on_listen_error);
+    peer_set_drained_cb(sup, on_drained, l);
+    return l;
+}
+
+void lc_listener_free(struct lc_listener *l)
+{
+    if (l == NULL)
+        return;
+    while (l->conns)
+        conn_free(l->conns);
+    while (l->head) {
+        struct job *j = l->head;
+        l->head = j->next;
+        lc_listener_frames_free(j->frames, j->n);
+        free(j->body);
+        free(j);
+    }
+    evconnlistener_free(l->lev);
+    free(l);
+}
