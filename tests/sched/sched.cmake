@@ -8,3 +8,12 @@ if(TARGET fc_common AND EXISTS ${PROJECT_SOURCE_DIR}/supervisor/sup_sched.c)
   add_test(NAME unit_test_sched COMMAND test_sched)
   set_tests_properties(unit_test_sched PROPERTIES LABELS "unit" TIMEOUT 60)
 endif()
+if(TARGET lambda-sim AND TARGET forkcap AND TARGET forkcap-testhooks AND TARGET fake-intake)
+  foreach(mode end continuously periodically ignore)
+    add_test(NAME e2e_sched_${mode}
+             COMMAND bash ${FORKCAP_TESTS}/sched/e2e_sched.sh ${mode} $<TARGET_FILE:lambda-sim>
+                     $<TARGET_FILE:forkcap> $<TARGET_FILE:forkcap-testhooks> $<TARGET_FILE:fake-intake>
+                     ${FORKCAP_TESTS}/lib/make-ca.sh)
+    set_tests_properties(e2e_sched_${mode} PROPERTIES LABELS "e2e" TIMEOUT 180)
+  endforeach()
+endif()
