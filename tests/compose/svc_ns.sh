@@ -13,10 +13,9 @@ real=$work/real-etc
 mkdir -p "$real"
 mount --bind /etc "$real"
 mount -t tmpfs -o mode=755 tmpfs /etc
-for e in "$real"/* "$real"/.[!.]*; do
-    [ -e "$e" ] || continue
-    [ "${e##*/}" = hosts ] || ln -s "$e" "/etc/${e##*/}"
-done
+shopt -s nullglob
+ln -s "$real"/* "$real"/.[!.]* /etc/ # one process: this runs once per service command
+rm -f /etc/hosts
 cp "$hosts" /etc/hosts
 while IFS=$'\t' read -r src dst mode; do
     [ -n "$src" ] || continue

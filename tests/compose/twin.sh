@@ -1,24 +1,26 @@
 #!/bin/bash
-# twin.sh COMPOSE_FILE SIM FORKCAP FAKE_INTAKE INTAKE_POST MAKE_CA —
+# twin.sh COMPOSE_FILE SIM FORKCAP FAKE_INTAKE MAKE_CA —
 # deploy/compose/docker-compose.yml run without containers: every service's
-# command, environment, volumes, extra_hosts and depends_on conditions are
-# read from `docker-compose config` and run as local processes, in a
-# private network namespace (loopback only: the compose file's fixed ports
-# cannot collide with other tests) where each service has its own /etc/hosts
-# (service names and extra_hosts -> 127.0.0.1, as its container would
-# resolve them). The image's files are the build's binaries at the paths
-# the Dockerfile copies them to.
+# command, environment, volumes, extra_hosts, network_mode and depends_on
+# conditions (health checks included) are read from `docker-compose config`
+# and run as local processes, in a private network namespace (loopback
+# only: the compose file's fixed ports cannot collide with other tests)
+# where each service has its own /etc/hosts (service names and extra_hosts
+# -> 127.0.0.1, as its container would resolve them). The image's files are
+# the build's binaries at the paths the Dockerfile copies them to. A service
+# key the twin does not model fails the test, so the two cannot drift.
 #
-# Asserts: lambda-sim runs every invocation with forkcap and no crash; the
-# lambda service cannot resolve the intake's name (no way round the proxy);
-# every TLS connection the intake saw is a tunnel the proxy logged
-# (CONNECT intake.forkcap.test:443); the flusher's transport, run with the
-# lambda service's environment (intake-post --kind validate), gets through
-# the proxy to the intake with the test CA; what forkcap shipped (if
-# anything) was answered 2xx over verified TLS. Prints figures.
+# Asserts: lambda-sim runs every invocation with forkcap and no crash, no
+# ERROR from forkcap; the lambda service cannot resolve the intake's name
+# (no way round the proxy); every TLS connection the intake saw is a tunnel
+# the proxy logged (CONNECT intake.forkcap.test:443) and every request was
+# answered 2xx over verified TLS for that name; by the end of SHUTDOWN
+# forkcap shipped each function log line once, a REPORT line per
+# invocation, aws.lambda.enhanced.invocations = N and the shutdowns metric,
+# tagged with the service's DD_SERVICE/DD_ENV. TWIN_KEEP=1 keeps the files.
 set -euo pipefail
 abs() { readlink -f "$1"; }
-COMPOSE=$(abs "$1") SIM=$(abs "$2") FORKCAP=$(abs "$3") INTAKE=$(abs "$4") POST=$(abs "$5") MAKECA=$(abs "$6")
+COMPOSE=$(abs "$1") SIM=$(abs "$2") FORKCAP=$(abs "$3") INTAKE=$(abs "$4") MAKECA=$(abs "$5")
 here=$(cd "$(dirname "$0")" && pwd)
 RUN_TARGET=lambda # the service `docker compose run` starts, as README.md shows
 
@@ -32,6 +34,7 @@ fi
 
 . "$here/../lib/common.sh"
 test_tmpdir
+[ -z "${TWIN_KEEP:-}" ] || trap 'jobs -p | xargs -r kill; echo "kept $T"' EXIT
 ip link set lo up
 
 # ---- the compose file, resolved by docker-compose itself
@@ -41,6 +44,11 @@ python3 -c 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.std
     < "$T/config.yml" > "$T/config.json"
 C=$T/config.json
 q() { jq -r "$@" "$C"; }
+modelled='["build","image","command","environment","volumes","networks","network_mode",
+    "extra_hosts","depends_on","healthcheck","init"]'
+extra=$(q --argjson m "$modelled" '[.services | to_entries[] | .key as $s | .value | keys[]
+    | select(. as $k | $m | index($k) | not) | "\($s).\(.)"] | join(" ")')
+[ -z "$extra" ] || fail "compose keys the twin does not model (teach twin.sh): $extra"
 
 # ---- the image: what the Dockerfile copies, at the same paths
 df=$cdir/Dockerfile
@@ -212,14 +220,40 @@ fk_ok=$(jq -s '[.[] | select(.tls and (.status // 0) >= 200 and (.status // 0) <
     and ((.headers.host // .headers[":authority"] // "") | test("^intake\\.forkcap\\.test(:443)?$")))] | length' "$capture")
 [ "$fk_ok" = "$fk_reqs" ] || fail "forkcap's requests not all answered 2xx over TLS for intake.forkcap.test: $(head -c 600 "$capture")"
 
-# the flusher's transport with the lambda service's environment: through
-# the proxy, verifying the intake with DD_TLS_CERT_FILE
-in_svc "$RUN_TARGET" "$POST" --kind validate --count 1 > "$T/probe.jsonl" 2> "$T/probe.err" ||
-    fail "intake-post with the $RUN_TARGET service's environment: $(tail -3 "$T/probe.err"); $(tail -2 "$T/probe.jsonl")"
-sleep 0.3
-[ "$(jq -s '[.[] | select(.path == "/api/v1/validate" and .tls and .status == 200
-    and .headers["dd-api-key"] != null)] | length' "$capture")" -ge 1 ] ||
-    fail "no validate request reached the intake: $(tail -c 600 "$capture")"
+# what forkcap must have shipped by the end of SHUTDOWN (its final flush):
+# every function log line once, a REPORT per invocation, the enhanced
+# invocations count and the shutdown metric, tagged from the service's DD_*
+svc_env() { q --arg s "$RUN_TARGET" --arg k "$1" '.services[$s].environment[$k] // empty'; }
+logs=$T/logs.jsonl
+jq -c 'select(.kind == "logs" and (.status // 0) == 202) | .body[]' "$capture" > "$logs"
+msg='(.message | if type == "object" then .message else . end)'
+fn_lines=$(jq -s '[.[] | '"$msg"' | select(test(" line [0-9]+ "))] | length' "$logs")
+fn_unique=$(jq -s '[.[] | '"$msg"' | select(test(" line [0-9]+ "))] | unique | length' "$logs")
+want=$(jq .function_log_lines "$report")
+[ "$fn_lines" = "$want" ] && [ "$fn_unique" = "$want" ] ||
+    fail "function log lines at the intake: $fn_lines ($fn_unique distinct), the function wrote $want"
+for rid in $(jq -r '.invocations[].request_id' "$report"); do
+    [ "$(jq -s --arg r "$rid" '[.[] | '"$msg"' | select(startswith("REPORT RequestId: " + $r + " "))] | length' "$logs")" = 1 ] ||
+        fail "no single REPORT line for $rid at the intake"
+done
+service=$(svc_env DD_SERVICE) env_tag=$(svc_env DD_ENV)
+[ -z "$service" ] || [ "$(jq -s --arg v "$service" '[.[] | select(.service != $v)] | length' "$logs")" = 0 ] ||
+    fail "log entries without service $service (DD_SERVICE)"
+[ -z "$env_tag" ] || [ "$(jq -s --arg v "env:$env_tag" '[.[] | select((.ddtags // "") | split(",") | index($v) | not)] | length' "$logs")" = 0 ] ||
+    fail "log entries without the env:$env_tag tag (DD_ENV)"
+series_sum() { jq -s --arg m "$1" '[.[] | select(.kind == "series" and (.status // 0) == 202) | .body.series[]
+    | select(.metric == $m) | .points[].value] | add // 0' "$capture"; }
+# enhanced metrics are distributions: count the sketches' points
+sketch_cnt() { jq -s --arg m "$1" '[.[] | select(.kind == "sketches" and (.status // 0) == 202) | .body.sketches[]
+    | select(.metric == $m) | .dogsketches[].cnt] | add // 0' "$capture"; }
+inv=$(sketch_cnt aws.lambda.enhanced.invocations)
+[ "$(jq -n --argjson a "$inv" --argjson b "$invokes" '$a == $b')" = true ] ||
+    fail "aws.lambda.enhanced.invocations totals $inv at the intake, $invokes invocations ran"
+[ "$(sketch_cnt aws.lambda.enhanced.shutdowns)" = 1 ] || fail "no aws.lambda.enhanced.shutdowns: the final flush did not arrive"
+# DogStatsD is UDP: only "some arrived", never more than were sent
+custom=$(series_sum sim.custom.count)
+[ "$(jq -n --argjson c "$custom" --argjson s "$(jq .statsd_sent "$report")" '$c >= 1 and $c <= $s')" = true ] ||
+    fail "sim.custom.count totals $custom at the intake"
 
 # every TLS connection the intake accepted is a tunnel the proxy opened
 proxy_log=$T/log/proxy.log
@@ -230,5 +264,5 @@ conns=$(jq -s '[.[] | select(.tls) | .conn] | unique | length' "$capture")
     fail "$conns TLS connections at the intake but $tunnels CONNECT tunnels in the proxy log: $(grep CONNECT "$proxy_log" | head -3)"
 [ "$(jq -s '[.[] | select(.tls | not)] | length' "$capture")" = 0 ] || fail "plain HTTP reached the intake"
 
-echo "compose twin: $invokes invocations ok; forkcap shipped $fk_reqs requests ($(jq -s -c 'map(.kind) | group_by(.) | map({(.[0]): length}) | add // {}' "$capture" | head -c 200)) incl. probe; $conns TLS connections at the intake, $tunnels CONNECT tunnels at the proxy; shutdown $(jq .shutdown_ms "$report") ms"
+echo "compose twin: $invokes invocations ok; forkcap shipped $fk_reqs requests ($(jq -s -c 'map(.kind) | group_by(.) | map({(.[0]): length}) | add // {}' "$capture")), $fn_lines function log lines, $inv invocations counted; $conns TLS connections at the intake, $tunnels CONNECT tunnels at the proxy; shutdown $(jq .shutdown_ms "$report") ms"
 echo ok
