@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2016 # jq programs in single quotes take their $vars via --arg
 # twin.sh COMPOSE_FILE SIM FORKCAP FAKE_INTAKE MAKE_CA —
 # deploy/compose/docker-compose.yml run without containers: every service's
 # command, environment, volumes, extra_hosts, network_mode and depends_on
@@ -137,7 +138,7 @@ wait_deps() {
     for d in $(deps_of "$s"); do
         cond=$(q --arg s "$s" --arg d "$d" '.services[$s].depends_on[$d].condition')
         case $cond in
-            service_completed_successfully) [ "${state[$d]}" = done ] || fail "$s: $d did not complete" || return 1;;
+            service_completed_successfully) [ "${state[$d]}" = "done" ] || fail "$s: $d did not complete" || return 1;;
             service_started) [ "${state[$d]}" = running ] || fail "$s: $d is not running" || return 1;;
             service_healthy)
                 n=100
@@ -164,7 +165,7 @@ while [ -n "$pending" ]; do
     mapfile -t cmd < <(cmd_of "$next")
     if [ "$(oneshot "$next")" = true ]; then
         in_svc "$next" "${cmd[@]}" > "$T/log/$next.log" 2>&1 || fail "one-shot $next failed: $(tail -5 "$T/log/$next.log")"
-        state[$next]=done
+        state[$next]="done"
     else
         in_svc "$next" "${cmd[@]}" > "$T/log/$next.log" 2>&1 &
         pid[$next]=$!; state[$next]=running
@@ -230,7 +231,7 @@ msg='(.message | if type == "object" then .message else . end)'
 fn_lines=$(jq -s '[.[] | '"$msg"' | select(test(" line [0-9]+ "))] | length' "$logs")
 fn_unique=$(jq -s '[.[] | '"$msg"' | select(test(" line [0-9]+ "))] | unique | length' "$logs")
 want=$(jq .function_log_lines "$report")
-[ "$fn_lines" = "$want" ] && [ "$fn_unique" = "$want" ] ||
+{ [ "$fn_lines" = "$want" ] && [ "$fn_unique" = "$want" ]; } ||
     fail "function log lines at the intake: $fn_lines ($fn_unique distinct), the function wrote $want"
 for rid in $(jq -r '.invocations[].request_id' "$report"); do
     [ "$(jq -s --arg r "$rid" '[.[] | '"$msg"' | select(startswith("REPORT RequestId: " + $r + " "))] | length' "$logs")" = 1 ] ||
