@@ -26,7 +26,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 RUN_TARGET=lambda # the service `docker compose run` starts, as README.md shows
 
 if [ -z "${FORKCAP_TWIN_NS:-}" ]; then
-    if [ "$(id -u)" = 0 ]; then ns=(unshare -m -n); else ns=(unshare -r -m -n); fi
+    # a PID namespace too: when this script dies, however it dies (ctest's
+    # timeout kill), the kernel kills every service process with it
+    ns=(unshare -m -n -p -f --kill-child --mount-proc)
+    [ "$(id -u)" = 0 ] || ns+=(-r)
     if ! "${ns[@]}" true 2>/dev/null; then
         echo "SKIP: cannot create mount and network namespaces here"; exit 77
     fi
@@ -112,12 +115,14 @@ for s in $services; do
     esac
 done
 
-# in_svc S CMD...: CMD as service S's container runs it (only its environment)
+# in_svc S CMD...: CMD as service S's container runs it (only its
+# environment). IN_SVC_EXEC=exec replaces the calling (background) subshell,
+# so that the job's pid is the service's own and the EXIT trap kills it.
 in_svc() {
     local s=$1; shift
     local -a envs=()
     mapfile -t envs < "$T/svc/$s.env"
-    unshare -m bash "$here/svc_ns.sh" "$T/ns/$s" "$T/svc/$s.hosts" "$T/svc/$s.mounts" -- \
+    ${IN_SVC_EXEC:-} unshare -m bash "$here/svc_ns.sh" "$T/ns/$s" "$T/svc/$s.hosts" "$T/svc/$s.mounts" -- \
         env -i PATH="$IMAGE_PATH" HOME=/root "${envs[@]}" "$@"
 }
 cmd_of() { q --arg s "$1" '.services[$s].command | if type == "array" then .[] else error("command must be a list") end'; }
@@ -167,7 +172,7 @@ while [ -n "$pending" ]; do
         in_svc "$next" "${cmd[@]}" > "$T/log/$next.log" 2>&1 || fail "one-shot $next failed: $(tail -5 "$T/log/$next.log")"
         state[$next]="done"
     else
-        in_svc "$next" "${cmd[@]}" > "$T/log/$next.log" 2>&1 &
+        IN_SVC_EXEC="exec" in_svc "$next" "${cmd[@]}" > "$T/log/$next.log" 2>&1 &
         pid[$next]=$!; state[$next]=running
     fi
     pending=$(echo "$pending" | grep -vx "$next" || true)
