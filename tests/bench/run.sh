@@ -294,14 +294,18 @@ for lines in 10 100 1000 5000 20000; do
     # the flusher's exit summary line
     spool=$(jq -c '.spool // null' "$d/stats.json" 2>/dev/null || echo null)
     flsum=$(grep -o 'flusher | exiting: .*' "$d/ext.log" 2>/dev/null | tail -n 1 | cut -c1-400 || true)
+    cut_posts=$(grep -c 'cut off by the flush deadline' "$d/ext.log" 2>/dev/null || true)
+    lastflush=$(grep -o 'flusher | flush [0-9]*: .*deadline hit.*' "$d/ext.log" 2>/dev/null | tail -n 1 | cut -c1-300 || true)
     jq -c -n --argjson lines "$lines" --argjson inv "$inv" --argjson sent "$sent" --argjson got "$got" \
         --argjson wire "$wire" --argjson simdrop "$simdrop" --argjson rc $rc --argjson lb $LOG_BYTES \
         --argjson got_last "$got_last" --argjson spool "${spool:-null}" --arg flsum "$flsum" \
+        --argjson cut "${cut_posts:-0}" --arg lastflush "$lastflush" \
         --argjson wall "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')" '
         {lines_per_invoke: $lines, invocations: $inv, sent: $sent, delivered: $got,
          lost: ($sent - $got), lost_last_invocation: ([$lines - $got_last, 0] | max),
          lost_before_last: ([($sent - $got) - ([$lines - $got_last, 0] | max), 0] | max),
          sim_dropped: $simdrop, sim_exit: $rc, wall_s: $wall, forkcap_spool: $spool, flusher_summary: $flsum,
+         posts_cut_by_deadline: $cut, last_deadline_flush: $lastflush,
          lines_per_s: (if $wall > 0 then ($got / $wall | round) else null end),
          payload_mb_per_s: (if $wall > 0 then ($got * $lb / $wall / 1e6 * 1000 | round / 1000) else null end),
          wire_mb_per_s: (if $wall > 0 then ($wire / $wall / 1e6 * 1000 | round / 1000) else null end)}' \

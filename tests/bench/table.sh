@@ -56,7 +56,7 @@ def ratio($a; $b): if $a == null or $b == null or $b == 0 then "–" else ($a / 
   (if .throughput.best_zero_loss then "; best zero-loss rate \(.throughput.best_zero_loss.lines_per_s) lines/s (\(.throughput.best_zero_loss.payload_mb_per_s) MB/s of log text)" else "; no step without any loss" end) +
   (if .throughput.best_no_steady_loss then "; best rate without loss before the last invocation \(.throughput.best_no_steady_loss.lines_per_s) lines/s (\(.throughput.best_no_steady_loss.payload_mb_per_s) MB/s)" else "" end),
 "",
-(.throughput.steps[] | select(.lost > 0) | "at \(.lines_per_invoke) lines/invocation: forkcap spool \(.forkcap_spool | tojson); \(.flusher_summary)"),
+(.throughput.steps[] | select(.lost > 0) | "at \(.lines_per_invoke) lines/invocation: forkcap spool \(.forkcap_spool | tojson); \(.posts_cut_by_deadline) intake posts cut by the flush deadline; \(.last_deadline_flush)\(if .flusher_summary != "" then "; " + .flusher_summary else "" end)"),
 "",
 "### Memory (MB; idle = one invocation per 100 ms, nothing shipped; load = back-to-back invocations, 200 log lines + 50 datagrams each, max over 4 s)",
 "",
