@@ -145,7 +145,7 @@ static void sup_flush(struct sup *s, uint64_t id, uint32_t budget_ms, bool final
 
 /* Carry out what the scheduler decided (flush first, then the go-ahead)
  * and re-arm its one timer. */
-static void sched_apply(struct sup *s, const struct sched_act *a)
+static void sched_apply(struct sup *s, const struct sched_act *a, enum sched_phase before)
 {
     if (a->flush_id) {
         log_debug("flush %llu%s (budget %u ms)", (unsigned long long)a->flush_id, a->final ? " final" : "",
@@ -154,7 +154,10 @@ static void sched_apply(struct sup *s, const struct sched_act *a)
     }
     if (a->go) {
         if (a->reason == SCHED_GO_DEADLINE || a->reason == SCHED_GO_TIMEOUT)
-            log_warn("flush not done in time: go-ahead at the %s bound", sup_sched_reason_name(a->reason));
+            log_warn("%s: go-ahead at the %s bound",
+                     before == SCHED_WAIT_DONE ? "no runtimeDone in time"
+                     : before == SCHED_WAIT_FLUSH ? "end flush not done in time" : "no time to flush",
+                     sup_sched_reason_name(a->reason));
         struct frame_buf fb = {0};
         frame_begin(&fb, FT_GO);
         send_frame(s, SUP_LIFECYCLE, &fb);
@@ -177,8 +180,9 @@ static void sched_sync_flusher(struct sup *s)
     if (up == s->sched.flusher_up)
         return;
     struct sched_act a;
+    enum sched_phase before = s->sched.phase;
     sup_sched_flusher(&s->sched, up, clock_us(), &a);
-    sched_apply(s, &a);
+    sched_apply(s, &a, before);
 }
 
 static void on_sched_timer(evutil_socket_t fd, short what, void *arg)
@@ -188,8 +192,9 @@ static void on_sched_timer(evutil_socket_t fd, short what, void *arg)
     struct sup *s = arg;
     struct sched_act a;
     sched_sync_flusher(s);
+    enum sched_phase before = s->sched.phase;
     sup_sched_tick(&s->sched, clock_us(), &a);
-    sched_apply(s, &a);
+    sched_apply(s, &a, before);
 }
 
 static void on_invoke(struct sup *s, const struct frame *f)
@@ -215,7 +220,7 @@ static void on_invoke(struct sup *s, const struct frame *f)
     if (s->sched.mode != before)
         log_info("flush strategy default: now %s (average gap over the last %u invocations)",
                  sup_sched_mode_name(s->sched.mode), SCHED_ADAPT_N);
-    sched_apply(s, &a);
+    sched_apply(s, &a, SCHED_IDLE);
 }
 
 /* A platform record that matters to scheduling (the lifecycle child forwards
@@ -234,8 +239,9 @@ static void on_platform(struct sup *s, const struct frame *f)
         return;
     sched_sync_flusher(s);
     struct sched_act a;
+    enum sched_phase before = s->sched.phase;
     sup_sched_runtime_done(&s->sched, rid, clock_us(), &a);
-    sched_apply(s, &a);
+    sched_apply(s, &a, before);
 }
 
 /* Stop both children; the process exits once they are reaped (or killed). */
@@ -319,7 +325,7 @@ static void sup_shutdown(struct sup *s, int64_t deadline_ms, const char *why)
     struct sched_act a;
     sup_sched_shutdown(&s->sched, (uint32_t)budget, clock_us(), &a);
     a.go = false; /* no invocation waits for a go-ahead any more */
-    sched_apply(s, &a);
+    sched_apply(s, &a, SCHED_IDLE);
     if (a.flush_id == 0) {
         sup_stop_children(s);
         return;
@@ -464,7 +470,7 @@ void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
         sup_sched_flushed(&s->sched, id, ok, clock_us(), &a);
         if (s->shutting)
             a.go = false;
-        sched_apply(s, &a);
+        sched_apply(s, &a, SCHED_WAIT_FLUSH);
         if (s->shutting && s->final_flush_id && id == s->final_flush_id) {
             s->final_flush_id = 0;
             sup_stop_children(s);

@@ -205,7 +205,10 @@ void sup_sched_invoke(struct sup_sched *s, const char *rid, uint64_t deadline_us
     uint64_t left = deadline_us > now_us ? deadline_us - now_us : 0;
     if (left > SCHED_MAX_LEFT_US)
         left = SCHED_MAX_LEFT_US;
-    uint64_t margin = left / 10 < SCHED_GO_MARGIN_US ? left / 10 : SCHED_GO_MARGIN_US;
+    /* a reset sandbox (timeout) costs the customer far more than giving up
+     * on a stuck flush a little earlier */
+    uint64_t margin = left / SCHED_GO_MARGIN_DIV < SCHED_GO_MARGIN_US ? left / SCHED_GO_MARGIN_DIV
+                                                                      : SCHED_GO_MARGIN_US;
     uint64_t by_deadline = now_us + left - margin;
     uint64_t by_timeout = now_us + s->flush_timeout_us;
     if (by_timeout < by_deadline) {

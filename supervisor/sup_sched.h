@@ -7,7 +7,7 @@
  * caller re-arms one timer at sup_sched_next_wake() and calls
  * sup_sched_tick() when it fires. Timers, not hopes: once an invocation's
  * go-ahead is held, it is given at the latest at
- *   min(hold start + flush timeout, deadline - min(SCHED_GO_MARGIN, left/10))
+ *   min(hold start + flush timeout, deadline - min(SCHED_GO_MARGIN_US, left / SCHED_GO_MARGIN_DIV))
  * whatever the flusher or the telemetry does.
  *
  * Strategies (datadog-intake.md, "Flush strategies"):
@@ -34,7 +34,8 @@
 
 #include "config.h"
 
-#define SCHED_GO_MARGIN_US 100000u        /* before the invocation deadline */
+#define SCHED_GO_MARGIN_US 200000u        /* before the invocation deadline */
+#define SCHED_GO_MARGIN_DIV 5u            /* ... or a fifth of the time left, if less */
 #define SCHED_FLUSH_SLACK_US 500000u      /* an unanswered flush times out at budget + this */
 #define SCHED_MIN_INTERVAL_MS 10u         /* floor for a background flush period */
 #define SCHED_ADAPT_N 20u                 /* default: invocations before adapting */

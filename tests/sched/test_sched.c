@@ -40,8 +40,8 @@ static void test_end_runtime_done_then_flushed(void **st)
     assert_false(A.go);
     assert_int_equal(A.flush_id, 0);
     assert_int_equal(S.phase, SCHED_WAIT_DONE);
-    /* the go-ahead is bounded: deadline 3 s minus the 100 ms margin */
-    assert_int_equal(sup_sched_next_wake(&S), now + 2900 * MS);
+    /* the go-ahead is bounded: deadline 3 s minus the 200 ms margin */
+    assert_int_equal(sup_sched_next_wake(&S), now + 2800 * MS);
 
     /* someone else's runtimeDone does not release or flush anything */
     sup_sched_runtime_done(&S, "req-0", now + 5 * MS, &A);
@@ -54,7 +54,7 @@ static void test_end_runtime_done_then_flushed(void **st)
     assert_int_not_equal(A.flush_id, 0);
     assert_false(A.final);
     /* budget = what is left of the bound */
-    assert_int_equal(A.budget_ms, 2900 - 40);
+    assert_int_equal(A.budget_ms, 2800 - 40);
     uint64_t id = A.flush_id;
     assert_int_equal(S.phase, SCHED_WAIT_FLUSH);
 
@@ -101,7 +101,7 @@ static void test_end_without_telemetry_flushes_at_invoke(void **st)
     sup_sched_invoke(&S, "r", T0 + 3000 * MS, T0, &A);
     assert_false(A.go);
     assert_int_not_equal(A.flush_id, 0);
-    assert_int_equal(A.budget_ms, 2900);
+    assert_int_equal(A.budget_ms, 2800);
     uint64_t id = A.flush_id;
     sup_sched_flushed(&S, id, true, T0 + 3 * MS, &A);
     assert_true(A.go);
@@ -115,7 +115,7 @@ static void test_lost_runtime_done_deadline_bound(void **st)
     setup("end", 30000, true);
     sup_sched_invoke(&S, "r", T0 + 1000 * MS, T0, &A);
     uint64_t wake = sup_sched_next_wake(&S);
-    assert_int_equal(wake, T0 + 900 * MS);
+    assert_int_equal(wake, T0 + 800 * MS);
     sup_sched_tick(&S, wake - 1, &A);
     assert_false(A.go);
     sup_sched_tick(&S, wake, &A);
@@ -153,7 +153,7 @@ static void test_flush_timeout_bound(void **st)
     assert_int_equal(S.st.ok, 0);
 }
 
-/* Tiny timeouts: the margin shrinks to a tenth of the time left; a
+/* Tiny timeouts: the margin shrinks to a fifth of the time left; a
  * deadline already past gives the go-ahead at once. */
 static void test_tiny_and_past_deadlines(void **st)
 {
@@ -161,8 +161,8 @@ static void test_tiny_and_past_deadlines(void **st)
     setup("end", 30000, true);
     sup_sched_invoke(&S, "r", T0 + 200 * MS, T0, &A);
     assert_false(A.go);
-    assert_int_equal(sup_sched_next_wake(&S), T0 + 180 * MS);
-    sup_sched_runtime_done(&S, "r", T0 + 179 * MS + 500, &A);
+    assert_int_equal(sup_sched_next_wake(&S), T0 + 160 * MS);
+    sup_sched_runtime_done(&S, "r", T0 + 159 * MS + 500, &A);
     /* under a millisecond left: no flush can fit, go now */
     assert_true(A.go);
     assert_int_equal(A.flush_id, 0);
