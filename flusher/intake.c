@@ -785,6 +785,14 @@ static struct xfer *xfer_new(struct fl_intake *in, struct flush *fl, struct payl
     curl_easy_setopt(e, CURLOPT_URL, p->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* Aborting a transfer whose name lookup still runs (flush deadline)
+     * would otherwise join curl's resolver thread: the whole event loop
+     * then waits out the resolver's own timeout (5 s per try in glibc).
+     * Quick exit lets the thread finish on its own (a small, short-lived
+     * leak per such abort). */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
     curl_easy_setopt(e, CURLOPT_VERBOSE, in->verbose ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SHARE, in->share);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);

@@ -13,16 +13,20 @@ SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
 test_tmpdir
 pipe_setup
 
-N=12 LINES=5 STATSD=4
+N=12 LINES=5 STATSD=4 TMO=1500
 STATSD_PORT=$(free_tcp_port) # the UDP twin of a free TCP port: free in practice
 export DD_DOGSTATSD_PORT=$STATSD_PORT
-run_sim "$T" --invokes $N --fn-ms 15 --interval-ms 5 --timeout-ms 400 --log-lines $LINES \
+run_sim "$T" --invokes $N --fn-ms 15 --interval-ms 5 --timeout-ms $TMO --log-lines $LINES \
     --error-every 4 --timeout-every 7 --statsd-port "$STATSD_PORT" --statsd-per-invoke $STATSD || true
 pipe_stop_intake
 R=$T/report.json
 [ -s "$R" ] || fail "no report"
 [ "$(jq '.crashes | length' "$R")" = 0 ] || fail "crashes: $(jq -c .crashes "$R")"
 [ "$(jq '.invocations | length' "$R")" = $N ] || fail "$(jq '.invocations | length' "$R") invocations"
+# only the function may time out (every 7th); a timeout whose runtime ended
+# early means the extension held the invocation past its deadline
+late=$(jq --argjson t $TMO '[.invocations[] | select(.status == "timeout" and .runtime_ms < $t * 0.9)] | length' "$R")
+[ "$late" = 0 ] || fail "$late invocations timed out after their function was done (extension too late)"
 ! grep -qE "runtime error:|AddressSanitizer|LeakSanitizer" "$T/ext.log" || fail "sanitizer report"
 
 # ---- logs: every line exactly once, with its request id ------------------
