@@ -38,7 +38,10 @@ fi
 
 . "$here/../lib/common.sh"
 test_tmpdir
-[ -z "${TWIN_KEEP:-}" ] || trap 'jobs -p | xargs -r kill; echo "kept $T"' EXIT
+# our own EXIT trap: errexit is off in it (as PID 1 of the namespace, reaped
+# jobs can stay listed, and a failed kill must not skip the clean-up)
+trap 'set +e; jobs -p | xargs -r kill 2>/dev/null; sleep 0.1; jobs -p | xargs -r kill -9 2>/dev/null
+      if [ -n "${TWIN_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi' EXIT
 ip link set lo up
 
 # ---- the compose file, resolved by docker-compose itself
