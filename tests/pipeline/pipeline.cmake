@@ -21,3 +21,20 @@ if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
   add_test(NAME pipeline_kills COMMAND bash ${FORKCAP_TESTS}/pipeline/kills.sh ${PIPE_ARGS})
   set_tests_properties(pipeline_kills PROPERTIES LABELS "crash" TIMEOUT 180)
 endif()
+
+# libFuzzer: scripts of frames, datagrams and intake outcomes through the
+# pipeline (the pipeline and the parsers it drives instrumented; the rest of
+# the flusher linked from fc_flusher).
+if(FORKCAP_FUZZ AND TARGET fc_flusher)
+  add_executable(fuzz_fl_pipe ${FORKCAP_TESTS}/pipeline/fuzz_fl_pipe.c
+                 ${PROJECT_SOURCE_DIR}/flusher/fl_pipe.c ${PROJECT_SOURCE_DIR}/flusher/logs.c
+                 ${PROJECT_SOURCE_DIR}/flusher/enhanced.c ${PROJECT_SOURCE_DIR}/flusher/metrics.c
+                 ${PROJECT_SOURCE_DIR}/flusher/dogstatsd.c)
+  target_compile_options(fuzz_fl_pipe PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_fl_pipe PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_fl_pipe PRIVATE fc_flusher)
+  add_test(NAME fuzz_fl_pipe
+           COMMAND fuzz_fl_pipe -max_total_time=5 -max_len=8192 -rss_limit_mb=1024
+                   -seed_inputs=${FORKCAP_TESTS}/pipeline/seeds/script1.bin)
+  set_tests_properties(fuzz_fl_pipe PROPERTIES LABELS "fuzz" TIMEOUT 60)
+endif()
