@@ -1,8 +1,8 @@
 #!/bin/bash
 # forkcap under lambda-sim subscribes to the Telemetry API once, during
 # init, with the documented body (types, destination port); Lambda's
-# batches are accepted at the first try; the records reach the supervisor
-# as data frames. With DD_LOGS_ENABLED=false only "platform" is asked for,
+# batches are accepted at the first try (but at SHUTDOWN, see below); the
+# records reach the supervisor as data frames. With DD_LOGS_ENABLED=false only "platform" is asked for,
 # and fewer frames (no FT_LOGS) reach the supervisor.
 set -euo pipefail
 SIM=$1 FORKCAP=$2
@@ -25,8 +25,15 @@ run_case() { # DIR: one lambda-sim run, checked; prints the spool count
     [ "$(jq -r '.telemetry[0].uri' "$r")" = "http://sandbox.localdomain:$port" ] ||
         fail "destination $(jq -r '.telemetry[0].uri' "$r"), listener on $port" || return 1
     [ "$(jq '.telemetry[0].batches' "$r")" -gt 0 ] || fail "no batch delivered" || return 1
-    [ "$(jq '.telemetry[0].retries' "$r")" = 0 ] || fail "retries: $(jq -c .telemetry "$r")" || return 1
-    ! grep -q "ready in .*not sent" "$d/ext.log" || fail "subscription reported as not sent" || return 1
+    # Lambda's batches land at the first try. The one exception is the batch
+    # Lambda sends at SHUTDOWN: the supervisor stops the lifecycle child (and
+    # so the listener) as soon as SHUTDOWN arrives, so that batch may fail
+    # and be retried while the supervisor finishes its final flush.
+    [ "$(jq '.telemetry[0].failed_posts' "$r")" -le 2 ] || fail "failed POSTs: $(jq -c .telemetry "$r")" || return 1
+    [ "$(jq '.telemetry[0].batches' "$r")" -ge $N ] || fail "batches: $(jq -c .telemetry "$r")" || return 1
+    # the subscribe answer's checkpoint reached the supervisor (it may come
+    # after the first /next: the two requests run side by side)
+    jq -e '.subscribe_ms > 0' "$d/stats.json" > /dev/null || fail "no subscribe checkpoint" || return 1
     ! grep -q "telemetry subscribe" "$d/ext.log" || fail "subscribe complained: $(grep 'telemetry subscribe' "$d/ext.log")" || return 1
     # every invocation brings at least start, runtimeDone and report (the
     # last report may still be in flight at shutdown)
