@@ -52,6 +52,7 @@ struct fl_pipe {
     struct fl_endpoints ep;
     bool idle;
     bool logs_forbidden;
+    bool shutdown_seen; /* "shutdowns" counted once, whatever the final flushes */
 
     /* identity */
     char fn_name[ID_MAX], fn_version[ID_MAX], account_id[ID_MAX], arn[512];
@@ -678,8 +679,9 @@ static void start_flush(struct fl_pipe *p)
     }
 
     if (final) {
-        if (p->cfg->enhanced_metrics)
+        if (p->cfg->enhanced_metrics && !p->shutdown_seen)
             enh_on_shutdown(p->enh, clock_epoch_ms());
+        p->shutdown_seen = true;
         fl_logs_release_held(p->logs);
     }
     struct posts ps = {0};

@@ -354,6 +354,11 @@ static void flush_during_flush_waits_and_coalesces(void **state)
     assert_int_equal(flushed_ids[1], 2);
     assert_int_equal(flushed_ids[2], 3);
     assert_int_equal(last_ack, 3);          /* seq 3 = log "b" */
+    /* a second final flush does not count another shutdown */
+    feed_flush(p, 4, true);
+    assert_int_equal(ncalls, 3);
+    assert_int_equal(count_posts(&calls[2], "/api/beta/sketches"), 0);
+    complete(&calls[2], NULL);
     fl_pipe_free(p);
 }
 
