@@ -11,7 +11,12 @@ ext_setup() {
     export FORKCAP_TELEMETRY_PORT=0 DD_DOGSTATSD_PORT=0 DD_APM_RECEIVER_PORT=0 FORKCAP_LAMBDA_PORT=0
     export FORKCAP_STATS_FILE="$d/stats.json"
     : "${DD_API_KEY=0123456789abcdef0123456789abcdef}"
-    export DD_API_KEY
+    # No test may reach for Datadog's real hosts: unless the test points
+    # forkcap at a fake intake, every intake URL is a refused local port,
+    # so a flush fails at once instead of waiting on DNS.
+    : "${DD_DD_URL=https://127.0.0.1:1}" "${DD_LOGS_CONFIG_LOGS_DD_URL=https://127.0.0.1:1}"
+    : "${DD_APM_DD_URL=https://127.0.0.1:1}"
+    export DD_API_KEY DD_DD_URL DD_LOGS_CONFIG_LOGS_DD_URL DD_APM_DD_URL
 }
 
 # run_sim DIR ARGS...: run lambda-sim with forkcap; report in DIR/report.json,

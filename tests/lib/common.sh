@@ -32,5 +32,5 @@ fail() { echo "FAIL: $*" >&2; return 1; }
 test_tmpdir() {
     T=$(mktemp -d "${TMPDIR:-/tmp}/forkcap-test.XXXXXX")
     # shellcheck disable=SC2064
-    trap "jobs -p | xargs -r kill 2>/dev/null; sleep 0.1; jobs -p | xargs -r kill -9 2>/dev/null; rm -rf '$T'" EXIT
+    trap "set +e +o pipefail; jobs -p | xargs -r kill 2>/dev/null; sleep 0.1; jobs -p | xargs -r kill -9 2>/dev/null; rm -rf '$T'" EXIT
 }
