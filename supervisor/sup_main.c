@@ -6,6 +6,7 @@
 #include "sup.h"
 
 #include <errno.h>
+#include <sys/wait.h>
 #include <libgen.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -265,6 +266,12 @@ static void sup_exit(struct sup *s, int code)
     for (int k = 0; k < SUP_NKIND; k++)
         if (s->child[k].pid > 0)
             kill(s->child[k].pid, SIGKILL);
+    /* Reap them here: SIGKILL ends a child at once, and a child left to be
+     * reaped by whatever init the sandbox has would linger as a zombie. */
+    for (int k = 0; k < SUP_NKIND; k++)
+        if (s->child[k].pid > 0)
+            while (waitpid(s->child[k].pid, NULL, 0) < 0 && errno == EINTR)
+                ;
     sup_write_stats(s, "exit");
     log_info("exiting (%llu invocations; restarts: lifecycle %u, flusher %u; spool dropped %llu)",
              (unsigned long long)s->invocations, s->child[SUP_LIFECYCLE].restarts,
