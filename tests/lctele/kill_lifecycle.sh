@@ -11,6 +11,7 @@ SIM=$1 FORKCAP=$2
 . "$(dirname "$0")/lib.sh"
 test_tmpdir
 ext_setup "$T"
+intake_refused
 P=$(free_tcp_port)
 export FORKCAP_TELEMETRY_PORT=$P
 N=50 KILLS=6

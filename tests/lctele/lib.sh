@@ -13,3 +13,13 @@ post() {
     curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'Content-Type: application/json' \
         --data-binary @"$file" "$@" "http://127.0.0.1:$port/" || true
 }
+
+# intake_refused: point every intake URL at a local port nobody listens on,
+# so flushes fail at once (connection refused) instead of waiting on DNS
+# for datadoghq.com; these tests look at what reaches the supervisor.
+intake_refused() {
+    local p; p=$(free_tcp_port)
+    export DD_DD_URL="https://127.0.0.1:$p" DD_LOGS_CONFIG_LOGS_DD_URL="https://127.0.0.1:$p"
+    export DD_APM_DD_URL="https://127.0.0.1:$p"
+    unset HTTPS_PROXY https_proxy DD_PROXY_HTTPS
+}

@@ -16,6 +16,7 @@ run_case() { # DIR: one lambda-sim run, checked; prints the spool count
     local d=$1 port
     mkdir -p "$d"
     ext_setup "$d"
+    intake_refused
     port=$(free_tcp_port)
     FORKCAP_TELEMETRY_PORT=$port run_sim "$d" --invokes $N --fn-ms 5 --log-lines 3 --interval-ms 20 ||
         fail "lambda-sim exit $?" || return 1
