@@ -98,6 +98,9 @@ struct sup {
     uint64_t final_flush_id;
     int64_t exit_at_ms;
     struct event *stop_timer, *exit_timer;
+    struct event *settle_timer;  /* SHUTDOWN: wait for Lambda's last telemetry */
+    bool settling;
+    int64_t settle_until_ms;     /* hard end of the settle window (epoch ms) */
     struct event *ev_chld, *ev_term, *ev_int;
     const char *stats_file;
 };

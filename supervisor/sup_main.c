@@ -306,6 +306,40 @@ void sup_check_exit(struct sup *s)
         sup_exit(s, 0);
 }
 
+/* Lambda sends the last telemetry (the last invocation's REPORT among it)
+ * after SHUTDOWN, within its buffering time (25 ms as we subscribe). The
+ * final flush waits until the listener has been quiet for SUP_SETTLE_QUIET_MS,
+ * but never longer than SUP_SETTLE_MAX_MS nor a third of the time left. */
+#define SUP_SETTLE_QUIET_MS 60
+#define SUP_SETTLE_MAX_MS 400
+
+static void sup_final_flush(struct sup *s);
+
+static void on_settle_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sup *s = arg;
+    if (!s->settling)
+        return;
+    s->settling = false;
+    sup_final_flush(s);
+}
+
+/* A telemetry frame arrived while settling: wait for quiet again. */
+static void sup_settle_extend(struct sup *s)
+{
+    if (!s->settling)
+        return;
+    int64_t left = s->settle_until_ms - clock_epoch_ms();
+    if (left <= 0)
+        return; /* the hard end stands; its timer is armed already */
+    int64_t wait = left < SUP_SETTLE_QUIET_MS ? left : SUP_SETTLE_QUIET_MS;
+    struct timeval tv = {0, (suseconds_t)wait * 1000};
+    evtimer_del(s->settle_timer);
+    evtimer_add(s->settle_timer, &tv);
+}
+
 static void sup_shutdown(struct sup *s, int64_t deadline_ms, const char *why)
 {
     if (s->shutting)
@@ -321,13 +355,32 @@ static void sup_shutdown(struct sup *s, int64_t deadline_ms, const char *why)
         left = 0;
     struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
     evtimer_add(s->exit_timer, &tv);
+    log_info("shutdown (%s)", why);
+    int64_t settle = left / 3;
+    if (settle > SUP_SETTLE_MAX_MS)
+        settle = SUP_SETTLE_MAX_MS;
+    if (s->cfg.idle || settle < SUP_SETTLE_QUIET_MS || s->child[SUP_LIFECYCLE].pid <= 0) {
+        sup_final_flush(s);
+        return;
+    }
+    s->settling = true;
+    s->settle_until_ms = now + settle;
+    struct timeval st = {0, (suseconds_t)SUP_SETTLE_QUIET_MS * 1000};
+    evtimer_add(s->settle_timer, &st);
+}
+
+static void sup_final_flush(struct sup *s)
+{
+    int64_t left = s->exit_at_ms - clock_epoch_ms();
+    if (left < 0)
+        left = 0;
     /* the final flush ends early enough to leave the children their grace */
     int64_t budget = left - SUP_STOP_GRACE_MS;
     if (budget < 0)
         budget = 0;
     if (budget > (int64_t)s->cfg.flush_timeout_s * 1000)
         budget = (int64_t)s->cfg.flush_timeout_s * 1000;
-    log_info("shutdown (%s): final flush within %lld ms", why, (long long)budget);
+    log_info("final flush within %lld ms", (long long)budget);
     sched_sync_flusher(s);
     struct sched_act a;
     sup_sched_shutdown(&s->sched, (uint32_t)budget, clock_us(), &a);
@@ -425,6 +478,7 @@ void sup_on_lifecycle(struct peer *p, const struct frame *f, void *arg)
     case FT_LOGS: {
         if (f->type == FT_PLATFORM)
             on_platform(s, f);
+        sup_settle_extend(s);
         if (s->cfg.idle)
             break; /* idle mode ships nothing, so it keeps nothing */
         /* re-encode rather than relay the child's bytes: what we spool is ours */
@@ -596,6 +650,7 @@ int main(int argc, char **argv)
     s.sched_timer = evtimer_new(s.base, on_sched_timer, &s);
     s.stop_timer = evtimer_new(s.base, on_stop_timer, &s);
     s.exit_timer = evtimer_new(s.base, on_exit_timer, &s);
+    s.settle_timer = evtimer_new(s.base, on_settle_timer, &s);
     s.ev_chld = evsignal_new(s.base, SIGCHLD, on_signal, &s);
     s.ev_term = evsignal_new(s.base, SIGTERM, on_signal, &s);
     s.ev_int = evsignal_new(s.base, SIGINT, on_signal, &s);
