@@ -2,6 +2,10 @@
 # figures only. bench-spawn times fork+exec+wait; bench-noop-static is a
 # do-nothing static program. (Its dynamic twin is linked by run.sh against
 # exactly the shared objects the forkcap binary at hand NEEDs.)
-add_executable(bench-spawn ${CMAKE_CURRENT_LIST_DIR}/spawn_time.c)
-add_executable(bench-noop-static ${CMAKE_CURRENT_LIST_DIR}/noop.c)
-target_link_options(bench-noop-static PRIVATE -static)
+# Not in sanitizer builds: figures from them mean nothing, and ASan cannot
+# link a static program.
+if(NOT FORKCAP_SANITIZE)
+  add_executable(bench-spawn ${CMAKE_CURRENT_LIST_DIR}/spawn_time.c)
+  add_executable(bench-noop-static ${CMAKE_CURRENT_LIST_DIR}/noop.c)
+  target_link_options(bench-noop-static PRIVATE -static)
+endif()
