@@ -44,3 +44,12 @@ if(TARGET fc_common)
     endforeach()
   endif()
 endif()
+
+# the stale-connection class, end to end: freeze/thaw + an intake that drops
+# idle connections, 200 invocations flushed at their end
+if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
+  add_test(NAME transport_e2e_freeze_stale
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e_freeze_stale.sh $<TARGET_FILE:lambda-sim>
+                   $<TARGET_FILE:forkcap> $<TARGET_FILE:fake-intake> ${FORKCAP_TESTS}/lib/make-ca.sh 200)
+  set_tests_properties(transport_e2e_freeze_stale PROPERTIES LABELS e2e TIMEOUT 240)
+endif()
