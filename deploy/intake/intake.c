@@ -688,7 +688,9 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct conn *c = arg;
-	if (conn_busy(c)) {
+	/* "idle" is a kept-alive connection between requests: one that has not
+	 * carried a request yet may still be in its (slow) TLS handshake */
+	if (conn_busy(c) || c->nreq == 0) {
 		conn_arm_idle(c);
 		return;
 	}
