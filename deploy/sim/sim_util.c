@@ -6,25 +6,22 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "clock.h"
 #include "sim.h"
 
 uint64_t sim_now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return clock_us();
 }
 
 int64_t sim_epoch_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_epoch_ms();
 }
 
 double sim_ms(uint64_t a_us, uint64_t b_us)
 {
-    return b_us > a_us ? (double)(b_us - a_us) / 1000.0 : 0.0;
+    return clock_ms_between(a_us, b_us);
 }
 
 void sim_uuid(char out[SIM_ID_LEN + 1])
