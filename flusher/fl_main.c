@@ -11,7 +11,9 @@
 
 #include <event2/event.h>
 
+#include "aws_secrets.h"
 #include "clock.h"
+#include "endpoints.h"
 #include "fl_pipe.h"
 #include "frame.h"
 #include "intake.h"
@@ -28,6 +30,7 @@ struct fl {
     struct fl_receivers *recv;
     struct fl_intake *intake; /* the HTTPS client (CA store loaded once); NULL = idle */
     struct fl_pipe *pipe;     /* frames and datagrams -> intake posts */
+    struct aws_key *key;      /* the API key being resolved from an AWS secret */
 };
 
 /* TLS client state: the intake client with the system roots plus
@@ -38,8 +41,10 @@ static bool fl_tls_init(struct fl *fl)
     const struct cfg *c = fl->a->cfg;
     if (c->idle)
         return false; /* nothing will be sent: spend nothing */
+    bool key_later = c->key_source != CFG_KEY_ENV;
     struct fl_intake_opts o = {
-        .api_key = c->api_key,
+        .api_key = key_later ? NULL : c->api_key,
+        .key_later = key_later,
         .proxy = c->proxy_https,
         .no_proxy = c->no_proxy,
         .extra_ca_file = c->tls_cert_file[0] ? c->tls_cert_file : NULL,
@@ -55,6 +60,96 @@ static bool fl_tls_init(struct fl *fl)
         return false;
     }
     return true;
+}
+
+static void on_key_checked(int valid, long http_status, void *arg)
+{
+    (void)arg;
+    /* a 403 was logged by the intake client (one line naming the site);
+     * Datadog's extension keeps running on a rejected key, and so do we */
+    log_debug("API key check: %s (HTTP %ld)", valid == 1 ? "valid" : valid == 0 ? "rejected" : "inconclusive",
+              http_status);
+}
+
+/* GET /api/v1/validate once the key is known: a rejected key is said at
+ * start-up, not only at the first flush. */
+static void fl_check_key(struct fl *fl)
+{
+    const struct cfg *c = fl->a->cfg;
+    struct fl_endpoint_src src = {.site = c->site, .dd_url = c->metrics_url, .logs_dd_url = c->logs_url,
+                                  .apm_dd_url = c->apm_url};
+    struct fl_endpoints ep;
+    char err[256];
+    if (fl_endpoints_build(&src, &ep, err, sizeof err) != 0)
+        return; /* the pipe said it already */
+    uint64_t deadline = clock_us() + (uint64_t)(c->flush_timeout_s ? c->flush_timeout_s : 30) * 1000000u;
+    if (fl_intake_validate(fl->intake, ep.validate, deadline, on_key_checked, fl) != 0)
+        log_warn("API key check could not be started");
+}
+
+static void on_key(const char *key, const char *error, double ms, void *arg)
+{
+    struct fl *fl = arg;
+    const struct cfg *c = fl->a->cfg;
+    if (key != NULL && fl_intake_set_api_key(fl->intake, key) == 0) {
+        log_info("API key resolved from %s in %.1f ms (%.1f ms after start)", c->key_source_var, ms,
+                 clock_ms_between(fl->a->t_start_us, clock_us()));
+        fl_pipe_key_ready(fl->pipe, true);
+        fl_check_key(fl);
+    } else {
+        if (key != NULL)
+            log_error("API key from %s not resolved: the value is not a usable API key (blanks, ':' or "
+                      "non-ASCII); sending nothing (idle mode)",
+                      c->key_source_var);
+        else
+            log_error("%s; sending nothing (idle mode)", error ? error : "API key not resolved");
+        fl_pipe_key_ready(fl->pipe, false);
+    }
+}
+
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* Start resolving the key from its AWS source, on our loop, after the TLS
+ * set-up. The AWS credentials are secrets from here on. */
+static void fl_key_start(struct fl *fl)
+{
+    const struct cfg *c = fl->a->cfg;
+    static const char *const secret_vars[] = {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                                              "AWS_CONTAINER_AUTHORIZATION_TOKEN"};
+    for (size_t i = 0; i < sizeof secret_vars / sizeof secret_vars[0]; i++)
+        if (env_or_null(secret_vars[i]))
+            log_add_secret(getenv(secret_vars[i]));
+    struct aws_key_opts o = {
+        .source = c->key_source,
+        .var = c->key_source_var,
+        .value = c->key_source_value,
+        .region = c->region,
+        .fn_name = c->fn_name,
+        .access_key_id = env_or_null("AWS_ACCESS_KEY_ID"),
+        .secret_access_key = env_or_null("AWS_SECRET_ACCESS_KEY"),
+        .session_token = env_or_null("AWS_SESSION_TOKEN"),
+        .creds_uri = env_or_null("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+        .creds_token = env_or_null("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+        .endpoint_url = c->aws_endpoint_url[0] ? c->aws_endpoint_url : NULL,
+        .fips = c->fips_mode,
+        .timeout_ms = (long)c->flush_timeout_s * 1000,
+    };
+#ifdef FORKCAP_TEST_HOOKS
+    /* test builds only: sign with a skewed clock (fake-intake's date check) */
+    const char *skew = getenv("FORKCAP_TEST_AWS_SKEW_S");
+    if (skew)
+        o.skew_s = strtol(skew, NULL, 10);
+#endif
+    char err[400];
+    fl->key = aws_key_start(fl->base, fl->intake, &o, on_key, fl, err, sizeof err);
+    if (fl->key == NULL) {
+        log_error("%s; sending nothing (idle mode)", err);
+        fl_pipe_key_ready(fl->pipe, false);
+    }
 }
 
 static void fl_send(struct fl *fl, struct frame_buf *fb)
@@ -128,12 +223,15 @@ int fl_main(const struct fl_args *a)
         .emit = fl_emit,
         .emit_arg = &fl,
         .init_type = init_type[0] ? init_type : NULL,
+        .key_pending = tls_ok && a->cfg->key_source != CFG_KEY_ENV,
     };
     fl.pipe = fl_pipe_new(&po);
     if (fl.pipe == NULL) {
         log_error("cannot build the pipeline (out of memory)");
         return 1;
     }
+    if (po.key_pending)
+        fl_key_start(&fl);
     fl.recv = fl_receivers_start(fl.base, a, on_dgram, &fl);
     uint64_t t_ready = clock_us();
 
@@ -163,6 +261,7 @@ int fl_main(const struct fl_args *a)
     fl_receivers_free(fl.recv);
     peer_free(fl.sup);
     fl_intake_free(fl.intake); /* no callbacks after this: the pipe can go */
+    aws_key_free(fl.key);
     fl_pipe_free(fl.pipe);
     event_base_free(fl.base);
     return 0;

@@ -51,6 +51,7 @@ struct fl_pipe {
     struct fl_logs *logs;
     struct fl_endpoints ep;
     bool idle;
+    bool key_pending; /* flushes wait for the API key (o.key_pending) */
     bool logs_forbidden;
     bool shutdown_seen; /* "shutdowns" counted once, whatever the final flushes */
 
@@ -729,7 +730,7 @@ static void on_flush_frame(struct fl_pipe *p, const struct frame *f)
         p->nwaiting--;
     }
     p->waiting[p->nwaiting++] = w;
-    if (!p->flushing)
+    if (!p->flushing && !p->key_pending)
         start_flush(p);
 }
 
@@ -785,6 +786,7 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
     p->o = *o;
     p->cfg = o->cfg;
     p->idle = o->sender == NULL;
+    p->key_pending = o->key_pending && !p->idle;
     const struct cfg *c = o->cfg;
     snprintf(p->fn_name, sizeof p->fn_name, "%s", c->fn_name);
     if (o->architecture)
@@ -813,6 +815,8 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
             p->idle = true;
         }
     }
+    if (p->idle)
+        p->key_pending = false;
     set_common_tags(p);
     apply_context(p);
     return p;
@@ -832,6 +836,17 @@ void fl_pipe_free(struct fl_pipe *p)
     enh_free(p->enh);
     met_free(p->agg);
     free(p);
+}
+
+void fl_pipe_key_ready(struct fl_pipe *p, bool ok)
+{
+    if (!p->key_pending)
+        return;
+    p->key_pending = false;
+    if (!ok)
+        p->idle = true;
+    if (!p->flushing && p->nwaiting)
+        start_flush(p);
 }
 
 void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)

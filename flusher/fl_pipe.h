@@ -67,6 +67,8 @@ struct fl_pipe_opts {
     void *emit_arg;
     const char *architecture;  /* "x86_64" | "arm64"; NULL = this machine's */
     const char *init_type;     /* AWS_LAMBDA_INITIALIZATION_TYPE; NULL = none */
+    bool key_pending;          /* the API key is still being resolved (AWS secrets):
+                                  frames are taken, FT_FLUSH waits, nothing is acked */
 };
 
 struct fl_pipe_stats {
@@ -96,5 +98,9 @@ void fl_pipe_frame(struct fl_pipe *p, const struct frame *f);
 void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len);
 
 void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out);
+
+/* The API key's resolution ended (key_pending): ok = waiting flushes run now;
+ * !ok = idle mode from here on (everything received is acked, nothing sent). */
+void fl_pipe_key_ready(struct fl_pipe *p, bool ok);
 
 #endif
