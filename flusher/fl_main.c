@@ -98,8 +98,8 @@ static void on_key(const char *key, const char *error, double ms, void *arg)
         fl_check_key(fl);
     } else {
         if (key != NULL)
-            log_error("API key from %s not resolved: the value is not a usable API key (blanks, ':' or "
-                      "non-ASCII); sending nothing (idle mode)",
+            log_error("API key from %s not resolved: the value is not a usable API key (control characters, "
+                      "non-ASCII or over 255 bytes); sending nothing (idle mode)",
                       c->key_source_var);
         else
             log_error("%s; sending nothing (idle mode)", error ? error : "API key not resolved");

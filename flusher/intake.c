@@ -1229,10 +1229,12 @@ int fl_intake_validate(struct fl_intake *in, const char *url, uint64_t deadline_
 
 int fl_intake_set_api_key(struct fl_intake *in, const char *key)
 {
-    if (key == NULL || key[0] == '\0' || strnlen(key, 256) >= 256 || strpbrk(key, "\r\n\t :") != NULL)
+    /* a secret is used whole, as Datadog does (a JSON secret string too):
+     * anything printable goes, the intake then says whether it is a key */
+    if (key == NULL || key[0] == '\0' || strnlen(key, 256) >= 256)
         return -1;
     for (const char *q = key; *q; q++)
-        if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
             return -1;
     char *k = strdup(key);
     if (k == NULL)

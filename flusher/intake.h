@@ -155,8 +155,8 @@ int fl_intake_validate(struct fl_intake *in, const char *url, uint64_t deadline_
 
 void fl_intake_stats(const struct fl_intake *in, struct fl_intake_stats *out);
 
-/* The API key, once resolved (key_later): letters, digits and printable
- * ASCII without blanks or ':'. Returns 0 or -1 (malformed: key unchanged). */
+/* The API key, once resolved (key_later): printable ASCII without blanks
+ * (a JSON secret is used whole). Returns 0 or -1 (malformed: key unchanged). */
 int fl_intake_set_api_key(struct fl_intake *in, const char *key);
 
 /* A request that is not an intake post (AWS APIs, credentials endpoint):
