@@ -88,6 +88,7 @@ struct fl_intake {
     double tls_setup_ms;
     /* options, copied */
     char *api_key, *proxy, *no_proxy, *user_agent;
+    char key_origin[40]; /* the variable the key came from, for the 403 line */
     char proxy_cred[256]; /* "user:pass" of the proxy URL, scrubbed from curl errors */
     long timeout_ms;
     bool http1_only, skip_verify, no_tls_resume, verbose;
@@ -566,8 +567,8 @@ static void finish(struct xfer *x, enum fl_outcome o)
     if (o == FL_FORBIDDEN) {
         char host[FL_HOST_MAX] = "?";
         fl_url_host(x->pl->url, host, sizeof host);
-        log_error("intake: %s answered 403 Forbidden: the API key was rejected (check DD_API_KEY)",
-                  host);
+        log_error("intake: %s answered 403 Forbidden: the API key was rejected (check %s)", host,
+                  in->key_origin[0] ? in->key_origin : "DD_API_KEY");
     } else if (o == FL_FAILED || o == FL_ABORTED || o == FL_REJECTED) {
         char host[FL_HOST_MAX] = "?";
         fl_url_host(x->pl->url, host, sizeof host);
@@ -1227,7 +1228,7 @@ int fl_intake_validate(struct fl_intake *in, const char *url, uint64_t deadline_
     return 0;
 }
 
-int fl_intake_set_api_key(struct fl_intake *in, const char *key)
+int fl_intake_set_api_key(struct fl_intake *in, const char *key, const char *origin)
 {
     /* a secret is used whole, as Datadog does (a JSON secret string too):
      * anything printable goes, the intake then says whether it is a key */
@@ -1243,6 +1244,7 @@ int fl_intake_set_api_key(struct fl_intake *in, const char *key)
         OPENSSL_cleanse(in->api_key, strlen(in->api_key));
     free(in->api_key);
     in->api_key = k;
+    snprintf(in->key_origin, sizeof in->key_origin, "%s", origin ? origin : "");
     return 0;
 }
 

@@ -156,8 +156,9 @@ int fl_intake_validate(struct fl_intake *in, const char *url, uint64_t deadline_
 void fl_intake_stats(const struct fl_intake *in, struct fl_intake_stats *out);
 
 /* The API key, once resolved (key_later): printable ASCII without blanks
- * (a JSON secret is used whole). Returns 0 or -1 (malformed: key unchanged). */
-int fl_intake_set_api_key(struct fl_intake *in, const char *key);
+ * (a JSON secret is used whole). origin (the variable it came from) is
+ * named in the 403 line. Returns 0 or -1 (malformed: key unchanged). */
+int fl_intake_set_api_key(struct fl_intake *in, const char *key, const char *origin);
 
 /* A request that is not an intake post (AWS APIs, credentials endpoint):
  * the caller's headers only (no DD-API-KEY), one attempt, the whole answer

@@ -12,3 +12,14 @@ if(TARGET fc_flusher)
     endif()
   endforeach()
 endif()
+if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
+  foreach(c sm_cross_region kms_context ssm snapstart held_until_resolved throttled_once
+            json_secret_rejected fail_access_denied fail_throttled fail_timeout fail_reset fail_signature
+            fail_region fail_date fail_not_found fail_snapstart_token)
+    add_test(NAME secrets_e2e_${c}
+             COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e_secrets.sh $<TARGET_FILE:lambda-sim>
+                     $<TARGET_FILE:forkcap> $<TARGET_FILE:fake-intake> ${c}
+                     $<$<TARGET_EXISTS:forkcap-testhooks>:$<TARGET_FILE:forkcap-testhooks>>)
+    set_tests_properties(secrets_e2e_${c} PROPERTIES LABELS e2e TIMEOUT 120)
+  endforeach()
+endif()
