@@ -23,3 +23,16 @@ if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
     set_tests_properties(secrets_e2e_${c} PROPERTIES LABELS e2e TIMEOUT 120)
   endforeach()
 endif()
+if(FORKCAP_FUZZ AND TARGET fc_flusher)
+  # the parsers are built into the target so they are instrumented
+  add_executable(fuzz_aws_answer ${CMAKE_CURRENT_LIST_DIR}/fuzz_aws_answer.c
+                 ${CMAKE_SOURCE_DIR}/flusher/aws_secrets.c ${CMAKE_SOURCE_DIR}/flusher/aws_sigv4.c)
+  target_link_libraries(fuzz_aws_answer PRIVATE fc_flusher)
+  target_compile_options(fuzz_aws_answer PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_aws_answer PRIVATE -fsanitize=fuzzer,address,undefined)
+  set(FZ_AWS_SEEDS ${CMAKE_CURRENT_LIST_DIR}/seeds)
+  add_test(NAME secrets_fuzz_aws_answer
+           COMMAND fuzz_aws_answer -max_total_time=5 -max_len=8192 -rss_limit_mb=1024
+                   -seed_inputs=${FZ_AWS_SEEDS}/sm_ok.bin,${FZ_AWS_SEEDS}/kms_ok.bin,${FZ_AWS_SEEDS}/kms_err.bin,${FZ_AWS_SEEDS}/ssm_ok.bin,${FZ_AWS_SEEDS}/creds_ok.bin)
+  set_tests_properties(secrets_fuzz_aws_answer PROPERTIES LABELS fuzz TIMEOUT 60)
+endif()
