@@ -3,7 +3,7 @@
 # fake-intake playing Secrets Manager, KMS, SSM and the SnapStart
 # credentials endpoint.
 if(TARGET fc_flusher)
-  foreach(t sigv4 aws_secrets)
+  foreach(t sigv4 aws_secrets key_pending)
     if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c)
       add_executable(test_${t} ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c)
       target_link_libraries(test_${t} PRIVATE fc_flusher PkgConfig::CMOCKA)
