@@ -36,3 +36,15 @@ if(FORKCAP_FUZZ AND TARGET fc_flusher)
                    -seed_inputs=${FZ_AWS_SEEDS}/sm_ok.bin,${FZ_AWS_SEEDS}/kms_ok.bin,${FZ_AWS_SEEDS}/kms_err.bin,${FZ_AWS_SEEDS}/ssm_ok.bin,${FZ_AWS_SEEDS}/creds_ok.bin)
   set_tests_properties(secrets_fuzz_aws_answer PROPERTIES LABELS fuzz TIMEOUT 60)
 endif()
+if(FORKCAP_FUZZ AND TARGET ik_core)
+  add_executable(fuzz_ik_aws_verify ${CMAKE_CURRENT_LIST_DIR}/fuzz_ik_aws_verify.c
+                 ${CMAKE_SOURCE_DIR}/deploy/intake/aws.c)
+  target_include_directories(fuzz_ik_aws_verify PRIVATE ${CMAKE_SOURCE_DIR}/deploy/intake)
+  target_link_libraries(fuzz_ik_aws_verify PRIVATE PkgConfig::JANSSON PkgConfig::OPENSSL)
+  target_compile_options(fuzz_ik_aws_verify PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_ik_aws_verify PRIVATE -fsanitize=fuzzer,address,undefined)
+  add_test(NAME secrets_fuzz_ik_aws_verify
+           COMMAND fuzz_ik_aws_verify -max_total_time=5 -max_len=4096 -rss_limit_mb=1024
+                   -seed_inputs=${CMAKE_CURRENT_LIST_DIR}/seeds/verify.bin)
+  set_tests_properties(secrets_fuzz_ik_aws_verify PROPERTIES LABELS fuzz TIMEOUT 60)
+endif()
