@@ -22,6 +22,11 @@
 #include "receivers.h"
 
 #define FL_WQ_MAX (8u * 1024u * 1024u)
+/* How long a flush waits for a key still being resolved before it is
+ * answered "not done" (its data waits for the next flush). Resolution takes
+ * tens of ms when AWS answers; this bounds what an unreachable AWS endpoint
+ * adds to an invocation's end. */
+#define FL_KEY_WAIT_MS 1000u
 
 struct fl {
     struct event_base *base;
@@ -31,6 +36,8 @@ struct fl {
     struct fl_intake *intake; /* the HTTPS client (CA store loaded once); NULL = idle */
     struct fl_pipe *pipe;     /* frames and datagrams -> intake posts */
     struct aws_key *key;      /* the API key being resolved from an AWS secret */
+    bool key_pending;         /* ... and not resolved (nor failed) yet */
+    struct event *key_wait;   /* bounds how long a flush waits for it */
 };
 
 /* TLS client state: the intake client with the system roots plus
@@ -91,6 +98,9 @@ static void on_key(const char *key, const char *error, double ms, void *arg)
 {
     struct fl *fl = arg;
     const struct cfg *c = fl->a->cfg;
+    fl->key_pending = false;
+    if (fl->key_wait)
+        evtimer_del(fl->key_wait);
     if (key != NULL && fl_intake_set_api_key(fl->intake, key, c->key_source_var) == 0) {
         log_info("API key resolved from %s in %.1f ms (%.1f ms after start)", c->key_source_var, ms,
                  clock_ms_between(fl->a->t_start_us, clock_us()));
@@ -145,11 +155,25 @@ static void fl_key_start(struct fl *fl)
         o.skew_s = strtol(skew, NULL, 10);
 #endif
     char err[400];
+    fl->key_pending = true;
     fl->key = aws_key_start(fl->base, fl->intake, &o, on_key, fl, err, sizeof err);
     if (fl->key == NULL) {
+        fl->key_pending = false;
         log_error("%s; sending nothing (idle mode)", err);
         fl_pipe_key_ready(fl->pipe, false);
     }
+}
+
+static void on_key_wait(evutil_socket_t fd, short what, void *arg)
+{
+    struct fl *fl = arg;
+    (void)fd;
+    (void)what;
+    if (!fl->key_pending)
+        return;
+    log_debug("API key still being resolved after %u ms: the waiting flush is answered, its data kept",
+              FL_KEY_WAIT_MS);
+    fl_pipe_key_wait_over(fl->pipe);
 }
 
 static void fl_send(struct fl *fl, struct frame_buf *fb)
@@ -196,6 +220,13 @@ static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)
         return;
 #endif
     fl_pipe_frame(fl->pipe, f);
+    if (fl->key_pending && f->type == FT_FLUSH) {
+        if (fl->key_wait == NULL)
+            fl->key_wait = evtimer_new(fl->base, on_key_wait, fl);
+        struct timeval tv = {FL_KEY_WAIT_MS / 1000, (FL_KEY_WAIT_MS % 1000) * 1000};
+        if (fl->key_wait && !evtimer_pending(fl->key_wait, NULL))
+            evtimer_add(fl->key_wait, &tv);
+    }
 }
 
 int fl_main(const struct fl_args *a)
@@ -262,6 +293,8 @@ int fl_main(const struct fl_args *a)
     peer_free(fl.sup);
     fl_intake_free(fl.intake); /* no callbacks after this: the pipe can go */
     aws_key_free(fl.key);
+    if (fl.key_wait)
+        event_free(fl.key_wait);
     fl_pipe_free(fl.pipe);
     event_base_free(fl.base);
     return 0;

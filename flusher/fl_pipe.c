@@ -838,6 +838,20 @@ void fl_pipe_free(struct fl_pipe *p)
     free(p);
 }
 
+void fl_pipe_key_wait_over(struct fl_pipe *p)
+{
+    if (!p->key_pending)
+        return;
+    unsigned kept = 0;
+    for (unsigned i = 0; i < p->nwaiting; i++) {
+        if (p->waiting[i].final)
+            p->waiting[kept++] = p->waiting[i];
+        else
+            emit_flushed(p, p->waiting[i].flush_id, false, 0, 0, 0, 0);
+    }
+    p->nwaiting = kept;
+}
+
 void fl_pipe_key_ready(struct fl_pipe *p, bool ok)
 {
     if (!p->key_pending)

@@ -103,4 +103,11 @@ void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out);
  * !ok = idle mode from here on (everything received is acked, nothing sent). */
 void fl_pipe_key_ready(struct fl_pipe *p, bool ok);
 
+/* The key is still pending and the waiting flushes have waited long enough
+ * (an invocation's end must not hang on a slow AWS call): answer every
+ * waiting non-final FT_FLUSH now, ok=false, nothing sent or acked; their
+ * data stays for the first flush after the key. A final flush keeps waiting
+ * (the supervisor's own deadline bounds it). */
+void fl_pipe_key_wait_over(struct fl_pipe *p);
+
 #endif

@@ -169,6 +169,9 @@ held_until_resolved)
     first_post=$(jq -s '[.[] | select(.kind == "logs")] | map(.time_ms) | min' "$CAP")
     key_at=$(jq -s '[.[] | select(.kind == "aws")] | map(.time_ms) | min' "$CAP")
     [ "$first_post" -ge "$key_at" ] || fail "a post went out before the key was known"
+    # an invocation's end waited for the key only a bounded time
+    grep -q "still being resolved after 1000 ms: the waiting flush is answered" "$T/ext.log" ||
+        fail "the first flush was not answered while the key was pending"
     ;;
 throttled_once)
     aws_config '[{"target": "secretsmanager.GetSecretValue", "error": "ThrottlingException", "count": 2}]'

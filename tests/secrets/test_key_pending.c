@@ -177,11 +177,33 @@ static void failed_goes_idle(void **st)
     fl_pipe_free(p);
 }
 
+/* an invocation's end does not wait forever: the waiting flush is answered
+ * "not done", nothing acked; the data goes with the first flush after the key */
+static void wait_over_keeps_data(void **st)
+{
+    (void)st;
+    struct fl_pipe *p = new_pipe();
+    feed_log(p, "before key");
+    feed_flush(p, 1);
+    fl_pipe_key_wait_over(p);
+    assert_int_equal(nflushed, 1);
+    assert_int_equal(nflushed_ok, 0);
+    assert_int_equal(last_ack, 0);
+    assert_int_equal(nflush_calls, 0);
+    fl_pipe_key_ready(p, true); /* nothing waits now: no flush yet */
+    assert_int_equal(nflush_calls, 0);
+    feed_flush(p, 2);
+    assert_int_equal(nflush_calls, 1);
+    assert_true(last_has_logs);
+    fl_pipe_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(held_then_sent),
         cmocka_unit_test(failed_goes_idle),
+        cmocka_unit_test(wait_over_keeps_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
