@@ -197,7 +197,8 @@ enum aws_answer aws_parse_answer(enum aws_op op, long http_status, const char *b
 out:
     if (j) {
         /* the parsed tree holds the secret too */
-        json_t *sv = json_object_get(j, op == AWS_OP_SM ? "SecretString" : "Plaintext");
+        json_t *sv = op == AWS_OP_SSM ? json_object_get(json_object_get(j, "Parameter"), "Value")
+                                      : json_object_get(j, op == AWS_OP_SM ? "SecretString" : "Plaintext");
         if (json_is_string(sv))
             json_string_set(sv, "");
         json_decref(j);

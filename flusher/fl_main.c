@@ -102,8 +102,8 @@ static void on_key(const char *key, const char *error, double ms, void *arg)
     if (fl->key_wait)
         evtimer_del(fl->key_wait);
     if (key != NULL && fl_intake_set_api_key(fl->intake, key, c->key_source_var) == 0) {
-        log_info("API key resolved from %s in %.1f ms (%.1f ms after start)", c->key_source_var, ms,
-                 clock_ms_between(fl->a->t_start_us, clock_us()));
+        log_info("API key resolved from %s in %.1f ms (%.1f ms after the flusher started)",
+                 c->key_source_var, ms, clock_ms_between(fl->a->t_start_us, clock_us()));
         fl_pipe_key_ready(fl->pipe, true);
         fl_check_key(fl);
     } else {

@@ -197,7 +197,7 @@ for b in "${BUILDS[@]}"; do
 done
 # The same with the key in Secrets Manager (dev build, single CA): the
 # register path must not change; the key is resolved by the flusher after
-# its TLS set-up, and "API key resolved ... (N ms after start)" says when.
+# its TLS set-up, and "API key resolved ... (N ms after the flusher started)" says when.
 say "cold start: dev build, single CA file, DD_API_KEY_SECRET_ARN, $COLD_RUNS runs"
 : > "$R/cold-dev-single-secret.jsonl"
 XENV=(DD_API_KEY_SECRET_ARN="$SECRET_ARN" FORKCAP_AWS_ENDPOINT_URL="$URL" AWS_ACCESS_KEY_ID=AKIDBENCH
@@ -205,10 +205,10 @@ XENV=(DD_API_KEY_SECRET_ARN="$SECRET_ARN" FORKCAP_AWS_ENDPOINT_URL="$URL" AWS_AC
 for i in $(seq 1 "$COLD_RUNS"); do
     d=$T/cold/dev-secret-$i
     rc=0; fc_run "$d" "${BIN[dev]}" "$CA_SMALL" --invokes 1 --fn-ms 1 --log-lines 0 || rc=$?
-    line=$(grep -oE 'API key resolved from [A-Z_]+ in [0-9.]+ ms \([0-9.]+ ms after start\)' "$d/ext.log" 2>/dev/null || true)
+    line=$(grep -oE 'API key resolved from [A-Z_]+ in [0-9.]+ ms \([0-9.]+ ms after the flusher started\)' "$d/ext.log" 2>/dev/null || true)
     if [ $rc = 0 ] && run_ok "$d" && [ -s "$d/stats.json" ] && [ -n "$line" ]; then
         call_ms=$(sed -E 's/.* in ([0-9.]+) ms .*/\1/' <<<"$line")
-        after_ms=$(sed -E 's/.*\(([0-9.]+) ms after start\)/\1/' <<<"$line")
+        after_ms=$(sed -E 's/.*\(([0-9.]+) ms after the flusher started\)/\1/' <<<"$line")
         jq -c -n --slurpfile r "$d/report.json" --slurpfile s "$d/stats.json" \
             --argjson call "$call_ms" --argjson after "$after_ms" '
             $r[0].extensions[0] as $e | $s[0] as $s |
@@ -507,7 +507,7 @@ jq -n \
           | {target: "register path unchanged with DD_API_KEY_SECRET_ARN (dev ready_ms p50 <= dev single-CA p90)",
              value: $k.sim_ready_ms.p50,
              met: (if $k.sim_ready_ms.p50 == null or $s.p90 == null then null else $k.sim_ready_ms.p50 <= $s.p90 end),
-             why: "key resolved \($k.key_resolved_ms.p50) ms after start p50 (p90 \($k.key_resolved_ms.p90)), the AWS call \($k.key_call_ms.p50) ms; without the secret: ready p50 \($s.p50), p90 \($s.p90)"} ),
+             why: "key resolved \($k.key_resolved_ms.p50) ms after the flusher started, p50 (p90 \($k.key_resolved_ms.p90)), the AWS call \($k.key_call_ms.p50) ms; without the secret: ready p50 \($s.p50), p90 \($s.p90)"} ),
         ( [$b.overhead[] | select(.data == "none" and .strategy != "end") | {s: .strategy, p: .overhead_ms.p50}] as $o
           | ($o | map(.p) | max) as $m
           | {target: "overhead p50 < 1 ms with nothing to flush (periodically, continuously, default; no function data)", value: $m,
