@@ -493,6 +493,8 @@ static char *request_body(struct aws_key *k)
 static void call(struct aws_key *k)
 {
     k->attempt++;
+    log_debug("secrets: %s, attempt %u%s", k->step == STEP_CREDS ? api_of(AWS_OP_CREDS) : api_of(k->op),
+              k->attempt, k->step == STEP_CALL && k->kms_ctx ? ", with encryption context" : "");
     if (k->step == STEP_CREDS) {
         char auth[AWS_TOKEN_MAX + 32];
         snprintf(auth, sizeof auth, "Authorization: %s", k->creds_token);

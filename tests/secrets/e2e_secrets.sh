@@ -7,6 +7,7 @@
 # line forkcap writes.
 # Usage: e2e_secrets.sh LAMBDA_SIM FORKCAP FAKE_INTAKE CASE [FORKCAP_TESTHOOKS]
 # Cases: sm_cross_region, kms_context, ssm, snapstart, held_until_resolved,
+#        flusher_killed_while_pending,
 #        throttled_once, json_secret_rejected, fail_access_denied,
 #        fail_throttled, fail_timeout, fail_reset, fail_signature, fail_region, fail_date,
 #        fail_not_found, fail_snapstart_token
@@ -172,6 +173,28 @@ held_until_resolved)
     # an invocation's end waited for the key only a bounded time
     grep -q "still being resolved after 1000 ms: the waiting flush is answered" "$T/ext.log" ||
         fail "the first flush was not answered while the key was pending"
+    ;;
+flusher_killed_while_pending)
+    # the flusher dies while its first GetSecretValue hangs: the supervisor
+    # restarts it, the new one resolves the key, and the data held (never
+    # acked) meanwhile is replayed and delivered
+    aws_config; start_intake --fail "path=/aws/secretsmanager.GetSecretValue,delay_ms=4000,count=1"
+    export DD_API_KEY_SECRET_ARN=$SM_WEST
+    N=6
+    ext_setup "$T"
+    run_sim "$T" --invokes "$N" --interval-ms 500 --fn-ms 5 --log-lines 2 --function-name "$FN" \
+        --region "$REGION" &
+    sim=$!
+    n=200
+    until grep -q "secrets: Secrets Manager GetSecretValue, attempt 1" "$T/ext.log" 2>/dev/null; do
+        n=$((n - 1)); [ $n -gt 0 ] || fail "the flusher never asked for the secret"; sleep 0.05
+    done
+    pid=$(jq -r .flusher.pid "$T/stats.json")
+    kill -9 "$pid"
+    wait "$sim" || fail "lambda-sim exit $?"
+    check_all_invocations "$T" "$N"
+    [ "$(jq .flusher.restarts "$T/stats.json")" -ge 1 ] || fail "the flusher was not restarted: $(jq -c .flusher "$T/stats.json")"
+    resolved DD_API_KEY_SECRET_ARN
     ;;
 throttled_once)
     aws_config '[{"target": "secretsmanager.GetSecretValue", "error": "ThrottlingException", "count": 2}]'
