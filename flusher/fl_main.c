@@ -263,6 +263,8 @@ int fl_main(const struct fl_args *a)
     }
     if (po.key_pending)
         fl_key_start(&fl);
+    else if (tls_ok)
+        fl_check_key(&fl); /* DD_API_KEY: known now */
     fl.recv = fl_receivers_start(fl.base, a, on_dgram, &fl);
     uint64_t t_ready = clock_us();
 

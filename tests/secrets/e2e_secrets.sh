@@ -8,7 +8,7 @@
 # Usage: e2e_secrets.sh LAMBDA_SIM FORKCAP FAKE_INTAKE CASE [FORKCAP_TESTHOOKS]
 # Cases: sm_cross_region, kms_context, ssm, snapstart, held_until_resolved,
 #        flusher_killed_while_pending,
-#        throttled_once, json_secret_rejected, fail_access_denied,
+#        throttled_once, json_secret_rejected, env_key_check, fail_access_denied,
 #        fail_throttled, fail_timeout, fail_reset, fail_signature, fail_region, fail_date,
 #        fail_not_found, fail_snapstart_token
 set -euo pipefail
@@ -218,6 +218,23 @@ json_secret_rejected)
     grep -q "127.0.0.1 answered 403 Forbidden: the API key was rejected (check DD_API_KEY_SECRET_ARN)" "$T/ext.log" ||
         fail "no error line naming the site: $(grep -i forbidden "$T/ext.log" | head -2)"
     grep -q "ERROR" <(grep "403 Forbidden" "$T/ext.log") || fail "the 403 is not an error line"
+    ;;
+env_key_check)
+    # a plain DD_API_KEY is checked at start too: the right one once (200),
+    # a wrong one gives one error line naming the site and forkcap runs on
+    aws_config; start_intake
+    export DD_API_KEY=$KEY
+    run
+    [ "$(jq -s '[.[] | select(.kind == "validate" and .status == 200)] | length' "$CAP")" = 1 ] ||
+        fail "no key check with DD_API_KEY"
+    [ "$(jq -s '[.[] | select(.kind == "aws")] | length' "$CAP")" = 0 ] || fail "AWS asked without a secret source"
+    : > "$CAP"
+    export DD_API_KEY=0123456789abcdef0123456789abcdef
+    run
+    [ "$(jq -s '[.[] | select(.kind == "validate" and .status == 403)] | length' "$CAP")" = 1 ] ||
+        fail "no rejected key check"
+    grep "ERROR" "$T/ext.log" | grep -q "127.0.0.1 answered 403 Forbidden: the API key was rejected (check DD_API_KEY)" ||
+        fail "no error line naming the site: $(grep -i forbidden "$T/ext.log" | head -2)"
     ;;
 fail_access_denied)
     aws_config '[{"target": "secretsmanager.GetSecretValue", "error": "AccessDeniedException"}]'
