@@ -32,12 +32,11 @@ HTTPS=$(jq -r .https "$T/intake.ports")
 # Lambda starts /opt/extensions/<name>; the name is what forkcap registers as.
 mkdir -p "$T/extensions"
 cp "$FORKCAP" "$T/extensions/forkcap"
-STATSD=$(free_tcp_port)
 export DD_API_KEY=0123456789abcdef0123456789abcdef
 export DD_DD_URL=https://127.0.0.1:$HTTPS DD_APM_DD_URL=https://127.0.0.1:$HTTPS
 export DD_LOGS_CONFIG_LOGS_DD_URL=https://127.0.0.1:$HTTPS
 export DD_TLS_CERT_FILE=$T/pki/ca.pem
-export DD_DOGSTATSD_PORT=$STATSD FORKCAP_TELEMETRY_PORT=$(free_tcp_port)
+export DD_DOGSTATSD_PORT=0 FORKCAP_TELEMETRY_PORT=0
 export DD_APM_RECEIVER_PORT=0 FORKCAP_LAMBDA_PORT=0
 export FORKCAP_STATS_FILE=$T/stats.json
 N=${DEMO_INVOKES:-20}
@@ -45,7 +44,7 @@ N=${DEMO_INVOKES:-20}
 echo "== lambda-sim: $N invocations, forkcap as /opt/extensions/forkcap, intake https://127.0.0.1:$HTTPS"
 "$SIM" --port 0 --port-file "$T/sim.port" --extension "$T/extensions/forkcap" \
     --invokes "$N" --fn-ms 20 --interval-ms 50 --log-lines 3 \
-    --statsd-port "$STATSD" --statsd-per-invoke 5 \
+    --statsd-port-file "$T/stats.json" --statsd-per-invoke 5 \
     --report "$T/report.json" --ext-log "$T/ext.log" --quiet
 sleep 0.5 # let the intake write its last capture lines
 

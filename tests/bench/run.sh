@@ -118,8 +118,9 @@ fi
 [ -z "$LAYER_NOTE" ] || say "layer build $LAYER_NOTE"
 
 # fc_run DIR BIN CA_FILE [lambda-sim args...]: one lambda-sim run of forkcap
-# against the fake intake; extra environment from the XENV array, the
-# DogStatsD port from DSD_PORT. Returns the simulator's status.
+# against the fake intake; extra environment from the XENV array. forkcap
+# binds every port 0; the simulator's DogStatsD client reads forkcap's port
+# from its stats file. Returns the simulator's status.
 XENV=()
 fc_run() {
     local d=$1 bin=$2 ca=$3; shift 3
@@ -128,11 +129,12 @@ fc_run() {
         -u NO_PROXY -u no_proxy -u DD_PROXY_NO_PROXY -u DD_SITE -u DD_URL -u DD_HTTP_PROTOCOL \
         -u DD_FLUSH_TIMEOUT -u DD_SKIP_SSL_VALIDATION -u DD_SERVERLESS_FLUSH_STRATEGY \
         -u DD_LOG_LEVEL -u DD_LOGS_ENABLED -u DD_SERVERLESS_LOGS_ENABLED \
-        FORKCAP_TELEMETRY_PORT=0 DD_DOGSTATSD_PORT="${DSD_PORT:-0}" DD_APM_RECEIVER_PORT=0 \
+        FORKCAP_TELEMETRY_PORT=0 DD_DOGSTATSD_PORT=0 DD_APM_RECEIVER_PORT=0 \
         FORKCAP_LAMBDA_PORT=0 FORKCAP_STATS_FILE="$d/stats.json" DD_API_KEY=$KEY \
         DD_DD_URL="$URL" DD_LOGS_CONFIG_LOGS_DD_URL="$URL" DD_APM_DD_URL="$URL" \
         DD_TLS_CERT_FILE="$ca" "${XENV[@]}" \
-        "$SIM" --port 0 --extension "$bin" --report "$d/report.json" --ext-log "$d/ext.log" --quiet "$@" \
+        "$SIM" --port 0 --extension "$bin" --report "$d/report.json" --ext-log "$d/ext.log" --quiet \
+        --statsd-port-file "$d/stats.json" "$@" \
         2>>"$d/sim.log"
 }
 
@@ -210,7 +212,6 @@ TOTAL_S=${BENCH_TOTAL_S:-540}
 CASE_BUDGET_S=$(awk -v a="$T_START" -v b="$(now_s)" -v tot="$TOTAL_S" -v max="$CASE_BUDGET_S" \
     'BEGIN { c = int((tot - (b - a) - 150) / 8) - 2; if (c > max) c = max; if (c < 3) c = 3; print c }')
 say "overhead cases: up to $CASE_BUDGET_S s each"
-DSD_PORT=$(free_tcp_port)
 STRATS=("end" "periodically,1000" "continuously,1000" "default")
 : > "$R/overhead.jsonl"
 for st in "${STRATS[@]}"; do
@@ -220,7 +221,7 @@ for st in "${STRATS[@]}"; do
         if [ $data = none ]; then
             args=(--log-lines 0 --statsd-per-invoke 0)
         else
-            args=(--log-lines 5 --statsd-per-invoke 5 --statsd-port "$DSD_PORT")
+            args=(--log-lines 5 --statsd-per-invoke 5)
         fi
         d=$T/ovh/probe
         t0=$(now_s)
@@ -253,7 +254,6 @@ for st in "${STRATS[@]}"; do
     done
 done
 XENV=()
-DSD_PORT=0
 
 # ----------------------------------------------------------- flush cost
 say "flush cost: tests/transport/bench.sh ($FLUSH_N posts per case)"
@@ -341,12 +341,11 @@ mem_case() { # BUILD MODE
     local b=$1 mode=$2 d=$T/mem/$1-$2 sim_pid i k pid s
     local -A rss=() pss=() hwm=() pidof=()
     if [ "$mode" = idle ]; then
-        DSD_PORT=0 fc_run "$d" "${BIN[$b]}" "$CA_SMALL" --invokes 40 --fn-ms 1 --interval-ms 100 \
+        fc_run "$d" "${BIN[$b]}" "$CA_SMALL" --invokes 40 --fn-ms 1 --interval-ms 100 \
             --log-lines 0 >/dev/null 2>&1 &
     else
-        local port; port=$(free_tcp_port)
-        DSD_PORT=$port fc_run "$d" "${BIN[$b]}" "$CA_SMALL" --invokes 100000 --fn-ms 1 \
-            --interval-ms 0 --log-lines 200 --statsd-per-invoke 50 --statsd-port "$port" >/dev/null 2>&1 &
+        fc_run "$d" "${BIN[$b]}" "$CA_SMALL" --invokes 100000 --fn-ms 1 \
+            --interval-ms 0 --log-lines 200 --statsd-per-invoke 50 >/dev/null 2>&1 &
     fi
     sim_pid=$!
     for i in $(seq 1 100); do
