@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cfg_vars.h"
 #include "clock.h"
 #include "frame.h"
 #include "log.h"
@@ -613,6 +614,8 @@ static void bind_all(struct sup *s)
 int main(int argc, char **argv)
 {
     static struct sup s; /* owned by main; children get a copy by fork */
+    if (argc > 1) /* by hand; Lambda passes no arguments */
+        return sup_cli(argc, argv);
     s.t0_us = t_exec_us ? t_exec_us : clock_us();
     signal(SIGPIPE, SIG_IGN);
     log_set_component("supervisor");
@@ -628,6 +631,9 @@ int main(int argc, char **argv)
     log_set_level(s.cfg.log_level);
     for (unsigned i = 0; i < s.cfg.nwarnings; i++)
         log_warn("config: %s", s.cfg.warnings[i]);
+    char unh[768];
+    if (cfg_unhonoured(environ, unh, sizeof unh) > 0)
+        log_warn("DD_* variables set but not honoured by forkcap (see docs/migrating.md): %s", unh);
     if (s.cfg.idle)
         log_error("idle mode: %s; the extension registers and follows invocations but sends nothing",
                   s.cfg.idle_reason);
