@@ -98,7 +98,7 @@ if [ "$WITH_LAYER" = 1 ]; then
     lb=$BUILD/bench-layer
     if [ "$(uname -m)" != x86_64 ]; then
         LAYER_NOTE="not built: host is $(uname -m), the bench runs the x86_64 layer natively only"
-    elif "$ROOT/deploy/layer/build.sh" --arch x86_64 --out "$lb/dist" --build "$lb/build" \
+    elif "$ROOT/deploy/layer/build.sh" --arch x86_64 --name forkcap --out "$lb/dist" --build "$lb/build" \
             >"$T/layer-build.log" 2>&1; then
         LAYER_ZIP=$lb/dist/forkcap-layer-x86_64.zip
         mkdir -p "$T/layer"

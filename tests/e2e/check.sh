@@ -14,7 +14,6 @@ set -euo pipefail
 FORKCAP=$1 INTAKE=$2 MAKE_CA=$3
 . "$(dirname "$0")/../lib/common.sh"
 test_tmpdir
-KEEP=${KEEP:-}
 KEY=0123456789abcdef0123456789abcdef
 bash "$MAKE_CA" "$T/pki" >/dev/null
 bash "$MAKE_CA" "$T/other" >/dev/null
