@@ -3,9 +3,9 @@
 # per-invocation overhead per flush strategy, flush cost, telemetry
 # throughput, memory and size, measured side by side in one run under
 # lambda-sim with the fake intake. Prints a table and writes bench.json at
-# the repository root. Figures, never assertions: targets are printed as
-# met / not met with the reason; the exit status says only whether the
-# bench itself could run.
+# the repository root, with two SVG charts beside it (tests/bench/charts.sh).
+# Figures, never assertions: targets are printed as met / not met with the
+# reason; the exit status says only whether the bench itself could run.
 #
 # Knobs (environment): BENCH_COLD_RUNS (50 per build and CA set),
 # BENCH_INVOKES (1000 per overhead case), BENCH_CASE_BUDGET_S (25: an
@@ -485,3 +485,4 @@ jq -n \
 
 bash "$ROOT/tests/bench/table.sh" "$OUT"
 say "wrote $OUT"
+bash "$ROOT/tests/bench/charts.sh" "$OUT" >&2 || say "charts not written"
