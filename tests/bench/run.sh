@@ -26,6 +26,7 @@ SPAWN_RUNS=${BENCH_SPAWN_RUNS:-500}
 FLUSH_N=${BENCH_FLUSH_N:-200}
 WITH_LAYER=${BENCH_LAYER:-1}
 OUT=${BENCH_OUT:-$ROOT/bench.json}
+mkdir -p "$(dirname "$OUT")"
 
 SIM=$BUILD/deploy/sim/lambda-sim
 FAKE=$BUILD/deploy/intake/fake-intake
