@@ -298,9 +298,15 @@ static int check_run(const struct cfg *c, const struct fl_check_opts *o, FILE *o
         const char *url = first_bad == 0 ? ep.series : ep.logs;
         if (!k.done[first_bad])
             return fail(out, err, "no answer from %s within %ld ms", url, budget);
-        return fail(out, err, "cannot post to %s: %s (HTTP %ld)%s", url,
-                    r->error[0] ? r->error : fl_outcome_name(r->outcome), r->http_status,
-                    r->via_proxy ? ", through the proxy" : "");
+        char code[32] = "", via[CFG_URL_MAX + 24] = "";
+        if (r->http_status)
+            snprintf(code, sizeof code, " (HTTP %ld)", r->http_status);
+        if (r->via_proxy) {
+            char red[CFG_URL_MAX];
+            snprintf(via, sizeof via, ", through the proxy %s", fl_redact_url(c->proxy_https, red, sizeof red));
+        }
+        return fail(out, err, "cannot post to %s: %s%s%s", url,
+                    r->error[0] ? r->error : fl_outcome_name(r->outcome), code, via);
     }
     if (k.valid != 1)
         return fail(out, err, "the key could not be validated (HTTP %ld from %s)", k.valid_status,

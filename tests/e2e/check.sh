@@ -80,7 +80,7 @@ one_error badkey "rejected the API key \(HTTP 403 from $URL/api/v1/validate\)"
 # proxy down
 run proxydown DD_PROXY_HTTPS="http://127.0.0.1:$REFUSED_PORT"
 [ "$RC" = 1 ] || fail "proxy down: exit $RC"
-one_error proxydown "cannot post to $URL/api/v2/series: .*through the proxy"
+one_error proxydown "cannot post to $URL/api/v2/series: .*through the proxy http://127.0.0.1:$REFUSED_PORT$"
 
 # bad CA: the intake's certificate is not signed by the CA given
 run badca DD_TLS_CERT_FILE="$T/other/ca.pem"
