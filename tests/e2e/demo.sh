@@ -16,7 +16,7 @@ cat "$T/out"
 [ "$rc" = 0 ] || fail "demo exit $rc"
 n=$(wc -l < "$T/out")
 [ "$n" -le 40 ] || fail "demo printed $n lines, more than one screen"
-grep -qE '^  forkcap ready +[0-9.]+ ms' "$T/out" || fail "no cold start figure"
+grep -qE '^  ready +[0-9.]+ ms after Lambda started forkcap' "$T/out" && grep -qE '^  in forkcap +[0-9.]+ ms' "$T/out" || fail "no cold start figures"
 grep -qE '^  p50 [0-9.]+ ms, p99 [0-9.]+ ms, max [0-9.]+ ms over 10 invocations' "$T/out" || fail "no overhead figures"
 grep -q '^  10 of 10 succeeded; crashes 0, sandbox resets 0' "$T/out" || fail "not every invocation succeeded"
 grep -q ': 30 of 30 function log lines' "$T/out" || fail "function log lines missing at the intake"
