@@ -124,9 +124,12 @@ fi
 # from its stats file. Returns the simulator's status.
 XENV=()
 fc_run() {
-    local d=$1 bin=$2 ca=$3; shift 3
+    local d=$1 bin=$2 ca=$3 ex=(); shift 3
     mkdir -p "$d"
-    env -u HTTPS_PROXY -u https_proxy -u HTTP_PROXY -u http_proxy -u DD_PROXY_HTTPS \
+    # FC_EXEC=1 (a background run): the job's pid becomes the simulator's,
+    # so killing the job stops the simulator and not just a subshell
+    [ "${FC_EXEC:-0}" = 1 ] && ex=(exec)
+    "${ex[@]}" env -u HTTPS_PROXY -u https_proxy -u HTTP_PROXY -u http_proxy -u DD_PROXY_HTTPS \
         -u NO_PROXY -u no_proxy -u DD_PROXY_NO_PROXY -u DD_SITE -u DD_URL -u DD_HTTP_PROTOCOL \
         -u DD_FLUSH_TIMEOUT -u DD_SKIP_SSL_VALIDATION -u DD_SERVERLESS_FLUSH_STRATEGY \
         -u DD_LOG_LEVEL -u DD_LOGS_ENABLED -u DD_SERVERLESS_LOGS_ENABLED \
@@ -342,10 +345,10 @@ mem_case() { # BUILD MODE
     local b=$1 mode=$2 d=$T/mem/$1-$2 sim_pid i k pid s
     local -A rss=() pss=() hwm=() pidof=()
     if [ "$mode" = idle ]; then
-        fc_run "$d" "${BIN[$b]}" "$CA_SMALL" --invokes 40 --fn-ms 1 --interval-ms 100 \
+        FC_EXEC=1 fc_run "$d" "${BIN[$b]}" "$CA_SMALL" --invokes 40 --fn-ms 1 --interval-ms 100 \
             --log-lines 0 >/dev/null 2>&1 &
     else
-        fc_run "$d" "${BIN[$b]}" "$CA_SMALL" --invokes 100000 --fn-ms 1 \
+        FC_EXEC=1 fc_run "$d" "${BIN[$b]}" "$CA_SMALL" --invokes 100000 --fn-ms 1 \
             --interval-ms 0 --log-lines 200 --statsd-per-invoke 50 >/dev/null 2>&1 &
     fi
     sim_pid=$!
