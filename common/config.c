@@ -404,6 +404,7 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
         enum cfg_key_source src;
     } key_srcs[] = {{"DD_KMS_API_KEY", CFG_KEY_KMS},
                     {"DD_API_KEY_SECRET_ARN", CFG_KEY_SECRET_ARN},
+                    {"DD_API_KEY_SSM_ARN", CFG_KEY_SSM},
                     {"DD_API_KEY_SSM_NAME", CFG_KEY_SSM}};
     for (size_t i = 0; i < sizeof key_srcs / sizeof key_srcs[0] && c->key_source == CFG_KEY_ENV; i++) {
         v = get1(get, arg, key_srcs[i].name);

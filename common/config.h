@@ -39,8 +39,9 @@ struct cfg_flush {
 struct cfg {
     /* intake */
     char api_key[CFG_STR_MAX];      /* DD_API_KEY, trimmed; never log it */
-    enum cfg_key_source key_source; /* DD_KMS_API_KEY, DD_API_KEY_SECRET_ARN, DD_API_KEY_SSM_NAME
-                                       (first set wins, over DD_API_KEY): the flusher
+    enum cfg_key_source key_source; /* DD_KMS_API_KEY, DD_API_KEY_SECRET_ARN, DD_API_KEY_SSM_ARN,
+                                       DD_API_KEY_SSM_NAME (first set wins, over
+                                       DD_API_KEY): the flusher
                                        resolves it; api_key stays "" */
     char key_source_var[32];        /* the variable's name */
     char key_source_value[CFG_KEY_SOURCE_MAX]; /* ciphertext, ARN or parameter name */

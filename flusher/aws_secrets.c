@@ -610,8 +610,8 @@ struct aws_key *aws_key_start(struct event_base *base, struct fl_intake *in, con
         set_err(err, errlen, "API key from %s not resolved: out of memory", var);
         goto fail;
     }
-    /* the region: a Secrets Manager ARN names its own */
-    if (!(k->op == AWS_OP_SM && aws_arn_region(o->value, k->region, sizeof k->region) == 0)) {
+    /* the region: a Secrets Manager or SSM ARN names its own */
+    if (!((k->op == AWS_OP_SM || k->op == AWS_OP_SSM) && aws_arn_region(o->value, k->region, sizeof k->region) == 0)) {
         if (!copy(k->region, sizeof k->region, o->region) || !region_ok(k->region)) {
             set_err(err, errlen, "API key from %s not resolved: AWS_REGION is %s", var,
                     (o->region && o->region[0]) ? "not a region name" : "not set");

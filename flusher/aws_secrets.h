@@ -10,7 +10,8 @@
  *   DD_API_KEY_SECRET_ARN Secrets Manager GetSecretValue; the region is the
  *                         ARN's (cross-region secrets work); the SecretString
  *                         is the key, used whole even when it is JSON
- *   DD_API_KEY_SSM_NAME   SSM GetParameter with decryption
+ *   DD_API_KEY_SSM_ARN    SSM GetParameter with decryption, of a parameter
+ *   (DD_API_KEY_SSM_NAME)  ARN (its region) or name (AWS_REGION)
  * Requests are AWS JSON 1.1 POSTs to https://<service>.<region>.amazonaws.com/
  * (.amazonaws.com.cn for cn- regions, <service>-fips when fips), signed with
  * SigV4 (aws_sigv4.h) using AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and

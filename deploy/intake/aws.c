@@ -445,6 +445,9 @@ void ik_aws_answer(struct ik_aws *a, const char *method, const char *path, const
 	const char *sid = jstr(req, "SecretId");
 	if (service && strcmp(service, "secretsmanager") == 0 && sid && arn_region(sid, region, sizeof(region)) != 0)
 		snprintf(region, sizeof(region), "%s", a->region);
+	const char *pname = jstr(req, "Name");
+	if (service && strcmp(service, "ssm") == 0 && pname && arn_region(pname, region, sizeof(region)) != 0)
+		snprintf(region, sizeof(region), "%s", a->region);
 	json_object_set_new(info, "expected_region", json_string(region));
 	const char *code = NULL, *msg = NULL;
 	int st = ik_aws_verify(method, path, query, headers, body, len, a->creds, a->ncreds, region, service, now, &code,
@@ -505,7 +508,14 @@ void ik_aws_answer(struct ik_aws *a, const char *method, const char *path, const
 			free(pt);
 		}
 	} else if (strcmp(target, "AmazonSSM.GetParameter") == 0) {
+		/* a parameter ARN (arn:aws:ssm:R:A:parameter/x/y) names /x/y */
 		const char *name = jstr(req, "Name");
+		char from_arn[512];
+		const char *pp = name && strncmp(name, "arn:", 4) == 0 ? strstr(name, ":parameter/") : NULL;
+		if (pp) {
+			snprintf(from_arn, sizeof(from_arn), "/%s", pp + 11);
+			name = from_arn;
+		}
 		const char *v = name ? jstr(json_object_get(a->cfg, "ssm"), name) : NULL;
 		json_object_set_new(info, "with_decryption", json_boolean(json_is_true(json_object_get(req, "WithDecryption"))));
 		if (!v) {

@@ -6,7 +6,7 @@
 # throughout, and no secret (key, AWS secret key, tokens) may show in any
 # line forkcap writes.
 # Usage: e2e_secrets.sh LAMBDA_SIM FORKCAP FAKE_INTAKE CASE [FORKCAP_TESTHOOKS]
-# Cases: sm_cross_region, kms_context, ssm, snapstart, held_until_resolved,
+# Cases: sm_cross_region, kms_context, ssm, ssm_name, snapstart, held_until_resolved,
 #        flusher_killed_while_pending,
 #        throttled_once, json_secret_rejected, env_key_check, fail_access_denied,
 #        fail_throttled, fail_timeout, fail_reset, fail_signature, fail_region, fail_date,
@@ -29,6 +29,7 @@ SM_WEST=arn:aws:secretsmanager:us-west-2:123456789012:secret:dd-api-key-AbCdEf
 SM_EAST=arn:aws:secretsmanager:us-east-1:123456789012:secret:dd-api-key-east-XyZ
 SM_JSON=arn:aws:secretsmanager:us-east-1:123456789012:secret:dd-api-key-json-QrS
 SSM_NAME=/forkcap/dd-api-key
+SSM_ARN=arn:aws:ssm:eu-central-1:123456789012:parameter/forkcap/dd-api-key
 KMS_CT=AQICAHhmb3JrY2FwLXRlc3QtY2lwaGVydGV4dC1mb3ItdGhlLWtleQ==
 FN=secrets-fn
 
@@ -140,12 +141,24 @@ kms_context)
     [ "$(jq length <<<"$(aws_calls /aws/secretsmanager.GetSecretValue)")" = 0 ] || fail "Secrets Manager asked too"
     ;;
 ssm)
+    # Datadog's DD_API_KEY_SSM_ARN, a parameter in another region
+    aws_config; start_intake
+    export DD_API_KEY_SSM_ARN=$SSM_ARN
+    run
+    resolved DD_API_KEY_SSM_ARN
+    c=$(aws_calls /aws/AmazonSSM.GetParameter)
+    [ "$(jq -r '.[0].aws.with_decryption' <<<"$c")" = true ] || fail "GetParameter without decryption"
+    [ "$(jq -r '.[0].aws.expected_region' <<<"$c")" = eu-central-1 ] || fail "not signed for the ARN's region"
+    [ "$(jq -r '.[0].aws.verdict' <<<"$c")" = ok ] || fail "signature: $(jq -c '.[0].aws' <<<"$c")"
+    ;;
+ssm_name)
+    # a plain parameter name (DD_API_KEY_SSM_NAME): AWS_REGION
     aws_config; start_intake
     export DD_API_KEY_SSM_NAME=$SSM_NAME
     run
     resolved DD_API_KEY_SSM_NAME
-    c=$(aws_calls /aws/AmazonSSM.GetParameter)
-    [ "$(jq -r '.[0].aws.with_decryption' <<<"$c")" = true ] || fail "GetParameter without decryption"
+    [ "$(jq -r '.[0].aws.expected_region' <<<"$(aws_calls /aws/AmazonSSM.GetParameter)")" = us-east-1 ] ||
+        fail "not signed for AWS_REGION"
     ;;
 snapstart)
     aws_config; start_intake

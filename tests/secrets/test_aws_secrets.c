@@ -178,10 +178,12 @@ static void config_sources(void **st)
     struct env s = {0};
     env_set(&s, "AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
     env_set(&s, "DD_API_KEY_SSM_NAME", "/dd/key");
+    env_set(&s, "DD_API_KEY_SSM_ARN", "arn:aws:ssm:eu-west-1:1:parameter/dd/key"); /* Datadog's name wins */
     env_set(&s, "DD_FIPS_MODE", "true");
     env_set(&s, "FORKCAP_AWS_ENDPOINT_URL", "http://127.0.0.1:4566/");
     assert_int_equal(cfg_load(&c, env_get, &s), 0);
     assert_int_equal(c.key_source, CFG_KEY_SSM);
+    assert_string_equal(c.key_source_var, "DD_API_KEY_SSM_ARN");
     assert_true(c.fips_mode);
     assert_string_equal(c.aws_endpoint_url, "http://127.0.0.1:4566");
 
