@@ -563,6 +563,36 @@ static void call(struct aws_key *k)
         fail(k, k->op, "the request could not be built", 0, 0);
 }
 
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+void aws_key_opts_from_env(const struct cfg *c, struct aws_key_opts *o)
+{
+    static const char *const secret_vars[] = {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                                              "AWS_CONTAINER_AUTHORIZATION_TOKEN"};
+    for (size_t i = 0; i < sizeof secret_vars / sizeof secret_vars[0]; i++)
+        if (env_or_null(secret_vars[i]))
+            log_add_secret(getenv(secret_vars[i]));
+    *o = (struct aws_key_opts){
+        .source = c->key_source,
+        .var = c->key_source_var,
+        .value = c->key_source_value,
+        .region = c->region,
+        .fn_name = c->fn_name,
+        .access_key_id = env_or_null("AWS_ACCESS_KEY_ID"),
+        .secret_access_key = env_or_null("AWS_SECRET_ACCESS_KEY"),
+        .session_token = env_or_null("AWS_SESSION_TOKEN"),
+        .creds_uri = env_or_null("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+        .creds_token = env_or_null("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+        .endpoint_url = c->aws_endpoint_url[0] ? c->aws_endpoint_url : NULL,
+        .fips = c->fips_mode,
+        .timeout_ms = (long)c->flush_timeout_s * 1000,
+    };
+}
+
 static bool copy(char *dst, size_t cap, const char *s)
 {
     if (s == NULL)

@@ -98,6 +98,11 @@ struct aws_key_opts {
  * secret) when key is NULL. Called once, from the loop. */
 typedef void (*aws_key_done_fn)(const char *key, const char *error, double ms, void *arg);
 
+/* o from the configuration (source, region, function, endpoint, FIPS,
+ * timeout) and the process environment (the AWS credentials, which are
+ * registered with log_add_secret here). Strings point into c and environ. */
+void aws_key_opts_from_env(const struct cfg *c, struct aws_key_opts *o);
+
 struct aws_key;
 /* Starts at once (the first request goes out from the loop). NULL with err
  * set when the options are unusable (no region, no credentials...): the

@@ -117,37 +117,12 @@ static void on_key(const char *key, const char *error, double ms, void *arg)
     }
 }
 
-static const char *env_or_null(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
 /* Start resolving the key from its AWS source, on our loop, after the TLS
  * set-up. The AWS credentials are secrets from here on. */
 static void fl_key_start(struct fl *fl)
 {
-    const struct cfg *c = fl->a->cfg;
-    static const char *const secret_vars[] = {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                                              "AWS_CONTAINER_AUTHORIZATION_TOKEN"};
-    for (size_t i = 0; i < sizeof secret_vars / sizeof secret_vars[0]; i++)
-        if (env_or_null(secret_vars[i]))
-            log_add_secret(getenv(secret_vars[i]));
-    struct aws_key_opts o = {
-        .source = c->key_source,
-        .var = c->key_source_var,
-        .value = c->key_source_value,
-        .region = c->region,
-        .fn_name = c->fn_name,
-        .access_key_id = env_or_null("AWS_ACCESS_KEY_ID"),
-        .secret_access_key = env_or_null("AWS_SECRET_ACCESS_KEY"),
-        .session_token = env_or_null("AWS_SESSION_TOKEN"),
-        .creds_uri = env_or_null("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
-        .creds_token = env_or_null("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
-        .endpoint_url = c->aws_endpoint_url[0] ? c->aws_endpoint_url : NULL,
-        .fips = c->fips_mode,
-        .timeout_ms = (long)c->flush_timeout_s * 1000,
-    };
+    struct aws_key_opts o;
+    aws_key_opts_from_env(fl->a->cfg, &o);
 #ifdef FORKCAP_TEST_HOOKS
     /* test builds only: sign with a skewed clock (fake-intake's date check) */
     const char *skew = getenv("FORKCAP_TEST_AWS_SKEW_S");

@@ -8,7 +8,7 @@
 # Usage: e2e_secrets.sh LAMBDA_SIM FORKCAP FAKE_INTAKE CASE [FORKCAP_TESTHOOKS]
 # Cases: sm_cross_region, kms_context, ssm, ssm_name, snapstart, held_until_resolved,
 #        flusher_killed_while_pending,
-#        throttled_once, json_secret_rejected, env_key_check, fail_access_denied,
+#        throttled_once, json_secret_rejected, env_key_check, check, fail_access_denied,
 #        fail_throttled, fail_timeout, fail_reset, fail_signature, fail_region, fail_date,
 #        fail_not_found, fail_snapstart_token
 set -euo pipefail
@@ -248,6 +248,30 @@ env_key_check)
         fail "no rejected key check"
     grep "ERROR" "$T/ext.log" | grep -q "127.0.0.1 answered 403 Forbidden: the API key was rejected (check DD_API_KEY)" ||
         fail "no error line naming the site: $(grep -i forbidden "$T/ext.log" | head -2)"
+    ;;
+check)
+    # forkcap check resolves the key the way the flusher does: a working
+    # secret passes (key masked), a refused one is one error line with the code
+    aws_config '[{"target": "AmazonSSM.GetParameter", "error": "AccessDeniedException"}]'
+    start_intake
+    RC=0
+    env DD_API_KEY_SECRET_ARN=$SM_WEST AWS_REGION=us-east-1 "$FORKCAP" check --budget-ms 10000 \
+        > "$T/check.out" 2> "$T/check.err" || RC=$?
+    [ $RC = 0 ] || fail "check failed ($RC): $(cat "$T/check.err") $(tail -3 "$T/check.out")"
+    grep -q "api key   resolved from DD_API_KEY_SECRET_ARN in .* ms: \*\*\*\*4567 (32 characters)" "$T/check.out" ||
+        fail "no resolved line: $(grep -A2 '^intake' "$T/check.out")"
+    ! grep -qF "$KEY" "$T/check.out" "$T/check.err" || fail "check printed the key"
+    sed -n "/^api key/,/^endpoints/p;/^intake/,\$p" "$T/check.out"
+    RC=0
+    env DD_API_KEY_SSM_ARN=$SSM_ARN AWS_REGION=us-east-1 "$FORKCAP" check --budget-ms 10000 \
+        > "$T/check2.out" 2> "$T/check2.err" || RC=$?
+    [ $RC = 1 ] || fail "check passed with a refused secret"
+    [ "$(wc -l < "$T/check2.err")" = 1 ] || fail "$(wc -l < "$T/check2.err") error lines: $(cat "$T/check2.err")"
+    grep -q "forkcap check: API key from DD_API_KEY_SSM_ARN not resolved: SSM GetParameter in eu-central-1 answered AccessDeniedException" "$T/check2.err" ||
+        fail "error line: $(cat "$T/check2.err")"
+    for s in "$KEY" "$AWS_SECRET" "$AWS_TOKEN"; do
+        ! grep -qF -- "$s" "$T/check.out" "$T/check.err" "$T/check2.out" "$T/check2.err" || fail "check printed a secret"
+    done
     ;;
 fail_access_denied)
     aws_config '[{"target": "secretsmanager.GetSecretValue", "error": "AccessDeniedException"}]'

@@ -14,7 +14,7 @@ if(TARGET fc_flusher)
 endif()
 if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
   foreach(c sm_cross_region kms_context ssm ssm_name snapstart held_until_resolved flusher_killed_while_pending throttled_once
-            json_secret_rejected env_key_check fail_access_denied fail_throttled fail_timeout fail_reset fail_signature
+            json_secret_rejected env_key_check check fail_access_denied fail_throttled fail_timeout fail_reset fail_signature
             fail_region fail_date fail_not_found fail_snapstart_token)
     add_test(NAME secrets_e2e_${c}
              COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/e2e_secrets.sh $<TARGET_FILE:lambda-sim>
