@@ -21,6 +21,7 @@
 #define SIM_BODY_MAX (256u * 1024u)       /* API request bodies (register, subscribe) */
 #define SIM_RESPONSE_MAX (6u * 1024u * 1024u) /* Runtime API response limit */
 #define SIM_SHUTDOWN_MS 2000
+#define SIM_RT_SHUTDOWN_MS 300       /* the runtime's share of the shutdown, as Lambda documents */
 #define SIM_SUB_QUEUE_MAX (8u * 1024u * 1024u) /* bytes buffered per subscriber, then drop */
 #define SIM_BACKLOG_MAX 20000     /* init records kept for late subscribers */
 
@@ -43,13 +44,22 @@ struct sim_opts {
     bool json_logs;
     int statsd_port, statsd_per_invoke;
     int error_every, timeout_every;
-    bool freeze;
+    bool freeze;                  /* default on; --no-freeze turns it off */
+    const char *freeze_method;    /* "auto", "cgroup", "signals" */
     int memory_mb;
+    const char *runtime_id;       /* nodejs20.x, python3.12, provided.al2023 ... */
+    const char *runtime_version;  /* initStart runtimeVersion; derived from runtime_id */
+    const char *handler, *task_root, *runtime_dir;
+    int runtime_shutdown_ms;      /* the synthetic runtime's time to exit on SIGTERM */
+    const char *runtime_log_path;
     const char *function_name, *function_version, *region, *account_id, *arch;
     const char *shutdown_reason;
     int init_timeout_ms;
     const char *report_path, *ext_log_path;
     bool quiet;
+    /* derived at start */
+    char rt_version[64];
+    char rt_version_arn[160];
 };
 
 /* One line-reader on a child's stdout or stderr pipe. */
@@ -86,6 +96,7 @@ struct sim_ext {
     struct evhttp_request *waiting_req; /* NULL when the pending connection died */
     struct evhttp_connection *waiting_conn;
     char *queued;                  /* event body for its next /next */
+    bool queued_shutdown;
     bool done;                     /* has called /next since the last event */
     bool got_shutdown;             /* SHUTDOWN handed over (or lost) */
     bool sent_next;                /* has called /next at least once this sandbox */
@@ -194,13 +205,28 @@ struct sim {
     struct event *next_timer;      /* interval between invocations */
     struct event *check_timer;     /* re-check shutdown progress from the loop */
 
-    /* shutdown */
+    /* shutdown: the runtime first (SIGTERM, at most SIM_RT_SHUTDOWN_MS), then
+     * SHUTDOWN to the extensions with what is left of SIM_SHUTDOWN_MS */
+    uint64_t shutdown_start_us;
+    int64_t shutdown_deadline_ms;   /* epoch ms: start + SIM_SHUTDOWN_MS */
+    bool shutdown_agents;           /* the extensions' part has begun */
     uint64_t shutdown_sent_us;
     double shutdown_ms;
+    double shutdown_left_ms;        /* deadlineMs - now when SHUTDOWN was handed over (final) */
+    double rt_shutdown_ms;          /* runtime's part of the final shutdown */
     const char *shutdown_reason_now;
     struct event *shutdown_timer;
     struct event *rt_kill_timer;
     bool reset_after_shutdown;
+
+    /* the sandbox's identity: one log stream and instance id per sandbox */
+    char log_stream[200];
+    char instance_id[SIM_ID_LEN + 1];
+    /* the process box: a cgroup v2 (cg_dir) when one can be made, else the
+     * descendants of the simulator (a child subreaper) */
+    char cg_dir[512];
+    bool cg;
+    FILE *rt_log;
 
     struct sim_crash crashes[64];
     int n_crashes;
@@ -225,13 +251,24 @@ void sim_iso_time(char *out, size_t n);
 void sim_iso_time_at(char *out, size_t n, int64_t epoch_us);
 /* Replaces control and non-ASCII bytes with '?' (outside strings bound for JSON). */
 void sim_ascii(char *s);
+/* Derives rt_version and rt_version_arn from --runtime-id/--runtime-version; -1 on bad input. */
+int sim_runtime_version(struct sim_opts *o);
 void sim_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* sim_proc.c: child processes */
 int sim_spawn_ext(struct sim *s, int i);
 int sim_spawn_runtime(struct sim *s);
 void sim_signal_group(pid_t pgid, int sig);
+/* Sets up the process box (cgroup v2 or subreaper); logs which. */
+void sim_box_init(struct sim *s);
+/* In a forked child before exec: join the sandbox cgroup. */
+int sim_box_enter(struct sim *s);
+/* Kills every process of the sandbox (setsid ones included). */
+void sim_kill_sandbox(struct sim *s);
+/* At exit: kill, reap and wait until no process of the sandbox is left; remove the cgroup. */
 void sim_kill_all(struct sim *s);
+/* Number of live processes in the box (zombies not counted). */
+int sim_box_count(struct sim *s);
 void sim_freeze(struct sim *s);
 void sim_thaw(struct sim *s);
 void sim_reap(struct sim *s);
@@ -240,7 +277,7 @@ void sim_close_pipe(struct sim_pipe *p);
 
 /* sim_api.c: the HTTP APIs */
 int sim_api_start(struct sim *s);
-void sim_ext_deliver(struct sim *s, int i, const char *body);
+void sim_ext_deliver(struct sim *s, int i, const char *body, bool shutdown);
 void sim_rt_deliver(struct sim *s);
 
 /* sim_tele.c: telemetry records and delivery */

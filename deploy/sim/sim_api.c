@@ -159,7 +159,7 @@ static void api_register(struct sim *s, struct evhttp_request *req)
 
     const char *feat = api_header(req, "Lambda-Extension-Accept-Feature");
     json_t *resp = json_pack("{s:s,s:s,s:s}", "functionName", s->o.function_name,
-                             "functionVersion", s->o.function_version, "handler", "function.handler");
+                             "functionVersion", s->o.function_version, "handler", s->o.handler);
     if (feat && api_has_token(feat, "accountId"))
         json_object_set_new(resp, "accountId", json_string(s->o.account_id));
     evhttp_add_header(evhttp_request_get_output_headers(req), "Lambda-Extension-Identifier", e->id);
@@ -200,7 +200,7 @@ static bool api_peer_gone(struct evhttp_connection *conn)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-void sim_ext_deliver(struct sim *s, int i, const char *body)
+void sim_ext_deliver(struct sim *s, int i, const char *body, bool shutdown)
 {
     struct sim_ext *e = &s->ext[i];
     if (e->waiting && e->waiting_req) {
@@ -212,10 +212,16 @@ void sim_ext_deliver(struct sim *s, int i, const char *body)
         e->waiting = false;
         e->waiting_req = NULL;
         e->waiting_conn = NULL;
-        char evid[SIM_ID_LEN + 1];
-        sim_uuid(evid);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Lambda-Extension-Event-Identifier", evid);
-        api_reply(req, 200, "OK", body, "application/json");
+        if (shutdown) {
+            /* as the emulator: no event identifier, no content type of its own
+             * (Go's sniffing makes it text/plain) */
+            api_reply(req, 200, "OK", body, "text/plain; charset=utf-8");
+        } else {
+            char evid[SIM_ID_LEN + 1];
+            sim_uuid(evid);
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Lambda-Extension-Event-Identifier", evid);
+            api_reply(req, 200, "OK", body, "application/json");
+        }
     } else if (e->waiting) {
         e->waiting = false;
         e->lost_events++;
@@ -223,6 +229,7 @@ void sim_ext_deliver(struct sim *s, int i, const char *body)
     } else {
         free(e->queued);
         e->queued = strdup(body);
+        e->queued_shutdown = shutdown;
     }
 }
 
@@ -249,7 +256,7 @@ static void api_ext_next(struct sim *s, struct evhttp_request *req)
     if (e->queued) {
         char *q = e->queued;
         e->queued = NULL;
-        sim_ext_deliver(s, i, q);
+        sim_ext_deliver(s, i, q, e->queued_shutdown);
         free(q);
     }
     sim_on_ext_next(s, i);

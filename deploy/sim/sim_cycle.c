@@ -2,6 +2,7 @@
  * register, runtime starts, everyone calls /next), invocations, freeze/thaw,
  * Extension.Crash and sandbox resets, SHUTDOWN with its deadline. */
 #include <math.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,10 +89,29 @@ void sim_start_sandbox(struct sim *s)
     s->rt_conn = NULL;
     s->rt_event_pending = false;
     s->rt_pid = 0;
+    /* one log stream and instance per sandbox: "2026/12/01/[$LATEST]<32 hex>" */
+    sim_uuid(s->instance_id);
+    char date[40], hex[33];
+    sim_iso_time(date, sizeof date);
+    date[10] = '\0';
+    for (char *c = date; *c; c++)
+        if (*c == '-')
+            *c = '/';
+    size_t h = 0;
+    for (const char *c = s->instance_id; *c && h < 32; c++)
+        if (*c != '-')
+            hex[h++] = *c;
+    hex[h] = '\0';
+    snprintf(s->log_stream, sizeof s->log_stream, "%s/[%.64s]%s", date, s->o.function_version, hex);
+    char arn[256];
+    snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s", s->o.region, s->o.account_id,
+             s->o.function_name);
     sim_tele_emit(s, "platform.initStart",
-                  json_pack("{s:s,s:s,s:s,s:s,s:s}", "initializationType", "on-demand", "phase", "init",
-                            "runtimeVersion", "provided:al2023", "functionName", s->o.function_name,
-                            "functionVersion", s->o.function_version));
+                  json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "initializationType", "on-demand",
+                            "phase", "init", "runtimeVersion", s->o.rt_version,
+                            "runtimeVersionArn", s->o.rt_version_arn, "functionName", s->o.function_name,
+                            "functionVersion", s->o.function_version, "functionArn", arn,
+                            "instanceId", s->instance_id, "instanceMaxMemory", s->o.memory_mb));
     for (int i = 0; i < s->n_ext; i++) {
         struct sim_ext *e = &s->ext[i];
         e->registered = e->failed = e->waiting = e->done = e->got_shutdown = e->sent_next = false;
@@ -428,7 +448,7 @@ static void cyc_start_invocation(struct sim *s)
         struct sim_ext *e = &s->ext[i];
         if (e->registered && e->ev_invoke && e->running) {
             e->done = false;
-            sim_ext_deliver(s, i, body ? body : "{}");
+            sim_ext_deliver(s, i, body ? body : "{}", false);
         }
     }
     free(body);
@@ -597,20 +617,70 @@ static void cyc_shutdown_deadline(evutil_socket_t fd, short what, void *arg)
         sim_signal_group(s->rt_pid, SIGKILL);
 }
 
-static void cyc_rt_kill(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct sim *s = arg;
-    if (s->rt_running)
-        sim_signal_group(s->rt_pid, SIGKILL);
-}
-
 static void cyc_check_shutdown_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     cyc_check_shutdown(arg);
+}
+
+/* Second part of a shutdown, once the runtime is gone: SHUTDOWN to the
+ * extensions registered for it, with the deadline set when the shutdown
+ * began; the others are killed (as the emulator's shutdownAgents). */
+static void cyc_shutdown_agents(struct sim *s)
+{
+    if (s->shutdown_agents)
+        return;
+    s->shutdown_agents = true;
+    cyc_cancel(s->rt_kill_timer);
+    double rt_ms = sim_ms(s->shutdown_start_us, sim_now_us());
+    json_t *ev = json_pack("{s:s,s:s,s:I}", "eventType", "SHUTDOWN", "shutdownReason", s->shutdown_reason_now,
+                           "deadlineMs", (json_int_t)s->shutdown_deadline_ms);
+    char *body = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    s->shutdown_sent_us = sim_now_us();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double now_ms = (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+    if (!s->reset_after_shutdown) {
+        s->rt_shutdown_ms = rt_ms;
+        s->shutdown_left_ms = (double)s->shutdown_deadline_ms - now_ms;
+    }
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        if (!e->running)
+            continue;
+        if (e->failed) {
+            continue;  /* it reported an error and is expected to exit: the deadline applies */
+        } else if (e->registered && e->ev_shutdown) {
+            e->got_shutdown = true;
+            sim_ext_deliver(s, i, body ? body : "{}", true);
+        } else {
+            /* nothing to tell it: it goes with the sandbox */
+            cyc_kill_ext(s, i);
+        }
+    }
+    free(body);
+    int64_t left = s->shutdown_deadline_ms - sim_epoch_ms();
+    cyc_timer(s, &s->shutdown_timer, cyc_shutdown_deadline, left > 0 ? (int)left : 0);
+    cyc_timer(s, &s->check_timer, cyc_check_shutdown_cb, 0);
+}
+
+/* The runtime's share is over: SIGKILL it (an external one) and go on. */
+static void cyc_rt_term_over(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sim *s = arg;
+    if (s->phase != PH_SHUTDOWN)
+        return;
+    if (s->rt_running) {
+        sim_log("INFO", "the runtime did not exit %d ms after SIGTERM: SIGKILL", SIM_RT_SHUTDOWN_MS);
+        sim_signal_group(s->rt_pid, SIGKILL);
+        sim_signal_group(s->rt_pid, SIGCONT);
+        return;  /* its exit (reaped) starts the extensions' part */
+    }
+    cyc_shutdown_agents(s);
 }
 
 static void cyc_begin_shutdown(struct sim *s, const char *reason, bool reset)
@@ -620,55 +690,59 @@ static void cyc_begin_shutdown(struct sim *s, const char *reason, bool reset)
     s->phase = PH_SHUTDOWN;
     s->reset_after_shutdown = reset;
     s->shutdown_reason_now = reason;
+    s->shutdown_agents = false;
+    s->shutdown_start_us = sim_now_us();
+    s->shutdown_deadline_ms = sim_epoch_ms() + SIM_SHUTDOWN_MS;
+    for (int i = 0; i < s->n_ext; i++)
+        s->ext[i].killed_now = false;
     cyc_cancel(s->fn_timer);
     cyc_cancel(s->deadline_timer);
     cyc_cancel(s->init_timer);
     cyc_cancel(s->next_timer);
     sim_thaw(s);
     sim_tele_flush_all(s);
+    /* The runtime first. With no extension registered Lambda spends nothing
+     * on it: SIGKILL. Otherwise SIGTERM and up to SIM_RT_SHUTDOWN_MS. The
+     * synthetic function's runtime takes --runtime-shutdown-ms to exit. */
+    if (s->n_registered == 0) {
+        if (s->rt_running) {
+            sim_signal_group(s->rt_pid, SIGKILL);
+            sim_signal_group(s->rt_pid, SIGCONT);
+            return;  /* reaped -> cyc_check_shutdown -> extensions' part */
+        }
+        cyc_shutdown_agents(s);
+        return;
+    }
     if (s->rt_running) {
-        /* the runtime gets SIGTERM and 300 ms of the shutdown, then SIGKILL */
         sim_signal_group(s->rt_pid, SIGTERM);
         sim_signal_group(s->rt_pid, SIGCONT);
-        cyc_timer(s, &s->rt_kill_timer, cyc_rt_kill, 300);
+        cyc_timer(s, &s->rt_kill_timer, cyc_rt_term_over, SIM_RT_SHUTDOWN_MS);
+    } else if (!s->o.runtime_cmd && s->o.runtime_shutdown_ms > 0) {
+        cyc_timer(s, &s->rt_kill_timer, cyc_rt_term_over, s->o.runtime_shutdown_ms);
+    } else {
+        cyc_shutdown_agents(s);
     }
-    int64_t deadline = sim_epoch_ms() + SIM_SHUTDOWN_MS;
-    json_t *ev = json_pack("{s:s,s:s,s:I}", "eventType", "SHUTDOWN", "shutdownReason", reason,
-                           "deadlineMs", (json_int_t)deadline);
-    char *body = json_dumps(ev, JSON_COMPACT);
-    json_decref(ev);
-    s->shutdown_sent_us = sim_now_us();
-    for (int i = 0; i < s->n_ext; i++) {
-        struct sim_ext *e = &s->ext[i];
-        e->killed_now = false;
-        if (!e->running)
-            continue;
-        if (e->failed) {
-            continue;  /* it reported an error and is expected to exit: the deadline applies */
-        } else if (e->registered && e->ev_shutdown) {
-            e->got_shutdown = true;
-            sim_ext_deliver(s, i, body ? body : "{}");
-        } else {
-            /* nothing to tell it: it goes with the sandbox */
-            cyc_kill_ext(s, i);
-        }
-    }
-    free(body);
-    cyc_timer(s, &s->shutdown_timer, cyc_shutdown_deadline, SIM_SHUTDOWN_MS);
-    cyc_timer(s, &s->check_timer, cyc_check_shutdown_cb, 0);
 }
 
 static void cyc_check_shutdown(struct sim *s)
 {
     if (s->phase != PH_SHUTDOWN)
         return;
+    if (s->rt_running)
+        return;
+    if (!s->shutdown_agents) {
+        /* an external runtime is gone (or never was): the extensions' turn */
+        if (s->o.runtime_cmd || s->n_registered == 0)
+            cyc_shutdown_agents(s);
+        return;
+    }
     for (int i = 0; i < s->n_ext; i++)
         if (s->ext[i].running)
             return;
-    if (s->rt_running)
-        return;
     cyc_cancel(s->shutdown_timer);
     cyc_cancel(s->rt_kill_timer);
+    /* whatever the sandbox's processes left behind (setsid children) goes with it */
+    sim_kill_sandbox(s);
     double ms = sim_ms(s->shutdown_sent_us, sim_now_us());
     if (s->reset_after_shutdown) {
         s->resets++;

@@ -49,7 +49,12 @@ jq -s -e '(map(select(.eventType=="INVOKE")) | length==4 and all(.[]; (.deadline
     and (map(select(.eventType=="SHUTDOWN")) | length==1 and (.[0].deadlineMs|type=="number") and .[0].shutdownReason=="spindown")' \
     "$T/ext_a.events" > /dev/null || fail "event bodies"
 grep -qi '^Lambda-Extension-Identifier: [0-9a-f-]\{36\}' "$T/ext_a.reghdr" || fail "identifier header"
-grep -qi '^Lambda-Extension-Event-Identifier: [0-9a-f-]\{36\}' "$T/ext_a.evhdr" || fail "event identifier header"
+# INVOKE responses carry Lambda-Extension-Event-Identifier; SHUTDOWN's do not
+# (as the emulator: no identifier, Go's sniffed text/plain content type)
+awk 'BEGIN{RS="--\n"} {print (tolower($0) ~ /lambda-extension-event-identifier: [0-9a-f-]+/) ? "id" : "noid"}' \
+    "$T/ext_a.evhdrs" > "$T/idseq"
+want "$(tr '\n' ' ' < "$T/idseq")" "id id id id noid " "event identifier headers (4 INVOKE, then SHUTDOWN)"
+tr -d '\r' < "$T/ext_a.evhdr" | grep -qi '^content-type: text/plain; charset=utf-8$' || fail "SHUTDOWN content type"
 # extension output went to --ext-log with the name prefix
 grep -q '^\[ext_a\] ext_a registered$' "$T/ext.log" || fail "ext-log line"
 # the human summary (not --quiet)
