@@ -226,6 +226,7 @@ struct sim {
      * descendants of the simulator (a child subreaper) */
     char cg_dir[512];
     bool cg;
+    bool cg_used;                  /* for the report: cg is cleared when the cgroup is removed */
     FILE *rt_log;
 
     struct sim_crash crashes[64];

@@ -237,7 +237,7 @@ static void sim_write_report(struct sim *s)
     json_object_set_new(r, "runtime_shutdown_ms", s->final_shutdown ? json_real(s->rt_shutdown_ms) : json_null());
     json_object_set_new(r, "shutdown_left_ms", s->final_shutdown ? json_real(s->shutdown_left_ms) : json_null());
     json_object_set_new(r, "runtime_version", json_string(s->o.rt_version));
-    json_object_set_new(r, "freeze", json_string(!s->o.freeze ? "off" : s->cg ? "cgroup" : "signals"));
+    json_object_set_new(r, "freeze", json_string(!s->o.freeze ? "off" : s->cg_used ? "cgroup" : "signals"));
     json_t *tel = json_array();
     for (int k = 0; k < s->n_subs; k++) {
         struct sim_sub *sub = &s->subs[k];

@@ -406,6 +406,7 @@ void sim_box_init(struct sim *s)
     s->cg = false;
     if (strcmp(s->o.freeze_method, "signals") != 0)
         s->cg = box_try_cgroup(s);
+    s->cg_used = s->cg;
     if (!s->cg) {
         s->cg_dir[0] = '\0';
         if (strcmp(s->o.freeze_method, "cgroup") == 0) {
