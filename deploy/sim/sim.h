@@ -52,6 +52,7 @@ struct sim_opts {
     const char *handler, *task_root, *runtime_dir;
     int runtime_shutdown_ms;      /* the synthetic runtime's time to exit on SIGTERM */
     const char *runtime_log_path;
+    const char *trace;            /* sampled (default), unsampled, none */
     const char *function_name, *function_version, *region, *account_id, *arch;
     const char *shutdown_reason;
     int init_timeout_ms;
@@ -101,6 +102,7 @@ struct sim_ext {
     bool got_shutdown;             /* SHUTDOWN handed over (or lost) */
     bool sent_next;                /* has called /next at least once this sandbox */
     uint64_t last_next_us;
+    json_t *reg_events;            /* events it registered for, for its platform.extension record */
     struct sim_pipe out, err;
 };
 
@@ -173,6 +175,8 @@ struct sim {
     struct evhttp_request *rt_req;
     struct evhttp_connection *rt_conn;
     bool rt_responded;
+    uint64_t rt_resp_first_us;     /* first byte of the /response request */
+    uint64_t rt_resp_done_us;      /* the whole /response request read */
     size_t rt_produced;
     struct sim_pipe rt_out, rt_err;
 

@@ -18,6 +18,65 @@
 #define RT_PREFIX "/2018-06-01/runtime/"
 #define TELE_PATH "/2022-07-01/telemetry"
 
+/* When each connection's current request began to arrive: evhttp tells
+ * us of a request only once it is whole, and a runtime's response latency
+ * ends at its first byte. An input-buffer callback sees every read; the
+ * first read into an empty buffer after the previous request was handled
+ * starts the next one. Slots are reused round robin (a lost slot only
+ * makes the first byte the last one). */
+#define API_CONN_SLOTS 256
+static struct api_conn_slot {
+    struct bufferevent *bev;
+    uint64_t first_us;       /* 0: no request under way */
+} api_slots[API_CONN_SLOTS];
+static unsigned api_slot_next;
+
+static struct api_conn_slot *api_slot_of(struct bufferevent *bev)
+{
+    for (unsigned i = 0; bev && i < API_CONN_SLOTS; i++)
+        if (api_slots[i].bev == bev)
+            return &api_slots[i];
+    return NULL;
+}
+
+static void api_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)buf;
+    struct api_conn_slot *slot = api_slot_of(arg);
+    if (slot && info->n_added > 0 && slot->first_us == 0)
+        slot->first_us = sim_now_us();
+}
+
+static struct bufferevent *api_new_bev(struct event_base *base, void *arg)
+{
+    (void)arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev)
+        return NULL;
+    struct api_conn_slot *slot = api_slot_of(bev);  /* an address reused after a free */
+    if (!slot) {
+        slot = &api_slots[api_slot_next++ % API_CONN_SLOTS];
+        slot->bev = bev;
+    }
+    slot->first_us = 0;
+    evbuffer_add_cb(bufferevent_get_input(bev), api_input_cb, bev);
+    return bev;
+}
+
+/* When the request being handled began to arrive (now if unknown); the
+ * connection's next request starts afresh. */
+static uint64_t api_take_first_byte(struct evhttp_request *req)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct api_conn_slot *slot = api_slot_of(conn ? evhttp_connection_get_bufferevent(conn) : NULL);
+    uint64_t t = slot && slot->first_us ? slot->first_us : sim_now_us();
+    if (slot)
+        slot->first_us = 0;
+    return t;
+}
+
+static uint64_t api_req_first_us;  /* of the request api_route is handling */
+
 static void api_reply(struct evhttp_request *req, int code, const char *reason, const char *body,
                       const char *content_type)
 {
@@ -394,6 +453,8 @@ static void api_rt_result(struct sim *s, struct evhttp_request *req, const char 
     free(body);
     s->rt_responded = true;
     s->rt_produced = len;
+    s->rt_resp_first_us = api_req_first_us;
+    s->rt_resp_done_us = sim_now_us();
     api_json(req, 202, "Accepted", json_pack("{s:s}", "status", "OK"));
     sim_on_rt_result(s, is_err, is_err ? type : NULL);
 }
@@ -401,6 +462,7 @@ static void api_rt_result(struct sim *s, struct evhttp_request *req, const char 
 static void api_route(struct evhttp_request *req, void *arg)
 {
     struct sim *s = arg;
+    api_req_first_us = api_take_first_byte(req);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
@@ -464,6 +526,7 @@ int sim_api_start(struct sim *s)
     evhttp_set_max_body_size(s->http, SIM_RESPONSE_MAX + 1024 * 1024);
     evhttp_set_max_headers_size(s->http, 64 * 1024);
     evhttp_set_gencb(s->http, api_route, s);
+    evhttp_set_bevcb(s->http, api_new_bev, s);
     struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(s->http, "127.0.0.1", (ev_uint16_t)s->o.port);
     if (!bs)
         return -1;

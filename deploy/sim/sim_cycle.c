@@ -44,9 +44,14 @@ static json_t *cyc_span(const char *name, uint64_t start_us, double ms)
     return json_pack("{s:s,s:s,s:f}", "name", name, "start", t, "durationMs", ms);
 }
 
-static json_t *cyc_tracing(struct sim *s)
+/* Adds "tracing" to a record or event only when the invocation has a trace
+ * context (Lambda omits it otherwise). Returns rec. */
+static json_t *cyc_add_tracing(struct sim *s, json_t *rec)
 {
-    return json_pack("{s:s,s:s}", "type", "X-Amzn-Trace-Id", "value", s->trace_id);
+    if (rec && s->trace_id[0])
+        json_object_set_new(rec, "tracing",
+                            json_pack("{s:s,s:s}", "type", "X-Amzn-Trace-Id", "value", s->trace_id));
+    return rec;
 }
 
 /* ---- init ---- */
@@ -173,6 +178,16 @@ static void cyc_check_init(struct sim *s)
     s->last_init_ms = sim_ms(s->sandbox_start_us, now);
     if (s->init_ms < 0)
         s->init_ms = s->last_init_ms;
+    /* Lambda's order: initRuntimeDone, one platform.extension per extension,
+     * then initReport once every extension is ready */
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        if (!e->registered)
+            continue;
+        json_t *evs = e->reg_events ? json_incref(e->reg_events) : json_array();
+        sim_tele_emit(s, "platform.extension",
+                      json_pack("{s:s,s:s,s:o}", "name", e->name, "state", "Ready", "events", evs));
+    }
     sim_tele_emit(s, "platform.initReport",
                   json_pack("{s:s,s:s,s:s,s:{s:f}}", "initializationType", "on-demand", "phase", "init",
                             "status", "success", "metrics", "durationMs", s->last_init_ms));
@@ -193,8 +208,8 @@ void sim_on_register(struct sim *s, int i)
         json_array_append_new(evs, json_string("INVOKE"));
     if (e->ev_shutdown)
         json_array_append_new(evs, json_string("SHUTDOWN"));
-    sim_tele_emit(s, "platform.extension",
-                  json_pack("{s:s,s:s,s:o}", "name", e->name, "state", "Ready", "events", evs));
+    json_decref(e->reg_events);
+    e->reg_events = evs;  /* its platform.extension record comes once init is done */
     cyc_check_init(s);
 }
 
@@ -273,14 +288,20 @@ static void cyc_runtime_done(struct sim *s)
     struct sim_inv *v = s->cur;
     v->runtime_ms = sim_ms(s->inv_start_us, s->fn_end_us);
     const char *status = s->fn_error ? "error" : "success";
-    json_t *rec = json_pack("{s:s,s:s,s:{s:f,s:I},s:[o,o],s:o}", "requestId", v->request_id,
-                            "status", status, "metrics", "durationMs", v->runtime_ms,
-                            "producedBytes", (json_int_t)s->rt_produced, "spans",
-                            cyc_span("responseLatency", s->inv_start_us, v->runtime_ms),
-                            cyc_span("responseDuration", s->fn_end_us, 0.0), "tracing", cyc_tracing(s));
+    json_t *rec = json_pack("{s:s,s:s,s:{s:f,s:I}}", "requestId", v->request_id, "status", status,
+                            "metrics", "durationMs", v->runtime_ms, "producedBytes", (json_int_t)s->rt_produced);
     if (s->fn_error)
         json_object_set_new(rec, "errorType", json_string(s->fn_error_type));
-    sim_tele_emit(s, "platform.runtimeDone", rec);
+    /* spans only when there was a response: latency up to its first byte,
+     * duration while its body arrived */
+    if (s->rt_responded) {
+        uint64_t first = s->rt_resp_first_us < s->inv_start_us ? s->inv_start_us : s->rt_resp_first_us;
+        uint64_t done = s->rt_resp_done_us < first ? first : s->rt_resp_done_us;
+        json_object_set_new(rec, "spans",
+                            json_pack("[o,o]", cyc_span("responseLatency", s->inv_start_us, sim_ms(s->inv_start_us, first)),
+                                      cyc_span("responseDuration", first, sim_ms(first, done))));
+    }
+    sim_tele_emit(s, "platform.runtimeDone", cyc_add_tracing(s, rec));
     cyc_check_complete(s);
 }
 
@@ -294,6 +315,8 @@ static void cyc_fn_end(evutil_socket_t fd, short what, void *arg)
     s->fn_done = true;
     s->fn_end_us = sim_now_us();
     s->rt_produced = s->fn_error ? 64 : 17;  /* {"statusCode":200} or an error body */
+    s->rt_responded = true;                  /* written in one go: no transfer time */
+    s->rt_resp_first_us = s->rt_resp_done_us = s->fn_end_us;
     cyc_runtime_done(s);
 }
 
@@ -304,6 +327,8 @@ static void cyc_report(struct sim *s, const char *status, const char *error_type
     v->status = status;
     snprintf(v->error_type, sizeof v->error_type, "%s", error_type ? error_type : "");
     v->duration_ms = sim_ms(s->inv_start_us, now);
+    if (strcmp(status, "timeout") == 0 && v->duration_ms > s->o.timeout_ms)
+        v->duration_ms = s->o.timeout_ms;  /* Lambda reports the timeout, not our lateness */
     v->billed_ms = ceil(v->duration_ms);
     v->max_memory_mb = sim_sandbox_memory_mb(s);
     json_t *metrics = json_pack("{s:f,s:I,s:i,s:i}", "durationMs", v->duration_ms,
@@ -311,14 +336,14 @@ static void cyc_report(struct sim *s, const char *status, const char *error_type
                                 s->o.memory_mb, "maxMemoryUsedMB", v->max_memory_mb);
     if (v->init_duration_ms >= 0)
         json_object_set_new(metrics, "initDurationMs", json_real(v->init_duration_ms));
-    json_t *spans = json_array();
-    if (v->overhead_ms > 0)
-        json_array_append_new(spans, cyc_span("extensionOverhead", s->fn_end_us, v->overhead_ms));
-    json_t *rec = json_pack("{s:s,s:s,s:o,s:o,s:o}", "requestId", v->request_id, "status", status,
-                            "metrics", metrics, "spans", spans, "tracing", cyc_tracing(s));
+    json_t *rec = json_pack("{s:s,s:s,s:o}", "requestId", v->request_id, "status", status, "metrics", metrics);
+    /* extensionOverhead whenever extensions are registered (0 included);
+     * no spans at all otherwise */
+    if (s->n_registered > 0)
+        json_object_set_new(rec, "spans", json_pack("[o]", cyc_span("extensionOverhead", s->fn_end_us, v->overhead_ms)));
     if (error_type)
         json_object_set_new(rec, "errorType", json_string(error_type));
-    sim_tele_emit(s, "platform.report", rec);
+    sim_tele_emit(s, "platform.report", cyc_add_tracing(s, rec));
 }
 
 static void cyc_check_complete(struct sim *s)
@@ -354,10 +379,12 @@ static void cyc_fail_invocation(struct sim *s, const char *status, const char *e
         s->fn_done = true;
         s->fn_end_us = sim_now_us();
         v->runtime_ms = sim_ms(s->inv_start_us, s->fn_end_us);
+        /* an extension's crash ends the runtime's work with an error */
+        const char *rt_status = strcmp(error_type, "Extension.Crash") == 0 ? "error" : status;
         sim_tele_emit(s, "platform.runtimeDone",
-                      json_pack("{s:s,s:s,s:s,s:{s:f,s:i}}", "requestId", v->request_id, "status", status,
-                                "errorType", error_type, "metrics", "durationMs", v->runtime_ms,
-                                "producedBytes", 0));
+                      cyc_add_tracing(s, json_pack("{s:s,s:s,s:s,s:{s:f,s:i}}", "requestId", v->request_id,
+                                                   "status", rt_status, "errorType", error_type, "metrics",
+                                                   "durationMs", v->runtime_ms, "producedBytes", 0)));
     }
     cyc_report(s, status, error_type);
     cyc_begin_shutdown(s, reason, true);
@@ -376,7 +403,7 @@ static void cyc_deadline(evutil_socket_t fd, short what, void *arg)
         evtimer_add(s->deadline_timer, &tv);
         return;
     }
-    cyc_fail_invocation(s, "timeout", "Sandbox.Timedout", "timeout");
+    cyc_fail_invocation(s, "timeout", "Sandbox.Timeout", "timeout");
 }
 
 static void cyc_trace_id(struct sim *s)
@@ -393,8 +420,11 @@ static void cyc_trace_id(struct sim *s)
         if (*c != '-')
             par[q++] = *c;
     hex[h] = par[q] = '\0';
-    snprintf(s->trace_id, sizeof s->trace_id, "Root=1-%08llx-%s;Parent=%s;Sampled=1",
-             (unsigned long long)(sim_epoch_ms() / 1000), hex, par);
+    s->trace_id[0] = '\0';
+    if (strcmp(s->o.trace, "none") == 0)
+        return;
+    snprintf(s->trace_id, sizeof s->trace_id, "Root=1-%08llx-%s;Parent=%s;Sampled=%d",
+             (unsigned long long)(sim_epoch_ms() / 1000), hex, par, strcmp(s->o.trace, "sampled") == 0);
 }
 
 static void cyc_start_invocation(struct sim *s)
@@ -433,14 +463,14 @@ static void cyc_start_invocation(struct sim *s)
     int n = s->inv_done;
 
     sim_tele_emit(s, "platform.start",
-                  json_pack("{s:s,s:s,s:o}", "requestId", v->request_id, "version", s->o.function_version,
-                            "tracing", cyc_tracing(s)));
+                  cyc_add_tracing(s, json_pack("{s:s,s:s}", "requestId", v->request_id,
+                                               "version", s->o.function_version)));
     char arn[256];
     snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s", s->o.region, s->o.account_id,
              s->o.function_name);
-    json_t *ev = json_pack("{s:s,s:I,s:s,s:s,s:o}", "eventType", "INVOKE", "deadlineMs",
-                           (json_int_t)s->inv_deadline_ms, "requestId", v->request_id,
-                           "invokedFunctionArn", arn, "tracing", cyc_tracing(s));
+    json_t *ev = cyc_add_tracing(s, json_pack("{s:s,s:I,s:s,s:s}", "eventType", "INVOKE", "deadlineMs",
+                                              (json_int_t)s->inv_deadline_ms, "requestId", v->request_id,
+                                              "invokedFunctionArn", arn));
     char *body = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
     cyc_timer(s, &s->deadline_timer, cyc_deadline, s->o.timeout_ms);

@@ -33,6 +33,7 @@ static void usage(FILE *f)
         "  --function-version S  --region S  --account-id S  --arch x86_64|arm64\n"
         "  --runtime-id ID  --runtime-version S  --handler S  --task-root DIR  --runtime-dir DIR\n"
         "  --runtime-shutdown-ms N  --shutdown-reason S  --init-timeout-ms N\n"
+        "  --trace sampled|unsampled|none\n"
         "  --report FILE  --ext-log FILE  --runtime-log FILE  --quiet\n"
         "See deploy/sim/README.md.\n");
 }
@@ -56,7 +57,7 @@ enum {
     O_TIMEOUT_EVERY, O_FREEZE, O_MEMORY, O_FN_NAME, O_FN_VERSION, O_REGION, O_ACCOUNT, O_ARCH,
     O_SHUTDOWN_REASON, O_INIT_TIMEOUT, O_REPORT, O_EXT_LOG, O_QUIET, O_HELP, O_NO_FREEZE,
     O_FREEZE_METHOD, O_RUNTIME_ID, O_RUNTIME_VERSION, O_HANDLER, O_TASK_ROOT, O_RUNTIME_DIR,
-    O_RT_SHUTDOWN_MS, O_RUNTIME_LOG,
+    O_RT_SHUTDOWN_MS, O_RUNTIME_LOG, O_TRACE,
 };
 
 static int parse_args(struct sim_opts *o, int argc, char **argv)
@@ -87,6 +88,7 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         { "runtime-dir", required_argument, 0, O_RUNTIME_DIR },
         { "runtime-shutdown-ms", required_argument, 0, O_RT_SHUTDOWN_MS },
         { "runtime-log", required_argument, 0, O_RUNTIME_LOG },
+        { "trace", required_argument, 0, O_TRACE },
         { "memory-mb", required_argument, 0, O_MEMORY },
         { "function-name", required_argument, 0, O_FN_NAME },
         { "function-version", required_argument, 0, O_FN_VERSION },
@@ -108,7 +110,7 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         .arch = "x86_64", .shutdown_reason = "spindown", .init_timeout_ms = 10000,
         .freeze = true, .freeze_method = "auto", .runtime_id = "nodejs20.x",
         .handler = "index.handler", .task_root = "/var/task", .runtime_dir = "/var/runtime",
-        .runtime_shutdown_ms = SIM_RT_SHUTDOWN_MS,
+        .runtime_shutdown_ms = SIM_RT_SHUTDOWN_MS, .trace = "sampled",
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -153,6 +155,13 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
             rc = parse_int("--runtime-shutdown-ms", optarg, 0, SIM_RT_SHUTDOWN_MS, &o->runtime_shutdown_ms);
             break;
         case O_RUNTIME_LOG: o->runtime_log_path = optarg; break;
+        case O_TRACE:
+            if (strcmp(optarg, "sampled") != 0 && strcmp(optarg, "unsampled") != 0 && strcmp(optarg, "none") != 0) {
+                fprintf(stderr, "lambda-sim: --trace must be sampled, unsampled or none\n");
+                return -1;
+            }
+            o->trace = optarg;
+            break;
         case O_MEMORY: rc = parse_int("--memory-mb", optarg, 128, 10240, &o->memory_mb); break;
         case O_FN_NAME: o->function_name = optarg; break;
         case O_FN_VERSION: o->function_version = optarg; break;

@@ -10,7 +10,7 @@ export SIMTEST_FEATURE=""   # no Lambda-Extension-Accept-Feature: no accountId
 run_sim --extension "$good" --invokes 7 --error-every 2 --timeout-every 3 --timeout-ms 300 --fn-ms 120
 want "$SIM_RC" 0 "exit code"
 want "$(r '[.invocations[].status] | join(",")')" "success,error,timeout,error,success,timeout,success" "statuses"
-want "$(r '[.invocations[].error_type] | map(. // "-") | join(",")')" "-,Handled,Sandbox.Timedout,Handled,-,Sandbox.Timedout,-" "error types"
+want "$(r '[.invocations[].error_type] | map(. // "-") | join(",")')" "-,Handled,Sandbox.Timeout,Handled,-,Sandbox.Timeout,-" "error types"
 want "$(r '.resets')" 2 "resets (after each timeout)"
 want "$(r '[.invocations[].cold_start] | join(",")')" "true,false,false,true,false,false,true" "cold starts"
 awk -v x="$(r '.invocations[2].duration_ms')" 'BEGIN{exit !(x >= 300)}' || fail "timeout before the deadline"
