@@ -126,11 +126,15 @@ struct sim_sub {
     int attempt;
     bool posting;
     struct evhttp_connection *conn;
-    struct event *timer;           /* batching timeout or retry backoff */
+    struct event *timer;           /* batching timeout, retry backoff, or a deferred reconnect */
     bool retry_wait;
+    bool reconnect;                /* the listener closes after answering (HTTP/1.0, Connection: close) */
+    bool conn_used;                /* the connection has carried an answered POST */
+    bool stale_retry;              /* the in-flight batch is being resent after a stale connection */
     long overflow_records, overflow_bytes;  /* dropped since the last logsDropped */
     /* report */
     long batches, records, retries, failed_posts, dropped;
+    long reconnects;               /* resent at once after the listener dropped an idle connection */
 };
 
 struct sim_inv {

@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
 #include "sim.h"
@@ -133,13 +134,39 @@ static void tele_timer_cb(evutil_socket_t fd, short what, void *arg)
     tele_kick(sub, false);
 }
 
+/* Runs tele_kick from the loop rather than from inside a connection's own
+ * callback (where the connection may not be freed). */
+static void tele_defer_kick(struct sim_sub *sub)
+{
+    sub->retry_wait = true;
+    struct timeval zero = { 0, 0 };
+    evtimer_add(sub->timer, &zero);
+}
+
+/* The listener will close the connection after this answer: HTTP/1.0
+ * without keep-alive (Python's BaseHTTPRequestHandler), or Connection: close. */
+static bool tele_closes_after(struct evhttp_request *req)
+{
+    const char *c = evhttp_find_header(evhttp_request_get_input_headers(req), "Connection");
+    if (c && strcasecmp(c, "close") == 0)
+        return true;
+    return req->major == 1 && req->minor == 0 && !(c && strcasecmp(c, "keep-alive") == 0);
+}
+
 static void tele_post_done(struct evhttp_request *req, void *arg)
 {
     struct sim_sub *sub = arg;
     if (!sub->posting || !sub->active)
         return;
+    struct sim *s = sub->sim;
     sub->posting = false;
     int code = req ? evhttp_request_get_response_code(req) : 0;
+    bool was_used = sub->conn_used;
+    if (code > 0) {
+        sub->conn_used = true;
+        if (tele_closes_after(req))
+            sub->reconnect = true;  /* a fresh connection for the next POST */
+    }
     if (code >= 200 && code < 300) {
         sub->batches++;
         sub->records += (long)json_array_size(sub->inflight);
@@ -148,15 +175,45 @@ static void tele_post_done(struct evhttp_request *req, void *arg)
         free(sub->inflight_body);
         sub->inflight_body = NULL;
         sub->attempt = 0;
-        tele_kick(sub, false);
+        sub->stale_retry = false;
+        if (sub->reconnect)
+            tele_defer_kick(sub);
+        else
+            tele_kick(sub, false);
         return;
     }
+    struct sim_ext *e = &s->ext[sub->ext_index];
+    if (!e->running) {
+        /* its extension is gone: nobody to deliver to (Lambda stops too) */
+        sub->dropped += (long)json_array_size(sub->inflight);
+        json_decref(sub->inflight);
+        sub->inflight = NULL;
+        free(sub->inflight_body);
+        sub->inflight_body = NULL;
+        return;
+    }
+    if (code == 0 && was_used && !sub->stale_retry) {
+        /* The listener dropped a kept-alive connection while it idled (a
+         * server's keep-alive timeout): as an HTTP client does for a request
+         * that got no answer on a reused connection, resend at once on a
+         * new one. Not a failed POST. */
+        sub->stale_retry = true;
+        sub->reconnect = true;
+        sub->reconnects++;
+        tele_defer_kick(sub);
+        return;
+    }
+    sub->stale_retry = false;
     sub->failed_posts++;
+    sub->reconnect = true;  /* whatever broke, the next attempt starts clean */
     int delay = TELE_BACKOFF_MIN_MS << (sub->attempt < 6 ? sub->attempt : 6);
     if (delay > TELE_BACKOFF_MAX_MS)
         delay = TELE_BACKOFF_MAX_MS;
-    sim_log("WARN", "telemetry POST to %s failed (HTTP %d); retry %d in %d ms", sub->uri, code,
-            sub->attempt + 1, delay);
+    /* during SHUTDOWN an extension may close its listener before it exits */
+    bool quiet = s->phase == PH_SHUTDOWN && e->got_shutdown;
+    if (!quiet)
+        sim_log("WARN", "telemetry POST to %s failed (HTTP %d); retry %d in %d ms", sub->uri, code,
+                sub->attempt + 1, delay);
     sub->attempt++;
     sub->retry_wait = true;
     struct timeval tv = { delay / 1000, (delay % 1000) * 1000 };
@@ -166,7 +223,13 @@ static void tele_post_done(struct evhttp_request *req, void *arg)
 static void tele_post(struct sim_sub *sub)
 {
     struct sim *s = sub->sim;
+    if (sub->reconnect && sub->conn) {
+        evhttp_connection_free(sub->conn);
+        sub->conn = NULL;
+    }
+    sub->reconnect = false;
     if (!sub->conn) {
+        sub->conn_used = false;
         sub->conn = evhttp_connection_base_new(s->base, NULL, sub->host, (ev_uint16_t)sub->port);
         if (!sub->conn) {
             tele_post_done(NULL, sub);
@@ -176,7 +239,7 @@ static void tele_post(struct sim_sub *sub)
         /* a POST sent just before a freeze waits for the thaw: no 50 s default */
         evhttp_connection_set_timeout(sub->conn, 3600);
     }
-    if (sub->attempt > 0)
+    if (sub->attempt > 0 && !sub->stale_retry)
         sub->retries++;
     struct evhttp_request *req = evhttp_request_new(tele_post_done, sub);
     if (!req) {
@@ -213,7 +276,7 @@ static void tele_post(struct sim_sub *sub)
 static void tele_kick(struct sim_sub *sub, bool now)
 {
     struct sim *s = sub->sim;
-    if (!sub->active || sub->posting || sub->retry_wait || s->frozen)
+    if (!sub->active || sub->posting || sub->retry_wait || s->frozen || !s->ext[sub->ext_index].running)
         return;
     if (sub->inflight) {
         tele_post(sub);
