@@ -19,7 +19,7 @@
 #define SIM_ID_LEN 36             /* uuid text */
 #define SIM_LINE_MAX 16384        /* one captured stdout/stderr line */
 #define SIM_BODY_MAX (256u * 1024u)       /* API request bodies (register, subscribe) */
-#define SIM_RESPONSE_MAX (6u * 1024u * 1024u) /* Runtime API response limit */
+#define SIM_RESPONSE_MAX (6u * 1024u * 1024u + 100u) /* Runtime API response limit (6 MiB + 100 bytes, as the emulator) */
 #define SIM_SHUTDOWN_MS 2000
 #define SIM_RT_SHUTDOWN_MS 300       /* the runtime's share of the shutdown, as Lambda documents */
 #define SIM_SUB_QUEUE_MAX (8u * 1024u * 1024u) /* bytes buffered per subscriber, then drop */

@@ -395,7 +395,7 @@ void sim_rt_deliver(struct sim *s)
 static void api_rt_next(struct sim *s, struct evhttp_request *req)
 {
     if (s->rt_waiting && s->rt_req) {
-        api_error(req, 403, "Runtime.InvalidStateTransition", "already waiting for an invocation");
+        api_error(req, 403, "InvalidStateTransition", "State transition from Ready to Ready failed for runtime");
         return;
     }
     s->rt_waiting = true;
@@ -424,14 +424,29 @@ static void api_rt_result(struct sim *s, struct evhttp_request *req, const char 
         api_error(req, 404, "NotFound", "unknown path");
         return;
     }
-    if (s->phase != PH_INVOKE || !s->cur || s->rt_responded || strcmp(id, s->cur->request_id) != 0) {
+    if (s->phase != PH_INVOKE || !s->cur || strcmp(id, s->cur->request_id) != 0) {
         api_error(req, 400, "InvalidRequestID", "Invalid request ID");
+        return;
+    }
+    if (s->rt_responded) {
+        api_error(req, 403, "InvalidStateTransition",
+                  "State transition from InvocationResponse to InvocationResponse failed for runtime");
         return;
     }
     size_t len;
     char *body = api_body(req, SIM_RESPONSE_MAX, &len);
     if (!body && len > SIM_RESPONSE_MAX) {
-        api_error(req, 413, "RequestEntityTooLarge", "response payload exceeds 6 MiB");
+        /* the caller gets an error and the runtime 413; the invocation's
+         * result is given: the runtime is done once it calls /next */
+        char msg[160];
+        snprintf(msg, sizeof msg, "Response payload size (%zu bytes) exceeded maximum allowed payload size (%u bytes).",
+                 len, SIM_RESPONSE_MAX);
+        s->rt_responded = true;
+        s->rt_produced = 0;
+        s->rt_resp_first_us = api_req_first_us;
+        s->rt_resp_done_us = sim_now_us();
+        api_error(req, 413, "RequestEntityTooLarge", msg);
+        sim_on_rt_result(s, true, "Function.ResponseSizeTooLarge");
         return;
     }
     char type[128] = "";
@@ -499,7 +514,7 @@ static void api_route(struct evhttp_request *req, void *arg)
             api_rt_result(s, req, p + 11);
         } else if (strcmp(p, "init/error") == 0 && m == EVHTTP_REQ_POST) {
             if (s->phase != PH_INIT) {
-                api_error(req, 403, "Runtime.InvalidStateTransition", "init is over");
+                api_error(req, 403, "InvalidStateTransition", "State transition to InitError failed for runtime: init is over");
                 return;
             }
             const char *h = api_header(req, "Lambda-Runtime-Function-Error-Type");

@@ -527,6 +527,12 @@ void sim_on_rt_next(struct sim *s)
         }
         return;
     }
+    if (s->phase == PH_INVOKE && !s->fn_done && !s->rt_event_pending && !s->rt_responded) {
+        /* /next without a result: the same invocation again (the emulator's
+         * running state accepts Ready and re-renders the current event) */
+        s->rt_event_pending = true;
+        return;
+    }
     if (s->phase == PH_INVOKE && !s->fn_done && !s->rt_event_pending) {
         s->fn_done = true;
         s->fn_end_us = sim_now_us();
