@@ -21,6 +21,7 @@
 #define SIM_BODY_MAX (256u * 1024u)       /* API request bodies (register, subscribe) */
 #define SIM_RESPONSE_MAX (6u * 1024u * 1024u + 100u) /* Runtime API response limit (6 MiB + 100 bytes, as the emulator) */
 #define SIM_SHUTDOWN_MS 2000
+#define SIM_FAILED_EXT_WAIT_MS 30000 /* guard: an extension that reported an error is waited for this long */
 #define SIM_RT_SHUTDOWN_MS 300       /* the runtime's share of the shutdown, as Lambda documents */
 #define SIM_SUB_QUEUE_MAX (8u * 1024u * 1024u) /* bytes buffered per subscriber, then drop */
 #define SIM_BACKLOG_MAX 20000     /* init records kept for late subscribers */
@@ -93,6 +94,7 @@ struct sim_ext {
     char id[SIM_ID_LEN + 1];
     bool ev_invoke, ev_shutdown;
     bool failed;                   /* called init/error or exit/error: no more calls */
+    bool init_failed;              /* which of the two (a repeat of the same one is a no-op) */
     bool waiting;                  /* a /next is pending (maybe on a dead connection) */
     struct evhttp_request *waiting_req; /* NULL when the pending connection died */
     struct evhttp_connection *waiting_conn;

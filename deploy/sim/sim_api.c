@@ -201,8 +201,10 @@ static void api_register(struct sim *s, struct evhttp_request *req)
     }
     struct sim_ext *e = &s->ext[i];
     if (e->registered || s->phase != PH_INIT) {
-        api_error(req, 403, "Extension.InvalidExtensionState",
-                  e->registered ? "extension already registered" : "registration is closed after init");
+        if (s->phase != PH_INIT)
+            api_error(req, 403, "Extension.RegistrationClosed", "registration is closed after init");
+        else
+            api_error(req, 403, "Extension.InvalidExtensionState", "extension already registered");
         return;
     }
     if (s->n_registered >= SIM_MAX_REGISTERED) {
@@ -321,25 +323,43 @@ static void api_ext_next(struct sim *s, struct evhttp_request *req)
     sim_on_ext_next(s, i);
 }
 
+/* init/error and exit/error with the emulator's state rules: init/error
+ * only before the extension's first /next, exit/error any time; the same
+ * call again is a no-op 202, the other one 403. What Lambda reports is
+ * Extension.InitError / Extension.ExitError, whatever type was sent. */
 static void api_ext_error(struct sim *s, struct evhttp_request *req, bool init)
 {
     int i = api_ext_of(s, req);
     if (i < 0)
         return;
     struct sim_ext *e = &s->ext[i];
-    if (e->failed) {
-        api_error(req, 403, "Extension.InvalidExtensionState", "extension already reported an error");
+    const char *type = api_header(req, "Lambda-Extension-Function-Error-Type");
+    if (!type || !*type) {
+        api_error(req, 403, "Extension.MissingHeader", "Lambda-Extension-Function-Error-Type not found");
         return;
     }
-    const char *type = api_header(req, "Lambda-Extension-Function-Error-Type");
+    if (e->failed) {
+        if (e->init_failed == init)
+            api_json(req, 202, "Accepted", json_pack("{s:s}", "status", "OK"));
+        else
+            api_error(req, 403, "Extension.InvalidExtensionState",
+                      e->init_failed ? "State transition from InitError failed" : "State transition from ExitError failed");
+        return;
+    }
+    if (init && (e->sent_next || s->phase != PH_INIT)) {
+        api_error(req, 403, "Extension.InvalidExtensionState",
+                  "State transition from Ready to InitError failed: init/error is for the init phase");
+        return;
+    }
     char t[128];
-    snprintf(t, sizeof t, "%s", type && *type ? type : "Extension.Unknown");
+    snprintf(t, sizeof t, "%s", type);
     sim_ascii(t);
     e->failed = true;
+    e->init_failed = init;
     api_json(req, 202, "Accepted", json_pack("{s:s}", "status", "OK"));
     sim_log("INFO", "%s: %s/error %s", e->name, init ? "init" : "exit", t);
-    if (init && s->phase == PH_INIT)
-        sim_on_init_error(s, t);
+    if (init)
+        sim_on_init_error(s, "Extension.InitError");
 }
 
 static void api_subscribe(struct sim *s, struct evhttp_request *req)

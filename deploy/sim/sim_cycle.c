@@ -119,7 +119,7 @@ void sim_start_sandbox(struct sim *s)
                             "instanceId", s->instance_id, "instanceMaxMemory", s->o.memory_mb));
     for (int i = 0; i < s->n_ext; i++) {
         struct sim_ext *e = &s->ext[i];
-        e->registered = e->failed = e->waiting = e->done = e->got_shutdown = e->sent_next = false;
+        e->registered = e->failed = e->init_failed = e->waiting = e->done = e->got_shutdown = e->sent_next = false;
         e->waiting_req = NULL;
         e->waiting_conn = NULL;
         free(e->queued);
@@ -587,7 +587,8 @@ void sim_on_ext_exit(struct sim *s, int i, int status)
         break;
     case PH_INVOKE:
         cyc_record_crash(s, i, "invoke", status);
-        cyc_fail_invocation(s, "failure", "Extension.Crash", "failure");
+        cyc_fail_invocation(s, "failure", e->failed && !e->init_failed ? "Extension.ExitError" : "Extension.Crash",
+                            "failure");
         break;
     case PH_SHUTDOWN:
         if (WIFSIGNALED(status) && !e->killed_now)
@@ -644,13 +645,28 @@ static void cyc_shutdown_deadline(evutil_socket_t fd, short what, void *arg)
     struct sim *s = arg;
     if (s->phase != PH_SHUTDOWN)
         return;
-    for (int i = 0; i < s->n_ext; i++)
-        if (s->ext[i].running) {
-            sim_log("WARN", "%s did not exit by the SHUTDOWN deadline: SIGKILL", s->ext[i].name);
-            cyc_kill_ext(s, i);
+    /* an extension that reported init/error or exit/error is waited for
+     * (Lambda does not kill it at the deadline), up to a guard */
+    bool guard_over = sim_ms(s->shutdown_start_us, sim_now_us()) >= SIM_FAILED_EXT_WAIT_MS;
+    bool waiting = false;
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        if (!e->running)
+            continue;
+        if (e->failed && !guard_over) {
+            waiting = true;
+            continue;
         }
+        sim_log("WARN", "%s did not exit by the %s: SIGKILL", e->name,
+                e->failed ? "guard for extensions that reported an error" : "SHUTDOWN deadline");
+        cyc_kill_ext(s, i);
+    }
     if (s->rt_running)
         sim_signal_group(s->rt_pid, SIGKILL);
+    if (waiting) {
+        int left = SIM_FAILED_EXT_WAIT_MS - (int)sim_ms(s->shutdown_start_us, sim_now_us());
+        cyc_timer(s, &s->shutdown_timer, cyc_shutdown_deadline, left > 0 ? left : 0);
+    }
 }
 
 static void cyc_check_shutdown_cb(evutil_socket_t fd, short what, void *arg)

@@ -54,6 +54,14 @@ int sim_parse_register(const char *body, size_t len, struct sim_reg_req *out,
     return 0;
 }
 
+/* A dotted-quad 127.x.y.z. */
+static bool sim_is_loopback_v4(const char *h)
+{
+    unsigned a, b, c, d;
+    char tail;
+    return sscanf(h, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 && d < 256;
+}
+
 static int parse_limit(json_t *obj, const char *key, int def, int lo, int hi, int *out, char *msg, size_t msglen)
 {
     json_t *v = json_object_get(obj, key);
@@ -100,10 +108,16 @@ static int parse_sub(json_t *body, struct sim_sub_req *out, char *msg, size_t ms
         return -1;
     }
     snprintf(out->uri, sizeof out->uri, "%s", uri);
-    /* Lambda's listener host names resolve to the sandbox itself. */
+    /* Only listeners inside the sandbox: Lambda's names for it and loopback. */
     if (strcasecmp(host, "sandbox.localdomain") == 0 || strcasecmp(host, "sandbox") == 0
-        || strcasecmp(host, "localhost") == 0)
+        || strcasecmp(host, "localhost") == 0) {
         host = "127.0.0.1";
+    } else if (!sim_is_loopback_v4(host)) {
+        evhttp_uri_free(u);
+        snprintf(msg, msglen, "destination.URI must point into the sandbox (sandbox.localdomain, sandbox or "
+                              "a loopback address)");
+        return -1;
+    }
     snprintf(out->host, sizeof out->host, "%s", host);
     out->port = port > 0 ? port : 80;
     snprintf(out->path, sizeof out->path, "%s", path && *path ? path : "/");
