@@ -119,6 +119,9 @@ struct sim_sub {
     char path[256];
     bool want_platform, want_function, want_extension;
     int max_items, max_bytes, timeout_ms;
+    bool logs_api;                 /* PUT /2020-08-15/logs: records in that API's shape */
+    bool tcp;                      /* NDJSON over one TCP connection, no answer to wait for */
+    struct bufferevent *tcp_bev;
     json_t *types;                 /* as subscribed, for the report */
     json_t *buf;                   /* records not yet in a batch */
     size_t buf_bytes;
@@ -137,6 +140,7 @@ struct sim_sub {
     /* report */
     long batches, records, retries, failed_posts, dropped;
     long reconnects;               /* resent at once after the listener dropped an idle connection */
+    long shutdown_failures;        /* POSTs that failed after its extension got SHUTDOWN */
 };
 
 struct sim_inv {
@@ -295,7 +299,9 @@ void sim_rt_deliver(struct sim *s);
 void sim_tele_emit(struct sim *s, const char *type, json_t *record);
 void sim_tele_line(struct sim *s, const char *type, const char *line);
 struct sim_sub_req;
-void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *req);
+void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *req, bool logs_api);
+/* -1: the extension has no live subscription; 0: Telemetry API; 1: Logs API. */
+int sim_tele_sub_kind(struct sim *s, int ext_index);
 void sim_tele_flush_all(struct sim *s);
 void sim_tele_drop_sandbox(struct sim *s);
 

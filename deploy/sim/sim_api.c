@@ -17,6 +17,7 @@
 #define EXT_PREFIX "/2020-01-01/extension/"
 #define RT_PREFIX "/2018-06-01/runtime/"
 #define TELE_PATH "/2022-07-01/telemetry"
+#define LOGS_PATH "/2020-08-15/logs"
 
 /* When each connection's current request began to arrive: evhttp tells
  * us of a request only once it is whole, and a runtime's response latency
@@ -362,13 +363,22 @@ static void api_ext_error(struct sim *s, struct evhttp_request *req, bool init)
         sim_on_init_error(s, "Extension.InitError");
 }
 
-static void api_subscribe(struct sim *s, struct evhttp_request *req)
+/* PUT /2022-07-01/telemetry, or /2020-08-15/logs (logs_api): one API per
+ * extension, as Lambda allows. */
+static void api_subscribe(struct sim *s, struct evhttp_request *req, bool logs_api)
 {
     int i = api_ext_of(s, req);
     if (i < 0)
         return;
     if (s->phase != PH_INIT) {
-        api_error(req, 403, "Telemetry.SubscriptionClosed", "subscriptions are closed after init");
+        api_error(req, 403, logs_api ? "Logs.SubscriptionClosed" : "Telemetry.SubscriptionClosed",
+                  "subscriptions are closed after init");
+        return;
+    }
+    int kind = sim_tele_sub_kind(s, i);
+    if (kind >= 0 && kind != (int)logs_api) {
+        api_error(req, 400, "ValidationError", logs_api ? "already subscribed through the Telemetry API"
+                                                        : "already subscribed through the Logs API");
         return;
     }
     size_t len;
@@ -379,13 +389,14 @@ static void api_subscribe(struct sim *s, struct evhttp_request *req)
     }
     char err[256];
     struct sim_sub_req sr;
-    int rc = sim_parse_subscribe(body, len, &sr, err, sizeof err);
+    int rc = logs_api ? sim_parse_logs_subscribe(body, len, &sr, err, sizeof err)
+                      : sim_parse_subscribe(body, len, &sr, err, sizeof err);
     free(body);
     if (rc < 0) {
         api_error(req, 400, "ValidationError", err);
         return;
     }
-    sim_tele_subscribe(s, i, &sr);
+    sim_tele_subscribe(s, i, &sr, logs_api);
     api_reply(req, 200, "OK", "\"OK\"", "application/json");
 }
 
@@ -519,9 +530,9 @@ static void api_route(struct evhttp_request *req, void *arg)
             api_error(req, 404, "NotFound", "unknown Extensions API path or method");
         return;
     }
-    if (strcmp(path, TELE_PATH) == 0) {
+    if (strcmp(path, TELE_PATH) == 0 || strcmp(path, LOGS_PATH) == 0) {
         if (m == EVHTTP_REQ_PUT)
-            api_subscribe(s, req);
+            api_subscribe(s, req, strcmp(path, LOGS_PATH) == 0);
         else
             api_error(req, 405, "MethodNotAllowed", "use PUT");
         return;

@@ -250,11 +250,12 @@ static void sim_write_report(struct sim *s)
     json_t *tel = json_array();
     for (int k = 0; k < s->n_subs; k++) {
         struct sim_sub *sub = &s->subs[k];
-        json_array_append_new(tel, json_pack("{s:s,s:s,s:O,s:I,s:I,s:I,s:I,s:I,s:I}",
+        json_array_append_new(tel, json_pack("{s:s,s:s,s:O,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
             "extension", s->ext[sub->ext_index].name, "uri", sub->uri, "types", sub->types,
             "batches", (json_int_t)sub->batches, "records", (json_int_t)sub->records,
             "retries", (json_int_t)sub->retries, "failed_posts", (json_int_t)sub->failed_posts,
-            "dropped", (json_int_t)sub->dropped, "reconnects", (json_int_t)sub->reconnects));
+            "dropped", (json_int_t)sub->dropped, "reconnects", (json_int_t)sub->reconnects,
+            "shutdown_failures", (json_int_t)sub->shutdown_failures));
     }
     json_object_set_new(r, "telemetry", tel);
     json_object_set_new(r, "function_log_lines", json_integer(s->function_log_lines));

@@ -77,19 +77,73 @@ static int parse_limit(json_t *obj, const char *key, int def, int lo, int hi, in
     return 0;
 }
 
-static int parse_sub(json_t *body, struct sim_sub_req *out, char *msg, size_t msglen)
+static int parse_rest(json_t *body, struct sim_sub_req *out, char *msg, size_t msglen)
+{
+    json_t *types = json_object_get(body, "types");
+    if (!json_is_array(types) || json_array_size(types) == 0) {
+        snprintf(msg, msglen, "types must be a non-empty array");
+        return -1;
+    }
+    size_t k;
+    json_t *t;
+    json_array_foreach(types, k, t) {
+        const char *v = json_string_value(t);
+        if (v && strcmp(v, "platform") == 0)
+            out->want_platform = true;
+        else if (v && strcmp(v, "function") == 0)
+            out->want_function = true;
+        else if (v && strcmp(v, "extension") == 0)
+            out->want_extension = true;
+        else {
+            snprintf(msg, msglen, "types may hold only platform, function, extension");
+            return -1;
+        }
+    }
+    json_t *buffering = json_object_get(body, "buffering");
+    if (buffering && !json_is_object(buffering)) {
+        snprintf(msg, msglen, "buffering must be an object");
+        return -1;
+    }
+    if (parse_limit(buffering, "maxItems", 10000, 1000, 10000, &out->max_items, msg, msglen) < 0
+        || parse_limit(buffering, "maxBytes", 262144, 262144, 1048576, &out->max_bytes, msg, msglen) < 0
+        || parse_limit(buffering, "timeoutMs", 1000, 25, 30000, &out->timeout_ms, msg, msglen) < 0)
+        return -1;
+    return 0;
+}
+
+static int parse_sub(json_t *body, struct sim_sub_req *out, char *msg, size_t msglen, bool logs_api)
 {
     const char *schema = json_string_value(json_object_get(body, "schemaVersion"));
-    if (!schema || (strcmp(schema, "2022-07-01") != 0 && strcmp(schema, "2022-12-13") != 0
-                    && strcmp(schema, "2025-01-29") != 0)) {
+    if (logs_api) {
+        json_t *sv = json_object_get(body, "schemaVersion");
+        if (sv && (!schema || (strcmp(schema, "2020-08-15") != 0 && strcmp(schema, "2021-03-18") != 0))) {
+            snprintf(msg, msglen, "schemaVersion must be 2020-08-15 or 2021-03-18");
+            return -1;
+        }
+    } else if (!schema || (strcmp(schema, "2022-07-01") != 0 && strcmp(schema, "2022-12-13") != 0
+                           && strcmp(schema, "2025-01-29") != 0)) {
         snprintf(msg, msglen, "schemaVersion must be 2022-07-01, 2022-12-13 or 2025-01-29");
         return -1;
     }
     json_t *dest = json_object_get(body, "destination");
     const char *proto = json_string_value(json_object_get(dest, "protocol"));
     const char *uri = json_string_value(json_object_get(dest, "URI"));
+    if (proto && strcmp(proto, "TCP") == 0) {
+        /* newline-delimited JSON to a port of the sandbox */
+        json_t *p = json_object_get(dest, "port");
+        if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > 65535) {
+            snprintf(msg, msglen, "destination.port must be an integer in 1-65535 for TCP");
+            return -1;
+        }
+        out->tcp = true;
+        out->port = (int)json_integer_value(p);
+        snprintf(out->host, sizeof out->host, "127.0.0.1");
+        snprintf(out->path, sizeof out->path, "/");
+        snprintf(out->uri, sizeof out->uri, "tcp://sandbox.localdomain:%d", out->port);
+        return parse_rest(body, out, msg, msglen);
+    }
     if (!proto || strcmp(proto, "HTTP") != 0) {
-        snprintf(msg, msglen, "destination.protocol must be HTTP");
+        snprintf(msg, msglen, "destination.protocol must be HTTP or TCP");
         return -1;
     }
     if (!uri || strlen(uri) >= sizeof out->uri || strncmp(uri, "http://", 7) != 0) {
@@ -123,39 +177,10 @@ static int parse_sub(json_t *body, struct sim_sub_req *out, char *msg, size_t ms
     snprintf(out->path, sizeof out->path, "%s", path && *path ? path : "/");
     evhttp_uri_free(u);
 
-    json_t *types = json_object_get(body, "types");
-    if (!json_is_array(types) || json_array_size(types) == 0) {
-        snprintf(msg, msglen, "types must be a non-empty array");
-        return -1;
-    }
-    size_t k;
-    json_t *t;
-    json_array_foreach(types, k, t) {
-        const char *v = json_string_value(t);
-        if (v && strcmp(v, "platform") == 0)
-            out->want_platform = true;
-        else if (v && strcmp(v, "function") == 0)
-            out->want_function = true;
-        else if (v && strcmp(v, "extension") == 0)
-            out->want_extension = true;
-        else {
-            snprintf(msg, msglen, "types may hold only platform, function, extension");
-            return -1;
-        }
-    }
-    json_t *buffering = json_object_get(body, "buffering");
-    if (buffering && !json_is_object(buffering)) {
-        snprintf(msg, msglen, "buffering must be an object");
-        return -1;
-    }
-    if (parse_limit(buffering, "maxItems", 10000, 1000, 10000, &out->max_items, msg, msglen) < 0
-        || parse_limit(buffering, "maxBytes", 262144, 262144, 1048576, &out->max_bytes, msg, msglen) < 0
-        || parse_limit(buffering, "timeoutMs", 1000, 25, 30000, &out->timeout_ms, msg, msglen) < 0)
-        return -1;
-    return 0;
+    return parse_rest(body, out, msg, msglen);
 }
 
-int sim_parse_subscribe(const char *body, size_t len, struct sim_sub_req *out, char *msg, size_t msglen)
+static int parse_any(const char *body, size_t len, struct sim_sub_req *out, char *msg, size_t msglen, bool logs_api)
 {
     memset(out, 0, sizeof *out);
     json_error_t jerr;
@@ -165,7 +190,17 @@ int sim_parse_subscribe(const char *body, size_t len, struct sim_sub_req *out, c
         snprintf(msg, msglen, "body is not a JSON object");
         return -1;
     }
-    int rc = parse_sub(j, out, msg, msglen);
+    int rc = parse_sub(j, out, msg, msglen, logs_api);
     json_decref(j);
     return rc;
+}
+
+int sim_parse_subscribe(const char *body, size_t len, struct sim_sub_req *out, char *msg, size_t msglen)
+{
+    return parse_any(body, len, out, msg, msglen, false);
+}
+
+int sim_parse_logs_subscribe(const char *body, size_t len, struct sim_sub_req *out, char *msg, size_t msglen)
+{
+    return parse_any(body, len, out, msg, msglen, true);
 }
