@@ -162,6 +162,10 @@ static void sim_child_env(struct sim *s, bool runtime)
  * search is set). */
 static pid_t sim_fork(struct sim *s, char *const argv[], int outfd[2], int errfd[2], bool runtime)
 {
+    /* another simulator's sweep may have taken an empty cgroup of ours
+     * (pids are not unique across PID namespaces): make sure it is there */
+    if (s->cg && mkdir(s->cg_dir, 0755) < 0 && errno != EEXIST)
+        sim_log("WARN", "cannot recreate the sandbox cgroup %s: %s", s->cg_dir, strerror(errno));
     if (pipe2(outfd, O_CLOEXEC) < 0)
         return -1;
     if (pipe2(errfd, O_CLOEXEC) < 0) {
