@@ -38,13 +38,13 @@ jq -s -e '[.[] | .record | objects | select(has("spans")) | .spans | length == 0
 
 # B. a timeout: duration capped at the timeout, Sandbox.Timeout, no response spans
 rm -f "$T/tele_all.tele"
-run_sim --extension "$tele" --invokes 2 --timeout-every 2 --timeout-ms 300 --fn-ms 20
+run_sim --extension "$tele" --invokes 2 --timeout-every 2 --timeout-ms 600 --fn-ms 20
 want "$SIM_RC" 0 "exit code (timeout)"
 items
-want "$(r '.invocations[1] | "\(.status) \(.error_type) \(.duration_ms)"')" "timeout Sandbox.Timeout 300" "timed-out invocation"
+want "$(r '.invocations[1] | "\(.status) \(.error_type) \(.duration_ms)"')" "timeout Sandbox.Timeout 600" "timed-out invocation"
 rid=$(r '.invocations[1].request_id')
-rec platform.report "$rid" '.status=="timeout" and .errorType=="Sandbox.Timeout" and .metrics.durationMs==300
-    and .metrics.billedDurationMs==300' || fail "timed-out report record"
+rec platform.report "$rid" '.status=="timeout" and .errorType=="Sandbox.Timeout" and .metrics.durationMs==600
+    and .metrics.billedDurationMs==600' || fail "timed-out report record"
 rec platform.runtimeDone "$rid" '.status=="timeout" and (has("spans")|not)' || fail "timed-out runtimeDone"
 rec platform.runtimeDone "$(r '.invocations[0].request_id')" '.spans | length==2' || fail "synthetic response spans"
 
