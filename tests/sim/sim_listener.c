@@ -1,6 +1,7 @@
 /* sim_listener.c — test helper for lambda-sim: a telemetry listener (HTTP,
  * one line per POSTed body, can fail the first N POSTs) or a UDP sink. */
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 
 struct lst {
     FILE *out;
+    int drop_reused;            /* a second request on a connection: closed unanswered */
+    struct evhttp_connection *served[64];
+    unsigned n_served;
     int fail_first;
     int seen;
     int stamp;
@@ -29,11 +33,33 @@ static long long lst_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void lst_conn_closed(struct evhttp_connection *c, void *arg)
+{
+    struct lst *l = arg;
+    for (unsigned i = 0; i < 64; i++)
+        if (l->served[i] == c)
+            l->served[i] = NULL;  /* its address may come back for a new connection */
+}
+
 static void lst_http(struct evhttp_request *req, void *arg)
 {
     struct lst *l = arg;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t n = evbuffer_get_length(in);
+    if (l->drop_reused) {
+        /* as a server whose keep-alive timer fired just as the request came */
+        struct evhttp_connection *c = evhttp_request_get_connection(req);
+        for (unsigned i = 0; i < 64; i++)
+            if (c && l->served[i] == c) {
+                evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(c));
+                if (fd >= 0)
+                    shutdown(fd, SHUT_RDWR);
+                evhttp_send_error(req, 500, NULL);
+                return;
+            }
+        l->served[l->n_served++ % 64] = c;
+        evhttp_connection_set_closecb(c, lst_conn_closed, l);
+    }
     l->seen++;
     if (l->seen <= l->fail_first) {
         evhttp_send_reply(req, 500, "Internal Server Error", NULL);
@@ -114,15 +140,18 @@ int main(int argc, char **argv)
             udp = 1;
         else if (strcmp(argv[i], "--tcp") == 0)
             tcp = 1;
+        else if (strcmp(argv[i], "--drop-reused") == 0)
+            l.drop_reused = 1;
         else if (strcmp(argv[i], "--stamp") == 0)
             l.stamp = 1;
         else {
-            fprintf(stderr, "usage: sim_listener --port-file F --out F [--fail-first N] [--udp | --tcp] [--stamp]\n");
+            fprintf(stderr, "usage: sim_listener --port-file F --out F [--fail-first N] [--drop-reused] [--udp | --tcp] [--stamp]\n");
             return 2;
         }
     }
     if (!port_file || !out)
         return 2;
+    signal(SIGPIPE, SIG_IGN);  /* --drop-reused writes to connections it shut down */
     l.out = fopen(out, "a");
     if (!l.out)
         return 2;
