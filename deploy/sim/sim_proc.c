@@ -481,27 +481,34 @@ static int box_descendants(struct box_proc *out, int max)
         all[n++] = bp;
     }
     closedir(d);
-    /* the tree below us: repeated passes until nothing new joins */
+    /* the tree below us: repeated passes until nothing new joins (the
+     * sandbox is small: parents are looked up among the members found) */
     pid_t self = getpid();
     bool *in = calloc(n ? n : 1, sizeof *in);
-    if (!in) {
+    pid_t *members = malloc((n + 1) * sizeof *members);
+    if (!in || !members) {
+        free(in);
+        free(members);
         free(all);
         return -1;
     }
+    size_t nm = 0;
+    members[nm++] = self;
     for (bool grew = true; grew;) {
         grew = false;
         for (size_t i = 0; i < n; i++) {
             if (in[i])
                 continue;
-            bool parent_in = all[i].ppid == self;
-            for (size_t j = 0; !parent_in && j < n; j++)
-                parent_in = in[j] && all[j].pid == all[i].ppid;
-            if (parent_in) {
-                in[i] = true;
-                grew = true;
-            }
+            for (size_t j = 0; j < nm; j++)
+                if (members[j] == all[i].ppid) {
+                    in[i] = true;
+                    members[nm++] = all[i].pid;
+                    grew = true;
+                    break;
+                }
         }
     }
+    free(members);
     int k = 0;
     for (size_t i = 0; i < n && k < max; i++)
         if (in[i] && all[i].state != 'Z' && all[i].state != 'X')
