@@ -108,8 +108,8 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         .log_lines = 2, .log_bytes = 80, .memory_mb = 128, .function_name = "forkcap-sim-fn",
         .function_version = "$LATEST", .region = "us-east-1", .account_id = "123456789012",
         .arch = "x86_64", .shutdown_reason = "spindown", .init_timeout_ms = 10000,
-        .freeze = true, .freeze_method = "auto", .runtime_id = "nodejs20.x",
-        .handler = "index.handler", .task_root = "/var/task", .runtime_dir = "/var/runtime",
+        .freeze = true, .freeze_method = "auto", .runtime_id = "provided.al2023",
+        .handler = "function.handler", .task_root = "/var/task", .runtime_dir = "/var/runtime",
         .runtime_shutdown_ms = SIM_RT_SHUTDOWN_MS, .trace = "sampled",
     };
     int c;

@@ -624,7 +624,7 @@ int sim_sandbox_memory_mb(struct sim *s)
         kb += ps[i].rss_pages * page_kb;
     free(ps);
     if (!s->rt_running)
-        kb += 24 * 1024;  /* the synthetic function's runtime, as a small managed one */
+        kb += 24 * 1024;  /* the synthetic function's runtime, as a provided.al2023 one */
     int mb = (int)((kb + 1023) / 1024);
     return mb > s->o.memory_mb ? s->o.memory_mb : mb;
 }

@@ -28,6 +28,11 @@ jq -e '
   and all(.telemetry[]; .extension=="ext_b" and (.uri|startswith("http://sandbox.localdomain:"))
       and .types==["platform","function","extension"] and .batches>0 and .records>0 and .retries==0 and .failed_posts==0)
 ' "$T/report.json" > /dev/null || { cat "$T/report.json" >&2; fail "report fields"; }
+# the default runtime: provided.al2023 (initStart's runtimeVersion, the register answer's handler)
+want "$(r .runtime_version)" "provided:al2023.v13" "default runtime version"
+jq -c '.[]' "$T/ext_b.tele" > "$T/ext_b.items"
+jall "$T/ext_b.items" platform.initStart '.runtimeVersion=="provided:al2023.v13"' || fail "initStart runtimeVersion by default"
+want "$(jq -r .handler "$T/ext_a.register.json")" function.handler "default handler"
 # overhead: the telemetry extension sleeps 50 ms after each INVOKE
 awk -v x="$(r '.invocations[2].extension_overhead_ms')" 'BEGIN{exit !(x > 0)}' || fail "extension_overhead_ms"
 # statsd datagrams as documented
