@@ -769,7 +769,7 @@ static void cyc_begin_shutdown(struct sim *s, const char *reason, bool reset)
         sim_signal_group(s->rt_pid, SIGTERM);
         sim_signal_group(s->rt_pid, SIGCONT);
         cyc_timer(s, &s->rt_kill_timer, cyc_rt_term_over, SIM_RT_SHUTDOWN_MS);
-    } else if (!s->o.runtime_cmd && s->o.runtime_shutdown_ms > 0) {
+    } else if (!s->o.runtime_cmd && s->rt_ready && s->o.runtime_shutdown_ms > 0) {  /* a started one */
         cyc_timer(s, &s->rt_kill_timer, cyc_rt_term_over, s->o.runtime_shutdown_ms);
     } else {
         cyc_shutdown_agents(s);
