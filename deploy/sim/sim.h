@@ -44,6 +44,7 @@ struct sim_opts {
     int log_lines, log_bytes;
     bool json_logs;
     int statsd_port, statsd_per_invoke;
+    const char *statsd_port_file; /* JSON with "ports":{"dogstatsd":N} (forkcap's stats file) */
     int error_every, timeout_every;
     bool freeze;                  /* default on; --no-freeze turns it off */
     const char *freeze_method;    /* "auto", "cgroup", "signals" */
