@@ -32,10 +32,11 @@ struct got {
         size_t message_len;
         int truncated, is_json;
         char level[16];
-        char line[512];
-        int line_len, line_err;
+        int is_error;
+        double runtime_ms;
     } r[64];
     int stop_after;
+    struct lc_tele_linectx lines; /* across records, as the listener keeps it */
 };
 
 static void cp(char *dst, size_t cap, const char *s)
@@ -53,7 +54,7 @@ static int collect(const struct lc_tele_record *rec, void *arg)
     o->kind = rec->kind;
     if (rec->kind == LC_TELE_PLATFORM) {
         const struct lc_tele_platform *p = &rec->u.platform;
-        cp(o->event, sizeof(o->event), p->event);
+        cp(o->event, sizeof(o->event), platform_event_name(p->event));
         o->time_ms = p->time_ms;
         cp(o->request_id, sizeof(o->request_id), p->request_id);
         cp(o->status, sizeof(o->status), p->status);
@@ -75,9 +76,8 @@ static int collect(const struct lc_tele_record *rec, void *arg)
         o->produced = p->produced_bytes;
         o->drec = p->dropped_records;
         o->dbytes = p->dropped_bytes;
-        bool err = false;
-        o->line_len = lc_telemetry_platform_line(p, 0, o->line, sizeof(o->line), &err);
-        o->line_err = err;
+        o->is_error = lc_tele_is_error(p);
+        o->runtime_ms = lc_tele_runtime_ms(&g->lines, p);
     } else {
         const struct lc_tele_log *l = &rec->u.log;
         o->time_ms = l->time_ms;
@@ -184,26 +184,22 @@ static void test_platform_records(void **state)
     assert_string_equal(g.r[0].rv, "python:3.12.v20");
     assert_string_equal(g.r[0].phase, "init");
     assert_string_equal(g.r[0].init_type, "on-demand");
-    assert_string_equal(g.r[0].line,
-                        "INIT_START Runtime Version: python:3.12.v20 Runtime Version ARN: "
-                        "arn:aws:lambda:us-east-1::runtime:abc");
+    assert_string_equal(g.r[0].rv_arn, "arn:aws:lambda:us-east-1::runtime:abc");
     assert_string_equal(g.r[1].event, "initRuntimeDone");
     assert_string_equal(g.r[1].status, "success");
-    assert_int_equal(g.r[1].line_len, 0);
+    assert_false(g.r[1].is_error);
     assert_string_equal(g.r[2].event, "initReport");
     assert_true(g.r[2].has & LC_TP_DURATION);
     assert_float_equal(g.r[2].duration_ms, 125.33, 1e-9);
     assert_string_equal(g.r[3].event, "start");
     assert_string_equal(g.r[3].request_id, "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa");
     assert_string_equal(g.r[3].version, "$LATEST");
-    assert_string_equal(g.r[3].line,
-                        "START RequestId: 6d68ca91-49c9-448d-89b8-7ca3e6dc66aa Version: $LATEST");
+
     assert_string_equal(g.r[4].event, "runtimeDone");
     assert_true(g.r[4].has & LC_TP_PRODUCED);
     assert_int_equal(g.r[4].produced, 16);
     assert_float_equal(g.r[4].duration_ms, 140.0, 1e-9);
-    assert_string_equal(g.r[4].line, "END RequestId: 6d68ca91-49c9-448d-89b8-7ca3e6dc66aa");
-    assert_false(g.r[4].line_err);
+    assert_false(g.r[4].is_error); /* success */
     assert_string_equal(g.r[5].event, "report");
     assert_int_equal(g.r[5].billed_ms, 153);
     assert_int_equal(g.r[5].memory_mb, 128);
@@ -212,6 +208,8 @@ static void test_platform_records(void **state)
     assert_float_equal(g.r[5].init_ms, 210.71, 1e-9);
     assert_true(g.r[5].has & LC_TP_OVERHEAD);
     assert_float_equal(g.r[5].overhead_ms, 12.5, 1e-9);
+    /* the report is paired with its runtimeDone's duration */
+    assert_float_equal(g.r[5].runtime_ms, 140.0, 1e-9);
     assert_string_equal(g.r[6].event, "extension");
     assert_string_equal(g.r[6].name, "forkcap");
     assert_string_equal(g.r[6].state, "Ready");
@@ -224,97 +222,53 @@ static void test_platform_records(void **state)
     got_free(&g);
 }
 
-static void test_report_line(void **state)
+/* Which runtimeDone records make an error END line: the rule the flusher's
+ * line follows (lines themselves: tests/telemetry/test_logs.c). */
+static void test_is_error(void **state)
 {
     (void)state;
-    struct lc_tele_platform p = {
-        .event = "report", .request_id = "test-request-id",
-        .has = LC_TP_DURATION | LC_TP_BILLED | LC_TP_MEMORY | LC_TP_MAX_MEMORY | LC_TP_INIT,
-        .duration_ms = 100.0, .billed_ms = 128, .memory_mb = 256, .max_memory_mb = 64,
-        .init_ms = 50.0,
-    };
-    char buf[512];
-    int n = lc_telemetry_platform_line(&p, 0, buf, sizeof(buf), NULL);
-    const char *want0 = "REPORT RequestId: test-request-id Duration: 100.00 ms Runtime Duration: "
-                        "0.00 ms Post Runtime Duration: 0.00 ms Billed Duration: 128 ms Memory "
-                        "Size: 256 MB Max Memory Used: 64 MB Init Duration: 50.00 ms";
-    assert_string_equal(buf, want0);
-    assert_int_equal(n, (int)strlen(want0));
-    /* With the runtimeDone duration known, and no init duration (warm). */
-    p.has &= ~LC_TP_INIT;
-    p.duration_ms = 152.456;
-    lc_telemetry_platform_line(&p, 140.0, buf, sizeof(buf), NULL);
-    assert_string_equal(buf, "REPORT RequestId: test-request-id Duration: 152.46 ms Runtime "
-                             "Duration: 140.00 ms Post Runtime Duration: 12.46 ms Billed "
-                             "Duration: 128 ms Memory Size: 256 MB Max Memory Used: 64 MB");
-    /* A short buffer cuts, NUL-terminated, without overrunning. */
-    char small[16];
-    memset(small, 'x', sizeof(small));
-    n = lc_telemetry_platform_line(&p, 140.0, small, sizeof(small), NULL);
-    assert_int_equal(n, 15);
-    assert_string_equal(small, "REPORT RequestI");
+    struct lc_tele_platform p = {.event = PE_RUNTIME_DONE, .request_id = "r1",
+                                 .status = "timeout", .has = LC_TP_DURATION,
+                                 .duration_ms = 5000.0};
+    assert_true(lc_tele_is_error(&p));
+    p.status = "error";
+    assert_true(lc_tele_is_error(&p));
+    p.status = "success";
+    assert_false(lc_tele_is_error(&p));
+    p.status = "failure";
+    assert_false(lc_tele_is_error(&p));
+    p.status = NULL;
+    assert_false(lc_tele_is_error(&p));
+    /* Without metrics Datadog's extension adds no reason. */
+    p.status = "timeout";
+    p.has = 0;
+    assert_false(lc_tele_is_error(&p));
+    /* Only runtimeDone ends an invocation. */
+    p.has = LC_TP_DURATION;
+    p.event = PE_REPORT;
+    assert_false(lc_tele_is_error(&p));
 }
 
-static void test_line_ctx(void **state)
+static void test_runtime_pairing(void **state)
 {
     (void)state;
     struct lc_tele_linectx ctx;
     memset(&ctx, 0, sizeof(ctx));
-    char buf[512];
-    struct lc_tele_platform done = {.event = "runtimeDone", .request_id = "r1",
+    struct lc_tele_platform done = {.event = PE_RUNTIME_DONE, .request_id = "r1",
                                     .status = "success", .has = LC_TP_DURATION,
                                     .duration_ms = 90.0};
-    struct lc_tele_platform rep = {.event = "report", .request_id = "r1",
-                                   .has = LC_TP_DURATION | LC_TP_BILLED | LC_TP_MEMORY |
-                                          LC_TP_MAX_MEMORY,
-                                   .duration_ms = 100.5, .billed_ms = 101, .memory_mb = 128,
-                                   .max_memory_mb = 60};
-    assert_true(lc_telemetry_platform_line_ctx(&ctx, &done, buf, sizeof(buf), NULL) > 0);
-    lc_telemetry_platform_line_ctx(&ctx, &rep, buf, sizeof(buf), NULL);
-    assert_string_equal(buf, "REPORT RequestId: r1 Duration: 100.50 ms Runtime Duration: 90.00 ms "
-                             "Post Runtime Duration: 10.50 ms Billed Duration: 101 ms Memory "
-                             "Size: 128 MB Max Memory Used: 60 MB");
+    struct lc_tele_platform rep = {.event = PE_REPORT, .request_id = "r1",
+                                   .has = LC_TP_DURATION, .duration_ms = 100.5};
+    assert_float_equal(lc_tele_runtime_ms(&ctx, &done), 0.0, 0);
+    assert_float_equal(lc_tele_runtime_ms(&ctx, &rep), 90.0, 1e-9);
     /* Another invocation's report does not borrow r1's runtime. */
     rep.request_id = "r2";
-    lc_telemetry_platform_line_ctx(&ctx, &rep, buf, sizeof(buf), NULL);
-    assert_non_null(strstr(buf, "Runtime Duration: 0.00 ms Post Runtime Duration: 0.00 ms"));
-}
-
-static void test_end_lines(void **state)
-{
-    (void)state;
-    struct lc_tele_platform p = {.event = "runtimeDone", .request_id = "r1",
-                                 .status = "timeout", .has = LC_TP_DURATION,
-                                 .duration_ms = 5000.0};
-    char buf[256];
-    bool err = false;
-    lc_telemetry_platform_line(&p, 0, buf, sizeof(buf), &err);
-    assert_string_equal(buf, "END RequestId: r1 Task timed out after 5.00 seconds");
-    assert_true(err);
-    p.status = "error";
-    p.error_type = "Runtime.ExitError";
-    lc_telemetry_platform_line(&p, 0, buf, sizeof(buf), &err);
-    assert_string_equal(buf, "END RequestId: r1 Task failed: \"Runtime.ExitError\"");
-    assert_true(err);
-    p.status = "success";
-    lc_telemetry_platform_line(&p, 0, buf, sizeof(buf), &err);
-    assert_string_equal(buf, "END RequestId: r1");
-    assert_false(err);
-    /* Without metrics Datadog's extension adds no reason. */
-    p.status = "timeout";
-    p.has = 0;
-    lc_telemetry_platform_line(&p, 0, buf, sizeof(buf), &err);
-    assert_string_equal(buf, "END RequestId: r1");
-    assert_false(err);
-    /* Defaults when optional fields are missing. */
-    struct lc_tele_platform s = {.event = "start", .request_id = "r2"};
-    lc_telemetry_platform_line(&s, 0, buf, sizeof(buf), NULL);
-    assert_string_equal(buf, "START RequestId: r2 Version: $LATEST");
-    struct lc_tele_platform is = {.event = "initStart"};
-    lc_telemetry_platform_line(&is, 0, buf, sizeof(buf), NULL);
-    assert_string_equal(buf, "INIT_START Runtime Version: ? Runtime Version ARN: ?");
-    struct lc_tele_platform ld = {.event = "logsDropped"};
-    assert_int_equal(lc_telemetry_platform_line(&ld, 0, buf, sizeof(buf), NULL), 0);
+    assert_float_equal(lc_tele_runtime_ms(&ctx, &rep), 0.0, 0);
+    /* A runtimeDone without metrics leaves nothing to pair. */
+    done.request_id = "r2";
+    done.has = 0;
+    lc_tele_runtime_ms(&ctx, &done);
+    assert_float_equal(lc_tele_runtime_ms(&ctx, &rep), 0.0, 0);
 }
 
 static void test_function_logs(void **state)
@@ -334,12 +288,12 @@ static void test_function_logs(void **state)
     assert_int_equal(parse(body, &g, &st), LC_TELE_OK);
     assert_int_equal(g.n, 4);
     assert_int_equal(g.r[0].kind, LC_TELE_LOG);
-    assert_int_equal(g.r[0].source, LC_TELE_FUNCTION);
+    assert_int_equal(g.r[0].source, LOG_SRC_FUNCTION);
     assert_string_equal(g.r[0].message,
                         "2022-10-12T00:03:50.000Z\t6d68ca91\tINFO\thello \xc3\xa9\n");
     assert_false(g.r[0].is_json);
     assert_string_equal(g.r[0].request_id, "");
-    assert_int_equal(g.r[1].source, LC_TELE_EXTENSION);
+    assert_int_equal(g.r[1].source, LOG_SRC_EXTENSION);
     assert_int_equal(g.r[1].time_ms, T0_MS + 1);
     assert_true(g.r[2].is_json);
     assert_string_equal(g.r[2].message,
@@ -614,9 +568,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_platform_records),
-        cmocka_unit_test(test_report_line),
-        cmocka_unit_test(test_end_lines),
-        cmocka_unit_test(test_line_ctx),
+        cmocka_unit_test(test_is_error),
+        cmocka_unit_test(test_runtime_pairing),
         cmocka_unit_test(test_function_logs),
         cmocka_unit_test(test_numbers_as_strings),
         cmocka_unit_test(test_missing_fields_and_bad_records),
