@@ -273,7 +273,8 @@ static int dec_fail(char *err, size_t errlen, const char *fmt, ...)
 
 static bool key_is(const msgpack_object *k, const char *name, size_t len)
 {
-    return k->via.str.size == len && memcmp(k->via.str.ptr, name, len) == 0;
+    /* msgpack-c gives an empty str a NULL pointer: no memcmp on it */
+    return k->via.str.size == len && (len == 0 || memcmp(k->via.str.ptr, name, len) == 0);
 }
 
 /* A NUL-terminated copy in the frame's zone. */
@@ -282,7 +283,8 @@ static const char *zone_str(msgpack_zone *z, const char *p, size_t n)
     char *s = msgpack_zone_malloc(z, n + 1);
     if (s == NULL)
         return NULL;
-    memcpy(s, p, n);
+    if (n)
+        memcpy(s, p, n);
     s[n] = '\0';
     return s;
 }
@@ -290,7 +292,8 @@ static const char *zone_str(msgpack_zone *z, const char *p, size_t n)
 /* Each returns 0, -1 for a value of the wrong type, -2 out of memory. */
 static int dec_STR(const msgpack_object *v, const char **out, msgpack_zone *z)
 {
-    if (v->type != MSGPACK_OBJECT_STR || memchr(v->via.str.ptr, '\0', v->via.str.size))
+    if (v->type != MSGPACK_OBJECT_STR ||
+        (v->via.str.size && memchr(v->via.str.ptr, '\0', v->via.str.size)))
         return -1;
     return (*out = zone_str(z, v->via.str.ptr, v->via.str.size)) ? 0 : -2;
 }
