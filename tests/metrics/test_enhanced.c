@@ -307,6 +307,27 @@ static void test_unused_init_and_proactive(void **state)
     met_free(a);
 }
 
+/* A restarted flusher told by FT_CONTEXT that the sandbox was invoked
+ * before: its first invocation is not a cold start, and no unused_init. */
+static void test_warm_after_restart(void **state)
+{
+    (void)state;
+    struct met_agg *a = met_new(0);
+    struct enh_state *st = enh_new(a);
+    assert_int_equal(enh_set_context(st, &CTX), 0);
+    enh_set_warm(st);
+    assert_int_equal(enh_on_invoke(st, 5000, "w1"), 0);
+    assert_int_equal(enh_on_shutdown(st, 9000), 0);
+    struct met_batch b;
+    assert_int_equal(met_drain(a, 0, true, &b), 0);
+    struct found f = find(&b, "invocations", "cold_start:false");
+    assert_true(f.cnt == 1 && f.tagged);
+    assert_int_equal(find(&b, "unused_init", NULL).cnt, 0);
+    met_batch_free(&b);
+    enh_free(st);
+    met_free(a);
+}
+
 static void test_bad_context(void **state)
 {
     (void)state;
@@ -333,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_cost_arm),
         cmocka_unit_test(test_oom_provided),
         cmocka_unit_test(test_unused_init_and_proactive),
+        cmocka_unit_test(test_warm_after_restart),
         cmocka_unit_test(test_bad_context),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

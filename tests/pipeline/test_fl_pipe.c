@@ -429,6 +429,70 @@ static void empty_logs_frame_acked(void **state)
     fl_pipe_free(p);
 }
 
+static void feed_platform(struct fl_pipe *p, const struct ft_platform *m)
+{
+    struct frame_buf fb = {0};
+    assert_int_equal(frame_encode_platform(&fb, m), 0);
+    feed(p, &fb);
+}
+
+/* Platform records arrive as typed fields; the pipe writes Datadog's lines
+ * from them, in frame order with the function's own lines. */
+static void platform_lines_in_order(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_platform(p, &(struct ft_platform){.event = PE_START, .time_ms = 1700000000000,
+                                           .request_id = "rq", .version = "3"});
+    feed_log(p, NULL, "working");
+    feed_platform(p, &(struct ft_platform){.event = PE_RUNTIME_DONE, .time_ms = 1700000000100,
+                                           .request_id = "rq", .status = "timeout",
+                                           .duration_ms = 3000, .has_duration_ms = true,
+                                           .is_error = true, .has_is_error = true});
+    feed_platform(p, &(struct ft_platform){.event = PE_LOGS_DROPPED, .time_ms = 1700000000150,
+                                           .reason = "BufferFull", .dropped_records = 4,
+                                           .has_dropped_records = true, .dropped_bytes = 512,
+                                           .has_dropped_bytes = true});
+    feed_platform(p, &(struct ft_platform){.event = PE_REPORT, .time_ms = 1700000000200,
+                                           .request_id = "rq", .duration_ms = 3001.5,
+                                           .has_duration_ms = true, .runtime_ms = 3000,
+                                           .has_runtime_ms = true, .billed_ms = 3002,
+                                           .has_billed_ms = true, .memory_mb = 128,
+                                           .has_memory_mb = true, .max_memory_mb = 64,
+                                           .has_max_memory_mb = true});
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.frames_platform, 4);
+    assert_int_equal(st.platform_logs_dropped, 1);
+    assert_int_equal(st.records, 4); /* START, the function line, END, REPORT */
+    feed_flush(p, 1, false);
+    const struct fpost *lp = find_post(&calls[0], "/api/v2/logs");
+    assert_non_null(lp);
+    json_error_t je;
+    json_t *arr = json_loads(lp->body, 0, &je);
+    assert_non_null(arr);
+    assert_int_equal(json_array_size(arr), 4);
+    const char *want[][3] = {
+        {"START RequestId: rq Version: 3", "info", "rq"},
+        {"working", "info", "rq"},
+        {"END RequestId: rq Task timed out after 3.00 seconds", "error", "rq"},
+        {"REPORT RequestId: rq Duration: 3001.50 ms Runtime Duration: 3000.00 ms Post Runtime "
+         "Duration: 1.50 ms Billed Duration: 3002 ms Memory Size: 128 MB Max Memory Used: 64 MB",
+         "info", "rq"},
+    };
+    for (size_t i = 0; i < 4; i++) {
+        json_t *m = json_object_get(json_array_get(arr, i), "message");
+        assert_string_equal(json_string_value(json_object_get(m, "message")), want[i][0]);
+        assert_string_equal(json_string_value(json_object_get(m, "status")), want[i][1]);
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(m, "lambda"), "request_id")), want[i][2]);
+    }
+    json_decref(arr);
+    complete(&calls[0], NULL);
+    assert_int_equal(last_ack, 5); /* every data frame (seq 1-5), platform ones too */
+    fl_pipe_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +504,7 @@ int main(void)
         cmocka_unit_test(dogstatsd_reaches_series),
         cmocka_unit_test(idle_acks_and_sends_nothing),
         cmocka_unit_test(empty_logs_frame_acked),
+        cmocka_unit_test(platform_lines_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
