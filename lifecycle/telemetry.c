@@ -598,8 +598,6 @@ void lc_tele_to_frame(const struct lc_tele_platform *p, double runtime_ms, struc
         .has_init_ms = (p->has & LC_TP_INIT) != 0,
         .produced_bytes = p->produced_bytes,
         .has_produced_bytes = (p->has & LC_TP_PRODUCED) != 0,
-        .overhead_ms = p->overhead_ms,
-        .has_overhead_ms = (p->has & LC_TP_OVERHEAD) != 0,
         .dropped_records = p->dropped_records,
         .has_dropped_records = (p->has & LC_TP_DROPPED_RECORDS) != 0,
         .dropped_bytes = p->dropped_bytes,

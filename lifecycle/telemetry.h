@@ -62,8 +62,10 @@ enum {
     LC_TP_RESTORE = 1u << 9,
 };
 
-/* One platform.* record; maps onto FT_PLATFORM. Strings are NUL-terminated,
- * NULL when absent, and valid only during the callback. */
+/* One platform.* record as Lambda sent it (lc_tele_to_frame picks what
+ * FT_PLATFORM carries; phase, init_type, name, state, restore_ms and
+ * overhead_ms are parsed but not sent). Strings are NUL-terminated, NULL
+ * when absent, and valid only during the callback. */
 struct lc_tele_platform {
     enum platform_event event; /* the type without "platform."          */
     int64_t time_ms;         /* Unix epoch ms of the record's "time"      */

@@ -85,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 .init_ms = (double)num(&r) / 3, .produced_bytes = num(&r),
                 .has_duration_ms = has & 1, .has_billed_ms = has & 2, .has_memory_mb = has & 4,
                 .has_max_memory_mb = has & 8, .has_init_ms = has & 16,
-                .has_produced_bytes = has & 32, .has_overhead_ms = has & 64,
+                .has_produced_bytes = has & 32,
             };
             enh_on_platform(st, &e);
             break;
