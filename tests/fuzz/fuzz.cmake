@@ -16,7 +16,7 @@ if(FORKCAP_FUZZ)
   endforeach()
   add_test(NAME fuzz_frame
            COMMAND fuzz_frame -max_total_time=5 -max_len=65536 -rss_limit_mb=1024
-                   -seed_inputs=${FZ_DIR}/seeds/registered.bin,${FZ_DIR}/seeds/logs.bin,${FZ_DIR}/seeds/invoke.bin)
+                   -seed_inputs=${FZ_DIR}/seeds/registered.bin,${FZ_DIR}/seeds/logs.bin,${FZ_DIR}/seeds/invoke.bin,${FZ_DIR}/seeds/platform.bin,${FZ_DIR}/seeds/context.bin)
   add_test(NAME fuzz_peer
            COMMAND fuzz_peer -max_total_time=5 -max_len=65536 -rss_limit_mb=1024
                    -seed_inputs=${FZ_DIR}/seeds/stream.bin)
