@@ -27,12 +27,12 @@ static const char *const event_names[PE_COUNT] = {
 #undef PLATFORM_EVENT
 };
 
-const char *platform_event_name(enum platform_event e)
+const char *frame_event_name(enum platform_event e)
 {
     return (unsigned)e < PE_COUNT ? event_names[e] : "unknown";
 }
 
-bool platform_event_from(const char *s, size_t len, enum platform_event *out)
+bool frame_event_from(const char *s, size_t len, enum platform_event *out)
 {
     for (unsigned i = 0; i < PE_COUNT; i++)
         if (strlen(event_names[i]) == len && memcmp(event_names[i], s, len) == 0) {
@@ -42,7 +42,7 @@ bool platform_event_from(const char *s, size_t len, enum platform_event *out)
     return false;
 }
 
-const char *log_source_name(enum log_source s)
+const char *frame_source_name(enum log_source s)
 {
     switch (s) {
 #define LOG_SOURCE(NAME, num, str) case LOG_SRC_##NAME: return str;
@@ -140,7 +140,7 @@ static void pack_cstr(msgpack_packer *pk, const char *s)
 
 static void pack_event(msgpack_packer *pk, enum platform_event e)
 {
-    pack_cstr(pk, platform_event_name(e));
+    pack_cstr(pk, frame_event_name(e));
 }
 
 static int pack_logrecs(msgpack_packer *pk, const struct ft_log_record *r, uint32_t n)
@@ -347,7 +347,7 @@ static int dec_EVENT(const msgpack_object *v, enum platform_event *out, msgpack_
     (void)z;
     if (v->type != MSGPACK_OBJECT_STR)
         return -1;
-    return platform_event_from(v->via.str.ptr, v->via.str.size, out) ? 0 : -1;
+    return frame_event_from(v->via.str.ptr, v->via.str.size, out) ? 0 : -1;
 }
 
 /* [time_ms int, source uint <= LOG_SRC_MAX, request_id str|nil, message str] */
@@ -630,7 +630,7 @@ static bool logrecs_eq(const struct ft_log_record *a, uint32_t na, const struct 
     if (!FT_EQHAS_##Q(T, n) || !FT_EQVAL_##Q(T, n))                                                \
         return false;
 #define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
-    bool ft_##name##_equal(const struct ft_##name *a, const struct ft_##name *b)                   \
+    bool frame_equal_##name(const struct ft_##name *a, const struct ft_##name *b)                   \
     {                                                                                              \
         (void)a, (void)b;                                                                          \
         FIELDS                                                                                     \

@@ -120,7 +120,7 @@ struct frame_buf {
     int frame_encode_##name(struct frame_buf *fb, const struct ft_##name *m);                      \
     int frame_decode_##name(const uint8_t *payload, size_t len, struct frame *out, char *err,      \
                             size_t errlen);                                                        \
-    bool ft_##name##_equal(const struct ft_##name *a, const struct ft_##name *b);
+    bool frame_equal_##name(const struct ft_##name *a, const struct ft_##name *b);
 #include "frames.def"
 #undef FRAME
 
@@ -151,9 +151,9 @@ void frame_set_seq(uint8_t *frame, uint64_t seq);
 void frame_buf_free(struct frame_buf *fb);
 
 /* Lambda's name of a platform event ("runtimeDone"); "unknown" if out of range. */
-const char *platform_event_name(enum platform_event e);
+const char *frame_event_name(enum platform_event e);
 /* The event named s (len bytes, without "platform."); false if none. */
-bool platform_event_from(const char *s, size_t len, enum platform_event *out);
-const char *log_source_name(enum log_source s);
+bool frame_event_from(const char *s, size_t len, enum platform_event *out);
+const char *frame_source_name(enum log_source s);
 
 #endif

@@ -377,7 +377,7 @@ static enum conv emit_record(json_t *el, const struct lc_tele_limits *lim,
     memset(&r, 0, sizeof(r));
     if (strncmp(type, "platform.", 9) == 0) {
         enum platform_event ev;
-        if (!platform_event_from(type + 9, strlen(type + 9), &ev))
+        if (!frame_event_from(type + 9, strlen(type + 9), &ev))
             return CONV_UNKNOWN;
         r.kind = LC_TELE_PLATFORM;
         r.u.platform.event = ev;

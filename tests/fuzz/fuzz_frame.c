@@ -15,7 +15,7 @@ static bool same(const struct frame *a, const struct frame *b)
         return false;
     switch (a->type) {
 #define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
-    case FT_##NAME: return ft_##name##_equal(&a->u.name, &b->u.name);
+    case FT_##NAME: return frame_equal_##name(&a->u.name, &b->u.name);
 #include "frames.def"
 #undef FRAME
     default: return false;

@@ -54,7 +54,7 @@ static int collect(const struct lc_tele_record *rec, void *arg)
     o->kind = rec->kind;
     if (rec->kind == LC_TELE_PLATFORM) {
         const struct lc_tele_platform *p = &rec->u.platform;
-        cp(o->event, sizeof(o->event), platform_event_name(p->event));
+        cp(o->event, sizeof(o->event), frame_event_name(p->event));
         o->time_ms = p->time_ms;
         cp(o->request_id, sizeof(o->request_id), p->request_id);
         cp(o->status, sizeof(o->status), p->status);

@@ -140,7 +140,7 @@ static bool frame_equal(const struct frame *a, const struct frame *b)
         return false;
     switch (a->type) {
 #define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
-    case FT_##NAME: return ft_##name##_equal(&a->u.name, &b->u.name);
+    case FT_##NAME: return frame_equal_##name(&a->u.name, &b->u.name);
 #include "frames.def"
 #undef FRAME
     default: return false;
@@ -221,12 +221,12 @@ static void test_every_type_covered(void **st)
     assert_string_equal(frame_type_name(999), "UNKNOWN");
     /* event and source names are Lambda's */
     enum platform_event e;
-    assert_true(platform_event_from("runtimeDone", 11, &e));
+    assert_true(frame_event_from("runtimeDone", 11, &e));
     assert_int_equal(e, PE_RUNTIME_DONE);
-    assert_false(platform_event_from("runtimeDon", 10, &e));
-    assert_string_equal(platform_event_name(PE_LOGS_DROPPED), "logsDropped");
-    assert_string_equal(platform_event_name(PE_COUNT), "unknown");
-    assert_string_equal(log_source_name(LOG_SRC_PLATFORM), "platform");
+    assert_false(frame_event_from("runtimeDon", 10, &e));
+    assert_string_equal(frame_event_name(PE_LOGS_DROPPED), "logsDropped");
+    assert_string_equal(frame_event_name(PE_COUNT), "unknown");
+    assert_string_equal(frame_source_name(LOG_SRC_PLATFORM), "platform");
     assert_int_equal(LOG_SRC_FUNCTION, 0);
     assert_int_equal(LOG_SRC_EXTENSION, 1);
 }
@@ -236,26 +236,26 @@ static void test_equal_sees_differences(void **st)
 {
     (void)st;
     struct ft_platform a = cases[10].v.u.platform, b = a;
-    assert_true(ft_platform_equal(&a, &b));
+    assert_true(frame_equal_platform(&a, &b));
     b.duration_ms += 0.001;
-    assert_false(ft_platform_equal(&a, &b));
+    assert_false(frame_equal_platform(&a, &b));
     b = a;
     b.has_dropped_bytes = false;
-    assert_false(ft_platform_equal(&a, &b));
+    assert_false(frame_equal_platform(&a, &b));
     b = a;
     b.request_id = "r2";
-    assert_false(ft_platform_equal(&a, &b));
+    assert_false(frame_equal_platform(&a, &b));
     b = a;
     b.version = NULL;
-    assert_false(ft_platform_equal(&a, &b));
+    assert_false(frame_equal_platform(&a, &b));
     struct ft_log_record r2[3];
     memcpy(r2, recs, sizeof r2);
     r2[2].message = "nul\0insidf";
     struct ft_logs la = {.records = recs, .n_records = 3}, lb = {.records = r2, .n_records = 3};
-    assert_false(ft_logs_equal(&la, &lb));
+    assert_false(frame_equal_logs(&la, &lb));
     lb.n_records = 2;
     la.n_records = 2;
-    assert_true(ft_logs_equal(&la, &lb));
+    assert_true(frame_equal_logs(&la, &lb));
 }
 
 /* Optional fields left out are absent after decoding, not zero-valued. */
