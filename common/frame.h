@@ -115,7 +115,7 @@ struct frame_buf {
  * stamped by the sender: frame_set_seq / peer_send). 0, or -1 when the
  * frame is unusable (out of memory, over FRAME_MAX, a field out of range).
  * frame_decode_<name>: frame_decode, and the frame must be of that type.
- * ft_<name>_equal: same fields present with the same values. */
+ * frame_equal_<name>: same fields present with the same values. */
 #define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
     int frame_encode_##name(struct frame_buf *fb, const struct ft_##name *m);                      \
     int frame_decode_##name(const uint8_t *payload, size_t len, struct frame *out, char *err,      \
