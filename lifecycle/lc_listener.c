@@ -197,10 +197,10 @@ static void logs_add(struct bld *b, const struct lc_tele_log *g)
 }
 
 /* The record as typed FT_PLATFORM fields; the flusher writes the log lines. */
-static void platform_frame(struct bld *b, const struct lc_tele_platform *p)
+static void platform_frame(struct bld *b, const struct ft_platform *p)
 {
-    struct ft_platform m;
-    lc_tele_to_frame(p, lc_tele_runtime_ms(b->ctx, p), &m);
+    struct ft_platform m = *p;
+    lc_tele_pair(b->ctx, &m);
     struct frame_buf fb = {0};
     int rc = frame_encode_platform(&fb, &m);
     bld_keep(b, &fb, rc);

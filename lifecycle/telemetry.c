@@ -287,7 +287,7 @@ static int get_int(json_t *obj, const char *key, int64_t *out)
     return 0;
 }
 
-static int convert_platform(json_t *rec, struct lc_tele_platform *p)
+static int convert_platform(json_t *rec, struct ft_platform *p)
 {
     if (!json_is_object(rec))
         return -1;
@@ -297,45 +297,18 @@ static int convert_platform(json_t *rec, struct lc_tele_platform *p)
     p->version = get_str(rec, "version");
     p->runtime_version = get_str(rec, "runtimeVersion");
     p->runtime_version_arn = get_str(rec, "runtimeVersionArn");
-    p->phase = get_str(rec, "phase");
-    p->init_type = get_str(rec, "initializationType");
-    p->name = get_str(rec, "name");
-    p->state = get_str(rec, "state");
     p->reason = get_str(rec, "reason");
-    if (!get_int(rec, "droppedRecords", &p->dropped_records))
-        p->has |= LC_TP_DROPPED_RECORDS;
-    if (!get_int(rec, "droppedBytes", &p->dropped_bytes))
-        p->has |= LC_TP_DROPPED_BYTES;
+    p->has_dropped_records = !get_int(rec, "droppedRecords", &p->dropped_records);
+    p->has_dropped_bytes = !get_int(rec, "droppedBytes", &p->dropped_bytes);
 
     json_t *m = json_object_get(rec, "metrics");
     if (json_is_object(m)) {
-        if (!get_num(m, "durationMs", &p->duration_ms))
-            p->has |= LC_TP_DURATION;
-        if (!get_int(m, "billedDurationMs", &p->billed_ms))
-            p->has |= LC_TP_BILLED;
-        if (!get_int(m, "memorySizeMB", &p->memory_mb))
-            p->has |= LC_TP_MEMORY;
-        if (!get_int(m, "maxMemoryUsedMB", &p->max_memory_mb))
-            p->has |= LC_TP_MAX_MEMORY;
-        if (!get_num(m, "initDurationMs", &p->init_ms))
-            p->has |= LC_TP_INIT;
-        if (!get_num(m, "restoreDurationMs", &p->restore_ms))
-            p->has |= LC_TP_RESTORE;
-        if (!get_int(m, "producedBytes", &p->produced_bytes))
-            p->has |= LC_TP_PRODUCED;
-    }
-    json_t *spans = json_object_get(rec, "spans");
-    if (json_is_array(spans)) {
-        size_t i;
-        json_t *sp;
-        json_array_foreach(spans, i, sp) {
-            const char *nm = get_str(sp, "name");
-            if (nm && strcmp(nm, "extensionOverhead") == 0 &&
-                !get_num(sp, "durationMs", &p->overhead_ms)) {
-                p->has |= LC_TP_OVERHEAD;
-                break;
-            }
-        }
+        p->has_duration_ms = !get_num(m, "durationMs", &p->duration_ms);
+        p->has_billed_ms = !get_int(m, "billedDurationMs", &p->billed_ms);
+        p->has_memory_mb = !get_int(m, "memorySizeMB", &p->memory_mb);
+        p->has_max_memory_mb = !get_int(m, "maxMemoryUsedMB", &p->max_memory_mb);
+        p->has_init_ms = !get_num(m, "initDurationMs", &p->init_ms);
+        p->has_produced_bytes = !get_int(m, "producedBytes", &p->produced_bytes);
     }
     /* These three name an invocation; without the id they mean nothing. */
     if (!p->request_id && (p->event == PE_START || p->event == PE_RUNTIME_DONE ||
@@ -552,59 +525,23 @@ int lc_telemetry_parse(const char *body, size_t len, const struct lc_tele_limits
 
 /* ---- what the flusher's platform lines need ------------------------- */
 
-bool lc_tele_is_error(const struct lc_tele_platform *p)
+bool lc_tele_is_error(const struct ft_platform *p)
 {
     /* Datadog's extension adds the reason only when metrics came. */
-    return p->event == PE_RUNTIME_DONE && p->status && (p->has & LC_TP_DURATION) &&
+    return p->event == PE_RUNTIME_DONE && p->status && p->has_duration_ms &&
            (strcmp(p->status, "timeout") == 0 || strcmp(p->status, "error") == 0);
 }
 
-double lc_tele_runtime_ms(struct lc_tele_linectx *ctx, const struct lc_tele_platform *p)
+void lc_tele_pair(struct lc_tele_linectx *ctx, struct ft_platform *p)
 {
     const char *id = p->request_id ? p->request_id : "";
+    p->is_error = lc_tele_is_error(p);
+    p->has_is_error = true;
     if (p->event == PE_RUNTIME_DONE) {
         snprintf(ctx->request_id, sizeof(ctx->request_id), "%s", id);
-        ctx->runtime_ms = (p->has & LC_TP_DURATION) ? p->duration_ms : 0.0;
-        return 0.0;
-    }
-    if (p->event == PE_REPORT && strcmp(ctx->request_id, id) == 0)
-        return ctx->runtime_ms;
-    return 0.0;
-}
-
-void lc_tele_to_frame(const struct lc_tele_platform *p, double runtime_ms, struct ft_platform *out)
-{
-    *out = (struct ft_platform){
-        .event = p->event,
-        .time_ms = p->time_ms,
-        .request_id = p->request_id,
-        .status = p->status,
-        .error_type = p->error_type,
-        .version = p->version,
-        .runtime_version = p->runtime_version,
-        .runtime_version_arn = p->runtime_version_arn,
-        .reason = p->reason,
-        .is_error = lc_tele_is_error(p),
-        .has_is_error = true,
-        .duration_ms = p->duration_ms,
-        .has_duration_ms = (p->has & LC_TP_DURATION) != 0,
-        .billed_ms = p->billed_ms,
-        .has_billed_ms = (p->has & LC_TP_BILLED) != 0,
-        .memory_mb = p->memory_mb,
-        .has_memory_mb = (p->has & LC_TP_MEMORY) != 0,
-        .max_memory_mb = p->max_memory_mb,
-        .has_max_memory_mb = (p->has & LC_TP_MAX_MEMORY) != 0,
-        .init_ms = p->init_ms,
-        .has_init_ms = (p->has & LC_TP_INIT) != 0,
-        .produced_bytes = p->produced_bytes,
-        .has_produced_bytes = (p->has & LC_TP_PRODUCED) != 0,
-        .dropped_records = p->dropped_records,
-        .has_dropped_records = (p->has & LC_TP_DROPPED_RECORDS) != 0,
-        .dropped_bytes = p->dropped_bytes,
-        .has_dropped_bytes = (p->has & LC_TP_DROPPED_BYTES) != 0,
-    };
-    if (p->event == PE_REPORT && runtime_ms > 0) {
-        out->runtime_ms = runtime_ms;
-        out->has_runtime_ms = true;
+        ctx->runtime_ms = p->has_duration_ms ? p->duration_ms : 0.0;
+    } else if (p->event == PE_REPORT && strcmp(ctx->request_id, id) == 0 && ctx->runtime_ms > 0) {
+        p->runtime_ms = ctx->runtime_ms;
+        p->has_runtime_ms = true;
     }
 }

@@ -48,51 +48,6 @@ void lc_tele_limits_default(struct lc_tele_limits *lim);
 
 enum lc_tele_kind { LC_TELE_PLATFORM = 0, LC_TELE_LOG = 1 };
 
-/* Which optional numbers of struct lc_tele_platform are present. */
-enum {
-    LC_TP_DURATION = 1u << 0,
-    LC_TP_BILLED = 1u << 1,
-    LC_TP_MEMORY = 1u << 2,
-    LC_TP_MAX_MEMORY = 1u << 3,
-    LC_TP_INIT = 1u << 4,
-    LC_TP_PRODUCED = 1u << 5,
-    LC_TP_OVERHEAD = 1u << 6,
-    LC_TP_DROPPED_RECORDS = 1u << 7,
-    LC_TP_DROPPED_BYTES = 1u << 8,
-    LC_TP_RESTORE = 1u << 9,
-};
-
-/* One platform.* record as Lambda sent it (lc_tele_to_frame picks what
- * FT_PLATFORM carries; phase, init_type, name, state, restore_ms and
- * overhead_ms are parsed but not sent). Strings are NUL-terminated, NULL
- * when absent, and valid only during the callback. */
-struct lc_tele_platform {
-    enum platform_event event; /* the type without "platform."          */
-    int64_t time_ms;         /* Unix epoch ms of the record's "time"      */
-    const char *request_id;
-    const char *status;      /* success | failure | error | timeout | ... */
-    const char *error_type;
-    const char *version;     /* start: function version                   */
-    const char *runtime_version;
-    const char *runtime_version_arn;
-    const char *phase;       /* init | invoke (initStart, initReport, ...) */
-    const char *init_type;   /* on-demand | provisioned-concurrency | ...  */
-    const char *name;        /* extension / telemetrySubscription: name    */
-    const char *state;       /* extension / telemetrySubscription: state   */
-    const char *reason;      /* logsDropped                               */
-    unsigned has;            /* LC_TP_* bits for the numbers below        */
-    double duration_ms;      /* metrics.durationMs                        */
-    int64_t billed_ms;       /* metrics.billedDurationMs                  */
-    int64_t memory_mb;       /* metrics.memorySizeMB                      */
-    int64_t max_memory_mb;   /* metrics.maxMemoryUsedMB                   */
-    double init_ms;          /* report: metrics.initDurationMs            */
-    double restore_ms;       /* report: metrics.restoreDurationMs         */
-    int64_t produced_bytes;  /* runtimeDone: metrics.producedBytes        */
-    double overhead_ms;      /* report: the extensionOverhead span        */
-    int64_t dropped_records; /* logsDropped                               */
-    int64_t dropped_bytes;   /* logsDropped                               */
-};
-
 /* One function/extension log record; maps onto one FT_LOGS entry. */
 struct lc_tele_log {
     int64_t time_ms;
@@ -109,7 +64,8 @@ struct lc_tele_log {
 struct lc_tele_record {
     enum lc_tele_kind kind;
     union {
-        struct lc_tele_platform platform;
+        struct ft_platform platform; /* what Lambda sent; is_error and
+                                      * runtime_ms are left to lc_tele_pair */
         struct lc_tele_log log;
     } u;
 };
@@ -147,15 +103,10 @@ int lc_telemetry_parse(const char *body, size_t len,
  * allowed) into Unix epoch ms. Returns 0, or -1 if it is not one. */
 int lc_tele_time_ms(const char *s, int64_t *out_ms);
 
-/* The FT_PLATFORM fields of a record (strings borrowed from p): what
- * Lambda sent, is_error (lc_tele_is_error) and, for a report, runtime_ms
- * when > 0 (lc_tele_runtime_ms). */
-void lc_tele_to_frame(const struct lc_tele_platform *p, double runtime_ms, struct ft_platform *out);
-
 /* A runtimeDone that timed out or failed and carries metrics: Datadog's
  * extension then adds the reason to its END line and gives the line the
  * "error" status. */
-bool lc_tele_is_error(const struct lc_tele_platform *p);
+bool lc_tele_is_error(const struct ft_platform *p);
 
 /* The caller's memory between records: runtimeDone's durationMs, kept for
  * the report of the same request id. Zero-initialise it once per
@@ -165,9 +116,10 @@ struct lc_tele_linectx {
     double runtime_ms;
 };
 
-/* Records a runtimeDone's duration into ctx; for a report of the same
- * request id returns that duration (the "Runtime Duration" of its REPORT
- * line), else 0. */
-double lc_tele_runtime_ms(struct lc_tele_linectx *ctx, const struct lc_tele_platform *p);
+/* Completes a parsed record for FT_PLATFORM: is_error (lc_tele_is_error)
+ * and, for the report of the runtimeDone last recorded in ctx, runtime_ms
+ * (the "Runtime Duration" of its REPORT line). A runtimeDone's duration is
+ * recorded into ctx. */
+void lc_tele_pair(struct lc_tele_linectx *ctx, struct ft_platform *p);
 
 #endif

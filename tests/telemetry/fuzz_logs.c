@@ -20,9 +20,8 @@ static int feed_record(const struct lc_tele_record *rec, void *arg)
     struct feed *f = arg;
     struct fl_logs_record r = {.seq = ++f->seq};
     if (rec->kind == LC_TELE_PLATFORM) {
-        const struct lc_tele_platform *p = &rec->u.platform;
-        struct ft_platform m;
-        lc_tele_to_frame(p, lc_tele_runtime_ms(&f->lines, p), &m);
+        struct ft_platform m = rec->u.platform;
+        lc_tele_pair(&f->lines, &m);
         fl_logs_add_platform(f->b, r.seq, &m);
         return 0;
     }

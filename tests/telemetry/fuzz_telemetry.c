@@ -12,8 +12,9 @@ static int touch(const struct lc_tele_record *rec, void *arg)
     size_t *sum = arg;
     if (rec->kind == LC_TELE_PLATFORM) {
         char line[256];
-        struct ft_platform m;
-        lc_tele_to_frame(&rec->u.platform, 1.5, &m);
+        struct ft_platform m = rec->u.platform;
+        static struct lc_tele_linectx ctx;
+        lc_tele_pair(&ctx, &m);
         if ((unsigned)m.event >= PE_COUNT)
             __builtin_trap();
         int n = fl_logs_platform_line(&m, line, sizeof(line));
