@@ -9,6 +9,7 @@
  * the zone with a NUL after them. */
 #include "frame.h"
 
+#include <math.h>
 #include <msgpack.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -178,7 +179,7 @@ static int pack_logrecs(msgpack_packer *pk, const struct ft_log_record *r, uint3
 #define FT_PACK_STR(n) (pack_cstr(pk, m->n), 0)
 #define FT_PACK_UINT(n) (msgpack_pack_uint64(pk, m->n), 0)
 #define FT_PACK_INT(n) (msgpack_pack_int64(pk, m->n), 0)
-#define FT_PACK_FLOAT(n) (msgpack_pack_double(pk, m->n), 0)
+#define FT_PACK_FLOAT(n) (isfinite(m->n) ? (msgpack_pack_double(pk, m->n), 0) : -1)
 #define FT_PACK_BOOL(n) ((m->n ? msgpack_pack_true(pk) : msgpack_pack_false(pk)), 0)
 #define FT_PACK_EVENT(n) ((unsigned)m->n < PE_COUNT ? (pack_event(pk, m->n), 0) : -1)
 #define FT_PACK_LOGRECS(n) pack_logrecs(pk, m->n, m->n_##n)
@@ -326,7 +327,12 @@ static int dec_FLOAT(const msgpack_object *v, double *out, msgpack_zone *z)
     (void)z;
     switch (v->type) {
     case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: *out = v->via.f64; return 0;
+    case MSGPACK_OBJECT_FLOAT64:
+        /* no sender has a NaN or an infinity to send: one is a broken peer */
+        if (!isfinite(v->via.f64))
+            return -1;
+        *out = v->via.f64;
+        return 0;
     case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)v->via.u64; return 0;
     case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)v->via.i64; return 0;
     default: return -1;

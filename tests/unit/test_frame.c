@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include <cmocka.h>
 #include <msgpack.h>
 
@@ -481,6 +483,19 @@ static void test_field_types_and_presence(void **st)
     raw_uint(&r, "time_ms", 1);
     raw_uint(&r, "duration_ms", 12);
     assert_int_equal(raw_dec(&r, err), 0);
+    /* NaN and infinities are refused, whatever their width */
+    raw_begin(&r, FRAME_VERSION, FT_PLATFORM, 1, 3);
+    raw_str(&r, "event", "report");
+    raw_uint(&r, "time_ms", 1);
+    raw_key(&r, "duration_ms");
+    msgpack_pack_double(&r.pk, NAN);
+    assert_int_equal(raw_dec(&r, err), -1);
+    raw_begin(&r, FRAME_VERSION, FT_PLATFORM, 1, 3);
+    raw_str(&r, "event", "report");
+    raw_uint(&r, "time_ms", 1);
+    raw_key(&r, "init_ms");
+    msgpack_pack_float(&r.pk, -INFINITY);
+    assert_int_equal(raw_dec(&r, err), -1);
     /* an event name Lambda does not have */
     raw_begin(&r, FRAME_VERSION, FT_PLATFORM, 1, 2);
     raw_str(&r, "event", "platform.start");
@@ -549,6 +564,10 @@ static void test_encoder_refuses(void **st)
     assert_false(fb.err);
     assert_int_equal(frame_bytes_type(fb.p, fb.len), FT_GO);
     /* values the wire cannot carry */
+    assert_int_equal(frame_encode_platform(&fb, &(struct ft_platform){.event = PE_REPORT,
+                                                                      .duration_ms = NAN,
+                                                                      .has_duration_ms = true}),
+                     -1);
     assert_int_equal(frame_encode_platform(&fb, &(struct ft_platform){.event = PE_COUNT}), -1);
     struct ft_log_record bad = {.source = (enum log_source)7, .message = "m", .message_len = 1};
     assert_int_equal(frame_encode_logs(&fb, &(struct ft_logs){.records = &bad, .n_records = 1}), -1);
