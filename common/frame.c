@@ -231,7 +231,8 @@ static int pack_logrecs(msgpack_packer *pk, const struct ft_log_record *r, uint3
 int frame_encode(struct frame_buf *fb, const struct frame *f)
 {
     switch (f->type) {
-#define FRAME(NAME, name, num, dirs, FIELDS) case FT_##NAME: return frame_encode_##name(fb, &f->u.name);
+#define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
+    case FT_##NAME: return frame_encode_##name(fb, &f->u.name);
 #include "frames.def"
 #undef FRAME
     default:
@@ -262,7 +263,8 @@ void frame_buf_free(struct frame_buf *fb)
 
 /* ---- reader -------------------------------------------------------------- */
 
-static int dec_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int dec_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int dec_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -481,7 +483,8 @@ static int dec_body(struct frame *f, const msgpack_object *map, char *err, size_
                         FRAME_BODY_KEYS_MAX);
     for (uint32_t i = 0; i < nk; i++) {
         if (kv[i].key.type != MSGPACK_OBJECT_STR)
-            return dec_fail(err, errlen, "%s: a body key is not a string", frame_type_name(f->type));
+            return dec_fail(err, errlen, "%s: a body key is not a string",
+                            frame_type_name(f->type));
         /* duplicate keys would make "the" value of a field ambiguous */
         for (uint32_t j = 0; j < i; j++)
             if (key_is(&kv[j].key, kv[i].key.via.str.ptr, kv[i].key.via.str.size))
@@ -533,7 +536,8 @@ int frame_decode(const uint8_t *payload, size_t len, struct frame *out, char *er
     }
     const msgpack_object *ver = &top.via.array.ptr[0], *typ = &top.via.array.ptr[1],
                          *seq = &top.via.array.ptr[2], *body = &top.via.array.ptr[3];
-    if (ver->type != MSGPACK_OBJECT_POSITIVE_INTEGER || typ->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+    if (ver->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        typ->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER || body->type != MSGPACK_OBJECT_MAP) {
         dec_fail(err, errlen, "frame header has the wrong types");
         goto fail;
@@ -636,7 +640,7 @@ static bool logrecs_eq(const struct ft_log_record *a, uint32_t na, const struct 
     if (!FT_EQHAS_##Q(T, n) || !FT_EQVAL_##Q(T, n))                                                \
         return false;
 #define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
-    bool frame_equal_##name(const struct ft_##name *a, const struct ft_##name *b)                   \
+    bool frame_equal_##name(const struct ft_##name *a, const struct ft_##name *b)                  \
     {                                                                                              \
         (void)a, (void)b;                                                                          \
         FIELDS                                                                                     \

@@ -69,7 +69,8 @@ static void lc_fatal(struct lc *lc, int status, const char *error)
 {
     struct frame_buf fb = {0};
     log_error("%s", error);
-    frame_encode_fatal(&fb, &(struct ft_fatal){.error = error, .status = status, .has_status = true});
+    frame_encode_fatal(&fb, &(struct ft_fatal){.error = error, .status = status,
+                                               .has_status = true});
     lc_send(lc, &fb);
     lc->st = LC_REFUSED;
 }
@@ -195,7 +196,8 @@ static void on_event(const struct lc_http_resp *r, const char *err, void *arg)
         }
         if (!json_str(j, "invokedFunctionArn", LC_ARN_MAX, &arn))
             arn = "";
-        frame_encode_invoke(&fb, &(struct ft_invoke){.request_id = rid, .deadline_ms = deadline, .arn = arn});
+        frame_encode_invoke(&fb, &(struct ft_invoke){.request_id = rid, .deadline_ms = deadline,
+                                                     .arn = arn});
         json_decref(j);
         lc->invokes++;
         lc->st = LC_WAIT_GO;
@@ -212,7 +214,8 @@ static void on_event(const struct lc_http_resp *r, const char *err, void *arg)
             reason = "unknown";
         if (!json_deadline(j, &deadline))
             deadline = clock_epoch_ms() + 2000; /* Lambda's shutdown budget */
-        frame_encode_shutdown(&fb, &(struct ft_shutdown){.reason = reason, .deadline_ms = deadline});
+        frame_encode_shutdown(&fb,
+                              &(struct ft_shutdown){.reason = reason, .deadline_ms = deadline});
         json_decref(j);
         lc->st = LC_SHUTDOWN;
         lc_send(lc, &fb);
@@ -254,7 +257,8 @@ static void on_subscribed(int status, void *arg)
 {
     struct lc *lc = arg;
     struct frame_buf fb = {0};
-    frame_encode_subscribed(&fb, &(struct ft_subscribed){.status = status, .t_subscribe_us = clock_us()});
+    frame_encode_subscribed(&fb,
+                            &(struct ft_subscribed){.status = status, .t_subscribe_us = clock_us()});
     lc_send(lc, &fb);
 }
 

@@ -109,7 +109,9 @@ static struct peer *link_of(struct sup *s, enum sup_kind k)
 static void send_frame(struct sup *s, enum sup_kind k, struct frame_buf *fb)
 {
     struct peer *p = link_of(s, k);
-    if (p && peer_send_buf(p, fb) == 0)
+    if (p && fb->err)
+        log_error("a frame to %s could not be encoded: dropped", s->child[k].name);
+    else if (p && peer_send_buf(p, fb) == 0)
         log_warn("%s's queue is full: frame %s dropped", s->child[k].name,
                  frame_type_name(frame_bytes_type(fb->p, fb->len)));
     frame_buf_free(fb);
