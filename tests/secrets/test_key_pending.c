@@ -50,18 +50,16 @@ static unsigned nflushed, nflushed_ok;
 static void emit(struct frame_buf *fb, void *arg)
 {
     (void)arg;
-    assert_int_equal(frame_finish(fb), 0);
+    assert_false(fb->err);
     frame_set_seq(fb->p, 1);
     struct frame f;
     char err[128];
     assert_int_equal(frame_decode(fb->p + FRAME_HDR_LEN, fb->len - FRAME_HDR_LEN, &f, err, sizeof err), 0);
     if (f.type == FT_ACK)
-        assert_true(frame_get_uint(&f, "upto", &last_ack));
+        last_ack = f.u.ack.upto;
     if (f.type == FT_FLUSHED) {
-        bool ok = false;
-        frame_get_bool(&f, "ok", &ok);
         nflushed++;
-        nflushed_ok += ok;
+        nflushed_ok += f.u.flushed.ok;
     }
     frame_free(&f);
     frame_buf_free(fb);
@@ -71,7 +69,7 @@ static uint64_t in_seq;
 
 static void feed(struct fl_pipe *p, struct frame_buf *fb)
 {
-    assert_int_equal(frame_finish(fb), 0);
+    assert_false(fb->err);
     frame_set_seq(fb->p, ++in_seq);
     struct frame f;
     char err[128];
@@ -84,25 +82,16 @@ static void feed(struct fl_pipe *p, struct frame_buf *fb)
 static void feed_log(struct fl_pipe *p, const char *msg)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_LOGS);
-    frame_put_key(&fb, "records");
-    size_t at = frame_val_array_begin(&fb);
-    size_t rec = frame_val_array_begin(&fb);
-    frame_val_int(&fb, 1700000000000);
-    frame_val_uint(&fb, 0);
-    frame_val_str(&fb, "req-1", 5);
-    frame_val_str(&fb, msg, strlen(msg));
-    frame_val_array_end(&fb, rec, 4);
-    frame_val_array_end(&fb, at, 1);
+    const struct ft_log_record rec = {.time_ms = 1700000000000, .source = LOG_SRC_FUNCTION,
+                                      .request_id = "req-1", .message = msg, .message_len = strlen(msg)};
+    frame_encode_logs(&fb, &(struct ft_logs){.records = &rec, .n_records = 1});
     feed(p, &fb);
 }
 
 static void feed_flush(struct fl_pipe *p, uint64_t id)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_FLUSH);
-    frame_put_uint(&fb, "flush_id", id);
-    frame_put_uint(&fb, "budget_ms", 60000);
+    frame_encode_flush(&fb, &(struct ft_flush){.flush_id = id, .budget_ms = 60000});
     feed(p, &fb);
 }
 
