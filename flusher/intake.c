@@ -15,6 +15,7 @@
 #include <zstd.h>
 
 #include "clock.h"
+#include "url.h"
 #include "intake_proxy.h"
 #include "intake_tls.h"
 #include "log.h"
@@ -987,15 +988,10 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
             set_err(err, errlen, "intake: the proxy URL is too long or holds blanks");
             goto fail;
         }
-        const char *s = strstr(in->proxy, "://");
-        s = s ? s + 3 : in->proxy;
-        const char *end = s + strcspn(s, "/?#");
-        const char *at = NULL;
-        for (const char *q = s; q < end; q++)
-            if (*q == '@')
-                at = q;
-        if (at && (size_t)(at - s) < sizeof in->proxy_cred)
-            snprintf(in->proxy_cred, sizeof in->proxy_cred, "%.*s", (int)(at - s), s);
+        const char *ui;
+        size_t n;
+        if (url_userinfo(in->proxy, &ui, &n) && n < sizeof in->proxy_cred)
+            snprintf(in->proxy_cred, sizeof in->proxy_cred, "%.*s", (int)n, ui);
     }
 
     struct fl_tls_store_info info;
