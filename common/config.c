@@ -2,6 +2,7 @@
  * copied; every parse failure is a warning with the variable's name (never
  * its value when it may be secret) and a fallback to the default. */
 #include "config.h"
+#include "tags.h"
 #include "url.h"
 
 #include <ctype.h>
@@ -295,7 +296,6 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
     }
     opt_str(c, get, arg, "AWS_LAMBDA_FUNCTION_NAME", c->fn_name, sizeof c->fn_name);
     opt_str(c, get, arg, "AWS_REGION", c->region, sizeof c->region);
-    opt_str(c, get, arg, "AWS_EXECUTION_ENV", c->exec_env, sizeof c->exec_env);
     v = get1(get, arg, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
     if (v) {
         uint64_t m;
@@ -412,7 +412,15 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
     opt_str(c, get, arg, "DD_ENV", c->env, sizeof c->env);
     opt_str(c, get, arg, "DD_SERVICE", c->service, sizeof c->service);
     opt_str(c, get, arg, "DD_VERSION", c->version, sizeof c->version);
-    opt_str(c, get, arg, "DD_TAGS", c->tags, sizeof c->tags);
+    v = get1(get, arg, "DD_TAGS");
+    if (v) {
+        struct tags_parse_stats ts;
+        if (tags_parse(v, c->tags, sizeof c->tags, &ts) != 0)
+            warn(c, "DD_TAGS: longer than %u bytes, ignored", CFG_LIST_MAX - 1);
+        else if (ts.skipped)
+            warn(c, "DD_TAGS: %u item(s) not of the form key:value (or past %u items) ignored",
+                 ts.skipped, TAGS_ITEMS_MAX);
+    }
 
     opt_port(c, get, arg, "DD_DOGSTATSD_PORT", &c->port_dogstatsd);
     opt_port(c, get, arg, "DD_APM_RECEIVER_PORT", &c->port_apm);

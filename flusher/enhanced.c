@@ -22,6 +22,8 @@
  * the next INVOKE still carries its own invocation's value. */
 #include "enhanced.h"
 
+#include "tags.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,17 +123,9 @@ int enh_set_context(struct enh_state *st, const struct enh_tag_context *c)
     rc |= add_kv(st, "env", c->env);
     rc |= add_kv(st, "service", c->service);
     rc |= add_kv(st, "version", c->version);
-    if (c->dd_tags) {
-        const char *p = c->dd_tags;
-        while (*p) {
-            size_t n = strcspn(p, ", ");
-            if (n)
-                rc |= add_tag(st, NULL, p, n);
-            p += n;
-            if (*p)
-                p++;
-        }
-    }
+    struct tag_item it;
+    for (const char *p = c->dd_tags ? c->dd_tags : ""; tags_next(&p, &it);)
+        rc |= add_tag(st, NULL, it.key, it.key_len + 1 + it.value_len);
     if (c->architecture && !(st->arch = strdup(c->architecture)))
         rc = -1;
     if (c->runtime && !(st->runtime = strdup(c->runtime)))

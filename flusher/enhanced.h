@@ -42,7 +42,7 @@ struct enh_platform {
 };
 
 /* Identity for tags; strings are copied, NULL or "" leaves a tag out.
- * dd_tags is DD_TAGS ("k:v" separated by ',' or ' '). */
+ * dd_tags is canonical DD_TAGS (common/tags.h, as cfg.tags holds it). */
 struct enh_tag_context {
     const char *function_name, *region, *account_id, *resource, *executed_version,
         *runtime, *architecture, *env, *service, *version, *dd_tags;

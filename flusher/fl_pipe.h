@@ -2,11 +2,13 @@
  * FT_CONTEXT and DogStatsD datagrams in; FT_FLUSH turns them into intake posts.
  *
  * What it does with each input:
- *  - FT_CONTEXT: identity tags for enhanced metrics, logs (ddtags, ARN,
- *    service) and the aggregator's common tags (env, service, version,
- *    DD_TAGS); a new request_id starts an invocation (logs take its id,
- *    enhanced "invocations" counts it once). Before any FT_CONTEXT the tags
- *    come from the configuration (function name, region, memory, runtime).
+ *  - FT_CONTEXT: identity for the function tag set (fl_tags.h), which goes
+ *    on every series and sketch (the aggregator's common tags) and every
+ *    log (ddtags), and for enhanced metrics' own tags; a new request_id
+ *    starts an invocation (logs take its id, enhanced "invocations" counts
+ *    it once). Before any FT_CONTEXT the tags come from the configuration
+ *    (function name, region, memory). The runtime tag is resolved once, when
+ *    first needed (fl_runtime.h).
  *  - FT_PLATFORM: enhanced metrics (DD_ENHANCED_METRICS); a "start" record
  *    counts the invocation too (once per request id, whichever comes first).
  *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
@@ -67,6 +69,8 @@ struct fl_pipe_opts {
     void *emit_arg;
     const char *architecture;  /* "x86_64" | "arm64"; NULL = this machine's */
     const char *init_type;     /* AWS_LAMBDA_INITIALIZATION_TYPE; NULL = none */
+    const char *proc_root;     /* runtime detection (fl_runtime.h); NULL = /proc */
+    const char *os_release;    /* NULL = /etc/os-release */
 };
 
 struct fl_pipe_stats {

@@ -52,7 +52,7 @@ static const struct enh_tag_context CTX = {
     .function_name = "my-fn", .region = "us-east-1", .account_id = "123456789012",
     .resource = "my-fn", .executed_version = "7", .runtime = "python3.12",
     .architecture = "x86_64", .env = "prod", .service = "svc", .version = "1.0",
-    .dd_tags = "team:a,owner:b extra:c", .memory_mb = 1024,
+    .dd_tags = "team:a,owner:b,extra:c" /* canonical, as cfg.tags */, .memory_mb = 1024,
 };
 
 static struct enh_platform ev(const char *event, int64_t t, const char *id)

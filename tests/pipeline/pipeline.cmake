@@ -7,6 +7,11 @@ if(TARGET fc_flusher)
   target_link_libraries(test_fl_pipe PRIVATE fc_flusher PkgConfig::CMOCKA PkgConfig::JANSSON)
   add_test(NAME pipeline_unit COMMAND test_fl_pipe)
   set_tests_properties(pipeline_unit PROPERTIES LABELS "unit" TIMEOUT 60)
+  # DD_TAGS, the function tag set, runtime detection on fake /proc trees
+  add_executable(test_fl_tags ${FORKCAP_TESTS}/pipeline/test_fl_tags.c)
+  target_link_libraries(test_fl_tags PRIVATE fc_flusher PkgConfig::CMOCKA)
+  add_test(NAME pipeline_tags COMMAND test_fl_tags)
+  set_tests_properties(pipeline_tags PROPERTIES LABELS "unit" TIMEOUT 60)
 endif()
 
 # End-to-end (need the lifecycle's telemetry listener for logs and platform

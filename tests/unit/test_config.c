@@ -157,7 +157,6 @@ static void test_every_variable(void **st)
     assert_string_equal(c->fn_name, "checkout-fn");
     assert_string_equal(c->region, "eu-west-1");
     assert_int_equal(c->memory_mb, 1024);
-    assert_string_equal(c->exec_env, "AWS_Lambda_python3.12");
     /* site-derived URLs follow DD_SITE when not overridden; lowercase fallbacks */
     struct env e2 = base_env();
     env_set(&e2, "DD_SITE", "us5.datadoghq.com");
