@@ -335,3 +335,19 @@ int enh_on_shutdown(struct enh_state *st, int64_t time_ms)
         r += emit(st, "unused_init", 1, time_ms, false, false);
     return r;
 }
+
+bool enh_owns(const char *name, size_t len)
+{
+    static const char *const owned[] = {
+        "invocations", "errors", "timeouts", "out_of_memory", "runtime_duration",
+        "produced_bytes", "duration", "billed_duration", "max_memory_used", "memorysize",
+        "estimated_cost", "post_runtime_duration", "init_duration", "shutdowns", "unused_init",
+    };
+    const size_t pl = sizeof ENH_PREFIX - 1;
+    if (len <= pl || memcmp(name, ENH_PREFIX, pl) != 0)
+        return false;
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        if (strlen(owned[i]) == len - pl && !memcmp(name + pl, owned[i], len - pl))
+            return true;
+    return false;
+}

@@ -67,6 +67,16 @@ int enh_on_invoke(struct enh_state *st, int64_t time_ms, const char *request_id)
 int enh_on_platform(struct enh_state *st, const struct enh_platform *ev);
 int enh_on_shutdown(struct enh_state *st, int64_t time_ms);
 
+/* True when name (len bytes, not NUL-terminated) is an enhanced metric this
+ * module produces itself: aws.lambda.enhanced.{invocations, errors,
+ * timeouts, out_of_memory, runtime_duration, produced_bytes, duration,
+ * billed_duration, max_memory_used, memorysize, estimated_cost,
+ * post_runtime_duration, init_duration, shutdowns, unused_init}. A Datadog
+ * library sends some of them over DogStatsD too (datadog-lambda-js sends
+ * invocations and errors); the flusher drops those copies so each is
+ * counted once. */
+bool enh_owns(const char *name, size_t len);
+
 /* The cost of one invocation, rounded to 1e-12 USD; < 0 for an unknown
  * architecture ("x86_64"/"amd64", "arm64"/"aarch64" are known). */
 double enh_estimated_cost(int64_t billed_ms, int64_t memory_mb, const char *architecture);

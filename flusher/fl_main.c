@@ -163,10 +163,12 @@ int fl_main(const struct fl_args *a)
     struct fl_pipe_stats ps;
     fl_pipe_get_stats(fl.pipe, &ps);
     log_info("exiting: %llu log records (%llu dropped, %llu malformed), %llu platform frames, "
-             "%llu datagrams, %llu flushes; posts %llu ok, %llu failed, %llu dropped; acked to %llu",
+             "%llu datagrams (%llu enhanced-metric copies dropped), %llu flushes; posts %llu ok, "
+             "%llu failed, %llu dropped; acked to %llu",
              (unsigned long long)ps.records, (unsigned long long)ps.logs_dropped,
              (unsigned long long)ps.records_bad, (unsigned long long)ps.frames_platform,
-             (unsigned long long)ps.datagrams, (unsigned long long)ps.flushes,
+             (unsigned long long)ps.datagrams, (unsigned long long)ps.dsd_owned_dropped,
+             (unsigned long long)ps.flushes,
              (unsigned long long)ps.posts_ok, (unsigned long long)ps.posts_failed,
              (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked);
     fl_receivers_free(fl.recv);

@@ -341,7 +341,12 @@ void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len)
     if (p->idle)
         return;
     need_runtime(p);
-    dsd_parse(p->agg, buf, len, (int64_t)time(NULL), &p->dsd);
+    /* the library's copies of what forkcap counts itself are dropped (as
+     * Datadog's extension does), but only while forkcap does count them */
+    uint64_t owned = p->dsd.owned;
+    dsd_parse_owned(p->agg, buf, len, (int64_t)time(NULL),
+                    p->cfg->enhanced_metrics ? enh_owns : NULL, &p->dsd);
+    p->st.dsd_owned_dropped += p->dsd.owned - owned;
 }
 
 /* ---- acks ---------------------------------------------------------------- */
@@ -836,6 +841,11 @@ void fl_pipe_free(struct fl_pipe *p)
     enh_free(p->enh);
     met_free(p->agg);
     free(p);
+}
+
+const char *fl_pipe_function_tags(const struct fl_pipe *p)
+{
+    return p->tags.joined;
 }
 
 void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)

@@ -12,7 +12,8 @@
  *  - FT_PLATFORM: enhanced metrics (DD_ENHANCED_METRICS); a "start" record
  *    counts the invocation too (once per request id, whichever comes first).
  *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
- *  - DogStatsD datagrams: parsed into the aggregator.
+ *  - DogStatsD datagrams: parsed into the aggregator; copies of the enhanced
+ *    metrics forkcap produces itself (enh_owns) are dropped and counted.
  *  - FT_FLUSH {flush_id, budget_ms, final}: the aggregator is drained whole
  *    (as Datadog's extension does at the end of an invocation), encoded as
  *    series JSON and sketch protobuf, log payloads are taken (held records
@@ -76,6 +77,8 @@ struct fl_pipe_opts {
 struct fl_pipe_stats {
     uint64_t frames_platform, frames_logs, records, records_bad;
     uint64_t datagrams, flushes, flushes_coalesced;
+    uint64_t dsd_owned_dropped;                    /* DogStatsD copies of forkcap's own
+                                                      enhanced metrics, dropped */
     uint64_t posts_ok, posts_failed, posts_dropped; /* payload outcomes, resends included */
     uint64_t series_skipped, sketches_skipped;     /* too big to encode: dropped */
     uint64_t gens_forgotten;                       /* drains forgotten past FL_PIPE_GENS */
@@ -100,5 +103,9 @@ void fl_pipe_frame(struct fl_pipe *p, const struct frame *f);
 void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len);
 
 void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out);
+
+/* The function tag set joined with commas (fl_tags.h), for traces'
+ * _dd.tags.function; "" until FT_CONTEXT or configuration gave any. */
+const char *fl_pipe_function_tags(const struct fl_pipe *p);
 
 #endif
