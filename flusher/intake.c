@@ -128,22 +128,10 @@ static void scrub(const struct fl_intake *in, char *s)
 {
     if (in->proxy_cred[0] == '\0')
         return;
-    const char *parts[2] = {in->proxy_cred, strchr(in->proxy_cred, ':')};
-    for (int i = 0; i < 2; i++) {
-        const char *needle = parts[i];
-        if (needle == NULL)
-            continue;
-        if (i == 1)
-            needle++;
-        size_t nl = strlen(needle);
-        if (nl < 2)
-            continue;
-        char *p;
-        while ((p = strstr(s, needle)) != NULL) {
-            memcpy(p, "***", 3);
-            memmove(p + 3, p + nl, strlen(p + nl) + 1);
-        }
-    }
+    log_mask(s, in->proxy_cred);
+    const char *pw = strchr(in->proxy_cred, ':');
+    if (pw)
+        log_mask(s, pw + 1);
 }
 
 /* ---- payloads and the retry buffer -------------------------------------- */
