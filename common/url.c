@@ -178,7 +178,8 @@ const char *url_site(const char *v, char *out, size_t cap)
     if (n >= cap)
         return "too long";
     if (!url_dns_name_ok(v, n))
-        return "not a host name";
+        return "expected dot-separated labels of letters, digits, '-', '_', with no dot or '-' at "
+               "either end";
     memcpy(out, v, n);
     out[n] = '\0';
     return NULL;
