@@ -25,6 +25,10 @@ if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
   set_tests_properties(pipeline_flood PROPERTIES LABELS "e2e" TIMEOUT 180)
   add_test(NAME pipeline_kills COMMAND bash ${FORKCAP_TESTS}/pipeline/kills.sh ${PIPE_ARGS})
   set_tests_properties(pipeline_kills PROPERTIES LABELS "crash" TIMEOUT 180)
+  # a Node.js runtime sending DogStatsD as hot-shots and datadog-lambda-js do
+  add_test(NAME pipeline_function_tags
+           COMMAND bash ${FORKCAP_TESTS}/pipeline/function_tags.sh ${PIPE_ARGS})
+  set_tests_properties(pipeline_function_tags PROPERTIES LABELS "e2e" TIMEOUT 180)
 endif()
 
 # libFuzzer: scripts of frames, datagrams and intake outcomes through the
