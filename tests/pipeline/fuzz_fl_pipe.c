@@ -99,8 +99,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(c.tags, sizeof c.tags, "a:b c:d");
     c.logs_enabled = c.enhanced_metrics = true;
     c.memory_mb = 128;
+    /* runtime detection stays off this machine's /proc (deterministic runs) */
     struct fl_pipe_opts o = {.cfg = &c, .sender = &sender, .flush = fake_flush, .emit = emit,
-                             .architecture = "arm64"};
+                             .architecture = "arm64", .proc_root = "/nonexistent/proc",
+                             .os_release = "/nonexistent/os-release"};
     memset(&pend, 0, sizeof pend);
     nkept = 0;
     last_ack = flushes_in = flushed_out = 0;
