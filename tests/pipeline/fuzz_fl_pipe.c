@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(c.site, sizeof c.site, "datadoghq.com");
     snprintf(c.fn_name, sizeof c.fn_name, "fn");
     snprintf(c.region, sizeof c.region, "us-east-1");
-    snprintf(c.tags, sizeof c.tags, "a:b c:d");
+    snprintf(c.tags, sizeof c.tags, "a:b,c:d"); /* canonical, as config leaves it */
     c.logs_enabled = c.enhanced_metrics = true;
     c.memory_mb = 128;
     /* runtime detection stays off this machine's /proc (deterministic runs) */
