@@ -1,6 +1,7 @@
 /* fl_pipe.c — see fl_pipe.h. */
 #include "fl_pipe.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,13 @@ static void apply_context(struct fl_pipe *p)
         snprintf(resource, sizeof resource, "%s", p->fn_name);
     else
         snprintf(resource, sizeof resource, "%s:%s", p->fn_name, p->fn_version);
+    /* enhanced metrics also take the set above (common tags): their own
+     * copy of service must be the set's lower-cased one, not a second tag */
+    char svc_lc[CFG_STR_MAX];
+    size_t si = 0;
+    for (; c->service[si] && si < sizeof svc_lc - 1; si++)
+        svc_lc[si] = (char)tolower((unsigned char)c->service[si]);
+    svc_lc[si] = '\0';
     struct enh_tag_context ec = {
         .function_name = nz(p->fn_name),
         .region = nz(c->region),
@@ -166,7 +174,7 @@ static void apply_context(struct fl_pipe *p)
         .runtime = p->runtime_known ? p->runtime : NULL,
         .architecture = nz(p->arch),
         .env = nz(c->env),
-        .service = nz(c->service),
+        .service = nz(svc_lc),
         .version = nz(c->version),
         .dd_tags = nz(c->tags),
         .memory_mb = c->memory_mb,

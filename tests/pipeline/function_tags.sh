@@ -81,6 +81,20 @@ one_run() {  # VERSION
     # one invocation per invocation: the library's copies were dropped
     [ "$(sketch_stat aws.lambda.enhanced.invocations cnt)" = $N ] ||
         fail "$version: aws.lambda.enhanced.invocations $(sketch_stat aws.lambda.enhanced.invocations cnt), want $N"
+    # enhanced metrics keep their own tags (cold_start, ...) on top of the
+    # set, and never a second value for a key of the set
+    local bad
+    bad=$(jq -r 'select(.kind == "sketches" and .status == 202) | .body.sketches[]?
+                 | select(.metric | startswith("aws.lambda.enhanced.")) | .tags
+                 | map(split(":")[0]) | group_by(.) | map(select(length > 1) | .[0]) | .[]' "$CAP" | sort -u)
+    [ -z "$bad" ] || fail "$version: enhanced metrics with two values for: $bad"
+    jq -c 'select(.kind == "sketches" and .status == 202) | .body.sketches[]?
+           | select(.metric == "aws.lambda.enhanced.invocations") | .tags' "$CAP" > "$d/enh.tags"
+    [ -s "$d/enh.tags" ] || fail "$version: no enhanced invocations"
+    while read -r tags; do
+        jq -r '.[]' <<<"$tags" | sort > "$d/got.txt"
+        [ -z "$(comm -23 "$want" "$d/got.txt")" ] || fail "$version: enhanced invocations lack $(comm -23 "$want" "$d/got.txt" | head -3)"
+    done < "$d/enh.tags"
     local dropped
     dropped=$(grep -o '([0-9]* enhanced-metric copies dropped)' "$d/ext.log" | tr -dc '0-9\n' | awk '{ s += $1 } END { print s + 0 }')
     [ "$dropped" = $N ] || fail "$version: the flusher summary counts $dropped dropped copies, want $N"
