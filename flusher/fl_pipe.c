@@ -1,7 +1,6 @@
 /* fl_pipe.c — see fl_pipe.h. */
 #include "fl_pipe.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,27 +157,28 @@ static void apply_context(struct fl_pipe *p)
         snprintf(resource, sizeof resource, "%s", p->fn_name);
     else
         snprintf(resource, sizeof resource, "%s:%s", p->fn_name, p->fn_version);
-    /* enhanced metrics also take the set above (common tags): their own
-     * copy of service must be the set's lower-cased one, not a second tag */
-    char svc_lc[CFG_STR_MAX];
-    size_t si = 0;
-    for (; c->service[si] && si < sizeof svc_lc - 1; si++)
-        svc_lc[si] = (char)tolower((unsigned char)c->service[si]);
-    svc_lc[si] = '\0';
+    /* Enhanced metrics carry the set above too (it is the aggregator's
+     * common tags): their own context then adds only what the set lacks, so
+     * no key gets a second value (DD_SERVICE's case, or a DD_TAGS key that
+     * overrides env). Runtime and architecture stay: the cost needs them.
+     * Without a set, they keep the whole identity. */
+    bool have_set = p->tags.n > 0;
     struct enh_tag_context ec = {
-        .function_name = nz(p->fn_name),
-        .region = nz(c->region),
-        .account_id = account,
-        .resource = nz(resource),
-        .executed_version = latest ? NULL : p->fn_version,
         .runtime = p->runtime_known ? p->runtime : NULL,
         .architecture = nz(p->arch),
-        .env = nz(c->env),
-        .service = nz(svc_lc),
-        .version = nz(c->version),
-        .dd_tags = nz(c->tags),
         .memory_mb = c->memory_mb,
     };
+    if (!have_set) {
+        ec.function_name = nz(p->fn_name);
+        ec.region = nz(c->region);
+        ec.account_id = account;
+        ec.resource = nz(resource);
+        ec.executed_version = latest ? NULL : p->fn_version;
+        ec.env = nz(c->env);
+        ec.service = nz(c->service);
+        ec.version = nz(c->version);
+        ec.dd_tags = nz(c->tags);
+    }
     if (enh_set_context(p->enh, &ec) != 0)
         log_warn("enhanced metrics: some tags were refused");
 

@@ -30,7 +30,7 @@ one_run() {  # VERSION
     printf 'PATH=/bin\0AWS_EXECUTION_ENV=AWS_Lambda_provided.al2023\0' > "$d/proc/4242/environ"
     printf 'PRETTY_NAME="Amazon Linux 2"\n' > "$d/os-release"
     export FORKCAP_PROC_ROOT=$d/proc FORKCAP_OS_RELEASE=$d/os-release
-    export DD_SERVICE=Pipe-Svc DD_VERSION=3.1 DD_TAGS="team:pipe Owner:ops"
+    export DD_SERVICE=Pipe-Svc DD_VERSION=3.1 DD_TAGS="team:pipe Owner:ops,env:tagged"
     local port; port=$(free_tcp_port)
     export DD_DOGSTATSD_PORT=$port
     run_sim "$d" --invokes $N --interval-ms 5 --timeout-ms 3000 --function-name Hot-Fn \
@@ -43,7 +43,7 @@ one_run() {  # VERSION
     local want=$d/want.txt
     {
         echo "account_id:123456789012"; echo "architecture:$ARCH"; echo "aws_account:123456789012"
-        echo "dd_extension_version:forkcap"; echo "env:e2e"
+        echo "dd_extension_version:forkcap"; echo "env:tagged"
         [ "$version" = '$LATEST' ] || echo "executedversion:$version"
         echo "function_arn:arn:aws:lambda:us-east-1:123456789012:function:hot-fn"
         echo "functionname:Hot-Fn"; echo "init_type:on-demand"; echo "memorysize:256"
