@@ -174,6 +174,26 @@ static void test_proxy(void **state)
     assert_null(strstr(c.idle_reason, "s3cr3tpw"));
 }
 
+/* DD_TAGS is read once, by configuration, into its canonical form; what it
+ * skips is one warning naming the variable. */
+static void test_dd_tags_in_config(void **state)
+{
+    (void)state;
+    struct env e = {{"DD_TAGS"}, {" Team:a bare,env:x  team:b ,"}};
+    struct cfg c;
+    assert_int_equal(cfg_load(&c, env_get, &e), 0);
+    assert_string_equal(c.tags, "team:b,env:x");
+    unsigned w = 0;
+    for (unsigned i = 0; i < c.nwarnings; i++)
+        if (strstr(c.warnings[i], "DD_TAGS"))
+            w++;
+    assert_int_equal(w, 1);
+    struct env ok = {{"DD_TAGS"}, {"a:1 b:2"}};
+    assert_int_equal(cfg_load(&c, env_get, &ok), 0);
+    assert_string_equal(c.tags, "a:1,b:2");
+    assert_int_equal(c.nwarnings, 0);
+}
+
 static void test_split(void **state)
 {
     (void)state;
@@ -250,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_config_and_flusher_agree),
         cmocka_unit_test(test_logs_and_apm_bases),
         cmocka_unit_test(test_proxy),
+        cmocka_unit_test(test_dd_tags_in_config),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_dns_name),
         cmocka_unit_test(test_redact_and_host),
