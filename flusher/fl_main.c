@@ -123,8 +123,8 @@ int fl_main(const struct fl_args *a)
     const char *it = getenv("AWS_LAMBDA_INITIALIZATION_TYPE");
     snprintf(init_type, sizeof init_type, "%s", it && strlen(it) < sizeof init_type ? it : "");
     /* where runtime detection looks (tests point them at fake trees) */
-    const char *proc_root = getenv("FORKCAP_PROC_ROOT");
-    const char *os_release = getenv("FORKCAP_OS_RELEASE");
+    const char *proc_root = getenv("FORKCAP_TEST_PROC_ROOT");
+    const char *os_release = getenv("FORKCAP_TEST_OS_RELEASE");
     if (proc_root && (!proc_root[0] || strlen(proc_root) > 1024))
         proc_root = NULL;
     if (os_release && (!os_release[0] || strlen(os_release) > 1024))

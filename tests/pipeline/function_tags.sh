@@ -29,10 +29,8 @@ one_run() {  # VERSION
     mkdir -p "$d/proc/4242"
     printf 'PATH=/bin\0AWS_EXECUTION_ENV=AWS_Lambda_provided.al2023\0' > "$d/proc/4242/environ"
     printf 'PRETTY_NAME="Amazon Linux 2"\n' > "$d/os-release"
-    export FORKCAP_PROC_ROOT=$d/proc FORKCAP_OS_RELEASE=$d/os-release
+    export FORKCAP_TEST_PROC_ROOT=$d/proc FORKCAP_TEST_OS_RELEASE=$d/os-release
     export DD_SERVICE=Pipe-Svc DD_VERSION=3.1 DD_TAGS="team:pipe Owner:ops,env:tagged"
-    local port; port=$(free_tcp_port)
-    export DD_DOGSTATSD_PORT=$port
     run_sim "$d" --invokes $N --interval-ms 5 --timeout-ms 3000 --function-name Hot-Fn \
         --function-version "$version" --memory-mb 256 --runtime "exec node '$RUNTIME_JS'" || true
     pipe_stop_intake

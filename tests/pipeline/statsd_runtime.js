@@ -4,14 +4,29 @@
 // with |#tags, several lines per datagram when it buffers), and, like
 // datadog-lambda-js, its own aws.lambda.enhanced.invocations distribution
 // per invocation, tagged datadog_lambda:v<version>. One log line per event.
-// Environment: AWS_LAMBDA_RUNTIME_API, DD_DOGSTATSD_PORT (the extension's).
+// Environment: AWS_LAMBDA_RUNTIME_API; FORKCAP_STATS_FILE, where the
+// extension reports the DogStatsD port it bound (tests bind port 0).
 'use strict';
 const http = require('http');
 const dgram = require('dgram');
+const fs = require('fs');
 
 const api = process.env.AWS_LAMBDA_RUNTIME_API;
-const port = Number(process.env.DD_DOGSTATSD_PORT);
 const sock = dgram.createSocket('udp4');
+let port = 0;
+
+// The extension registered before the runtime started, so its stats file
+// names the port already; read it again briefly in case it is being replaced.
+async function statsdPort() {
+    for (let i = 0; i < 200; i++) {
+        try {
+            const p = JSON.parse(fs.readFileSync(process.env.FORKCAP_STATS_FILE, 'utf8')).ports.dogstatsd;
+            if (p > 0) return p;
+        } catch (e) { /* not written yet */ }
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('no DogStatsD port in FORKCAP_STATS_FILE');
+}
 
 function send(lines) {
     return new Promise((resolve, reject) =>
@@ -35,6 +50,7 @@ function request(method, path, body) {
 }
 
 async function main() {
+    port = await statsdPort();
     for (let n = 1; ; n++) {
         const ev = await request('GET', '/2018-06-01/runtime/invocation/next');
         const rid = ev.headers['lambda-runtime-aws-request-id'];

@@ -126,7 +126,6 @@ static void test_every_variable(void **st)
     env_set(&e, "AWS_LAMBDA_FUNCTION_NAME", "checkout-fn");
     env_set(&e, "AWS_REGION", "eu-west-1");
     env_set(&e, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024");
-    env_set(&e, "AWS_EXECUTION_ENV", "AWS_Lambda_python3.12");
     struct cfg *c = load(&e, 0);
     assert_false(c->idle);
     assert_int_equal(c->nwarnings, 0);
