@@ -23,16 +23,18 @@ one_run() {  # VERSION
     local version=$1 d
     d=$T/run-${version//\$/}; mkdir -p "$d"
     T=$d pipe_setup
-    # runtime detection looks at fake trees that agree with the simulator's
-    # initStart (provided:al2023), so the tag is the same whichever source
-    # answers first, and no other process on this machine can change it
+    # a Node.js 20 function: the simulator gives AWS_EXECUTION_ENV to the
+    # runtime only and nodejs:20.v13 in initStart. Runtime detection looks
+    # at a fake /proc holding what the runtime process's environ holds (no
+    # other process on this machine can then change the answer) and at an
+    # os-release that would say provided.al2, which must not win
     mkdir -p "$d/proc/4242"
-    printf 'PATH=/bin\0AWS_EXECUTION_ENV=AWS_Lambda_provided.al2023\0' > "$d/proc/4242/environ"
+    printf 'PATH=/bin\0AWS_EXECUTION_ENV=AWS_Lambda_nodejs20.x\0' > "$d/proc/4242/environ"
     printf 'PRETTY_NAME="Amazon Linux 2"\n' > "$d/os-release"
     export FORKCAP_TEST_PROC_ROOT=$d/proc FORKCAP_TEST_OS_RELEASE=$d/os-release
     export DD_SERVICE=Pipe-Svc DD_VERSION=3.1 DD_TAGS="team:pipe Owner:ops,env:tagged"
     run_sim "$d" --invokes $N --interval-ms 5 --timeout-ms 3000 --function-name Hot-Fn \
-        --function-version "$version" --memory-mb 256 --runtime "exec node '$RUNTIME_JS'" || true
+        --function-version "$version" --memory-mb 256 --runtime-id nodejs20.x --runtime "exec node '$RUNTIME_JS'" || true
     pipe_stop_intake
     check_all_invocations "$d" $N
     CAP=$d/capture.jsonl
@@ -47,7 +49,7 @@ one_run() {  # VERSION
         echo "functionname:Hot-Fn"; echo "init_type:on-demand"; echo "memorysize:256"
         echo "owner:ops"; echo "region:us-east-1"
         if [ "$version" = '$LATEST' ]; then echo "resource:Hot-Fn"; else echo "resource:Hot-Fn:$version"; fi
-        echo "runtime:provided.al2023"; echo "service:pipe-svc"; echo "team:pipe"; echo "version:3.1"
+        echo "runtime:nodejs20.x"; echo "service:pipe-svc"; echo "team:pipe"; echo "version:3.1"
     } | sort > "$want"
 
     # every custom metric (series and sketches) carries the set; its own
