@@ -11,7 +11,8 @@ if(TARGET fc_proto)
   list(APPEND MET_SRCS ${PROJECT_SOURCE_DIR}/common/utf8.c ${PROJECT_SOURCE_DIR}/common/tags.c)
 
   add_library(fc_metrics_core STATIC ${MET_SRCS})
-  target_include_directories(fc_metrics_core PUBLIC ${PROJECT_SOURCE_DIR}/flusher ${PROJECT_SOURCE_DIR}/common)
+  target_include_directories(fc_metrics_core PUBLIC ${PROJECT_SOURCE_DIR}/flusher
+                             ${PROJECT_SOURCE_DIR}/common)
   target_link_libraries(fc_metrics_core PUBLIC fc_proto PkgConfig::JANSSON m)
 
   foreach(t ddsketch aggregator encoders enhanced dogstatsd)
