@@ -60,6 +60,7 @@ struct fl_pipe {
     char arch[32], runtime[FL_RUNTIME_MAX];
     bool runtime_known;   /* resolved once (fl_runtime.h), then fixed */
     struct fl_tags tags;  /* the function tag set (fl_tags.h) */
+    bool tags_warned;     /* its failure is logged once, not per FT_CONTEXT */
     char seen[FL_PIPE_SEEN_IDS][ID_MAX];
     unsigned seen_next;
 
@@ -145,12 +146,16 @@ static void apply_context(struct fl_pipe *p)
         .version = c->version,
         .dd_tags = c->tags,
     };
+    const char *why = NULL;
     if (fl_tags_build(&ts, &p->tags) != 0)
-        log_warn("function tags do not fit in %u bytes: metrics and logs carry none", FL_TAGS_BUF);
+        why = "function tags longer than the limit: metrics and logs carry none";
     if (met_set_common_tags(p->agg, p->tags.tags, p->tags.n) != 0) {
-        log_warn("function tags refused by the aggregator: metrics carry none");
+        why = "function tags refused by the aggregator: metrics carry none";
         met_set_common_tags(p->agg, NULL, 0);
     }
+    if (why && !p->tags_warned)
+        log_warn("%s", why);
+    p->tags_warned |= why != NULL;
 
     char resource[ID_MAX * 2];
     if (latest)
