@@ -376,7 +376,12 @@ int lc_main(const struct lc_args *a)
     const char *g = getenv("FORKCAP_TEST_GARBAGE_AT_INVOKE");
     lc.garbage_at = g ? atoi(g) : 0;
 #endif
-    if (a->ext_id[0]) {
+    if (a->after_shutdown) {
+        /* the platform sent SHUTDOWN already: another /next would wait for
+         * an event that never comes */
+        snprintf(lc.ext_id, sizeof lc.ext_id, "%s", a->ext_id);
+        lc.st = LC_SHUTDOWN;
+    } else if (a->ext_id[0]) {
         /* a replacement child: the platform already knows us */
         snprintf(lc.ext_id, sizeof lc.ext_id, "%s", a->ext_id);
         lc_next(&lc);
