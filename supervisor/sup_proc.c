@@ -187,6 +187,9 @@ void sup_proc_event(struct sup_proc *t, unsigned idx, enum sup_pevent ev)
     c->st = to;
     log_debug("%s: %s -> %s", c->d->name, sup_pstate_name(from), sup_pstate_name(to));
     enter_state(c, from);
+    /* a new child hears what it needs before anyone else may send to it */
+    if (to == PS_STARTING && c->peer && c->d->link_up)
+        c->d->link_up(t->owner, idx);
     if (c->d->changed)
         c->d->changed(t->owner, idx, from, to);
     /* a death its owner declared final: the row empties at once */
@@ -343,8 +346,6 @@ int sup_proc_spawn(struct sup_proc *t, unsigned idx)
         sup_proc_event(t, idx, PE_LINK_LOST);
         return -1;
     }
-    if (c->d->link_up)
-        c->d->link_up(t->owner, idx);
     return 0;
 }
 

@@ -83,7 +83,9 @@ struct sup_proc_desc {
     int permanent_exit;   /* exit status meaning "a restart cannot help"; 0 = none */
     /* a valid frame from the child (borrowed for the call) */
     void (*dispatch)(void *owner, unsigned idx, const struct frame *f);
-    /* a fresh link exists (state starting): send what a new child needs */
+    /* a fresh link exists (state starting): send what a new child needs;
+     * runs before `changed` reports the new state, so before anything the
+     * owner sends on news of it */
     void (*link_up)(void *owner, unsigned idx);
     /* the row changed state (after the state's action ran) */
     void (*changed)(void *owner, unsigned idx, enum sup_pstate from, enum sup_pstate to);

@@ -149,7 +149,6 @@ static void sd_apply(struct sup *s, const struct sd_act *a)
         sched_apply(s, &sa, SCHED_IDLE);
         sup_shutdown_flush_started(&s->sd, sa.flush_id, now_us(s), &more);
         sd_apply(s, &more);
-        return;
     }
     if (a->stop) {
         sup_proc_stop_all(&s->procs);
