@@ -260,7 +260,7 @@ static void on_peer(struct peer *p, const struct frame *f, void *arg)
         c->broken++;
         log_error("protocol error from %s (pid %d): %s; restarting it", c->d->name, (int)c->pid,
                   peer_error(p));
-    } else if (c->st != PS_STOPPING) {
+    } else if (c->st != PS_STOPPING && c->pid > 0) { /* pid 0: reaped, its death is logged */
         log_warn("%s (pid %d) closed its link", c->d->name, (int)c->pid);
     }
     sup_proc_event(t, c->idx, PE_LINK_LOST);
