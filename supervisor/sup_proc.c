@@ -270,6 +270,15 @@ static void on_peer(struct peer *p, const struct frame *f, void *arg)
 static void child_setup(struct sup_proc *t, unsigned idx, pid_t parent)
 {
     const struct sup_proc_desc *d = t->child[idx].d;
+    /* The child builds its own event base. The parent's still holds the
+     * process's signal events (libevent allows one base with signals, and
+     * warns, in a line that would ship as a log line, when a second adds
+     * one). Reinit first: freeing a base that shares the parent's epoll
+     * instance would remove the parent's registrations; and before closing
+     * the links, whose events the reinit adds again. */
+    if (event_reinit(t->base) == 0)
+        event_base_free(t->base);
+    t->base = NULL;
     for (unsigned o = 0; o < t->n; o++)
         if (t->child[o].peer)
             close(peer_fd(t->child[o].peer));

@@ -15,3 +15,22 @@ if(TARGET fc_supervisor)
     set_tests_properties(unit_${t} PROPERTIES LABELS "unit" TIMEOUT 60)
   endforeach()
 endif()
+
+# libFuzzer: scripts of frames (any type, either child), raw link bytes,
+# deaths, clock steps and timers through the supervisor's routing on a fake
+# system. The supervisor's sources are compiled in (instrumented); the
+# children's libraries only resolve the entry points, never called.
+if(FORKCAP_FUZZ AND TARGET fc_lifecycle AND TARGET fc_flusher)
+  set(SUP_DIR ${PROJECT_SOURCE_DIR}/supervisor)
+  add_executable(fuzz_sup_route ${FORKCAP_TESTS}/supervisor/fuzz_sup_route.c ${SUP_DIR}/sup_route.c
+                 ${SUP_DIR}/sup_proc.c ${SUP_DIR}/sup_shutdown.c ${SUP_DIR}/sup_sched.c ${SUP_DIR}/sup_spool.c
+                 ${SUP_DIR}/sup_stats.c ${SUP_DIR}/sup_children.c)
+  target_include_directories(fuzz_sup_route PRIVATE ${SUP_DIR})
+  target_compile_options(fuzz_sup_route PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_sup_route PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_sup_route PRIVATE fc_lifecycle fc_flusher fc_common PkgConfig::JANSSON)
+  add_test(NAME fuzz_sup_route
+           COMMAND fuzz_sup_route -max_total_time=5 -max_len=4096 -rss_limit_mb=1024
+                   -seed_inputs=${FORKCAP_TESTS}/supervisor/seeds/route1.bin)
+  set_tests_properties(fuzz_sup_route PROPERTIES LABELS "fuzz" TIMEOUT 60)
+endif()
