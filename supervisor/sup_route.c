@@ -422,8 +422,12 @@ void sup_changed(void *owner, unsigned idx, enum sup_pstate from, enum sup_pstat
             struct sd_act sa;
             sup_shutdown_flusher(&s->sd, up, now, &sa);
             sd_apply(s, &sa);
-        } else if (idx == SUP_LIFECYCLE && !up) {
-            sup_sched_lifecycle_lost(&s->sched);
+        } else if (idx == SUP_LIFECYCLE) {
+            if (!up)
+                sup_sched_lifecycle_lost(&s->sched);
+            struct sd_act sa;
+            sup_shutdown_lifecycle(&s->sd, up, now, &sa);
+            sd_apply(s, &sa);
         }
     }
     if (sup_proc_all_gone(&s->procs) && (to == PS_GONE || to == PS_BACKOFF)) {

@@ -126,6 +126,13 @@ void sup_shutdown_data(struct sup_shutdown *m, uint64_t now_us, struct sd_act *o
     m->due[SD_T_SETTLE] = quiet < m->settle_until_us ? quiet : m->settle_until_us;
 }
 
+void sup_shutdown_lifecycle(struct sup_shutdown *m, bool up, uint64_t now_us, struct sd_act *out)
+{
+    (void)up;
+    /* lost: its replacement is on its way; up: Lambda's retries reach it */
+    sup_shutdown_data(m, now_us, out);
+}
+
 void sup_shutdown_flusher(struct sup_shutdown *m, bool up, uint64_t now_us, struct sd_act *out)
 {
     act_clear(out);

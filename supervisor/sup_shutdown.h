@@ -11,6 +11,8 @@
  *   event \ phase   RUNNING       SETTLING          FINAL_FLUSH            STOPPING     EXIT
  *   begin           settle|flush  -                 -                      -            -
  *   data            -             quiet again       -                      -            -
+ *   lifecycle up|   -             quiet again       -                      -            -
+ *   lost
  *   flusher up      note          note              flush (time left)      -            -
  *   flusher lost    note          note              time left: wait for    -            -
  *                                                   it, else stop
@@ -89,6 +91,9 @@ void sup_shutdown_begin(struct sup_shutdown *m, int64_t left_ms, bool settle, ui
 void sup_shutdown_data(struct sup_shutdown *m, uint64_t now_us, struct sd_act *out);
 /* The flusher's link came up (true) or went away (false). */
 void sup_shutdown_flusher(struct sup_shutdown *m, bool up, uint64_t now_us, struct sd_act *out);
+/* The lifecycle's link came up or went away (restarted while settling:
+ * Lambda retries the telemetry it could not deliver). */
+void sup_shutdown_lifecycle(struct sup_shutdown *m, bool up, uint64_t now_us, struct sd_act *out);
 /* The scheduler's answer to final_flush: its flush id, 0 when none started. */
 void sup_shutdown_flush_started(struct sup_shutdown *m, uint64_t id, uint64_t now_us, struct sd_act *out);
 /* FT_FLUSHED for id. */

@@ -213,6 +213,27 @@ static void test_deadline_and_running(void **st)
     assert_string_equal(sup_shutdown_phase_name(SD_FINAL_FLUSH), "final_flush");
 }
 
+/* A lifecycle lost or back while settling: wait for quiet again (Lambda
+ * retries what it could not deliver); in other phases it changes nothing. */
+static void test_lifecycle_while_settling(void **st)
+{
+    (void)st;
+    setup_up(30000);
+    sup_shutdown_begin(&M, 2000, true, T0, &A);
+    sup_shutdown_lifecycle(&M, false, T0 + 40 * MS, &A);
+    assert_true(sup_shutdown_due(&M, SD_T_SETTLE) == T0 + (40 + SD_SETTLE_QUIET_MS) * MS);
+    sup_shutdown_lifecycle(&M, true, T0 + 70 * MS, &A);
+    assert_true(sup_shutdown_due(&M, SD_T_SETTLE) == T0 + (70 + SD_SETTLE_QUIET_MS) * MS);
+    assert_false(A.final_flush || A.stop || A.set_respawn);
+    sup_shutdown_timer(&M, SD_T_SETTLE, T0 + 130 * MS, &A);
+    assert_int_equal(M.phase, SD_FINAL_FLUSH);
+    uint64_t flush_due = sup_shutdown_due(&M, SD_T_FLUSH);
+    sup_shutdown_lifecycle(&M, false, T0 + 140 * MS, &A);
+    assert_false(A.final_flush || A.stop || A.set_respawn);
+    assert_true(sup_shutdown_due(&M, SD_T_FLUSH) == flush_due);
+    assert_true(sup_shutdown_due(&M, SD_T_SETTLE) == SD_NEVER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_budget_capped_and_no_flush),
         cmocka_unit_test(test_untrusted_deadlines),
         cmocka_unit_test(test_deadline_and_running),
+        cmocka_unit_test(test_lifecycle_while_settling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
