@@ -142,8 +142,11 @@ static void sd_apply(struct sup *s, const struct sd_act *a)
         sup_proc_set_respawn(&s->procs, SUP_FLUSHER, a->flusher);
     }
     if (a->final_flush) {
-        log_info("final flush within %u ms%s", a->budget_ms,
-                 s->sd.final_flushes > 1 ? " (flusher restarted)" : "");
+        if (s->sd.final_flushes > 1)
+            log_info("final flush within %u ms (flusher restarted: asked again %.1f ms after it was lost)",
+                     a->budget_ms, (double)(now_us(s) - s->sd.t_flusher_lost_us) / 1000.0);
+        else
+            log_info("final flush within %u ms", a->budget_ms);
         struct sched_act sa;
         sup_sched_shutdown(&s->sched, a->budget_ms, now_us(s), &sa);
         sched_apply(s, &sa, SCHED_IDLE);

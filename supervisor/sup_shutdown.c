@@ -146,6 +146,7 @@ void sup_shutdown_flusher(struct sup_shutdown *m, bool up, uint64_t now_us, stru
         return;
     }
     m->flush_id = 0;
+    m->t_flusher_lost_us = now_us;
     if (flush_room_ms(m, now_us) < SD_RETRY_MIN_MS) {
         out->warn = "flusher lost during the final flush, no time left to restart it";
         enter_stopping(m, now_us, out);

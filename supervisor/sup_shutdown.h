@@ -78,6 +78,7 @@ struct sup_shutdown {
     bool flusher_up;
     uint64_t flush_id;         /* final flush in flight; 0 none */
     unsigned final_flushes;    /* asked (more than one: the flusher was restarted) */
+    uint64_t t_flusher_lost_us; /* last loss during the final flush (for the logs) */
     uint64_t t_begin_us, exit_at_us, settle_until_us;
     uint64_t due[SD_NTIMERS];  /* SD_NEVER: disarmed */
 };

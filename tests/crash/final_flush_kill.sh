@@ -51,6 +51,10 @@ grep -q "flusher lost during the final flush: restarting it" "$T/ext.log" || fai
 flushes=$(stat_of "$T" .shutdown.final_flushes)
 echo "final flushes asked: $flushes; flusher restarts: $(stat_of "$T" .flusher.restarts)"
 [ "$flushes" -ge 2 ] || fail "the final flush was not asked again"
+# the two budgets differ by the time between the two requests: the post
+# until the kill landed, the restart and the spool replay
+budgets=$(grep -o "final flush within [0-9]* ms" "$T/ext.log" | grep -o "[0-9]*" | tr '\n' ' ')
+echo "final flush budgets: $budgets(ms); $(grep -o "asked again [0-9.]* ms after it was lost" "$T/ext.log")"
 
 sim_dropped=$(jq '[.telemetry[].dropped] | add // 0' "$R")
 function_lines > "$T/lines.tsv"
