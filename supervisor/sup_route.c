@@ -194,12 +194,12 @@ void sup_begin_shutdown(struct sup *s, int64_t left_ms, const char *why)
 
 /* ---- frames from the lifecycle ---- */
 
-/* Once both the lifecycle's first /next and the flusher's READY are known. */
 static double ms_since0(const struct sup *s, uint64_t t)
 {
     return t ? clock_ms_between(s->t0_us, t) : 0.0;
 }
 
+/* Once both the lifecycle's first /next and the flusher's READY are known. */
 static void maybe_log_init(struct sup *s)
 {
     if (s->init_logged || !s->t_first_next_us || !s->t_fl_ready_us)
