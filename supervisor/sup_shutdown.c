@@ -75,6 +75,11 @@ static void ask_flush(struct sup_shutdown *m, uint64_t now, struct sd_act *a)
 {
     uint64_t room = flush_room_ms(m, now);
     uint64_t budget = room < m->flush_timeout_ms ? room : m->flush_timeout_ms;
+    if (budget == 0) {
+        a->warn = "no time left for the final flush";
+        enter_stopping(m, now, a);
+        return;
+    }
     m->due[SD_T_FLUSH] = now + budget * MS;
     if (!m->flusher_up)
         return; /* it is being restarted: T_FLUSH bounds the wait */

@@ -31,7 +31,7 @@
  *   final flush waits until the data has been quiet for SD_SETTLE_QUIET_MS,
  *   but never longer than SD_SETTLE_MAX_MS nor a third of the time left.
  *   final flush: budget = time left - SD_STOP_GRACE_MS (capped at the flush
- *   timeout), bounded by T_FLUSH; a flusher lost meanwhile is restarted at
+ *   timeout; none left: stop at once), bounded by T_FLUSH; a flusher lost meanwhile is restarted at
  *   once and, if at least SD_RETRY_MIN_MS are left, asked again with the
  *   time left (the spool replays to it first).
  *   stop: SIGTERM the children, T_GRACE later whoever is left is killed.

@@ -43,3 +43,16 @@ if(FORKCAP_FUZZ AND TARGET fc_lifecycle AND TARGET fc_flusher)
                    -seed_inputs=${FORKCAP_TESTS}/supervisor/seeds/route1.bin)
   set_tests_properties(fuzz_sup_route PROPERTIES LABELS "fuzz" TIMEOUT 60)
 endif()
+
+# libFuzzer: event sequences through the shutdown machine (pure, no I/O).
+if(FORKCAP_FUZZ)
+  add_executable(fuzz_sup_shutdown ${FORKCAP_TESTS}/supervisor/fuzz_sup_shutdown.c
+                 ${PROJECT_SOURCE_DIR}/supervisor/sup_shutdown.c)
+  target_include_directories(fuzz_sup_shutdown PRIVATE ${PROJECT_SOURCE_DIR}/supervisor
+                             ${PROJECT_SOURCE_DIR}/common)
+  target_link_libraries(fuzz_sup_shutdown PRIVATE PkgConfig::EVENT)
+  target_compile_options(fuzz_sup_shutdown PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_sup_shutdown PRIVATE -fsanitize=fuzzer,address,undefined)
+  add_test(NAME fuzz_sup_shutdown COMMAND fuzz_sup_shutdown -max_total_time=5 -max_len=512 -rss_limit_mb=1024)
+  set_tests_properties(fuzz_sup_shutdown PROPERTIES LABELS "fuzz" TIMEOUT 60)
+endif()

@@ -177,6 +177,13 @@ static void test_untrusted_deadlines(void **st)
     setup_up(30000);
     sup_shutdown_begin(&M, SD_EXIT_MARGIN_MS + 3 * SD_SETTLE_QUIET_MS - 3, true, T0, &A);
     assert_int_equal(M.phase, SD_FINAL_FLUSH);
+    /* and one that leaves not even the children's grace: no flush at all */
+    setup_up(30000);
+    sup_shutdown_begin(&M, SD_EXIT_MARGIN_MS + SD_STOP_GRACE_MS, true, T0, &A);
+    assert_int_equal(M.phase, SD_STOPPING);
+    assert_false(A.final_flush);
+    assert_true(A.stop);
+    assert_string_equal(A.warn, "no time left for the final flush");
 }
 
 /* The deadline ends every phase; before SHUTDOWN, nothing happens. */
