@@ -71,6 +71,9 @@ struct sup {
     const char *stats_file;
 };
 
+/* sup_cli.c: forkcap run by hand (argc > 1): --version, --help, check; the exit code. */
+int sup_cli(int argc, char **argv);
+
 /* sup_children.c: the process table's rows, indexed by enum sup_kind */
 extern const struct sup_proc_desc sup_children[SUP_NKIND];
 

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cfg_vars.h"
 #include "clock.h"
 #include "frame.h"
 #include "log.h"
@@ -80,6 +81,8 @@ static void bind_all(struct sup *s)
 int main(int argc, char **argv)
 {
     static struct sup s; /* owned by main; children get a copy by fork */
+    if (argc > 1) /* by hand; Lambda passes no arguments */
+        return sup_cli(argc, argv);
     s.t0_us = t_exec_us ? t_exec_us : clock_us();
     signal(SIGPIPE, SIG_IGN);
     log_set_component("supervisor");
@@ -95,6 +98,9 @@ int main(int argc, char **argv)
     log_set_level(s.cfg.log_level);
     for (unsigned i = 0; i < s.cfg.nwarnings; i++)
         log_warn("config: %s", s.cfg.warnings[i]);
+    char unh[768];
+    if (cfg_unhonoured(environ, unh, sizeof unh) > 0)
+        log_warn("DD_* variables set but not honoured by forkcap (see docs/migrating.md): %s", unh);
     if (s.cfg.idle)
         log_error("idle mode: %s; the extension registers and follows invocations but sends nothing",
                   s.cfg.idle_reason);
@@ -121,6 +127,9 @@ int main(int argc, char **argv)
         log_error("cannot set up timers and signals");
         return 1;
     }
+    /* the bound ports, before the lifecycle can register: a test reading
+     * them never sees a previous sandbox's (only with FORKCAP_STATS_FILE) */
+    sup_write_stats(&s);
     sup_start(&s);
     event_base_dispatch(base);
     /* the loop ends when the shutdown machine (or a refused registration)

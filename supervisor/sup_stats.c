@@ -21,7 +21,10 @@ static const char *phase_of(const struct sup *s)
         return "exit";
     if (sup_shutdown_active(&s->sd))
         return "shutdown";
-    return s->init_logged ? "ready" : "init";
+    if (s->init_logged)
+        return "ready";
+    /* before the first spawn: the bound ports only */
+    return s->procs.n && s->procs.child[0].spawns == 0 ? "start" : "init";
 }
 
 static json_t *child_json(const struct sup_child *c)
@@ -70,6 +73,11 @@ static json_t *stats_json(const struct sup *s)
     json_object_set_new(j, "spool",
                         json_pack("{s:I,s:I,s:I}", "held", (json_int_t)s->spool.frames, "dropped",
                                   (json_int_t)s->spool.dropped, "delivered", (json_int_t)s->spool.delivered));
+    /* the bound ports (0: not bound), so a test can ask for port 0 and read them back */
+    json_object_set_new(j, "ports",
+                        json_pack("{s:i,s:i,s:i,s:i}", "telemetry", (int)s->socks.port[SUP_SOCK_TELEMETRY],
+                                  "dogstatsd", (int)s->socks.port[SUP_SOCK_DOGSTATSD], "apm",
+                                  (int)s->socks.port[SUP_SOCK_APM], "lambda", (int)s->socks.port[SUP_SOCK_LAMBDA]));
     json_object_set_new(j, "sched", sched_json(&s->sched));
     json_object_set_new(j, "shutdown",
                         json_pack("{s:s,s:i}", "phase", sup_shutdown_phase_name(s->sd.phase), "final_flushes",

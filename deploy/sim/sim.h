@@ -42,6 +42,7 @@ struct sim_opts {
     int log_lines, log_bytes;
     bool json_logs;
     int statsd_port, statsd_per_invoke;
+    const char *statsd_port_file; /* JSON with "ports":{"dogstatsd":N} (forkcap's stats file) */
     int error_every, timeout_every;
     bool freeze;
     int memory_mb;

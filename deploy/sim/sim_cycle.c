@@ -202,11 +202,25 @@ void sim_on_init_error(struct sim *s, const char *error_type)
 
 /* ---- invocations ---- */
 
+/* --statsd-port-file: the extension bound its DogStatsD port itself (port
+ * 0) and reported it in a JSON file. Read at every invocation: a sandbox
+ * reset starts a new extension, on a new port. */
+static int cyc_statsd_port(struct sim *s)
+{
+    if (s->o.statsd_port_file == NULL)
+        return s->o.statsd_port;
+    json_t *j = json_load_file(s->o.statsd_port_file, 0, NULL);
+    json_int_t p = json_integer_value(json_object_get(json_object_get(j, "ports"), "dogstatsd"));
+    json_decref(j);
+    return p > 0 && p <= 65535 ? (int)p : 0;
+}
+
 static void cyc_statsd(struct sim *s, double ms)
 {
-    if (s->statsd_fd < 0)
+    int port;
+    if (s->statsd_fd < 0 || s->o.statsd_per_invoke <= 0 || (port = cyc_statsd_port(s)) <= 0)
         return;
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->o.statsd_port) };
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     for (int k = 0; k < s->o.statsd_per_invoke; k++) {
         char d[128];

@@ -28,7 +28,8 @@ static void usage(FILE *f)
         "  --port N  --port-file FILE  --extension PATH (repeatable)  --runtime CMD\n"
         "  --invokes N  --interval-ms N  --fn-ms N  --timeout-ms N\n"
         "  --log-lines N  --log-bytes N  --json-logs\n"
-        "  --statsd-port P  --statsd-per-invoke N  --error-every K  --timeout-every K\n"
+        "  --statsd-port P  --statsd-port-file FILE  --statsd-per-invoke N\n"
+        "  --error-every K  --timeout-every K\n"
         "  --freeze  --memory-mb N  --function-name S  --function-version S  --region S\n"
         "  --account-id S  --arch x86_64|arm64  --shutdown-reason S  --init-timeout-ms N\n"
         "  --report FILE  --ext-log FILE  --quiet\n"
@@ -50,7 +51,7 @@ static int parse_int(const char *opt, const char *v, long lo, long hi, int *out)
 
 enum {
     O_PORT = 1000, O_PORT_FILE, O_EXT, O_RUNTIME, O_INVOKES, O_INTERVAL, O_FN_MS, O_TIMEOUT,
-    O_LOG_LINES, O_LOG_BYTES, O_JSON_LOGS, O_STATSD_PORT, O_STATSD_N, O_ERROR_EVERY,
+    O_LOG_LINES, O_LOG_BYTES, O_JSON_LOGS, O_STATSD_PORT, O_STATSD_PORT_FILE, O_STATSD_N, O_ERROR_EVERY,
     O_TIMEOUT_EVERY, O_FREEZE, O_MEMORY, O_FN_NAME, O_FN_VERSION, O_REGION, O_ACCOUNT, O_ARCH,
     O_SHUTDOWN_REASON, O_INIT_TIMEOUT, O_REPORT, O_EXT_LOG, O_QUIET, O_HELP,
 };
@@ -70,6 +71,7 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         { "log-bytes", required_argument, 0, O_LOG_BYTES },
         { "json-logs", no_argument, 0, O_JSON_LOGS },
         { "statsd-port", required_argument, 0, O_STATSD_PORT },
+        { "statsd-port-file", required_argument, 0, O_STATSD_PORT_FILE },
         { "statsd-per-invoke", required_argument, 0, O_STATSD_N },
         { "error-every", required_argument, 0, O_ERROR_EVERY },
         { "timeout-every", required_argument, 0, O_TIMEOUT_EVERY },
@@ -116,6 +118,7 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         case O_LOG_BYTES: rc = parse_int("--log-bytes", optarg, 1, SIM_LINE_MAX - 256, &o->log_bytes); break;
         case O_JSON_LOGS: o->json_logs = true; break;
         case O_STATSD_PORT: rc = parse_int("--statsd-port", optarg, 1, 65535, &o->statsd_port); break;
+        case O_STATSD_PORT_FILE: o->statsd_port_file = optarg; break;
         case O_STATSD_N: rc = parse_int("--statsd-per-invoke", optarg, 0, 100000, &o->statsd_per_invoke); break;
         case O_ERROR_EVERY: rc = parse_int("--error-every", optarg, 0, 1000000, &o->error_every); break;
         case O_TIMEOUT_EVERY: rc = parse_int("--timeout-every", optarg, 0, 1000000, &o->timeout_every); break;
@@ -147,8 +150,8 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         fprintf(stderr, "lambda-sim: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    if (o->statsd_per_invoke > 0 && o->statsd_port == 0) {
-        fprintf(stderr, "lambda-sim: --statsd-per-invoke needs --statsd-port\n");
+    if (o->statsd_per_invoke > 0 && o->statsd_port == 0 && o->statsd_port_file == NULL) {
+        fprintf(stderr, "lambda-sim: --statsd-per-invoke needs --statsd-port or --statsd-port-file\n");
         return -1;
     }
     return 0;
@@ -324,7 +327,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (s->o.statsd_port > 0) {
+    if (s->o.statsd_port > 0 || s->o.statsd_port_file) {
         s->statsd_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (s->statsd_fd < 0)
             return 2;
