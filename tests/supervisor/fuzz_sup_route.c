@@ -116,86 +116,67 @@ static const char *str_of(struct cursor *c, char *buf, size_t cap)
     return buf;
 }
 
-/* A well-formed frame of `type`, fields from the script. */
-static void build(struct frame_buf *fb, uint32_t type, struct cursor *c)
+/* A well-formed frame of `type`, fields from the script; -1 for a type no
+ * frame has. */
+static int build(struct frame_buf *fb, uint32_t type, struct cursor *c)
 {
-    char a[64], b[64];
-    frame_begin(fb, (enum frame_type)type);
+    static char a[64], b[64], msg[4][64];
     switch (type) {
     case FT_REGISTERED:
-        frame_put_str(fb, "ext_id", str_of(c, a, sizeof a));
-        frame_put_str(fb, "fn_name", str_of(c, b, sizeof b));
-        frame_put_str(fb, "fn_version", "1");
-        frame_put_uint(fb, "t_start_us", byte(c));
-        frame_put_uint(fb, "t_register_us", byte(c));
-        break;
+        return frame_encode_registered(fb, &(struct ft_registered){
+            .ext_id = str_of(c, a, sizeof a), .fn_name = str_of(c, b, sizeof b), .fn_version = "1",
+            .t_register_us = byte(c)});
     case FT_SUBSCRIBED:
-        frame_put_int(fb, "status", byte(c) & 1 ? 200 : -1);
-        frame_put_uint(fb, "t_subscribe_us", byte(c));
-        break;
+        return frame_encode_subscribed(fb, &(struct ft_subscribed){.status = byte(c) & 1 ? 200 : -1,
+                                                                   .t_subscribe_us = byte(c)});
     case FT_NEXT_WAIT:
-        frame_put_uint(fb, "t_us", byte(c));
-        break;
+        return frame_encode_next_wait(fb, &(struct ft_next_wait){.t_us = byte(c)});
     case FT_INVOKE:
-        frame_put_str(fb, "request_id", str_of(c, a, 8));
-        frame_put_int(fb, "deadline_ms", (int64_t)byte(c) * 100 - 1000);
-        frame_put_str(fb, "arn", str_of(c, b, sizeof b));
-        break;
+        return frame_encode_invoke(fb, &(struct ft_invoke){.request_id = str_of(c, a, 8),
+                                                           .deadline_ms = (int64_t)byte(c) * 100 - 1000,
+                                                           .arn = str_of(c, b, sizeof b)});
     case FT_SHUTDOWN:
-        frame_put_str(fb, "reason", "spindown");
-        frame_put_int(fb, "deadline_ms", (int64_t)byte(c) * 100);
-        break;
-    case FT_FATAL:
-        frame_put_str(fb, "error", str_of(c, a, sizeof a));
-        if (byte(c) & 1)
-            frame_put_int(fb, "status", 400 + byte(c));
-        break;
+        return frame_encode_shutdown(fb, &(struct ft_shutdown){.reason = "spindown",
+                                                               .deadline_ms = (int64_t)byte(c) * 100});
+    case FT_FATAL: {
+        struct ft_fatal m = {.error = str_of(c, a, sizeof a)};
+        if (byte(c) & 1) {
+            m.has_status = true;
+            m.status = 400 + byte(c);
+        }
+        return frame_encode_fatal(fb, &m);
+    }
     case FT_PLATFORM: {
-        static const char *const ev[] = {"start", "runtimeDone", "report", "initReport"};
-        frame_put_str(fb, "event", ev[byte(c) % 4]);
-        frame_put_int(fb, "time_ms", byte(c));
+        struct ft_platform m = {.event = (enum platform_event)(byte(c) % PE_COUNT), .time_ms = byte(c)};
         if (byte(c) & 1)
-            frame_put_str(fb, "request_id", str_of(c, a, 8));
-        break;
+            m.request_id = str_of(c, a, 8);
+        return frame_encode_platform(fb, &m);
     }
     case FT_LOGS: {
-        frame_put_key(fb, "records");
-        size_t at = frame_val_array_begin(fb);
+        struct ft_log_record r[4];
         uint32_t n = byte(c) % 4;
         for (uint32_t i = 0; i < n; i++) {
-            size_t rec = frame_val_array_begin(fb);
-            frame_val_int(fb, byte(c));
-            frame_val_uint(fb, byte(c) % 3);
-            frame_val_nil(fb);
-            str_of(c, a, sizeof a);
-            frame_val_str(fb, a, strlen(a));
-            frame_val_array_end(fb, rec, 4);
+            r[i] = (struct ft_log_record){.time_ms = byte(c), .source = (enum log_source)(byte(c) % 3)};
+            r[i].message = str_of(c, msg[i], sizeof msg[i]);
+            r[i].message_len = strlen(msg[i]);
         }
-        frame_val_array_end(fb, at, n);
-        break;
+        return frame_encode_logs(fb, &(struct ft_logs){.records = r, .n_records = n});
     }
+    case FT_GO:
+        return frame_encode_go(fb, &(struct ft_go){0});
     case FT_CONTEXT:
-        frame_put_str(fb, "fn_name", "f");
-        frame_put_str(fb, "fn_version", "1");
-        break;
+        return frame_encode_context(fb, &(struct ft_context){.fn_name = "f", .fn_version = "1"});
     case FT_FLUSH:
-        frame_put_uint(fb, "flush_id", byte(c));
-        frame_put_uint(fb, "budget_ms", byte(c));
-        break;
+        return frame_encode_flush(fb, &(struct ft_flush){.flush_id = byte(c), .budget_ms = byte(c)});
     case FT_READY:
-        frame_put_uint(fb, "t_start_us", byte(c));
-        frame_put_uint(fb, "t_tls_us", byte(c));
-        frame_put_uint(fb, "t_ready_us", byte(c));
-        break;
+        return frame_encode_ready(fb, &(struct ft_ready){.t_start_us = byte(c), .t_tls_us = byte(c),
+                                                         .t_ready_us = byte(c)});
     case FT_ACK:
-        frame_put_uint(fb, "upto", byte(c));
-        break;
+        return frame_encode_ack(fb, &(struct ft_ack){.upto = byte(c)});
     case FT_FLUSHED:
-        frame_put_uint(fb, "flush_id", byte(c) % 8);
-        frame_put_bool(fb, "ok", byte(c) & 1);
-        break;
+        return frame_encode_flushed(fb, &(struct ft_flushed){.flush_id = byte(c) % 8, .ok = byte(c) & 1});
     default:
-        break; /* FT_GO and unknown types: an empty body */
+        return -1;
     }
 }
 
@@ -204,8 +185,8 @@ static void send_from(unsigned k, uint32_t type, struct cursor *c)
     if (!F.child[k])
         return;
     struct frame_buf fb = {0};
-    build(&fb, type, c);
-    peer_send_buf(F.child[k], &fb);
+    if (build(&fb, type, c) == 0)
+        peer_send(F.child[k], fb.p, fb.len);
     frame_buf_free(&fb);
 }
 

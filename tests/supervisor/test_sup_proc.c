@@ -158,19 +158,17 @@ static int log_index(const char *line)
     return -1;
 }
 
-/* The child of row idx sends a frame of this type (no fields needed). */
+/* The child of row idx sends a frame of this type. */
 static void child_send(unsigned idx, enum frame_type type)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, type);
     if (type == FT_NEXT_WAIT)
-        frame_put_uint(&fb, "t_us", 1);
-    if (type == FT_READY) {
-        frame_put_uint(&fb, "t_start_us", 1);
-        frame_put_uint(&fb, "t_tls_us", 2);
-        frame_put_uint(&fb, "t_ready_us", 3);
-    }
-    assert_int_not_equal(peer_send_buf(F.child[idx], &fb), 0);
+        frame_encode_next_wait(&fb, &(struct ft_next_wait){.t_us = 1});
+    else if (type == FT_READY)
+        frame_encode_ready(&fb, &(struct ft_ready){.t_start_us = 1, .t_tls_us = 2, .t_ready_us = 3});
+    else
+        fail_msg("no template for frame type %d", (int)type);
+    assert_int_not_equal(peer_send(F.child[idx], fb.p, fb.len), 0);
     frame_buf_free(&fb);
 }
 

@@ -52,71 +52,54 @@ static void note_frame(struct seen *w, const struct frame *f)
         return;
     w->type[w->n] = f->type;
     if (f->type == FT_FLUSH) {
-        bool fin = false;
-        frame_get_bool(f, "final", &fin);
-        w->final[w->n] = fin;
-        frame_get_uint(f, "flush_id", &w->flush_id[w->n]);
+        w->final[w->n] = f->u.flush.has_final && f->u.flush.final;
+        w->flush_id[w->n] = f->u.flush.flush_id;
     }
     w->n++;
+}
+
+static void send_on(unsigned k, struct frame_buf *fb)
+{
+    assert_int_not_equal(peer_send_buf(F.child[k], fb), 0);
+    frame_buf_free(fb);
 }
 
 static void send_registered(void)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_REGISTERED);
-    frame_put_str(&fb, "ext_id", "ext-1");
-    frame_put_str(&fb, "fn_name", "fn");
-    frame_put_str(&fb, "fn_version", "1");
-    frame_put_uint(&fb, "t_start_us", 1);
-    frame_put_uint(&fb, "t_register_us", 2);
-    assert_int_not_equal(peer_send_buf(F.child[SUP_LIFECYCLE], &fb), 0);
-    frame_buf_free(&fb);
+    frame_encode_registered(&fb, &(struct ft_registered){.ext_id = "ext-1", .fn_name = "fn", .fn_version = "1",
+                                                         .t_register_us = 2});
+    send_on(SUP_LIFECYCLE, &fb);
 }
 
 static void send_logs(const char *msg)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_LOGS);
-    frame_put_key(&fb, "records");
-    size_t at = frame_val_array_begin(&fb);
-    size_t rec = frame_val_array_begin(&fb);
-    frame_val_int(&fb, 1);
-    frame_val_uint(&fb, 0);
-    frame_val_nil(&fb);
-    frame_val_str(&fb, msg, strlen(msg));
-    frame_val_array_end(&fb, rec, 4);
-    frame_val_array_end(&fb, at, 1);
-    assert_int_not_equal(peer_send_buf(F.child[SUP_LIFECYCLE], &fb), 0);
-    frame_buf_free(&fb);
+    struct ft_log_record r = {.time_ms = 1, .source = LOG_SRC_FUNCTION, .message = msg,
+                              .message_len = strlen(msg)};
+    frame_encode_logs(&fb, &(struct ft_logs){.records = &r, .n_records = 1});
+    send_on(SUP_LIFECYCLE, &fb);
 }
 
 static void send_shutdown(int64_t deadline_ms)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_SHUTDOWN);
-    frame_put_str(&fb, "reason", "spindown");
-    frame_put_int(&fb, "deadline_ms", deadline_ms);
-    assert_int_not_equal(peer_send_buf(F.child[SUP_LIFECYCLE], &fb), 0);
-    frame_buf_free(&fb);
+    frame_encode_shutdown(&fb, &(struct ft_shutdown){.reason = "spindown", .deadline_ms = deadline_ms});
+    send_on(SUP_LIFECYCLE, &fb);
 }
 
 static void send_ack(uint64_t upto)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_ACK);
-    frame_put_uint(&fb, "upto", upto);
-    assert_int_not_equal(peer_send_buf(F.child[SUP_FLUSHER], &fb), 0);
-    frame_buf_free(&fb);
+    frame_encode_ack(&fb, &(struct ft_ack){.upto = upto});
+    send_on(SUP_FLUSHER, &fb);
 }
 
 static void send_flushed(uint64_t id)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_FLUSHED);
-    frame_put_uint(&fb, "flush_id", id);
-    frame_put_bool(&fb, "ok", true);
-    assert_int_not_equal(peer_send_buf(F.child[SUP_FLUSHER], &fb), 0);
-    frame_buf_free(&fb);
+    frame_encode_flushed(&fb, &(struct ft_flushed){.flush_id = id, .ok = true});
+    send_on(SUP_FLUSHER, &fb);
 }
 
 /* ---- the fake system ---- */
@@ -324,10 +307,8 @@ static void test_protocol_error_restarts_offender(void **st)
     send_logs("kept");
     run();
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_ACK); /* flusher-to-supervisor only */
-    frame_put_uint(&fb, "upto", 99);
-    assert_int_not_equal(peer_send_buf(F.child[SUP_LIFECYCLE], &fb), 0);
-    frame_buf_free(&fb);
+    frame_encode_ack(&fb, &(struct ft_ack){.upto = 99}); /* flusher-to-supervisor only */
+    send_on(SUP_LIFECYCLE, &fb);
     run();
     assert_int_equal(S.procs.child[SUP_LIFECYCLE].broken, 1);
     assert_int_equal(F.last_sig[SUP_LIFECYCLE], SIGKILL);
