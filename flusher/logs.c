@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "utf8.h"
+
 void fl_logs_limits_default(struct fl_logs_limits *lim)
 {
     lim->max_entries = FL_LOGS_MAX_ENTRIES;
@@ -112,34 +114,6 @@ static char *dup_lower(const char *s)
         for (char *p = d; *p; p++)
             *p = (char)tolower((unsigned char)*p);
     return d;
-}
-
-/* Length of the valid UTF-8 sequence at p (RFC 3629), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else
-        return 0;
-    if (left < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t k = 2; k < n; k++)
-        if (p[k] < 0x80 || p[k] > 0xBF)
-            return 0;
-    return n;
 }
 
 /* A writer that only counts when p is NULL, so one routine both sizes and

@@ -3,7 +3,7 @@
 # compiled in directly so the group does not depend on the folder libraries.
 set(TELE_DIR ${FORKCAP_TESTS}/telemetry)
 set(TELE_PARSER ${PROJECT_SOURCE_DIR}/lifecycle/telemetry.c)
-set(TELE_LOGS ${PROJECT_SOURCE_DIR}/flusher/logs.c)
+set(TELE_LOGS ${PROJECT_SOURCE_DIR}/flusher/logs.c ${PROJECT_SOURCE_DIR}/common/utf8.c)
 
 add_executable(test_telemetry ${TELE_DIR}/test_telemetry.c ${TELE_PARSER})
 target_include_directories(test_telemetry PRIVATE ${PROJECT_SOURCE_DIR}/lifecycle)
@@ -12,7 +12,7 @@ add_test(NAME telemetry_parse COMMAND test_telemetry)
 set_tests_properties(telemetry_parse PROPERTIES LABELS "unit" TIMEOUT 60)
 
 add_executable(test_logs ${TELE_DIR}/test_logs.c ${TELE_LOGS})
-target_include_directories(test_logs PRIVATE ${PROJECT_SOURCE_DIR}/flusher)
+target_include_directories(test_logs PRIVATE ${PROJECT_SOURCE_DIR}/flusher ${PROJECT_SOURCE_DIR}/common)
 target_link_libraries(test_logs PRIVATE PkgConfig::JANSSON PkgConfig::CMOCKA)
 add_test(NAME telemetry_logs COMMAND test_logs)
 set_tests_properties(telemetry_logs PROPERTIES LABELS "unit" TIMEOUT 60)
@@ -21,7 +21,8 @@ if(FORKCAP_FUZZ)
   foreach(t fuzz_telemetry fuzz_logs)
     add_executable(${t} ${TELE_DIR}/${t}.c ${TELE_PARSER} ${TELE_LOGS})
     target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/lifecycle
-                                             ${PROJECT_SOURCE_DIR}/flusher)
+                                             ${PROJECT_SOURCE_DIR}/flusher
+                                             ${PROJECT_SOURCE_DIR}/common)
     target_compile_options(${t} PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_options(${t} PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_libraries(${t} PRIVATE PkgConfig::JANSSON m)
