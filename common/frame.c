@@ -10,7 +10,7 @@
 
 /* ---- field specification (implements the comments of frame_types.h) -- */
 
-enum fk { K_STR, K_UINT, K_INT, K_FLOAT, K_BOOL, K_LOGRECS };
+enum fk { K_STR, K_UINT, K_INT, K_FLOAT, K_BOOL, K_LOGRECS, K_BIN };
 
 struct field_spec {
     const char *key;
@@ -61,6 +61,10 @@ static const struct field_spec f_ack[] = {{"upto", K_UINT, R}, {NULL, 0, 0}};
 static const struct field_spec f_flushed[] = {
     {"flush_id", K_UINT, R}, {"ok", K_BOOL, R}, {"sent", K_UINT, O}, {"failed", K_UINT, O},
     {"dropped", K_UINT, O}, {"ms", K_UINT, O}, {NULL, 0, 0}};
+static const struct field_spec f_traces[] = {
+    {"pb", K_BIN, R}, {"spans", K_UINT, R}, {"lambda_rid", K_STR, O}, {"lang", K_STR, O},
+    {NULL, 0, 0}};
+static const struct field_spec f_trace_stats[] = {{"body", K_BIN, R}, {NULL, 0, 0}};
 #undef R
 #undef O
 
@@ -79,6 +83,8 @@ static const struct type_spec types[] = {
     {FT_READY, "READY", FRAME_DIR_F2S, f_ready},
     {FT_ACK, "ACK", FRAME_DIR_F2S, f_ack},
     {FT_FLUSHED, "FLUSHED", FRAME_DIR_F2S, f_flushed},
+    {FT_TRACES, "TRACES", FRAME_DIR_F2S | FRAME_DIR_S2F, f_traces},
+    {FT_TRACE_STATS, "TRACE_STATS", FRAME_DIR_F2S | FRAME_DIR_S2F, f_trace_stats},
 };
 
 static const struct type_spec *spec_of(uint32_t type)
@@ -331,6 +337,7 @@ static bool kind_ok(const struct fv *v, enum fk k)
     case K_FLOAT: return v->kind == FV_FLOAT || v->kind == FV_INT || v->kind == FV_UINT;
     case K_BOOL: return v->kind == FV_BOOL;
     case K_LOGRECS: return v->kind == FV_ARRAY;
+    case K_BIN: return v->kind == FV_BIN;
     }
     return false;
 }
@@ -504,6 +511,16 @@ bool frame_get_str(const struct frame *f, const char *key, const char **s, size_
     *s = v->v.s;
     if (len)
         *len = v->n;
+    return true;
+}
+
+bool frame_get_bin(const struct frame *f, const char *key, const uint8_t **b, size_t *len)
+{
+    const struct fv *v = frame_get(f, key);
+    if (v == NULL || v->kind != FV_BIN)
+        return false;
+    *b = (const uint8_t *)v->v.s;
+    *len = v->n;
     return true;
 }
 
@@ -736,6 +753,17 @@ void frame_put_key(struct frame_buf *fb, const char *key)
 void frame_put_str(struct frame_buf *fb, const char *key, const char *s)
 {
     frame_put_strn(fb, key, s ? s : "", s ? strlen(s) : 0);
+}
+
+void frame_put_bin(struct frame_buf *fb, const char *key, const void *b, size_t len)
+{
+    if (len > UINT32_MAX) {
+        fb->err = true;
+        return;
+    }
+    frame_put_key(fb, key);
+    fb_byte_be(fb, 0xc6, len, 4);
+    fb_raw(fb, b, len);
 }
 
 void frame_put_strn(struct frame_buf *fb, const char *key, const char *s, size_t len)

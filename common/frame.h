@@ -68,6 +68,7 @@ const char *frame_type_name(uint32_t type);
  * get_int accepts any integer that fits int64; get_float any number. */
 const struct fv *frame_get(const struct frame *f, const char *key);
 bool frame_get_str(const struct frame *f, const char *key, const char **s, size_t *len);
+bool frame_get_bin(const struct frame *f, const char *key, const uint8_t **b, size_t *len);
 bool frame_get_uint(const struct frame *f, const char *key, uint64_t *out);
 bool frame_get_int(const struct frame *f, const char *key, int64_t *out);
 bool frame_get_float(const struct frame *f, const char *key, double *out);
@@ -96,6 +97,7 @@ void frame_begin(struct frame_buf *fb, enum frame_type type);
 /* Body fields (key + value). */
 void frame_put_str(struct frame_buf *fb, const char *key, const char *s);
 void frame_put_strn(struct frame_buf *fb, const char *key, const char *s, size_t len);
+void frame_put_bin(struct frame_buf *fb, const char *key, const void *b, size_t len);
 void frame_put_uint(struct frame_buf *fb, const char *key, uint64_t v);
 void frame_put_int(struct frame_buf *fb, const char *key, int64_t v);
 void frame_put_float(struct frame_buf *fb, const char *key, double v);

@@ -90,6 +90,20 @@ enum frame_type {
     FT_FLUSHED = 50,
     /* R flush_id uint, R ok bool, O sent uint (requests), O failed uint,
      * O dropped uint (payloads given up), O ms uint (time taken) */
+
+    /* ---- F -> S -> F: accepted tracer data (spooled by S until F acks) --
+     * The flusher's trace receiver sends these to S, answering the tracer
+     * 200 only once they are in the kernel; S spools them and sends them
+     * back like FT_LOGS, so a flusher crash loses no accepted payload. */
+    FT_TRACES = 51,
+    /* R pb bin: one TracerPayload protobuf (flusher/trace_pb.h), at most
+     * TP_PAYLOAD_MAX_DEFAULT bytes, Lambda tags already applied;
+     * R spans uint (spans in it), O lambda_rid str: the request id of an
+     * aws.lambda span in it (the tracer has reported that invocation's end),
+     * O lang str (Datadog-Meta-Lang, for X-Datadog-Reported-Languages). */
+    FT_TRACE_STATS = 52,
+    /* R body bin: one ClientStatsPayload exactly as the tracer sent it to
+     * /v0.6/stats (msgpack, walked by the receiver). */
 };
 
 #endif

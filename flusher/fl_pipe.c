@@ -11,6 +11,7 @@
 #include "dogstatsd.h"
 #include "endpoints.h"
 #include "enhanced.h"
+#include "fl_traces.h"
 #include "log.h"
 #include "logs.h"
 #include "metrics.h"
@@ -18,6 +19,7 @@
 #include "sketch_pb.h"
 
 #define TAG_LOGS (1ull << 63)
+#define TAG_TRACES (1ull << 62)
 #define GEN_SHIFT 24
 #define ID_MAX CFG_STR_MAX
 #define TAGS_BUF 4096
@@ -49,6 +51,7 @@ struct fl_pipe {
     struct met_agg *agg;
     struct enh_state *enh;
     struct fl_logs *logs;
+    struct fl_traces *traces;
     struct fl_endpoints ep;
     bool idle;
     bool logs_forbidden;
@@ -58,6 +61,7 @@ struct fl_pipe {
     char fn_name[ID_MAX], fn_version[ID_MAX], account_id[ID_MAX], arn[512];
     char request_id[ID_MAX];
     char arch[32], runtime[ID_MAX];
+    char fn_tags[TAGS_BUF]; /* the function tag set, for spans */
     char seen[FL_PIPE_SEEN_IDS][ID_MAX];
     unsigned seen_next;
 
@@ -77,7 +81,7 @@ struct fl_pipe {
     struct waiter waiting[FL_PIPE_WAITERS];
     unsigned nwaiting;
     uint64_t t0_us;
-    unsigned n_series_posts, n_sketch_posts, n_log_posts;
+    unsigned n_series_posts, n_sketch_posts, n_log_posts, n_trace_posts;
     uint64_t max_seq;    /* highest data seq received */
     uint64_t last_acked;
     uint64_t unacked_idle;
@@ -198,6 +202,7 @@ static void apply_context(struct fl_pipe *p)
         log_warn("logs: tags too long, sent without them");
         tags[0] = '\0';
     }
+    snprintf(p->fn_tags, sizeof p->fn_tags, "%s", tags);
     char service[CFG_STR_MAX];
     snprintf(service, sizeof service, "%s", c->service[0] ? c->service : p->fn_name);
     struct fl_logs_ctx lc = {.arn = arn, .service = service, .tags = tags};
@@ -355,6 +360,9 @@ static void emit_ack(struct fl_pipe *p)
     uint64_t m = metrics_limit(p);
     if (m < upto)
         upto = m;
+    uint64_t t = fl_traces_ackable(p->traces);
+    if (t < upto)
+        upto = t;
     if (upto > p->max_seq)
         upto = p->max_seq;
     if (upto <= p->last_acked)
@@ -414,6 +422,14 @@ static void on_post(const struct fl_post_result *r, void *arg)
     case FL_ABORTED: p->st.posts_failed++; break;
     default: p->st.posts_dropped++; break;
     }
+    if (r->tag & TAG_TRACES) {
+        bool failed = r->outcome == FL_FAILED || r->outcome == FL_ABORTED;
+        if (failed && r->kept)
+            return; /* the intake resends these bytes: the frames stay in flight */
+        /* failed and not kept: back to pending for the next flush */
+        fl_traces_done(p->traces, r->tag & ~TAG_TRACES, !failed, r->outcome == FL_OK);
+        return;
+    }
     if (r->tag & TAG_LOGS) {
         uint64_t id = r->tag & ~TAG_LOGS;
         struct lpay **pp = &p->lpays;
@@ -464,11 +480,11 @@ static void on_flush_done(const struct fl_flush_summary *s, void *arg)
     for (unsigned i = 0; i < p->nrunning; i++)
         emit_flushed(p, p->running[i].flush_id, ok, s->ok, failed, s->dropped, ms);
     if (ok)
-        log_debug("flush %llu: %u series, %u sketch, %u log payload%s (+%u resent), ok in %llu ms, "
-                  "acked to %llu",
+        log_debug("flush %llu: %u series, %u sketch, %u log, %u trace payload(s) (+%u resent), ok in "
+                  "%llu ms, acked to %llu",
                   (unsigned long long)p->running[0].flush_id, p->n_series_posts, p->n_sketch_posts,
-                  p->n_log_posts, p->n_log_posts == 1 ? "" : "s",
-                  s->posted - p->n_series_posts - p->n_sketch_posts - p->n_log_posts,
+                  p->n_log_posts, p->n_trace_posts,
+                  s->posted - p->n_series_posts - p->n_sketch_posts - p->n_log_posts - p->n_trace_posts,
                   (unsigned long long)ms, (unsigned long long)p->last_acked);
     else
         log_warn("flush %llu: %u of %u payloads sent, %u failed (kept for a retry when possible), "
@@ -625,6 +641,31 @@ static void add_log_posts(struct fl_pipe *p, struct posts *ps)
     }
 }
 
+/* Every pending trace and stats frame, as posts; the returned array (body
+ * and header storage) must outlive the submit. */
+static void add_trace_posts(struct fl_pipe *p, struct posts *ps, struct fl_traces_post **tp, size_t *ntp)
+{
+    *tp = NULL;
+    *ntp = 0;
+    if (!fl_traces_pending(p->traces))
+        return;
+    if (fl_traces_take(p->traces, p->ep.traces, p->ep.stats, p->cfg->env, tp, ntp) != 0) {
+        log_warn("traces: payloads not built (out of memory): kept for the next flush");
+        return;
+    }
+    for (size_t i = 0; i < *ntp; i++) {
+        struct fl_post post = (*tp)[i].post;
+        post.tag |= TAG_TRACES;
+        if (posts_add(ps, &post, NULL) != 0) {
+            /* the rest go next time */
+            for (size_t k = i; k < *ntp; k++)
+                fl_traces_done(p->traces, (*tp)[k].post.tag, false, false);
+            break;
+        }
+        p->n_trace_posts++;
+    }
+}
+
 /* Give back every log payload taken for a flush that could not be submitted. */
 static void requeue_logs(struct fl_pipe *p)
 {
@@ -661,7 +702,7 @@ static void start_flush(struct fl_pipe *p)
         return;
     p->st.flushes++;
     p->t0_us = now;
-    p->n_series_posts = p->n_sketch_posts = p->n_log_posts = 0;
+    p->n_series_posts = p->n_sketch_posts = p->n_log_posts = p->n_trace_posts = 0;
 
     if (p->idle) {
         /* nothing is sent: everything received is done with */
@@ -688,16 +729,21 @@ static void start_flush(struct fl_pipe *p)
     unsigned dropped = 0;
     add_metric_posts(p, &ps, &dropped);
     add_log_posts(p, &ps);
+    struct fl_traces_post *tposts;
+    size_t ntposts;
+    add_trace_posts(p, &ps, &tposts, &ntposts);
     fl_pipe_flush_fn fn = p->o.flush ? p->o.flush : (fl_pipe_flush_fn)fl_intake_flush;
     p->flushing = true;
     int rc = fn(p->o.sender, ps.v, ps.n, deadline, FL_FLUSH_RESEND_KEPT, on_post, on_flush_done, p);
     posts_free(&ps);
+    fl_traces_posts_free(tposts, ntposts);
     if (rc != 0) {
         log_warn("flush %llu could not be submitted (out of memory?): metrics of this drain dropped, "
                  "logs requeued",
                  (unsigned long long)p->running[0].flush_id);
         p->flushing = false;
         requeue_logs(p);
+        fl_traces_requeue(p->traces);
         if (p->ngens)
             p->gens[p->ngens - 1].outstanding = 0; /* dropped, counted below */
         prune_gens(p);
@@ -733,6 +779,19 @@ static void on_flush_frame(struct fl_pipe *p, const struct frame *f)
         start_flush(p);
 }
 
+/* Idle mode ships nothing: acknowledge data frames in batches of 64. */
+static void emit_idle_ack(struct fl_pipe *p)
+{
+    if (++p->unacked_idle < 64)
+        return;
+    p->unacked_idle = 0;
+    struct frame_buf fb = {0};
+    frame_begin(&fb, FT_ACK);
+    frame_put_uint(&fb, "upto", p->max_seq);
+    p->o.emit(&fb, p->o.emit_arg);
+    p->last_acked = p->st.acked = p->max_seq;
+}
+
 void fl_pipe_frame(struct fl_pipe *p, const struct frame *f)
 {
     switch (f->type) {
@@ -744,13 +803,22 @@ void fl_pipe_frame(struct fl_pipe *p, const struct frame *f)
             on_platform(p, f);
         else
             on_logs(p, f);
-        if (p->idle && ++p->unacked_idle >= 64) {
-            p->unacked_idle = 0;
-            struct frame_buf fb = {0};
-            frame_begin(&fb, FT_ACK);
-            frame_put_uint(&fb, "upto", p->max_seq);
-            p->o.emit(&fb, p->o.emit_arg);
-            p->last_acked = p->st.acked = p->max_seq;
+        if (p->idle)
+            emit_idle_ack(p);
+        break;
+    case FT_TRACES:
+    case FT_TRACE_STATS:
+        if (f->seq > p->max_seq)
+            p->max_seq = f->seq;
+        if (p->idle) {
+            emit_idle_ack(p);
+            break;
+        }
+        if (fl_traces_add(p->traces, f) != 0) {
+            /* not held, so acked with the next watermark: counted as dropped */
+            p->st.traces_dropped++;
+            log_warn("traces: a %s frame could not be kept (out of memory): dropped",
+                     frame_type_name(f->type));
         }
         break;
     case FT_CONTEXT:
@@ -800,7 +868,8 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
     p->agg = met_new(0);
     p->enh = p->agg ? enh_new(p->agg) : NULL;
     p->logs = fl_logs_new(NULL, NULL);
-    if (!p->agg || !p->enh || !p->logs) {
+    p->traces = fl_traces_new();
+    if (!p->agg || !p->enh || !p->logs || !p->traces) {
         fl_pipe_free(p);
         return NULL;
     }
@@ -829,6 +898,7 @@ void fl_pipe_free(struct fl_pipe *p)
         free(lp);
     }
     fl_logs_free(p->logs);
+    fl_traces_free(p->traces);
     enh_free(p->enh);
     met_free(p->agg);
     free(p);
@@ -840,5 +910,17 @@ void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)
     fl_logs_get_stats(p->logs, &ls);
     *out = p->st;
     out->logs_dropped += ls.dropped; /* ours (after a 403) + the batcher's */
+    struct fl_traces_stats ts;
+    fl_traces_get_stats(p->traces, &ts);
+    out->trace_frames = ts.frames;
+    out->trace_spans = ts.spans;
+    out->trace_stats_frames = ts.stats_frames;
+    out->trace_delivered = ts.delivered;
+    out->trace_given_up = ts.given_up;
     out->flushing = p->flushing;
+}
+
+const char *fl_pipe_function_tags(const struct fl_pipe *p)
+{
+    return p->fn_tags[0] ? p->fn_tags : NULL;
 }

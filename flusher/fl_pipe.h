@@ -10,6 +10,9 @@
  *  - FT_PLATFORM: enhanced metrics (DD_ENHANCED_METRICS); a "start" record
  *    counts the invocation too (once per request id, whichever comes first).
  *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
+ *  - FT_TRACES, FT_TRACE_STATS: held (fl_traces.h) and posted at the next
+ *    flush to the traces and stats endpoints; acked once their posts are
+ *    final, like logs.
  *  - DogStatsD datagrams: parsed into the aggregator.
  *  - FT_FLUSH {flush_id, budget_ms, final}: the aggregator is drained whole
  *    (as Datadog's extension does at the end of an invocation), encoded as
@@ -24,7 +27,8 @@
  * it, and each waiting flush_id gets its own FT_FLUSHED with that result. A
  * waiting flush whose deadline passed is answered ok=false, sent=0.
  *
- * Acks: FT_ACK upto = min(logs watermark, metrics watermark). A platform
+ * Acks: FT_ACK upto = min(logs watermark, metrics watermark, oldest trace
+ * frame held - 1). A platform
  * frame folds into the aggregator at once, so its seq is held back until
  * every metric payload of the drain that took it is final (delivered,
  * rejected, or dropped and counted); a payload kept in the intake's retry
@@ -77,6 +81,9 @@ struct fl_pipe_stats {
     uint64_t gens_forgotten;                       /* drains forgotten past FL_PIPE_GENS */
     uint64_t logs_dropped;                         /* records dropped by the batcher */
     uint64_t acked;                                /* last FT_ACK upto */
+    uint64_t trace_frames, trace_spans, trace_stats_frames; /* FT_TRACES / FT_TRACE_STATS in */
+    uint64_t trace_delivered, trace_given_up;      /* frames whose posts were final */
+    uint64_t traces_dropped;                       /* frames not kept (out of memory) */
     bool flushing;
 };
 
@@ -88,9 +95,14 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o);
  * the intake first, it makes no callbacks once freed). */
 void fl_pipe_free(struct fl_pipe *p);
 
-/* FT_PLATFORM, FT_LOGS, FT_CONTEXT, FT_FLUSH; other types are ignored.
+/* FT_PLATFORM, FT_LOGS, FT_TRACES, FT_TRACE_STATS, FT_CONTEXT, FT_FLUSH;
+ * other types are ignored.
  * Malformed record shapes are counted and skipped. */
 void fl_pipe_frame(struct fl_pipe *p, const struct frame *f);
+
+/* The function tag set ("k:v,k:v", as on logs) for spans; NULL when empty.
+ * The one place traces take their tags from. */
+const char *fl_pipe_function_tags(const struct fl_pipe *p);
 
 /* One DogStatsD datagram (now = unix seconds). */
 void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len);

@@ -15,6 +15,7 @@
 struct blob {
     uint8_t *p;
     size_t n;
+    uint32_t spans;
 };
 
 struct tp_enc {
@@ -176,7 +177,7 @@ static int keep_chunk(struct tp_enc *e, Datadog__Trace__TraceChunk *c)
         e->chunks = b;
         e->cap = cap;
     }
-    e->chunks[e->nchunks++] = (struct blob){p, n};
+    e->chunks[e->nchunks++] = (struct blob){p, n, (uint32_t)c->n_spans};
     e->st.chunks++;
     e->st.spans += (uint32_t)c->n_spans;
     return 0;
@@ -399,13 +400,15 @@ int tp_emit(struct tp_enc *e, tp_out_fn out, void *arg)
             break;
         }
         size_t off = datadog__trace__tracer_payload__pack(&tp, buf);
+        uint32_t spans = 0;
         for (size_t k = i; k < j; k++) {
+            spans += e->chunks[k].spans;
             buf[off++] = (6u << 3) | 2u; /* chunks = 6, length-delimited */
             off += varint(buf + off, e->chunks[k].n);
             memcpy(buf + off, e->chunks[k].p, e->chunks[k].n);
             off += e->chunks[k].n;
         }
-        rc = out(buf, off, arg);
+        rc = out(buf, off, spans, arg);
         free(buf);
         i = j;
     }

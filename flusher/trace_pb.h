@@ -56,7 +56,7 @@ int tp_add_cb(const struct tr_trace *t, void *arg);
 /* Hand every TracerPayload built so far to out (each at most max_payload
  * bytes, the chunks in arrival order); the encoder is empty afterwards.
  * Stops at the first non-zero return of out and returns it; 0, or -1 out of memory. */
-typedef int (*tp_out_fn)(const uint8_t *pb, size_t len, void *arg);
+typedef int (*tp_out_fn)(const uint8_t *pb, size_t len, uint32_t nspans, void *arg);
 int tp_emit(struct tp_enc *e, tp_out_fn out, void *arg);
 void tp_get_stats(const struct tp_enc *e, struct tp_stats *out);
 

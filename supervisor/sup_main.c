@@ -62,6 +62,9 @@ void sup_write_stats(const struct sup *s, const char *phase)
             lc->broken, (int)fl->pid, sup_pstate_name(fl->st), fl->restarts, fl->broken,
             (unsigned long long)s->spool.frames, (unsigned long long)s->spool.dropped,
             (unsigned long long)s->spool.delivered);
+    /* the ports actually bound (tests bind port 0 and read them here) */
+    fprintf(f, "\"ports\":{\"telemetry\":%u,\"dogstatsd\":%u,\"apm\":%u,\"lambda\":%u},",
+            s->socks.telemetry_port, s->socks.dogstatsd_port, s->socks.apm_port, s->socks.lambda_port);
     const struct sup_sched *sc = &s->sched;
     const struct sched_stats *st = &sc->st;
     fprintf(f,
@@ -523,6 +526,18 @@ void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
             sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
         }
         break;
+    case FT_TRACES:
+    case FT_TRACE_STATS: {
+        /* accepted tracer data: the flusher answered 200 once this frame was
+         * in the kernel, so from here on it is ours to keep until acked */
+        struct frame_buf fb = {0};
+        if (frame_reencode(f, &fb) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
+            sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+        else
+            log_warn("data frame %s could not be spooled", frame_type_name(f->type));
+        frame_buf_free(&fb);
+        break;
+    }
     case FT_FLUSHED: {
         bool ok = false;
         frame_get_uint(f, "flush_id", &id);

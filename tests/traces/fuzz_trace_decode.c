@@ -12,9 +12,10 @@
 
 #define FZ_MAX_PAYLOAD 2048u
 
-static int check(const uint8_t *pb, size_t len, void *arg)
+static int check(const uint8_t *pb, size_t len, uint32_t nspans, void *arg)
 {
     (void)arg;
+    (void)nspans;
     if (len > FZ_MAX_PAYLOAD)
         abort();
     Datadog__Trace__TracerPayload *tp = datadog__trace__tracer_payload__unpack(NULL, len, pb);

@@ -338,8 +338,9 @@ struct pbs {
     size_t n, bytes_max;
 };
 
-static int keep_pb(const uint8_t *pb, size_t len, void *arg)
+static int keep_pb(const uint8_t *pb, size_t len, uint32_t nspans, void *arg)
 {
+    (void)nspans;
     struct pbs *p = arg;
     assert_true(p->n < 8);
     if (len > p->bytes_max)
@@ -446,12 +447,16 @@ struct split_count {
     uint64_t seen_ids;
 };
 
-static int count_pb(const uint8_t *pb, size_t len, void *arg)
+static int count_pb(const uint8_t *pb, size_t len, uint32_t nspans, void *arg)
 {
     struct split_count *c = arg;
     Datadog__Trace__TracerPayload *tp = datadog__trace__tracer_payload__unpack(NULL, len, pb);
     assert_non_null(tp);
     c->payloads++;
+    size_t in_pb = 0;
+    for (size_t i = 0; i < tp->n_chunks; i++)
+        in_pb += tp->chunks[i]->n_spans;
+    assert_int_equal(in_pb, nspans);
     if (len > c->max_len)
         c->max_len = len;
     for (size_t i = 0; i < tp->n_chunks; i++)

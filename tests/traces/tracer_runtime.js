@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// tracer_runtime.js — a Lambda runtime (Runtime API loop) that behaves like a
+// Datadog tracer: for every invocation it sends one trace to forkcap's trace
+// port (an aws.lambda root span with request_id, cold_start, function_arn and
+// a child span), waits for the agent's answer, then returns the response.
+// Environment:
+//   TRACER_FORMAT  v04 (default) or v05
+//   TRACER_LOG     file: one JSON line per invocation {rid, trace_id, status, body}
+//   TRACER_PORT    the trace port; else read ports.apm from FORKCAP_STATS_FILE
+//   TRACER_BAD     "1": also send a malformed and an oversized payload per invocation
+'use strict';
+const http = require('http');
+const fs = require('fs');
+
+// ---- a minimal msgpack encoder (what tracers send) ----
+function enc(v, out) {
+  if (v === null || v === undefined) { out.push(Buffer.from([0xc0])); return; }
+  if (typeof v === 'bigint') { const b = Buffer.alloc(9); b[0] = 0xcf; b.writeBigUInt64BE(v, 1); out.push(b); return; }
+  if (typeof v === 'number') {
+    if (Number.isInteger(v) && v >= 0 && v < 128) { out.push(Buffer.from([v])); return; }
+    if (Number.isInteger(v)) { const b = Buffer.alloc(9); b[0] = 0xd3; b.writeBigInt64BE(BigInt(v), 1); out.push(b); return; }
+    const b = Buffer.alloc(9); b[0] = 0xcb; b.writeDoubleBE(v, 1); out.push(b); return;
+  }
+  if (typeof v === 'string') {
+    const s = Buffer.from(v, 'utf8');
+    if (s.length < 32) out.push(Buffer.from([0xa0 | s.length]));
+    else { const h = Buffer.alloc(5); h[0] = 0xdb; h.writeUInt32BE(s.length, 1); out.push(h); }
+    out.push(s); return;
+  }
+  if (Array.isArray(v)) {
+    const h = Buffer.alloc(5); h[0] = 0xdd; h.writeUInt32BE(v.length, 1); out.push(h);
+    v.forEach((x) => enc(x, out)); return;
+  }
+  if (v instanceof Map) {
+    const h = Buffer.alloc(5); h[0] = 0xdf; h.writeUInt32BE(v.size, 1); out.push(h);
+    for (const [k, x] of v) { enc(k, out); enc(x, out); } return;
+  }
+  const ks = Object.keys(v);
+  const h = Buffer.alloc(5); h[0] = 0xdf; h.writeUInt32BE(ks.length, 1); out.push(h);
+  for (const k of ks) { enc(k, out); enc(v[k], out); }
+}
+const pack = (v) => { const out = []; enc(v, out); return Buffer.concat(out); };
+
+// ---- v0.5: the same spans as a string table + 12-element arrays ----
+function v05(traces) {
+  const table = [''], index = new Map([['', 0]]);
+  const idx = (s) => { s = s || ''; if (!index.has(s)) { index.set(s, table.length); table.push(s); } return index.get(s); };
+  const ts = traces.map((t) => t.map((s) => {
+    const meta = new Map(), metrics = new Map();
+    for (const k of Object.keys(s.meta)) meta.set(idx(k), idx(s.meta[k]));
+    for (const k of Object.keys(s.metrics)) metrics.set(idx(k), s.metrics[k]);
+    return [idx(s.service), idx(s.name), idx(s.resource), s.trace_id, s.span_id, s.parent_id,
+            s.start, s.duration, s.error, meta, metrics, idx(s.type)];
+  }));
+  return pack([table, ts]);
+}
+
+const api = process.env.AWS_LAMBDA_RUNTIME_API;
+const format = process.env.TRACER_FORMAT || 'v04';
+const log = process.env.TRACER_LOG;
+let port = process.env.TRACER_PORT ? Number(process.env.TRACER_PORT) : 0;
+
+function request(opts, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(opts, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+function tracePort() {
+  while (!port) {
+    try { port = JSON.parse(fs.readFileSync(process.env.FORKCAP_STATS_FILE, 'utf8')).ports.apm || 0; } catch (e) { /* not yet */ }
+    if (!port) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+  }
+  return port;
+}
+
+function rand64() {
+  return BigInt.asUintN(63, BigInt(Math.floor(Math.random() * 2 ** 31)) << 32n | BigInt(Math.floor(Math.random() * 2 ** 32))) + 1n;
+}
+
+async function sendTrace(body, count) {
+  const [host, p] = ['127.0.0.1', tracePort()];
+  return request({ host, port: p, method: 'PUT', path: format === 'v05' ? '/v0.5/traces' : '/v0.4/traces',
+    headers: { 'Content-Type': 'application/msgpack', 'X-Datadog-Trace-Count': String(count),
+      'Datadog-Meta-Lang': 'nodejs', 'Datadog-Meta-Lang-Version': process.version,
+      'Datadog-Meta-Lang-Interpreter': 'v8', 'Datadog-Meta-Tracer-Version': '5.0.0-forkcap-test',
+      'Content-Length': body.length } }, body);
+}
+
+async function main() {
+  let cold = true;
+  for (;;) {
+    const next = await request({ host: api.split(':')[0], port: Number(api.split(':')[1]), method: 'GET',
+      path: '/2018-06-01/runtime/invocation/next' });
+    const rid = next.headers['lambda-runtime-aws-request-id'];
+    const arn = next.headers['lambda-runtime-invoked-function-arn'] || '';
+    const start = BigInt(Date.now()) * 1000000n;
+    const traceId = rand64(), rootId = rand64(), childId = rand64();
+    const root = { service: 'tracer-svc', name: 'aws.lambda', resource: 'tracer-fn', type: 'serverless',
+      trace_id: traceId, span_id: rootId, parent_id: 0, start: Number(start), duration: 2000000, error: 0,
+      meta: { request_id: rid, cold_start: String(cold), function_arn: arn.toLowerCase(), language: 'javascript' },
+      metrics: { _sampling_priority_v1: 1, _top_level: 1 } };
+    const child = { service: 'tracer-svc', name: 'handler.work', resource: 'work', type: '',
+      trace_id: traceId, span_id: childId, parent_id: rootId, start: Number(start) + 1000, duration: 500000,
+      error: 0, meta: { component: 'test' }, metrics: {} };
+    cold = false;
+    const body = format === 'v05' ? v05([[child, root]]) : pack([[child, root]]);
+    let res;
+    try { res = await sendTrace(body, 1); } catch (e) { res = { status: 0, body: String(e) }; }
+    const line = { rid, trace_id: traceId.toString(), status: res.status, body: res.body };
+    if (process.env.TRACER_BAD === '1') {
+      const bad = await sendTrace(body.subarray(0, body.length - 3), 1);
+      line.bad_status = bad.status;
+    }
+    if (log) fs.appendFileSync(log, JSON.stringify(line) + '\n');
+    await request({ host: api.split(':')[0], port: Number(api.split(':')[1]), method: 'POST',
+      path: `/2018-06-01/runtime/invocation/${rid}/response`, headers: { 'Content-Type': 'application/json' } }, '{}');
+  }
+}
+main().catch((e) => { console.error(e); process.exit(1); });
