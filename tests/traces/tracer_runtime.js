@@ -7,7 +7,8 @@
 //   TRACER_FORMAT  v04 (default) or v05
 //   TRACER_LOG     file: one JSON line per invocation {rid, trace_id, status, body}
 //   TRACER_PORT    the trace port; else read ports.apm from FORKCAP_STATS_FILE
-//   TRACER_BAD     "1": also send a malformed and an oversized payload per invocation
+//   TRACER_BAD     "1": also send a truncated payload per invocation (logs bad_status)
+//   TRACER_PROBE   "1": GET /info, POST /v0.7/config, PUT /v0.6/stats once at start
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -81,8 +82,10 @@ function tracePort() {
   return port;
 }
 
+// full 64-bit ids, as tracers make them (the intake capture writes those
+// above 2^53 as strings)
 function rand64() {
-  return BigInt.asUintN(63, BigInt(Math.floor(Math.random() * 2 ** 31)) << 32n | BigInt(Math.floor(Math.random() * 2 ** 32))) + 1n;
+  return (BigInt(Math.floor(Math.random() * 2 ** 32)) << 32n | BigInt(Math.floor(Math.random() * 2 ** 32))) || 1n;
 }
 
 async function sendTrace(body, count) {
@@ -94,8 +97,28 @@ async function sendTrace(body, count) {
       'Content-Length': body.length } }, body);
 }
 
+// what dd-trace does at start: ask /info, try remote config (404 expected),
+// and send one client stats payload (/v0.6/stats)
+async function probe() {
+  const p = tracePort();
+  const info = await request({ host: '127.0.0.1', port: p, method: 'GET', path: '/info' });
+  const cfg = await request({ host: '127.0.0.1', port: p, method: 'POST', path: '/v0.7/config',
+    headers: { 'Content-Type': 'application/json' } }, '{}');
+  const now = BigInt(Date.now()) * 1000000n;
+  const stats = pack({ Hostname: '', Env: 'e2e', Version: '1.0', Lang: 'nodejs', TracerVersion: '5.0.0',
+    RuntimeID: 'rt-1', Sequence: 1, Service: 'tracer-svc',
+    Stats: [{ Start: Number(now - now % 10000000000n), Duration: 10000000000,
+      Stats: [{ Service: 'tracer-svc', Name: 'aws.lambda', Resource: 'tracer-fn', HTTPStatusCode: 200,
+        Type: 'serverless', Hits: 3, Errors: 0, Duration: 6000000, TopLevelHits: 3, Synthetics: false }] }] });
+  const st = await request({ host: '127.0.0.1', port: p, method: 'PUT', path: '/v0.6/stats',
+    headers: { 'Content-Type': 'application/msgpack', 'Content-Length': stats.length } }, stats);
+  if (log) fs.appendFileSync(log, JSON.stringify({ info: info.status, info_body: info.body,
+    config: cfg.status, stats: st.status }) + '\n');
+}
+
 async function main() {
   let cold = true;
+  if (process.env.TRACER_PROBE === '1') await probe();
   for (;;) {
     const next = await request({ host: api.split(':')[0], port: Number(api.split(':')[1]), method: 'GET',
       path: '/2018-06-01/runtime/invocation/next' });
@@ -112,9 +135,15 @@ async function main() {
       error: 0, meta: { component: 'test' }, metrics: {} };
     cold = false;
     const body = format === 'v05' ? v05([[child, root]]) : pack([[child, root]]);
-    let res;
-    try { res = await sendTrace(body, 1); } catch (e) { res = { status: 0, body: String(e) }; }
-    const line = { rid, trace_id: traceId.toString(), status: res.status, body: res.body };
+    // like dd-trace: a failed send (connection reset, 5xx) is tried again
+    let res, tries = 0;
+    for (;;) {
+      tries++;
+      try { res = await sendTrace(body, 1); } catch (e) { res = { status: 0, body: String(e) }; }
+      if ((res.status === 0 || res.status >= 500) && tries < 5) { await new Promise((r) => setTimeout(r, 20)); continue; }
+      break;
+    }
+    const line = { rid, trace_id: traceId.toString(), status: res.status, body: res.body, tries };
     if (process.env.TRACER_BAD === '1') {
       const bad = await sendTrace(body.subarray(0, body.length - 3), 1);
       line.bad_status = bad.status;

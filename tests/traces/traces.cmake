@@ -25,3 +25,12 @@ if(TARGET fc_proto)
     set_tests_properties(fuzz_trace_decode PROPERTIES LABELS "fuzz" TIMEOUT 60)
   endif()
 endif()
+
+# End to end under lambda-sim with a scripted tracer (Node) as the runtime.
+# Arguments: lambda-sim, forkcap, fake-intake, the CA script.
+if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
+  set(TR_ARGS $<TARGET_FILE:lambda-sim> $<TARGET_FILE:forkcap> $<TARGET_FILE:fake-intake>
+      ${FORKCAP_TESTS}/lib/make-ca.sh)
+  add_test(NAME traces_e2e COMMAND bash ${FORKCAP_TESTS}/traces/e2e.sh ${TR_ARGS})
+  set_tests_properties(traces_e2e PROPERTIES LABELS "e2e" TIMEOUT 180)
+endif()
