@@ -7,7 +7,8 @@
 # cold_start true only on the first invocation, _dd.origin and the function
 # tags on every span, _dd.tags.function on the root; a truncated payload gets
 # 400; /info answers what tracers look for, other paths 404; client stats
-# reach /api/v0.2/stats.
+# reach /api/v0.2/stats. Hostile payloads (10 MiB + 1, huge declared counts,
+# wrong types, bad v0.5 indexes) get 413/400 and never restart the flusher.
 # Usage: e2e.sh LAMBDA_SIM FORKCAP FAKE_INTAKE MAKE_CA
 set -euo pipefail
 SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
@@ -36,7 +37,7 @@ run_format() {
     local fmt=$1
     : > "$CAP"
     rm -f "$T/tracer.log" "$T/report.json" "$T/stats.json"
-    TRACER_FORMAT=$fmt TRACER_LOG=$T/tracer.log TRACER_BAD=1 TRACER_PROBE=1 \
+    TRACER_FORMAT=$fmt TRACER_LOG=$T/tracer.log TRACER_BAD=1 TRACER_PROBE=1 TRACER_ABUSE=$2 \
         run_sim "$T" --invokes $N --function-name trace-fn --runtime "exec node $TRACER" ||
         fail "$fmt: lambda-sim exit $?" || return 1
     check_all_invocations "$T" $N || return 1
@@ -48,6 +49,16 @@ run_format() {
     jq -e -s 'map(select(.info))[0] | .info_body | fromjson | .client_drop_p0s == true
            and (.endpoints | index("/v0.4/traces")) and (.endpoints | index("/v0.6/stats"))' "$L" >/dev/null ||
         fail "$fmt: /info says $(jq -r 'select(.info) | .info_body' "$L")" || return 1
+    if [ "$2" = 1 ]; then
+        # hostile payloads: refused with the right 4xx, and the flusher never restarted
+        jq -e -s 'map(select(.abuse))[0].abuse | .over_10mib == 413 and .huge_array == 400 and .huge_map == 400
+                  and .huge_str == 400 and .wrong_type == 400 and .v05_bad_index == 400
+                  and .v05_string_table_huge == 413 and .truncated == 400 and .empty == 400
+                  and .bad_stats == 400 and .unknown_path == 404 and .get_traces == 404' "$L" >/dev/null ||
+            fail "$fmt: hostile payloads answered $(jq -c 'select(.abuse)' "$L")" || return 1
+        [ "$(jq '.flusher.restarts' "$T/stats.json")" = 0 ] || fail "$fmt: the flusher restarted" || return 1
+        grep -q "trace payload refused" "$T/ext.log" || fail "$fmt: no log line about the refused payloads" || return 1
+    fi
     [ "$(jq -s 'map(select(.rid and .status == 200 and (.body | fromjson | .rate_by_service)))
                 | length' "$L")" = $N ] || fail "$fmt: not every payload answered 200 with rate_by_service" || return 1
     [ "$(jq -s 'map(select(.rid and .bad_status == 400)) | length' "$L")" = $N ] ||
@@ -89,6 +100,6 @@ run_format() {
     export DD_APM_DD_URL="https://localhost:$HTTPS_PORT"
 }
 
-run_format v04
-run_format v05
+run_format v04 1
+run_format v05 0
 echo ok

@@ -9,6 +9,8 @@
 //   TRACER_PORT    the trace port; else read ports.apm from FORKCAP_STATS_FILE
 //   TRACER_BAD     "1": also send a truncated payload per invocation (logs bad_status)
 //   TRACER_PROBE   "1": GET /info, POST /v0.7/config, PUT /v0.6/stats once at start
+//   TRACER_ABUSE   "1": first send hostile payloads (oversized, huge counts, wrong
+//                  types, bad v0.5 indexes, ...) and log the answers
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -116,8 +118,41 @@ async function probe() {
     config: cfg.status, stats: st.status }) + '\n');
 }
 
+// hostile payloads: every answer is logged as {abuse: {case: status}}
+async function abuse() {
+  const p = tracePort();
+  const put = (path, body) => request({ host: '127.0.0.1', port: p, method: 'PUT', path,
+    headers: { 'Content-Type': 'application/msgpack', 'Content-Length': body.length } }, body)
+    .then((r) => r.status, (e) => 'error: ' + e.code);
+  const r = {};
+  const big = Buffer.alloc(10 * 1024 * 1024 + 1, 0xc0);
+  big[0] = 0x90;
+  // as curl sends large bodies: Expect: 100-continue, so the 413 can come
+  // before the body (a server that refuses mid-body can only close)
+  r.over_10mib = await new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port: p, method: 'PUT', path: '/v0.4/traces',
+      headers: { 'Content-Type': 'application/msgpack', 'Content-Length': big.length, Expect: '100-continue' } },
+    (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.on('continue', () => req.end(big));
+    req.on('error', (e) => resolve('error: ' + e.code));
+  });
+  r.huge_array = await put('/v0.4/traces', Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff]));
+  r.huge_map = await put('/v0.4/traces', Buffer.from([0x91, 0x91, 0xdf, 0xff, 0xff, 0xff, 0xff]));
+  r.huge_str = await put('/v0.4/traces', Buffer.from([0x91, 0x91, 0x81, 0xdb, 0x7f, 0xff, 0xff, 0xff, 0x61]));
+  r.wrong_type = await put('/v0.4/traces', pack([[{ name: ['not', 'a', 'string'] }]]));
+  r.v05_bad_index = await put('/v0.5/traces', pack([['', 'a'], [[[1, 99, 1, 1, 1, 0, 1, 1, 0, {}, {}, 0]]]]));
+  r.v05_string_table_huge = await put('/v0.5/traces', Buffer.from([0x92, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x90]));
+  r.truncated = await put('/v0.4/traces', pack([[{ name: 'x', service: 'y' }]]).subarray(0, 6));
+  r.empty = await put('/v0.4/traces', Buffer.alloc(0));
+  r.bad_stats = await put('/v0.6/stats', Buffer.from([0x81, 0xa1]));
+  r.unknown_path = await put('/v0.3/traces', pack([]));
+  r.get_traces = await request({ host: '127.0.0.1', port: p, method: 'GET', path: '/v0.4/traces' }).then((x) => x.status);
+  if (log) fs.appendFileSync(log, JSON.stringify({ abuse: r }) + '\n');
+}
+
 async function main() {
   let cold = true;
+  if (process.env.TRACER_ABUSE === '1') await abuse();
   if (process.env.TRACER_PROBE === '1') await probe();
   for (;;) {
     const next = await request({ host: api.split(':')[0], port: Number(api.split(':')[1]), method: 'GET',
