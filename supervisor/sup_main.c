@@ -227,6 +227,17 @@ static void on_invoke(struct sup *s, const struct frame *f)
     sched_apply(s, &a, SCHED_IDLE);
 }
 
+/* The runtime finished rid: platform.runtimeDone, or sooner a tracer's
+ * aws.lambda span for rid (FT_TRACES lambda_rid). */
+static void runtime_done(struct sup *s, const char *rid)
+{
+    sched_sync_flusher(s);
+    struct sched_act a;
+    enum sched_phase before = s->sched.phase;
+    sup_sched_runtime_done(&s->sched, rid, clock_us(), &a);
+    sched_apply(s, &a, before);
+}
+
 /* A platform record that matters to scheduling (the lifecycle child forwards
  * it; it is spooled for the flusher separately). */
 static void on_platform(struct sup *s, const struct frame *f)
@@ -241,11 +252,7 @@ static void on_platform(struct sup *s, const struct frame *f)
     }
     if (strcmp(ev, "runtimeDone") != 0)
         return;
-    sched_sync_flusher(s);
-    struct sched_act a;
-    enum sched_phase before = s->sched.phase;
-    sup_sched_runtime_done(&s->sched, rid, clock_us(), &a);
-    sched_apply(s, &a, before);
+    runtime_done(s, rid);
 }
 
 /* Stop both children; the process exits once they are reaped (or killed). */
@@ -536,6 +543,11 @@ void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
         else
             log_warn("data frame %s could not be spooled", frame_type_name(f->type));
         frame_buf_free(&fb);
+        /* the tracer reported the invocation's end before Lambda's telemetry
+         * will: an end flush can start now (the frame above goes first) */
+        const char *rid;
+        if (f->type == FT_TRACES && !s->shutting && frame_get_str(f, "lambda_rid", &rid, NULL) && rid[0])
+            runtime_done(s, rid);
         break;
     }
     case FT_FLUSHED: {
