@@ -15,6 +15,7 @@
 #include "fl_pipe.h"
 #include "frame.h"
 #include "intake.h"
+#include "lambda_api.h"
 #include "log.h"
 #include "peer.h"
 #include "receivers.h"
@@ -31,6 +32,7 @@ struct fl {
     struct fl_intake *intake; /* the HTTPS client (CA store loaded once); NULL = idle */
     struct fl_pipe *pipe;     /* frames and datagrams -> intake posts */
     struct fl_trace_recv *traces; /* the trace port */
+    struct fl_lambda_api *lambda; /* the /lambda endpoints */
 };
 
 /* TLS client state: the intake client with the system roots plus
@@ -182,6 +184,7 @@ int fl_main(const struct fl_args *a)
     /* the trace port is served by the trace receiver, the rest here */
     struct fl_args ra = *a;
     ra.apm_fd = -1;
+    ra.lambda_fd = -1;
     fl.recv = fl_receivers_start(fl.base, &ra, on_dgram, &fl);
     struct fl_trace_recv_hooks th = {
         .fn_tags = tr_fn_tags,
@@ -191,6 +194,7 @@ int fl_main(const struct fl_args *a)
     };
     fl.traces = fl_trace_recv_start(fl.base, a->apm_fd, a->cfg, &th);
     peer_set_drained_cb(fl.sup, on_sup_drained, &fl);
+    fl.lambda = fl_lambda_api_start(fl.base, a->lambda_fd, a->cfg, fl.pipe, fl.traces);
     uint64_t t_ready = clock_us();
 
     struct frame_buf fb = {0};
@@ -227,6 +231,7 @@ int fl_main(const struct fl_args *a)
                  (unsigned long long)ts.malformed, (unsigned long long)ts.too_big,
                  (unsigned long long)ts.refused, (unsigned long long)ts.p0_chunks,
                  (unsigned long long)ps.trace_delivered, (unsigned long long)ps.trace_frames);
+    fl_lambda_api_free(fl.lambda);
     fl_trace_recv_free(fl.traces);
     fl_receivers_free(fl.recv);
     peer_free(fl.sup);

@@ -43,6 +43,8 @@ struct waiter {
     uint64_t flush_id;
     uint64_t deadline_us;
     bool final;
+    fl_pipe_flushed_fn local; /* a flush the flusher asked itself (/lambda/flush) */
+    void *local_arg;
 };
 
 struct fl_pipe {
@@ -60,6 +62,7 @@ struct fl_pipe {
     /* identity */
     char fn_name[ID_MAX], fn_version[ID_MAX], account_id[ID_MAX], arn[512];
     char request_id[ID_MAX];
+    bool cold_start; /* FT_CONTEXT: request_id is the sandbox's first invocation */
     char arch[32], runtime[ID_MAX];
     char fn_tags[TAGS_BUF]; /* the function tag set, for spans */
     char seen[FL_PIPE_SEEN_IDS][ID_MAX];
@@ -235,6 +238,7 @@ static void on_context(struct fl_pipe *p, const struct frame *f)
         copy_str(p->account_id, sizeof p->account_id, s, n);
     if (frame_get_str(f, "arn", &s, &n) && n && n < sizeof p->arn)
         copy_str(p->arn, sizeof p->arn, s, n);
+    frame_get_bool(f, "cold_start", &p->cold_start);
     apply_context(p);
     if (frame_get_str(f, "request_id", &s, &n) && n && n < ID_MAX &&
         strncmp(p->request_id, s, sizeof p->request_id)) {
@@ -376,6 +380,19 @@ static void emit_ack(struct fl_pipe *p)
 }
 
 static void emit_flushed(struct fl_pipe *p, uint64_t id, bool ok, unsigned sent, unsigned failed,
+                         unsigned dropped, uint64_t ms);
+
+/* A waiting flush is over: FT_FLUSHED to the supervisor, or the local callback. */
+static void answer_waiter(struct fl_pipe *p, const struct waiter *w, bool ok, unsigned sent, unsigned failed,
+                          unsigned dropped, uint64_t ms)
+{
+    if (w->local)
+        w->local(ok, w->local_arg);
+    else
+        emit_flushed(p, w->flush_id, ok, sent, failed, dropped, ms);
+}
+
+static void emit_flushed(struct fl_pipe *p, uint64_t id, bool ok, unsigned sent, unsigned failed,
                          unsigned dropped, uint64_t ms)
 {
     struct frame_buf fb = {0};
@@ -478,7 +495,7 @@ static void on_flush_done(const struct fl_flush_summary *s, void *arg)
     uint64_t ms = (clock_us() - p->t0_us) / 1000;
     emit_ack(p);
     for (unsigned i = 0; i < p->nrunning; i++)
-        emit_flushed(p, p->running[i].flush_id, ok, s->ok, failed, s->dropped, ms);
+        answer_waiter(p, &p->running[i], ok, s->ok, failed, s->dropped, ms);
     if (ok)
         log_debug("flush %llu: %u series, %u sketch, %u log, %u trace payload(s) (+%u resent), ok in "
                   "%llu ms, acked to %llu",
@@ -687,7 +704,7 @@ static void start_flush(struct fl_pipe *p)
     for (unsigned i = 0; i < p->nwaiting; i++) {
         struct waiter *w = &p->waiting[i];
         if (w->deadline_us <= now + 1000) { /* too late to start: answer it now */
-            emit_flushed(p, w->flush_id, false, 0, 0, 0, 0);
+            answer_waiter(p, w, false, 0, 0, 0, 0);
             continue;
         }
         if (w->deadline_us < deadline)
@@ -714,7 +731,7 @@ static void start_flush(struct fl_pipe *p)
             p->last_acked = p->st.acked = p->max_seq;
         }
         for (unsigned i = 0; i < p->nrunning; i++)
-            emit_flushed(p, p->running[i].flush_id, true, 0, 0, 0, 0);
+            answer_waiter(p, &p->running[i], true, 0, 0, 0, 0);
         p->nrunning = 0;
         return;
     }
@@ -750,12 +767,14 @@ static void start_flush(struct fl_pipe *p)
         p->st.posts_dropped += dropped + p->n_series_posts + p->n_sketch_posts;
         emit_ack(p);
         for (unsigned i = 0; i < p->nrunning; i++)
-            emit_flushed(p, p->running[i].flush_id, false, 0, 0,
+            answer_waiter(p, &p->running[i], false, 0, 0,
                          dropped + p->n_series_posts + p->n_sketch_posts,
                          (clock_us() - now) / 1000);
         p->nrunning = 0;
     }
 }
+
+static void add_waiter(struct fl_pipe *p, struct waiter w);
 
 static void on_flush_frame(struct fl_pipe *p, const struct frame *f)
 {
@@ -766,10 +785,20 @@ static void on_flush_frame(struct fl_pipe *p, const struct frame *f)
     frame_get_bool(f, "final", &final);
     if (budget > 15u * 60u * 1000u)
         budget = 15u * 60u * 1000u;
-    struct waiter w = {.flush_id = id, .deadline_us = clock_us() + budget * 1000, .final = final};
+    add_waiter(p, (struct waiter){.flush_id = id, .deadline_us = clock_us() + budget * 1000, .final = final});
+}
+
+void fl_pipe_flush_local(struct fl_pipe *p, uint32_t budget_ms, fl_pipe_flushed_fn done, void *arg)
+{
+    add_waiter(p, (struct waiter){.deadline_us = clock_us() + (uint64_t)budget_ms * 1000, .local = done,
+                                  .local_arg = arg});
+}
+
+static void add_waiter(struct fl_pipe *p, struct waiter w)
+{
     if (p->nwaiting == FL_PIPE_WAITERS) {
         /* the supervisor asked faster than we can flush: answer the oldest waiter now */
-        emit_flushed(p, p->waiting[0].flush_id, false, 0, 0, 0, 0);
+        answer_waiter(p, &p->waiting[0], false, 0, 0, 0, 0);
         w.final |= p->waiting[0].final;
         memmove(&p->waiting[0], &p->waiting[1], (FL_PIPE_WAITERS - 1) * sizeof w);
         p->nwaiting--;
@@ -923,4 +952,12 @@ void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)
 const char *fl_pipe_function_tags(const struct fl_pipe *p)
 {
     return p->fn_tags[0] ? p->fn_tags : NULL;
+}
+
+void fl_pipe_invocation(const struct fl_pipe *p, struct fl_pipe_invocation *out)
+{
+    out->request_id = p->request_id;
+    out->cold_start = p->cold_start;
+    out->fn_name = p->fn_name;
+    out->arn = p->arn;
 }

@@ -104,6 +104,19 @@ void fl_pipe_frame(struct fl_pipe *p, const struct frame *f);
  * The one place traces take their tags from. */
 const char *fl_pipe_function_tags(const struct fl_pipe *p);
 
+/* The invocation FT_CONTEXT last named (strings owned by the pipe, "" when unknown). */
+struct fl_pipe_invocation {
+    const char *request_id, *fn_name, *arn;
+    bool cold_start;
+};
+void fl_pipe_invocation(const struct fl_pipe *p, struct fl_pipe_invocation *out);
+
+/* A flush the flusher asks of itself (/lambda/flush): runs like an FT_FLUSH
+ * (coalesced with them, one at a time) within budget_ms; done(ok, arg) is
+ * called once instead of an FT_FLUSHED. */
+typedef void (*fl_pipe_flushed_fn)(bool ok, void *arg);
+void fl_pipe_flush_local(struct fl_pipe *p, uint32_t budget_ms, fl_pipe_flushed_fn done, void *arg);
+
 /* One DogStatsD datagram (now = unix seconds). */
 void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len);
 

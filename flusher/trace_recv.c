@@ -26,10 +26,12 @@ static const char INFO[] = "{\"version\":\"forkcap\",\"endpoints\":[\"/v0.4/trac
                            "\"span_meta_structs\":false,\"long_running_spans\":false}";
 
 /* A payload whose frames are queued, answered when they are in the kernel. */
+enum answer_kind { ANSWER_TRACES, ANSWER_OK, ANSWER_EMPTY_JSON };
+
 struct waiting {
     struct evhttp_request *req;
     struct evhttp_connection *conn;
-    bool traces;
+    enum answer_kind kind;
     struct waiting *next;
 };
 
@@ -40,6 +42,8 @@ struct fl_trace_recv {
     struct waiting *head, *tail;
     struct fl_trace_recv_stats st;
     bool warned_malformed;
+    char roots[TRR_ROOTS_SEEN][TRR_RID_MAX]; /* request ids of aws.lambda spans seen */
+    unsigned roots_next;
 };
 
 static void reply(struct evhttp_request *req, int code, const char *reason, const char *ctype, const char *body)
@@ -54,10 +58,12 @@ static void reply(struct evhttp_request *req, int code, const char *reason, cons
         evbuffer_free(b);
 }
 
-static void answer(struct evhttp_request *req, bool traces)
+static void answer(struct evhttp_request *req, enum answer_kind k)
 {
-    if (traces)
+    if (k == ANSWER_TRACES)
         reply(req, 200, "OK", "application/json", TRACES_OK);
+    else if (k == ANSWER_EMPTY_JSON)
+        reply(req, 200, "OK", "application/json", "{}");
     else
         reply(req, 200, "OK", "text/plain", "OK");
 }
@@ -83,20 +89,20 @@ static void on_conn_close(struct evhttp_connection *conn, void *arg)
     r->tail = last;
 }
 
-static void wait_for_kernel(struct fl_trace_recv *r, struct evhttp_request *req, bool traces)
+static void wait_for_kernel(struct fl_trace_recv *r, struct evhttp_request *req, enum answer_kind k)
 {
     if (r->h.in_kernel == NULL || r->h.in_kernel(r->h.arg)) {
-        answer(req, traces);
+        answer(req, k);
         return;
     }
     struct waiting *w = calloc(1, sizeof *w);
     if (w == NULL) { /* the frames are queued: the data is safe, only the wait is lost */
-        answer(req, traces);
+        answer(req, k);
         return;
     }
     w->req = req;
     w->conn = evhttp_request_get_connection(req);
-    w->traces = traces;
+    w->kind = k;
     if (w->conn)
         evhttp_connection_set_closecb(w->conn, on_conn_close, r);
     if (r->tail)
@@ -116,7 +122,7 @@ void fl_trace_recv_drained(struct fl_trace_recv *r)
         r->head = w->next;
         if (w->conn)
             evhttp_connection_set_closecb(w->conn, NULL, NULL);
-        answer(w->req, w->traces);
+        answer(w->req, w->kind);
         free(w);
         r->st.waiting--;
     }
@@ -126,9 +132,26 @@ void fl_trace_recv_drained(struct fl_trace_recv *r)
 /* ---- traces ----------------------------------------------------------------- */
 
 struct conv {
+    struct fl_trace_recv *r;
     struct tp_enc *enc;
     char rid[TRR_RID_MAX]; /* request id of an aws.lambda span, "" none */
 };
+
+static void note_root(struct fl_trace_recv *r, const char *rid)
+{
+    snprintf(r->roots[r->roots_next], TRR_RID_MAX, "%s", rid);
+    r->roots_next = (r->roots_next + 1) % TRR_ROOTS_SEEN;
+}
+
+bool fl_trace_recv_saw_root(const struct fl_trace_recv *r, const char *rid)
+{
+    if (r == NULL || rid == NULL || !rid[0])
+        return false;
+    for (unsigned i = 0; i < TRR_ROOTS_SEEN; i++)
+        if (!strcmp(r->roots[i], rid))
+            return true;
+    return false;
+}
 
 static bool str_is(struct tr_str s, const char *lit)
 {
@@ -228,7 +251,7 @@ static void on_traces(struct fl_trace_recv *r, struct evhttp_request *req, enum 
                         .tracer_version = hdr(req, "Datadog-Meta-Tracer-Version"),
                         .env = r->cfg->env, .app_version = r->cfg->version, .fn_tags = tags,
                         .drop_p0 = computed_stats(req)};
-    struct conv c = {.enc = tp_new(&o)};
+    struct conv c = {.r = r, .enc = tp_new(&o)};
     if (c.enc == NULL) {
         reply(req, 500, "Internal Server Error", "text/plain", "out of memory\n");
         return;
@@ -275,6 +298,8 @@ static void on_traces(struct fl_trace_recv *r, struct evhttp_request *req, enum 
         return;
     }
     frames_free(&f);
+    if (c.rid[0])
+        note_root(r, c.rid);
     r->st.payloads++;
     r->st.traces += nt;
     r->st.spans += ts.spans;
@@ -282,7 +307,32 @@ static void on_traces(struct fl_trace_recv *r, struct evhttp_request *req, enum 
     r->st.big_spans += ts.big_spans;
     if (ts.big_spans)
         log_warn("%u span(s) larger than an intake payload dropped", ts.big_spans);
-    wait_for_kernel(r, req, true);
+    wait_for_kernel(r, req, ANSWER_TRACES);
+}
+
+void fl_trace_recv_ship(struct fl_trace_recv *r, struct evhttp_request *req, struct tp_enc *enc, const char *rid)
+{
+    struct frames f = {.rid = rid};
+    if (tp_emit(enc, to_frame, &f) != 0) {
+        frames_free(&f);
+        reply(req, 500, "Internal Server Error", "text/plain", "out of memory\n");
+        return;
+    }
+    if (r->h.submit && f.n && r->h.submit(f.v, f.n, r->h.arg) != 0) {
+        frames_free(&f);
+        r->st.refused++;
+        reply(req, 503, "Service Unavailable", "text/plain", "busy, retry\n");
+        return;
+    }
+    frames_free(&f);
+    if (rid && rid[0])
+        note_root(r, rid);
+    wait_for_kernel(r, req, ANSWER_EMPTY_JSON);
+}
+
+void fl_trace_recv_answer_when_sent(struct fl_trace_recv *r, struct evhttp_request *req)
+{
+    wait_for_kernel(r, req, ANSWER_EMPTY_JSON);
 }
 
 /* ---- stats ------------------------------------------------------------------- */
@@ -320,7 +370,7 @@ static void on_stats(struct fl_trace_recv *r, struct evhttp_request *req)
         }
     }
     r->st.stats++;
-    wait_for_kernel(r, req, false);
+    wait_for_kernel(r, req, ANSWER_OK);
 }
 
 /* ---- routing -------------------------------------------------------------------- */

@@ -55,6 +55,20 @@ struct fl_trace_recv_stats {
 /* Serve the listening fd (not owned). NULL on failure (logged). */
 struct fl_trace_recv *fl_trace_recv_start(struct event_base *base, int fd, const struct cfg *cfg,
                                           const struct fl_trace_recv_hooks *h);
+/* For the /lambda endpoints (lambda_api.h): ship what enc holds as
+ * FT_TRACES frames (lambda_rid = rid when not NULL) and answer req 200 {}
+ * once they are in the kernel; 503 when the link has no room, 500 out of
+ * memory. enc is emptied, not freed. */
+struct tp_enc;
+struct evhttp_request;
+void fl_trace_recv_ship(struct fl_trace_recv *r, struct evhttp_request *req, struct tp_enc *enc, const char *rid);
+/* True when an aws.lambda span for rid came in on the trace port lately
+ * (the last TRR_ROOTS_SEEN request ids). */
+#define TRR_ROOTS_SEEN 16u
+bool fl_trace_recv_saw_root(const struct fl_trace_recv *r, const char *rid);
+/* Answer req 200 {} once everything submitted so far is in the kernel. */
+void fl_trace_recv_answer_when_sent(struct fl_trace_recv *r, struct evhttp_request *req);
+
 /* The link wrote everything queued: answer every payload waiting for it. */
 void fl_trace_recv_drained(struct fl_trace_recv *r);
 void fl_trace_recv_get_stats(const struct fl_trace_recv *r, struct fl_trace_recv_stats *out);

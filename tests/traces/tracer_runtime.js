@@ -9,6 +9,9 @@
 //   TRACER_PORT    the trace port; else read ports.apm from FORKCAP_STATS_FILE
 //   TRACER_BAD     "1": also send a truncated payload per invocation (logs bad_status)
 //   TRACER_PROBE   "1": GET /info, POST /v0.7/config, PUT /v0.6/stats once at start
+//   TRACER_UNIVERSAL "1": universal instrumentation instead: /lambda/start-invocation,
+//                  a child span, /lambda/end-invocation (every 3rd an error); forkcap
+//                  makes the aws.lambda span; /lambda/hello and /lambda/flush once
 //   TRACER_ABUSE   "1": first send hostile payloads (oversized, huge counts, wrong
 //                  types, bad v0.5 indexes, ...) and log the answers
 'use strict';
@@ -62,6 +65,7 @@ const api = process.env.AWS_LAMBDA_RUNTIME_API;
 const format = process.env.TRACER_FORMAT || 'v04';
 const log = process.env.TRACER_LOG;
 let port = process.env.TRACER_PORT ? Number(process.env.TRACER_PORT) : 0;
+let lambdaPort = 0;
 
 function request(opts, body) {
   return new Promise((resolve, reject) => {
@@ -86,6 +90,43 @@ function tracePort() {
 
 // full 64-bit ids, as tracers make them (the intake capture writes those
 // above 2^53 as strings)
+function lambdaApiPort() {
+  while (!lambdaPort) {
+    try { lambdaPort = JSON.parse(fs.readFileSync(process.env.FORKCAP_STATS_FILE, 'utf8')).ports.lambda || 0; } catch (e) { /* not yet */ }
+    if (!lambdaPort) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+  }
+  return lambdaPort;
+}
+
+// universal instrumentation (what Datadog's Java, .NET and Go libraries do):
+// start-invocation, spans of our own under the id forkcap answers, then
+// end-invocation; forkcap makes the aws.lambda span. Every 3rd invocation fails.
+async function universal(n, rid) {
+  const lp = lambdaApiPort();
+  const startHeaders = { 'Content-Type': 'application/json', 'lambda-runtime-aws-request-id': rid };
+  let upstream = null;
+  if (n % 2 === 1) { upstream = rand64(); startHeaders['x-datadog-trace-id'] = upstream.toString(); startHeaders['x-datadog-parent-id'] = '777'; }
+  const st = await request({ host: '127.0.0.1', port: lp, method: 'POST', path: '/lambda/start-invocation',
+    headers: startHeaders }, '{"headers":{}}');
+  const traceId = BigInt(st.headers['x-datadog-trace-id'] || '0');
+  const spanId = BigInt(st.headers['x-datadog-span-id'] || '0');
+  const start = BigInt(Date.now()) * 1000000n;
+  const child = { service: 'tracer-svc', name: 'handler.work', resource: 'work', type: '', trace_id: traceId,
+    span_id: rand64(), parent_id: spanId, start: Number(start), duration: 100000, error: 0, meta: {},
+    metrics: { _sampling_priority_v1: 1 } };
+  const body = pack([[child]]);
+  const tr = await sendTrace(body, 1);
+  const failed = n % 3 === 2;
+  const endHeaders = { 'Content-Type': 'application/json', 'x-datadog-trace-id': traceId.toString(),
+    'x-datadog-span-id': spanId.toString() };
+  if (failed) Object.assign(endHeaders, { 'x-datadog-invocation-error': 'true',
+    'x-datadog-invocation-error-msg': 'boom ' + n, 'x-datadog-invocation-error-type': 'Error' });
+  const en = await request({ host: '127.0.0.1', port: lp, method: 'POST', path: '/lambda/end-invocation',
+    headers: endHeaders }, '{}');
+  return { rid, trace_id: traceId.toString(), span_id: spanId.toString(), upstream: upstream && upstream.toString(),
+    failed, start_status: st.status, trace_status: tr.status, end_status: en.status, status: en.status, body: '{}' };
+}
+
 function rand64() {
   return (BigInt(Math.floor(Math.random() * 2 ** 32)) << 32n | BigInt(Math.floor(Math.random() * 2 ** 32))) || 1n;
 }
@@ -151,7 +192,16 @@ async function abuse() {
 }
 
 async function main() {
-  let cold = true;
+  let cold = true, n = 0;
+  if (process.env.TRACER_UNIVERSAL === '1') {
+    const lp = lambdaApiPort();
+    const hello = await request({ host: '127.0.0.1', port: lp, method: 'GET', path: '/lambda/hello' });
+    const flush = await request({ host: '127.0.0.1', port: lp, method: 'POST', path: '/lambda/flush',
+      headers: { 'Content-Type': 'application/json' } }, '{}');
+    const nf = await request({ host: '127.0.0.1', port: lp, method: 'GET', path: '/lambda/nothing' });
+    if (log) fs.appendFileSync(log, JSON.stringify({ hello: hello.status, flush: flush.status, flush_body: flush.body,
+      not_found: nf.status }) + '\n');
+  }
   if (process.env.TRACER_ABUSE === '1') await abuse();
   if (process.env.TRACER_PROBE === '1') await probe();
   for (;;) {
@@ -159,6 +209,13 @@ async function main() {
       path: '/2018-06-01/runtime/invocation/next' });
     const rid = next.headers['lambda-runtime-aws-request-id'];
     const arn = next.headers['lambda-runtime-invoked-function-arn'] || '';
+    if (process.env.TRACER_UNIVERSAL === '1') {
+      const line = await universal(n++, rid);
+      if (log) fs.appendFileSync(log, JSON.stringify(line) + '\n');
+      await request({ host: api.split(':')[0], port: Number(api.split(':')[1]), method: 'POST',
+        path: `/2018-06-01/runtime/invocation/${rid}/response`, headers: { 'Content-Type': 'application/json' } }, '{}');
+      continue;
+    }
     const start = BigInt(Date.now()) * 1000000n;
     const traceId = rand64(), rootId = rand64(), childId = rand64();
     const root = { service: 'tracer-svc', name: 'aws.lambda', resource: 'tracer-fn', type: 'serverless',

@@ -1,0 +1,339 @@
+/* lambda_api.c — see lambda_api.h. */
+#include "lambda_api.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "clock.h"
+#include "log.h"
+#include "trace_decode.h"
+#include "trace_pb.h"
+
+#define LA_HEADERS_MAX (64u * 1024u)
+#define LA_TIMEOUT_S 60
+#define LA_RID_MAX 128u
+#define LA_ENDED 8u
+#define LA_META_MAX 12u
+#define LA_ERR_MAX 4096u
+
+/* The invocation universal instrumentation is telling us about. */
+struct inv {
+    char rid[LA_RID_MAX];
+    bool started;
+    int64_t start_ns;
+    uint64_t trace_id, span_id, parent_id;
+    int priority;
+};
+
+struct flush_wait {
+    struct evhttp_request *req; /* NULL once its connection closed */
+    struct evhttp_connection *conn;
+};
+
+struct fl_lambda_api {
+    struct evhttp *http;
+    const struct cfg *cfg;
+    struct fl_pipe *pipe;
+    struct fl_trace_recv *traces;
+    struct inv cur;
+    char ended[LA_ENDED][LA_RID_MAX];
+    unsigned ended_next;
+    struct fl_lambda_api_stats st;
+};
+
+static void reply(struct evhttp_request *req, int code, const char *reason, const char *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (b && body)
+        evbuffer_add(b, body, strlen(body));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, code, reason, b);
+    if (b)
+        evbuffer_free(b);
+}
+
+static const char *hdr(struct evhttp_request *req, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+/* A decimal uint64 header (Datadog's ids); 0 when absent or not a number. */
+static uint64_t hdr_u64(struct evhttp_request *req, const char *name)
+{
+    const char *v = hdr(req, name);
+    if (v == NULL || !isdigit((unsigned char)v[0]))
+        return 0;
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    return errno || *end ? 0 : (uint64_t)n;
+}
+
+static uint64_t new_id(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v)
+        v = clock_us() * 0x9E3779B97F4A7C15ull; /* never blocks; ids need not be secret */
+    v &= INT64_MAX; /* Datadog's ids stay below 2^63 */
+    return v ? v : 1;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The request id: the header (Lambda Web Adapter passes it), else the
+ * invocation FT_CONTEXT named. */
+static void current_rid(struct fl_lambda_api *a, struct evhttp_request *req, char out[LA_RID_MAX])
+{
+    const char *h = hdr(req, "lambda-runtime-aws-request-id");
+    struct fl_pipe_invocation inv;
+    fl_pipe_invocation(a->pipe, &inv);
+    snprintf(out, LA_RID_MAX, "%s", h && h[0] && strlen(h) < LA_RID_MAX ? h : inv.request_id);
+}
+
+/* ---- /lambda/flush ------------------------------------------------------------ */
+
+static void on_flush_conn_close(struct evhttp_connection *conn, void *arg)
+{
+    struct flush_wait *w = arg;
+    (void)conn;
+    w->req = NULL;
+}
+
+static void on_flushed(bool ok, void *arg)
+{
+    struct flush_wait *w = arg;
+    (void)ok;
+    if (w->req) {
+        if (w->conn)
+            evhttp_connection_set_closecb(w->conn, NULL, NULL);
+        reply(w->req, 200, "OK", "{}");
+    }
+    free(w);
+}
+
+static void on_flush(struct fl_lambda_api *a, struct evhttp_request *req)
+{
+    a->st.flushes++;
+    struct flush_wait *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        reply(req, 500, "Internal Server Error", "{}");
+        return;
+    }
+    w->req = req;
+    w->conn = evhttp_request_get_connection(req);
+    if (w->conn)
+        evhttp_connection_set_closecb(w->conn, on_flush_conn_close, w);
+    uint32_t budget = a->cfg->flush_timeout_s ? (uint32_t)a->cfg->flush_timeout_s * 1000u : 30000u;
+    fl_pipe_flush_local(a->pipe, budget, on_flushed, w);
+}
+
+/* ---- start / end -------------------------------------------------------------- */
+
+static void on_start(struct fl_lambda_api *a, struct evhttp_request *req)
+{
+    a->st.starts++;
+    struct inv *v = &a->cur;
+    memset(v, 0, sizeof *v);
+    current_rid(a, req, v->rid);
+    v->started = true;
+    v->start_ns = now_ns();
+    v->trace_id = hdr_u64(req, "x-datadog-trace-id");
+    v->parent_id = v->trace_id ? hdr_u64(req, "x-datadog-parent-id") : 0;
+    const char *pr = hdr(req, "x-datadog-sampling-priority");
+    v->priority = pr && pr[0] ? atoi(pr) : 1;
+    if (v->priority < -1 || v->priority > 2)
+        v->priority = 1;
+    if (v->trace_id == 0)
+        v->trace_id = new_id();
+    v->span_id = new_id();
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v->trace_id);
+    evhttp_add_header(out, "x-datadog-trace-id", buf);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v->span_id);
+    evhttp_add_header(out, "x-datadog-span-id", buf);
+    snprintf(buf, sizeof buf, "%d", v->priority);
+    evhttp_add_header(out, "x-datadog-sampling-priority", buf);
+    reply(req, 200, "OK", "{}");
+}
+
+static struct tr_str S(const char *s)
+{
+    return (struct tr_str){s ? s : "", s ? (uint32_t)strnlen(s, LA_ERR_MAX) : 0};
+}
+
+static bool ended(const struct fl_lambda_api *a, const char *rid)
+{
+    for (unsigned i = 0; i < LA_ENDED; i++)
+        if (a->ended[i][0] && !strcmp(a->ended[i], rid))
+            return true;
+    return false;
+}
+
+static void on_end(struct fl_lambda_api *a, struct evhttp_request *req)
+{
+    a->st.ends++;
+    char rid[LA_RID_MAX];
+    current_rid(a, req, rid);
+    struct inv *v = &a->cur;
+    bool same = v->started && !strcmp(v->rid, rid);
+    /* once per invocation: not twice, not when the tracer sent its own */
+    if (!rid[0] || ended(a, rid) || fl_trace_recv_saw_root(a->traces, rid) || a->traces == NULL) {
+        a->st.skipped++;
+        reply(req, 200, "OK", "{}");
+        return;
+    }
+    snprintf(a->ended[a->ended_next], LA_RID_MAX, "%s", rid);
+    a->ended_next = (a->ended_next + 1) % LA_ENDED;
+
+    int64_t end = now_ns();
+    struct tr_span s = {0};
+    s.trace_id = hdr_u64(req, "x-datadog-trace-id");
+    s.span_id = hdr_u64(req, "x-datadog-span-id");
+    if (!s.trace_id)
+        s.trace_id = same ? v->trace_id : new_id();
+    if (!s.span_id)
+        s.span_id = same && s.trace_id == v->trace_id ? v->span_id : new_id();
+    s.parent_id = same && s.trace_id == v->trace_id ? v->parent_id : 0;
+    s.start = same ? v->start_ns : end;
+    s.duration = end - s.start;
+    const char *err = hdr(req, "x-datadog-invocation-error");
+    s.error = err && !strcasecmp(err, "true");
+
+    struct fl_pipe_invocation inv;
+    fl_pipe_invocation(a->pipe, &inv);
+    char arn[512];
+    size_t i;
+    for (i = 0; inv.arn[i] && i < sizeof arn - 1; i++)
+        arn[i] = (char)tolower((unsigned char)inv.arn[i]);
+    arn[i] = '\0';
+    bool cold = inv.cold_start && !strcmp(inv.request_id, rid);
+    struct tr_meta meta[LA_META_MAX];
+    uint32_t nm = 0;
+    meta[nm++] = (struct tr_meta){S("request_id"), S(rid)};
+    meta[nm++] = (struct tr_meta){S("cold_start"), S(cold ? "true" : "false")};
+    if (arn[0])
+        meta[nm++] = (struct tr_meta){S("function_arn"), S(arn)};
+    static const struct { const char *h, *k; } errs[] = {
+        {"x-datadog-invocation-error-msg", "error.msg"},
+        {"x-datadog-invocation-error-type", "error.type"},
+        {"x-datadog-invocation-error-stack", "error.stack"},
+    };
+    for (unsigned k = 0; k < sizeof errs / sizeof errs[0]; k++) {
+        const char *val = hdr(req, errs[k].h);
+        if (val && val[0])
+            meta[nm++] = (struct tr_meta){S(errs[k].k), S(val)};
+    }
+    struct tr_metric metrics[2] = {{S("_sampling_priority_v1"), same ? v->priority : 1}, {S("_top_level"), 1}};
+    s.service = S(a->cfg->service[0] ? a->cfg->service : "aws.lambda");
+    s.name = S("aws.lambda");
+    s.resource = S(inv.fn_name);
+    s.type = S("serverless");
+    s.meta = meta;
+    s.nmeta = nm;
+    s.metrics = metrics;
+    s.nmetrics = 2;
+    if (same)
+        memset(v, 0, sizeof *v);
+
+    const char *lang = hdr(req, "Datadog-Meta-Lang");
+    struct tp_opts o = {.lang = lang, .env = a->cfg->env, .app_version = a->cfg->version,
+                        .fn_tags = fl_pipe_function_tags(a->pipe)};
+    struct tp_enc *enc = tp_new(&o);
+    struct tr_trace t = {&s, 1};
+    if (enc == NULL || tp_add(enc, &t) != 0) {
+        tp_free(enc);
+        reply(req, 500, "Internal Server Error", "{}");
+        return;
+    }
+    a->st.spans++;
+    fl_trace_recv_ship(a->traces, req, enc, rid);
+    tp_free(enc);
+}
+
+/* ---- routing ------------------------------------------------------------------- */
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct fl_lambda_api *a = arg;
+    a->st.requests++;
+    const char *uri = evhttp_request_get_uri(req);
+    size_t plen = strcspn(uri ? uri : "", "?");
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+#define PATH_IS(lit) (plen == sizeof(lit) - 1 && strncmp(uri, lit, plen) == 0)
+    if (cmd == EVHTTP_REQ_GET && PATH_IS("/lambda/hello")) {
+        a->st.hello++;
+        reply(req, 200, "OK", "{}");
+    } else if (cmd == EVHTTP_REQ_POST && PATH_IS("/lambda/flush"))
+        on_flush(a, req);
+    else if (cmd == EVHTTP_REQ_POST && PATH_IS("/lambda/start-invocation"))
+        on_start(a, req);
+    else if (cmd == EVHTTP_REQ_POST && PATH_IS("/lambda/end-invocation"))
+        on_end(a, req);
+    else {
+        a->st.not_found++;
+        reply(req, 404, "Not Found", "{}");
+    }
+#undef PATH_IS
+}
+
+struct fl_lambda_api *fl_lambda_api_start(struct event_base *base, int fd, const struct cfg *cfg,
+                                          struct fl_pipe *pipe, struct fl_trace_recv *traces)
+{
+    if (fd < 0 || pipe == NULL)
+        return NULL;
+    struct fl_lambda_api *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return NULL;
+    a->cfg = cfg;
+    a->pipe = pipe;
+    a->traces = traces;
+    a->http = evhttp_new(base);
+    if (a->http == NULL) {
+        free(a);
+        return NULL;
+    }
+    evhttp_set_max_body_size(a->http, LA_BODY_MAX);
+    evhttp_set_max_headers_size(a->http, LA_HEADERS_MAX);
+    evhttp_set_timeout(a->http, LA_TIMEOUT_S);
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(a->http, on_request, a);
+    evutil_make_socket_nonblocking(fd);
+    if (evhttp_accept_socket_with_handle(a->http, fd) == NULL) {
+        log_error("/lambda endpoints: cannot serve descriptor %d", fd);
+        evhttp_free(a->http);
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void fl_lambda_api_get_stats(const struct fl_lambda_api *a, struct fl_lambda_api_stats *out)
+{
+    if (a)
+        *out = a->st;
+    else
+        memset(out, 0, sizeof *out);
+}
+
+void fl_lambda_api_free(struct fl_lambda_api *a)
+{
+    if (a == NULL)
+        return;
+    evhttp_free(a->http);
+    free(a);
+}
