@@ -40,3 +40,10 @@ if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
   add_test(NAME traces_universal COMMAND bash ${FORKCAP_TESTS}/traces/universal.sh ${TR_ARGS})
   set_tests_properties(traces_universal PROPERTIES LABELS "e2e" TIMEOUT 120)
 endif()
+# dd-trace and datadog-lambda-js from npm (installed once into the build
+# folder); exit 77 = skipped when the registry cannot be reached.
+if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
+  add_test(NAME traces_real_tracer
+           COMMAND bash ${FORKCAP_TESTS}/traces/real_tracer.sh ${TR_ARGS} ${CMAKE_BINARY_DIR}/traces-npm)
+  set_tests_properties(traces_real_tracer PROPERTIES LABELS "e2e" TIMEOUT 360 SKIP_RETURN_CODE 77)
+endif()
