@@ -23,6 +23,11 @@
 
 /* room for a 10 MiB trace payload's frames on top of everything else */
 #define FL_WQ_MAX (24u * 1024u * 1024u)
+/* Accepted trace data not yet delivered (on its way through the supervisor's
+ * spool, or held here) is kept under this: past it tracers get 503 rather
+ * than the spool (16 MiB, shared with telemetry) dropping its oldest frames,
+ * data that was answered 200. */
+#define FL_TRACE_BACKLOG_MAX (8u * 1024u * 1024u)
 
 struct fl {
     struct event_base *base;
@@ -33,6 +38,8 @@ struct fl {
     struct fl_pipe *pipe;     /* frames and datagrams -> intake posts */
     struct fl_trace_recv *traces; /* the trace port */
     struct fl_lambda_api *lambda; /* the /lambda endpoints */
+    uint64_t trace_sent_bytes;    /* payload bytes of FT_TRACES/FT_TRACE_STATS sent to the supervisor */
+    uint64_t trace_back_bytes;    /* ... and received back from it (the same bytes) */
 };
 
 /* TLS client state: the intake client with the system roots plus
@@ -91,7 +98,7 @@ static const char *tr_fn_tags(void *arg)
 
 /* All or none: a payload is either answered 200 with every frame queued or
  * refused (503) with none. */
-static int tr_submit(struct frame_buf *fbs, size_t n, void *arg)
+static int tr_submit(struct frame_buf *fbs, size_t n, size_t data, void *arg)
 {
     struct fl *fl = arg;
     size_t bytes = 0;
@@ -99,6 +106,14 @@ static int tr_submit(struct frame_buf *fbs, size_t n, void *arg)
         bytes += frame_size(&fbs[i]);
     if (peer_queued(fl->sup) + bytes > FL_WQ_MAX)
         return -1;
+    struct fl_pipe_stats ps;
+    fl_pipe_get_stats(fl->pipe, &ps);
+    if (fl->trace_back_bytes > fl->trace_sent_bytes) /* replays from a previous flusher */
+        fl->trace_back_bytes = fl->trace_sent_bytes;
+    uint64_t transit = fl->trace_sent_bytes - fl->trace_back_bytes;
+    if (transit + ps.trace_held_bytes + data > FL_TRACE_BACKLOG_MAX)
+        return -1;
+    fl->trace_sent_bytes += data;
     for (size_t i = 0; i < n; i++)
         if (peer_send(fl->sup, fbs[i].p, fbs[i].len) == 0) {
             /* cannot happen after the check above unless the link died, in
@@ -147,6 +162,12 @@ static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)
     if (f->type == FT_FLUSH && getenv("FORKCAP_TEST_FLUSHER_IGNORE_FLUSH"))
         return;
 #endif
+    if (f->type == FT_TRACES || f->type == FT_TRACE_STATS) {
+        const uint8_t *b;
+        size_t n = 0;
+        if (frame_get_bin(f, f->type == FT_TRACES ? "pb" : "body", &b, &n))
+            fl->trace_back_bytes += n;
+    }
     fl_pipe_frame(fl->pipe, f);
 }
 

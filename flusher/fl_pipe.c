@@ -946,6 +946,7 @@ void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)
     out->trace_stats_frames = ts.stats_frames;
     out->trace_delivered = ts.delivered;
     out->trace_given_up = ts.given_up;
+    out->trace_held_bytes = ts.held_bytes;
     out->flushing = p->flushing;
 }
 

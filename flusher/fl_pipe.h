@@ -84,6 +84,7 @@ struct fl_pipe_stats {
     uint64_t trace_frames, trace_spans, trace_stats_frames; /* FT_TRACES / FT_TRACE_STATS in */
     uint64_t trace_delivered, trace_given_up;      /* frames whose posts were final */
     uint64_t traces_dropped;                       /* frames not kept (out of memory) */
+    uint64_t trace_held_bytes;                     /* trace and stats bytes held now */
     bool flushing;
 };
 

@@ -177,7 +177,7 @@ static int on_trace(const struct tr_trace *t, void *arg)
 
 struct frames {
     struct frame_buf *v;
-    size_t n, cap;
+    size_t n, cap, data;
     const char *rid, *lang;
     bool err;
 };
@@ -212,6 +212,7 @@ static int to_frame(const uint8_t *pb, size_t len, uint32_t nspans, void *arg)
         return -1;
     frame_begin(fb, FT_TRACES);
     frame_put_bin(fb, "pb", pb, len);
+    f->data += len;
     frame_put_uint(fb, "spans", nspans);
     if (f->rid && f->rid[0]) {
         frame_put_str(fb, "lambda_rid", f->rid);
@@ -291,7 +292,7 @@ static void on_traces(struct fl_trace_recv *r, struct evhttp_request *req, enum 
         reply(req, 500, "Internal Server Error", "text/plain", "out of memory\n");
         return;
     }
-    if (r->h.submit && f.n && r->h.submit(f.v, f.n, r->h.arg) != 0) {
+    if (r->h.submit && f.n && r->h.submit(f.v, f.n, f.data, r->h.arg) != 0) {
         frames_free(&f);
         r->st.refused++;
         reply(req, 503, "Service Unavailable", "text/plain", "busy, retry\n");
@@ -318,7 +319,7 @@ void fl_trace_recv_ship(struct fl_trace_recv *r, struct evhttp_request *req, str
         reply(req, 500, "Internal Server Error", "text/plain", "out of memory\n");
         return;
     }
-    if (r->h.submit && f.n && r->h.submit(f.v, f.n, r->h.arg) != 0) {
+    if (r->h.submit && f.n && r->h.submit(f.v, f.n, f.data, r->h.arg) != 0) {
         frames_free(&f);
         r->st.refused++;
         reply(req, 503, "Service Unavailable", "text/plain", "busy, retry\n");
@@ -361,7 +362,7 @@ static void on_stats(struct fl_trace_recv *r, struct evhttp_request *req)
             reply(req, 500, "Internal Server Error", "text/plain", "out of memory\n");
             return;
         }
-        int rc = r->h.submit(&fb, 1, r->h.arg);
+        int rc = r->h.submit(&fb, 1, len, r->h.arg);
         frame_buf_free(&fb);
         if (rc != 0) {
             r->st.refused++;

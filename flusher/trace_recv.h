@@ -38,9 +38,10 @@ struct fl_trace_recv;
 struct fl_trace_recv_hooks {
     /* The function tags ("k:v,k:v") to stamp on spans now; NULL = none. */
     const char *(*fn_tags)(void *arg);
-    /* Queue n finished frames, all or none: 0, or -1 when the link has no
-     * room for all of them. NULL = idle mode. */
-    int (*submit)(struct frame_buf *fbs, size_t n, void *arg);
+    /* Queue n finished frames carrying `data` bytes of payload (their bin
+     * fields), all or none: 0, or -1 when there is no room for all of them
+     * (link queue, or the backlog of accepted data). NULL = idle mode. */
+    int (*submit)(struct frame_buf *fbs, size_t n, size_t data, void *arg);
     /* True when everything submitted so far is in the kernel. */
     bool (*in_kernel)(void *arg);
     void *arg;

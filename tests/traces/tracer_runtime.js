@@ -12,6 +12,9 @@
 //   TRACER_UNIVERSAL "1": universal instrumentation instead: /lambda/start-invocation,
 //                  a child span, /lambda/end-invocation (every 3rd an error); forkcap
 //                  makes the aws.lambda span; /lambda/hello and /lambda/flush once
+//   TRACER_LOAD    "payloads,spans,concurrency": per invocation, that many v0.4
+//                  payloads as fast as they are answered (bench; logs accepted spans
+//                  and the flusher's RSS)
 //   TRACER_ABUSE   "1": first send hostile payloads (oversized, huge counts, wrong
 //                  types, bad v0.5 indexes, ...) and log the answers
 'use strict';
@@ -127,6 +130,42 @@ async function universal(n, rid) {
     failed, start_status: st.status, trace_status: tr.status, end_status: en.status, status: en.status, body: '{}' };
 }
 
+// load: `payloads` v0.4 payloads of `spans` spans each, `conc` at a time;
+// logs {load: {payloads, spans, accepted_spans, refused, ms, flusher_hwm_kb, flusher_rss_kb}}
+async function load(rid, payloads, spans, conc) {
+  const traceBody = () => {
+    const tid = rand64(), root = rand64(), start = BigInt(Date.now()) * 1000000n;
+    const t = [];
+    for (let i = 0; i < spans; i++) {
+      t.push({ service: 'load-svc', name: i ? 'load.child' : 'aws.lambda.load-root', resource: 'GET /items/' + i,
+        type: 'web', trace_id: tid, span_id: i ? rand64() : root, parent_id: i ? root : 0,
+        start: Number(start) + i * 1000, duration: 1000, error: 0,
+        meta: { 'http.method': 'GET', 'http.url': 'https://example.test/items/' + i, request_id: rid },
+        metrics: { _sampling_priority_v1: 1 } });
+    }
+    return pack([t]);
+  };
+  let next = 0, accepted = 0, refused = 0;
+  const t0 = Date.now();
+  const worker = async () => {
+    while (next < payloads) {
+      next++;
+      const r = await sendTrace(traceBody(), 1).catch(() => ({ status: 0 }));
+      if (r.status === 200) accepted += spans; else refused++;
+    }
+  };
+  await Promise.all(Array.from({ length: conc }, worker));
+  const ms = Date.now() - t0;
+  let hwm = 0, rss = 0;
+  try {
+    const pid = JSON.parse(fs.readFileSync(process.env.FORKCAP_STATS_FILE, 'utf8')).flusher.pid;
+    const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    hwm = Number((st.match(/VmHWM:\s+(\d+)/) || [0, 0])[1]);
+    rss = Number((st.match(/VmRSS:\s+(\d+)/) || [0, 0])[1]);
+  } catch (e) { /* no figure */ }
+  return { rid, load: { payloads, spans, accepted_spans: accepted, refused, ms, flusher_hwm_kb: hwm, flusher_rss_kb: rss } };
+}
+
 function rand64() {
   return (BigInt(Math.floor(Math.random() * 2 ** 32)) << 32n | BigInt(Math.floor(Math.random() * 2 ** 32))) || 1n;
 }
@@ -209,6 +248,14 @@ async function main() {
       path: '/2018-06-01/runtime/invocation/next' });
     const rid = next.headers['lambda-runtime-aws-request-id'];
     const arn = next.headers['lambda-runtime-invoked-function-arn'] || '';
+    if (process.env.TRACER_LOAD) {
+      const [pl, sp, cc] = process.env.TRACER_LOAD.split(',').map(Number);
+      const line = await load(rid, pl, sp, cc);
+      if (log) fs.appendFileSync(log, JSON.stringify(line) + '\n');
+      await request({ host: api.split(':')[0], port: Number(api.split(':')[1]), method: 'POST',
+        path: `/2018-06-01/runtime/invocation/${rid}/response`, headers: { 'Content-Type': 'application/json' } }, '{}');
+      continue;
+    }
     if (process.env.TRACER_UNIVERSAL === '1') {
       const line = await universal(n++, rid);
       if (log) fs.appendFileSync(log, JSON.stringify(line) + '\n');
