@@ -169,6 +169,8 @@ static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)
             fl->trace_back_bytes += n;
     }
     fl_pipe_frame(fl->pipe, f);
+    if (f->type == FT_CONTEXT)
+        fl_lambda_api_context(fl->lambda);
 }
 
 int fl_main(const struct fl_args *a)

@@ -24,10 +24,12 @@
 #define LA_ENDED 8u
 #define LA_META_MAX 12u
 #define LA_ERR_MAX 4096u
+#define LA_END_WAIT_MS 1000u
 
 /* The invocation universal instrumentation is telling us about. */
 struct inv {
     char rid[LA_RID_MAX];
+    bool rid_from_header; /* lambda-runtime-aws-request-id, not FT_CONTEXT's */
     bool started;
     int64_t start_ns;
     uint64_t trace_id, span_id, parent_id;
@@ -40,7 +42,13 @@ struct flush_wait {
 };
 
 struct fl_lambda_api {
+    struct event_base *base;
     struct evhttp *http;
+    /* an end-invocation that came before FT_CONTEXT named its invocation
+     * (the runtime can outrun the lifecycle -> supervisor -> flusher relay):
+     * retried at the next FT_CONTEXT, given up after LA_END_WAIT_MS */
+    struct evhttp_request *pending_end;
+    struct event *pending_timer;
     const struct cfg *cfg;
     struct fl_pipe *pipe;
     struct fl_trace_recv *traces;
@@ -95,13 +103,15 @@ static int64_t now_ns(void)
 }
 
 /* The request id: the header (Lambda Web Adapter passes it), else the
- * invocation FT_CONTEXT named. */
-static void current_rid(struct fl_lambda_api *a, struct evhttp_request *req, char out[LA_RID_MAX])
+ * invocation FT_CONTEXT named. True when it came from the header. */
+static bool current_rid(struct fl_lambda_api *a, struct evhttp_request *req, char out[LA_RID_MAX])
 {
     const char *h = hdr(req, "lambda-runtime-aws-request-id");
+    bool from_header = h && h[0] && strlen(h) < LA_RID_MAX;
     struct fl_pipe_invocation inv;
     fl_pipe_invocation(a->pipe, &inv);
-    snprintf(out, LA_RID_MAX, "%s", h && h[0] && strlen(h) < LA_RID_MAX ? h : inv.request_id);
+    snprintf(out, LA_RID_MAX, "%s", from_header ? h : inv.request_id);
+    return from_header;
 }
 
 /* ---- /lambda/flush ------------------------------------------------------------ */
@@ -148,7 +158,7 @@ static void on_start(struct fl_lambda_api *a, struct evhttp_request *req)
     a->st.starts++;
     struct inv *v = &a->cur;
     memset(v, 0, sizeof *v);
-    current_rid(a, req, v->rid);
+    v->rid_from_header = current_rid(a, req, v->rid);
     v->started = true;
     v->start_ns = now_ns();
     v->trace_id = hdr_u64(req, "x-datadog-trace-id");
@@ -184,13 +194,77 @@ static bool ended(const struct fl_lambda_api *a, const char *rid)
     return false;
 }
 
+static void on_end_conn_close(struct evhttp_connection *conn, void *arg)
+{
+    struct fl_lambda_api *a = arg;
+    (void)conn;
+    a->pending_end = NULL;
+    evtimer_del(a->pending_timer);
+}
+
+static void give_up_end(evutil_socket_t fd, short what, void *arg)
+{
+    struct fl_lambda_api *a = arg;
+    (void)fd;
+    (void)what;
+    if (a->pending_end == NULL)
+        return;
+    struct evhttp_request *req = a->pending_end;
+    a->pending_end = NULL;
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    if (c)
+        evhttp_connection_set_closecb(c, NULL, NULL);
+    a->st.skipped++;
+    log_warn("/lambda/end-invocation: no invocation to attribute it to within %u ms; no aws.lambda span",
+             LA_END_WAIT_MS);
+    reply(req, 200, "OK", "{}");
+}
+
+static void end_span(struct fl_lambda_api *a, struct evhttp_request *req, const char *rid);
+
 static void on_end(struct fl_lambda_api *a, struct evhttp_request *req)
 {
     a->st.ends++;
     char rid[LA_RID_MAX];
-    current_rid(a, req, rid);
     struct inv *v = &a->cur;
-    bool same = v->started && !strcmp(v->rid, rid);
+    bool from_header = current_rid(a, req, rid);
+    if (!from_header && v->started && v->rid_from_header)
+        snprintf(rid, sizeof rid, "%s", v->rid); /* start named it */
+    else if (!from_header && (!rid[0] || ended(a, rid)) && a->pending_end == NULL && a->pending_timer) {
+        /* FT_CONTEXT still names the invocation before this one: wait for it */
+        a->pending_end = req;
+        struct evhttp_connection *c = evhttp_request_get_connection(req);
+        if (c)
+            evhttp_connection_set_closecb(c, on_end_conn_close, a);
+        struct timeval tv = {0, (suseconds_t)LA_END_WAIT_MS * 1000};
+        evtimer_add(a->pending_timer, &tv);
+        return;
+    }
+    end_span(a, req, rid);
+}
+
+void fl_lambda_api_context(struct fl_lambda_api *a)
+{
+    if (a == NULL || a->pending_end == NULL)
+        return;
+    char rid[LA_RID_MAX];
+    struct evhttp_request *req = a->pending_end;
+    current_rid(a, req, rid);
+    if (!rid[0] || ended(a, rid))
+        return; /* not this one yet */
+    a->pending_end = NULL;
+    evtimer_del(a->pending_timer);
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    if (c)
+        evhttp_connection_set_closecb(c, NULL, NULL);
+    end_span(a, req, rid);
+}
+
+/* The aws.lambda span of rid, unless it has one already. */
+static void end_span(struct fl_lambda_api *a, struct evhttp_request *req, const char *rid)
+{
+    struct inv *v = &a->cur;
+    bool same = v->started; /* start and end come in pairs from one runtime */
     /* once per invocation: not twice, not when the tracer sent its own */
     if (!rid[0] || ended(a, rid) || fl_trace_recv_saw_root(a->traces, rid) || a->traces == NULL) {
         a->st.skipped++;
@@ -302,6 +376,8 @@ struct fl_lambda_api *fl_lambda_api_start(struct event_base *base, int fd, const
     a->cfg = cfg;
     a->pipe = pipe;
     a->traces = traces;
+    a->base = base;
+    a->pending_timer = evtimer_new(base, give_up_end, a);
     a->http = evhttp_new(base);
     if (a->http == NULL) {
         free(a);
@@ -335,5 +411,7 @@ void fl_lambda_api_free(struct fl_lambda_api *a)
     if (a == NULL)
         return;
     evhttp_free(a->http);
+    if (a->pending_timer)
+        event_free(a->pending_timer);
     free(a);
 }

@@ -20,8 +20,10 @@
  *        request id starts the end flush). Once per invocation: not when the
  *        tracer already sent an aws.lambda span for it, nor twice.
  *   anything else                  404
- * The invocation is the one FT_CONTEXT names (or the
- * lambda-runtime-aws-request-id header). */
+ * The invocation is the lambda-runtime-aws-request-id header's (on end, or
+ * on start), else the one FT_CONTEXT names; an end that comes before
+ * FT_CONTEXT moved on from an invocation already ended waits for the next
+ * FT_CONTEXT, at most LA_END_WAIT_MS. */
 #ifndef FORKCAP_LAMBDA_API_H
 #define FORKCAP_LAMBDA_API_H
 
@@ -46,6 +48,8 @@ struct fl_lambda_api_stats {
  * may be NULL: spans are then not shipped). NULL on failure (logged). */
 struct fl_lambda_api *fl_lambda_api_start(struct event_base *base, int fd, const struct cfg *cfg,
                                           struct fl_pipe *pipe, struct fl_trace_recv *traces);
+/* FT_CONTEXT arrived: an end-invocation waiting for its invocation is retried. */
+void fl_lambda_api_context(struct fl_lambda_api *a);
 void fl_lambda_api_get_stats(const struct fl_lambda_api *a, struct fl_lambda_api_stats *out);
 void fl_lambda_api_free(struct fl_lambda_api *a);
 
