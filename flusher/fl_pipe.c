@@ -839,6 +839,7 @@ void fl_pipe_frame(struct fl_pipe *p, const struct frame *f)
     case FT_TRACE_STATS:
         if (f->seq > p->max_seq)
             p->max_seq = f->seq;
+        fl_logs_note_seq(p->logs, f->seq); /* no log record: the logs watermark may pass it */
         if (p->idle) {
             emit_idle_ack(p);
             break;
