@@ -28,7 +28,17 @@ test: build
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -L unit
 
-demo: build
+# The demo shows its result, not the build: build output only when the
+# build fails, or with V=1.
+demo:
+ifeq ($(V),1)
+	@$(MAKE) --no-print-directory build
+else
+	@echo "building forkcap, lambda-sim and fake-intake (V=1 shows the build)..."
+	@log=$$(mktemp); \
+	if $(MAKE) --no-print-directory build >$$log 2>&1; then rm -f $$log; \
+	else cat $$log; rm -f $$log; echo "demo: the build failed (output above)" >&2; exit 1; fi
+endif
 	@deploy/demo.sh $(BUILD)
 
 bench: build

@@ -106,6 +106,8 @@ struct sup {
 };
 
 /* sup_proc.c */
+/* forkcap run by hand (argc > 1): --version, --help, check; the exit code. */
+int sup_cli(int argc, char **argv);
 void sup_proc_init(struct sup *s);
 int sup_spawn(struct sup *s, enum sup_kind k);
 void sup_proc_event(struct sup *s, enum sup_kind k, enum sup_pevent ev);

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cfg_vars.h"
 #include "clock.h"
 #include "frame.h"
 #include "log.h"
@@ -35,7 +36,8 @@ static double ms_since0(const struct sup *s, uint64_t t)
 }
 
 /* JSON snapshot for tests and the bench (FORKCAP_STATS_FILE), replaced
- * atomically so a reader never sees half a file. */
+ * atomically so a reader never sees half a file. "ports" are the bound
+ * ports (0: not bound), so a test can ask for port 0 and read them back. */
 void sup_write_stats(const struct sup *s, const char *phase)
 {
     if (s->stats_file == NULL)
@@ -52,7 +54,8 @@ void sup_write_stats(const struct sup *s, const char *phase)
             "\"invocations\":%llu,\"idle\":%s,"
             "\"lifecycle\":{\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"protocol_errors\":%u},"
             "\"flusher\":{\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"protocol_errors\":%u},"
-            "\"spool\":{\"held\":%llu,\"dropped\":%llu,\"delivered\":%llu},",
+            "\"spool\":{\"held\":%llu,\"dropped\":%llu,\"delivered\":%llu},"
+            "\"ports\":{\"telemetry\":%u,\"dogstatsd\":%u,\"apm\":%u,\"lambda\":%u},",
             phase, (int)getpid(), ms_since0(s, s->t_first_next_us), ms_since0(s, s->t_register_us),
             s->t_subscribe_us && s->t_register_us ? clock_ms_between(s->t_register_us, s->t_subscribe_us) : 0.0,
             ms_since0(s, s->t_first_next_us),
@@ -61,10 +64,8 @@ void sup_write_stats(const struct sup *s, const char *phase)
             s->cfg.idle ? "true" : "false", (int)lc->pid, sup_pstate_name(lc->st), lc->restarts,
             lc->broken, (int)fl->pid, sup_pstate_name(fl->st), fl->restarts, fl->broken,
             (unsigned long long)s->spool.frames, (unsigned long long)s->spool.dropped,
-            (unsigned long long)s->spool.delivered);
-    /* the ports actually bound (tests bind port 0 and read them here) */
-    fprintf(f, "\"ports\":{\"telemetry\":%u,\"dogstatsd\":%u,\"apm\":%u,\"lambda\":%u},",
-            s->socks.telemetry_port, s->socks.dogstatsd_port, s->socks.apm_port, s->socks.lambda_port);
+            (unsigned long long)s->spool.delivered, s->socks.telemetry_port, s->socks.dogstatsd_port,
+            s->socks.apm_port, s->socks.lambda_port);
     const struct sup_sched *sc = &s->sched;
     const struct sched_stats *st = &sc->st;
     fprintf(f,
@@ -637,6 +638,8 @@ static void bind_all(struct sup *s)
 int main(int argc, char **argv)
 {
     static struct sup s; /* owned by main; children get a copy by fork */
+    if (argc > 1) /* by hand; Lambda passes no arguments */
+        return sup_cli(argc, argv);
     s.t0_us = t_exec_us ? t_exec_us : clock_us();
     signal(SIGPIPE, SIG_IGN);
     log_set_component("supervisor");
@@ -652,6 +655,9 @@ int main(int argc, char **argv)
     log_set_level(s.cfg.log_level);
     for (unsigned i = 0; i < s.cfg.nwarnings; i++)
         log_warn("config: %s", s.cfg.warnings[i]);
+    char unh[768];
+    if (cfg_unhonoured(environ, unh, sizeof unh) > 0)
+        log_warn("DD_* variables set but not honoured by forkcap (see docs/migrating.md): %s", unh);
     if (s.cfg.idle)
         log_error("idle mode: %s; the extension registers and follows invocations but sends nothing",
                   s.cfg.idle_reason);
@@ -687,6 +693,9 @@ int main(int argc, char **argv)
         log_error("cannot set up timers and signals");
         return 1;
     }
+    /* the bound ports, before the lifecycle can register: a test reading
+     * them never sees a previous sandbox's (only with FORKCAP_STATS_FILE) */
+    sup_write_stats(&s, "start");
     /* lifecycle first: it is on Lambda's critical path */
     sup_spawn(&s, SUP_LIFECYCLE);
     sup_spawn(&s, SUP_FLUSHER);

@@ -6,7 +6,8 @@
 #            [--probe]
 #
 # Writes OUT/forkcap-layer-<arch>.zip holding extensions/NAME (default name
-# forkcap; --name datadog-agent for Datadog's Lambda libraries). Libraries
+# datadog-agent, the file Datadog's Lambda libraries look for before they
+# send custom metrics to DogStatsD; --name forkcap for the other name). Libraries
 # go to ${FORKCAP_LAYER_CACHE:-/var/cache/forkcap-layer}/<arch>/prefix, each
 # rebuilt only when its source version, flags or compiler change (a key per
 # library, which includes the keys of the libraries it links). --probe also
@@ -16,7 +17,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/deploy/layer
-ARCHES=all NAME=forkcap OUT=$ROOT/dist BUILD=$ROOT/build-layer PROBE=0
+ARCHES=all NAME=datadog-agent OUT=$ROOT/dist BUILD=$ROOT/build-layer PROBE=0
 while [ $# -gt 0 ]; do
     case $1 in
         --arch)  ARCHES=${2:?}; shift 2;;

@@ -19,8 +19,10 @@
 #define SIM_ID_LEN 36             /* uuid text */
 #define SIM_LINE_MAX 16384        /* one captured stdout/stderr line */
 #define SIM_BODY_MAX (256u * 1024u)       /* API request bodies (register, subscribe) */
-#define SIM_RESPONSE_MAX (6u * 1024u * 1024u) /* Runtime API response limit */
+#define SIM_RESPONSE_MAX (6u * 1024u * 1024u + 100u) /* Runtime API response limit (6 MiB + 100 bytes, as the emulator) */
 #define SIM_SHUTDOWN_MS 2000
+#define SIM_FAILED_EXT_WAIT_MS 30000 /* guard: an extension that reported an error is waited for this long */
+#define SIM_RT_SHUTDOWN_MS 300       /* the runtime's share of the shutdown, as Lambda documents */
 #define SIM_SUB_QUEUE_MAX (8u * 1024u * 1024u) /* bytes buffered per subscriber, then drop */
 #define SIM_BACKLOG_MAX 20000     /* init records kept for late subscribers */
 
@@ -42,14 +44,25 @@ struct sim_opts {
     int log_lines, log_bytes;
     bool json_logs;
     int statsd_port, statsd_per_invoke;
+    const char *statsd_port_file; /* JSON with "ports":{"dogstatsd":N} (forkcap's stats file) */
     int error_every, timeout_every;
-    bool freeze;
+    bool freeze;                  /* default on; --no-freeze turns it off */
+    const char *freeze_method;    /* "auto", "cgroup", "signals" */
     int memory_mb;
+    const char *runtime_id;       /* nodejs20.x, python3.12, provided.al2023 ... */
+    const char *runtime_version;  /* initStart runtimeVersion; derived from runtime_id */
+    const char *handler, *task_root, *runtime_dir;
+    int runtime_shutdown_ms;      /* the synthetic runtime's time to exit on SIGTERM */
+    const char *runtime_log_path;
+    const char *trace;            /* sampled (default), unsampled, none */
     const char *function_name, *function_version, *region, *account_id, *arch;
     const char *shutdown_reason;
     int init_timeout_ms;
     const char *report_path, *ext_log_path;
     bool quiet;
+    /* derived at start */
+    char rt_version[64];
+    char rt_version_arn[160];
 };
 
 /* One line-reader on a child's stdout or stderr pipe. */
@@ -82,14 +95,17 @@ struct sim_ext {
     char id[SIM_ID_LEN + 1];
     bool ev_invoke, ev_shutdown;
     bool failed;                   /* called init/error or exit/error: no more calls */
+    bool init_failed;              /* which of the two (a repeat of the same one is a no-op) */
     bool waiting;                  /* a /next is pending (maybe on a dead connection) */
     struct evhttp_request *waiting_req; /* NULL when the pending connection died */
     struct evhttp_connection *waiting_conn;
     char *queued;                  /* event body for its next /next */
+    bool queued_shutdown;
     bool done;                     /* has called /next since the last event */
     bool got_shutdown;             /* SHUTDOWN handed over (or lost) */
     bool sent_next;                /* has called /next at least once this sandbox */
     uint64_t last_next_us;
+    json_t *reg_events;            /* events it registered for, for its platform.extension record */
     struct sim_pipe out, err;
 };
 
@@ -104,6 +120,9 @@ struct sim_sub {
     char path[256];
     bool want_platform, want_function, want_extension;
     int max_items, max_bytes, timeout_ms;
+    bool logs_api;                 /* PUT /2020-08-15/logs: records in that API's shape */
+    bool tcp;                      /* NDJSON over one TCP connection, no answer to wait for */
+    struct bufferevent *tcp_bev;
     json_t *types;                 /* as subscribed, for the report */
     json_t *buf;                   /* records not yet in a batch */
     size_t buf_bytes;
@@ -113,11 +132,16 @@ struct sim_sub {
     int attempt;
     bool posting;
     struct evhttp_connection *conn;
-    struct event *timer;           /* batching timeout or retry backoff */
+    struct event *timer;           /* batching timeout, retry backoff, or a deferred reconnect */
     bool retry_wait;
+    bool reconnect;                /* the listener closes after answering (HTTP/1.0, Connection: close) */
+    bool conn_used;                /* the connection has carried an answered POST */
+    bool stale_retry;              /* the in-flight batch is being resent after a stale connection */
     long overflow_records, overflow_bytes;  /* dropped since the last logsDropped */
     /* report */
     long batches, records, retries, failed_posts, dropped;
+    long reconnects;               /* resent at once after the listener dropped an idle connection */
+    long shutdown_failures;        /* POSTs that failed after its extension got SHUTDOWN */
 };
 
 struct sim_inv {
@@ -162,6 +186,8 @@ struct sim {
     struct evhttp_request *rt_req;
     struct evhttp_connection *rt_conn;
     bool rt_responded;
+    uint64_t rt_resp_first_us;     /* first byte of the /response request */
+    uint64_t rt_resp_done_us;      /* the whole /response request read */
     size_t rt_produced;
     struct sim_pipe rt_out, rt_err;
 
@@ -194,13 +220,29 @@ struct sim {
     struct event *next_timer;      /* interval between invocations */
     struct event *check_timer;     /* re-check shutdown progress from the loop */
 
-    /* shutdown */
+    /* shutdown: the runtime first (SIGTERM, at most SIM_RT_SHUTDOWN_MS), then
+     * SHUTDOWN to the extensions with what is left of SIM_SHUTDOWN_MS */
+    uint64_t shutdown_start_us;
+    int64_t shutdown_deadline_ms;   /* epoch ms: start + SIM_SHUTDOWN_MS */
+    bool shutdown_agents;           /* the extensions' part has begun */
     uint64_t shutdown_sent_us;
     double shutdown_ms;
+    double shutdown_left_ms;        /* deadlineMs - now when SHUTDOWN was handed over (final) */
+    double rt_shutdown_ms;          /* runtime's part of the final shutdown */
     const char *shutdown_reason_now;
     struct event *shutdown_timer;
     struct event *rt_kill_timer;
     bool reset_after_shutdown;
+
+    /* the sandbox's identity: one log stream and instance id per sandbox */
+    char log_stream[200];
+    char instance_id[SIM_ID_LEN + 1];
+    /* the process box: a cgroup v2 (cg_dir) when one can be made, else the
+     * descendants of the simulator (a child subreaper) */
+    char cg_dir[512];
+    bool cg;
+    bool cg_used;                  /* for the report: cg is cleared when the cgroup is removed */
+    FILE *rt_log;
 
     struct sim_crash crashes[64];
     int n_crashes;
@@ -225,13 +267,24 @@ void sim_iso_time(char *out, size_t n);
 void sim_iso_time_at(char *out, size_t n, int64_t epoch_us);
 /* Replaces control and non-ASCII bytes with '?' (outside strings bound for JSON). */
 void sim_ascii(char *s);
+/* Derives rt_version and rt_version_arn from --runtime-id/--runtime-version; -1 on bad input. */
+int sim_runtime_version(struct sim_opts *o);
 void sim_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* sim_proc.c: child processes */
 int sim_spawn_ext(struct sim *s, int i);
 int sim_spawn_runtime(struct sim *s);
 void sim_signal_group(pid_t pgid, int sig);
+/* Sets up the process box (cgroup v2 or subreaper); logs which. */
+void sim_box_init(struct sim *s);
+/* In a forked child before exec: join the sandbox cgroup. */
+int sim_box_enter(struct sim *s);
+/* Kills every process of the sandbox (setsid ones included). */
+void sim_kill_sandbox(struct sim *s);
+/* At exit: kill, reap and wait until no process of the sandbox is left; remove the cgroup. */
 void sim_kill_all(struct sim *s);
+/* Number of live processes in the box (zombies not counted). */
+int sim_box_count(struct sim *s);
 void sim_freeze(struct sim *s);
 void sim_thaw(struct sim *s);
 void sim_reap(struct sim *s);
@@ -240,14 +293,16 @@ void sim_close_pipe(struct sim_pipe *p);
 
 /* sim_api.c: the HTTP APIs */
 int sim_api_start(struct sim *s);
-void sim_ext_deliver(struct sim *s, int i, const char *body);
+void sim_ext_deliver(struct sim *s, int i, const char *body, bool shutdown);
 void sim_rt_deliver(struct sim *s);
 
 /* sim_tele.c: telemetry records and delivery */
 void sim_tele_emit(struct sim *s, const char *type, json_t *record);
 void sim_tele_line(struct sim *s, const char *type, const char *line);
 struct sim_sub_req;
-void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *req);
+void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *req, bool logs_api);
+/* -1: the extension has no live subscription; 0: Telemetry API; 1: Logs API. */
+int sim_tele_sub_kind(struct sim *s, int ext_index);
 void sim_tele_flush_all(struct sim *s);
 void sim_tele_drop_sandbox(struct sim *s);
 

@@ -17,6 +17,66 @@
 #define EXT_PREFIX "/2020-01-01/extension/"
 #define RT_PREFIX "/2018-06-01/runtime/"
 #define TELE_PATH "/2022-07-01/telemetry"
+#define LOGS_PATH "/2020-08-15/logs"
+
+/* When each connection's current request began to arrive: evhttp tells
+ * us of a request only once it is whole, and a runtime's response latency
+ * ends at its first byte. An input-buffer callback sees every read; the
+ * first read into an empty buffer after the previous request was handled
+ * starts the next one. Slots are reused round robin (a lost slot only
+ * makes the first byte the last one). */
+#define API_CONN_SLOTS 256
+static struct api_conn_slot {
+    struct bufferevent *bev;
+    uint64_t first_us;       /* 0: no request under way */
+} api_slots[API_CONN_SLOTS];
+static unsigned api_slot_next;
+
+static struct api_conn_slot *api_slot_of(struct bufferevent *bev)
+{
+    for (unsigned i = 0; bev && i < API_CONN_SLOTS; i++)
+        if (api_slots[i].bev == bev)
+            return &api_slots[i];
+    return NULL;
+}
+
+static void api_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)buf;
+    struct api_conn_slot *slot = api_slot_of(arg);
+    if (slot && info->n_added > 0 && slot->first_us == 0)
+        slot->first_us = sim_now_us();
+}
+
+static struct bufferevent *api_new_bev(struct event_base *base, void *arg)
+{
+    (void)arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev)
+        return NULL;
+    struct api_conn_slot *slot = api_slot_of(bev);  /* an address reused after a free */
+    if (!slot) {
+        slot = &api_slots[api_slot_next++ % API_CONN_SLOTS];
+        slot->bev = bev;
+    }
+    slot->first_us = 0;
+    evbuffer_add_cb(bufferevent_get_input(bev), api_input_cb, bev);
+    return bev;
+}
+
+/* When the request being handled began to arrive (now if unknown); the
+ * connection's next request starts afresh. */
+static uint64_t api_take_first_byte(struct evhttp_request *req)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct api_conn_slot *slot = api_slot_of(conn ? evhttp_connection_get_bufferevent(conn) : NULL);
+    uint64_t t = slot && slot->first_us ? slot->first_us : sim_now_us();
+    if (slot)
+        slot->first_us = 0;
+    return t;
+}
+
+static uint64_t api_req_first_us;  /* of the request api_route is handling */
 
 static void api_reply(struct evhttp_request *req, int code, const char *reason, const char *body,
                       const char *content_type)
@@ -142,8 +202,10 @@ static void api_register(struct sim *s, struct evhttp_request *req)
     }
     struct sim_ext *e = &s->ext[i];
     if (e->registered || s->phase != PH_INIT) {
-        api_error(req, 403, "Extension.InvalidExtensionState",
-                  e->registered ? "extension already registered" : "registration is closed after init");
+        if (s->phase != PH_INIT)
+            api_error(req, 403, "Extension.RegistrationClosed", "registration is closed after init");
+        else
+            api_error(req, 403, "Extension.InvalidExtensionState", "extension already registered");
         return;
     }
     if (s->n_registered >= SIM_MAX_REGISTERED) {
@@ -159,7 +221,7 @@ static void api_register(struct sim *s, struct evhttp_request *req)
 
     const char *feat = api_header(req, "Lambda-Extension-Accept-Feature");
     json_t *resp = json_pack("{s:s,s:s,s:s}", "functionName", s->o.function_name,
-                             "functionVersion", s->o.function_version, "handler", "function.handler");
+                             "functionVersion", s->o.function_version, "handler", s->o.handler);
     if (feat && api_has_token(feat, "accountId"))
         json_object_set_new(resp, "accountId", json_string(s->o.account_id));
     evhttp_add_header(evhttp_request_get_output_headers(req), "Lambda-Extension-Identifier", e->id);
@@ -200,7 +262,7 @@ static bool api_peer_gone(struct evhttp_connection *conn)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-void sim_ext_deliver(struct sim *s, int i, const char *body)
+void sim_ext_deliver(struct sim *s, int i, const char *body, bool shutdown)
 {
     struct sim_ext *e = &s->ext[i];
     if (e->waiting && e->waiting_req) {
@@ -212,10 +274,16 @@ void sim_ext_deliver(struct sim *s, int i, const char *body)
         e->waiting = false;
         e->waiting_req = NULL;
         e->waiting_conn = NULL;
-        char evid[SIM_ID_LEN + 1];
-        sim_uuid(evid);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Lambda-Extension-Event-Identifier", evid);
-        api_reply(req, 200, "OK", body, "application/json");
+        if (shutdown) {
+            /* as the emulator: no event identifier, no content type of its own
+             * (Go's sniffing makes it text/plain) */
+            api_reply(req, 200, "OK", body, "text/plain; charset=utf-8");
+        } else {
+            char evid[SIM_ID_LEN + 1];
+            sim_uuid(evid);
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Lambda-Extension-Event-Identifier", evid);
+            api_reply(req, 200, "OK", body, "application/json");
+        }
     } else if (e->waiting) {
         e->waiting = false;
         e->lost_events++;
@@ -223,6 +291,7 @@ void sim_ext_deliver(struct sim *s, int i, const char *body)
     } else {
         free(e->queued);
         e->queued = strdup(body);
+        e->queued_shutdown = shutdown;
     }
 }
 
@@ -249,40 +318,67 @@ static void api_ext_next(struct sim *s, struct evhttp_request *req)
     if (e->queued) {
         char *q = e->queued;
         e->queued = NULL;
-        sim_ext_deliver(s, i, q);
+        sim_ext_deliver(s, i, q, e->queued_shutdown);
         free(q);
     }
     sim_on_ext_next(s, i);
 }
 
+/* init/error and exit/error with the emulator's state rules: init/error
+ * only before the extension's first /next, exit/error any time; the same
+ * call again is a no-op 202, the other one 403. What Lambda reports is
+ * Extension.InitError / Extension.ExitError, whatever type was sent. */
 static void api_ext_error(struct sim *s, struct evhttp_request *req, bool init)
 {
     int i = api_ext_of(s, req);
     if (i < 0)
         return;
     struct sim_ext *e = &s->ext[i];
-    if (e->failed) {
-        api_error(req, 403, "Extension.InvalidExtensionState", "extension already reported an error");
+    const char *type = api_header(req, "Lambda-Extension-Function-Error-Type");
+    if (!type || !*type) {
+        api_error(req, 403, "Extension.MissingHeader", "Lambda-Extension-Function-Error-Type not found");
         return;
     }
-    const char *type = api_header(req, "Lambda-Extension-Function-Error-Type");
+    if (e->failed) {
+        if (e->init_failed == init)
+            api_json(req, 202, "Accepted", json_pack("{s:s}", "status", "OK"));
+        else
+            api_error(req, 403, "Extension.InvalidExtensionState",
+                      e->init_failed ? "State transition from InitError failed" : "State transition from ExitError failed");
+        return;
+    }
+    if (init && (e->sent_next || s->phase != PH_INIT)) {
+        api_error(req, 403, "Extension.InvalidExtensionState",
+                  "State transition from Ready to InitError failed: init/error is for the init phase");
+        return;
+    }
     char t[128];
-    snprintf(t, sizeof t, "%s", type && *type ? type : "Extension.Unknown");
+    snprintf(t, sizeof t, "%s", type);
     sim_ascii(t);
     e->failed = true;
+    e->init_failed = init;
     api_json(req, 202, "Accepted", json_pack("{s:s}", "status", "OK"));
     sim_log("INFO", "%s: %s/error %s", e->name, init ? "init" : "exit", t);
-    if (init && s->phase == PH_INIT)
-        sim_on_init_error(s, t);
+    if (init)
+        sim_on_init_error(s, "Extension.InitError");
 }
 
-static void api_subscribe(struct sim *s, struct evhttp_request *req)
+/* PUT /2022-07-01/telemetry, or /2020-08-15/logs (logs_api): one API per
+ * extension, as Lambda allows. */
+static void api_subscribe(struct sim *s, struct evhttp_request *req, bool logs_api)
 {
     int i = api_ext_of(s, req);
     if (i < 0)
         return;
     if (s->phase != PH_INIT) {
-        api_error(req, 403, "Telemetry.SubscriptionClosed", "subscriptions are closed after init");
+        api_error(req, 403, logs_api ? "Logs.SubscriptionClosed" : "Telemetry.SubscriptionClosed",
+                  "subscriptions are closed after init");
+        return;
+    }
+    int kind = sim_tele_sub_kind(s, i);
+    if (kind >= 0 && kind != (int)logs_api) {
+        api_error(req, 400, "ValidationError", logs_api ? "already subscribed through the Telemetry API"
+                                                        : "already subscribed through the Logs API");
         return;
     }
     size_t len;
@@ -293,13 +389,14 @@ static void api_subscribe(struct sim *s, struct evhttp_request *req)
     }
     char err[256];
     struct sim_sub_req sr;
-    int rc = sim_parse_subscribe(body, len, &sr, err, sizeof err);
+    int rc = logs_api ? sim_parse_logs_subscribe(body, len, &sr, err, sizeof err)
+                      : sim_parse_subscribe(body, len, &sr, err, sizeof err);
     free(body);
     if (rc < 0) {
         api_error(req, 400, "ValidationError", err);
         return;
     }
-    sim_tele_subscribe(s, i, &sr);
+    sim_tele_subscribe(s, i, &sr, logs_api);
     api_reply(req, 200, "OK", "\"OK\"", "application/json");
 }
 
@@ -329,7 +426,7 @@ void sim_rt_deliver(struct sim *s)
 static void api_rt_next(struct sim *s, struct evhttp_request *req)
 {
     if (s->rt_waiting && s->rt_req) {
-        api_error(req, 403, "Runtime.InvalidStateTransition", "already waiting for an invocation");
+        api_error(req, 403, "InvalidStateTransition", "State transition from Ready to Ready failed for runtime");
         return;
     }
     s->rt_waiting = true;
@@ -358,14 +455,29 @@ static void api_rt_result(struct sim *s, struct evhttp_request *req, const char 
         api_error(req, 404, "NotFound", "unknown path");
         return;
     }
-    if (s->phase != PH_INVOKE || !s->cur || s->rt_responded || strcmp(id, s->cur->request_id) != 0) {
+    if (s->phase != PH_INVOKE || !s->cur || strcmp(id, s->cur->request_id) != 0) {
         api_error(req, 400, "InvalidRequestID", "Invalid request ID");
+        return;
+    }
+    if (s->rt_responded) {
+        api_error(req, 403, "InvalidStateTransition",
+                  "State transition from InvocationResponse to InvocationResponse failed for runtime");
         return;
     }
     size_t len;
     char *body = api_body(req, SIM_RESPONSE_MAX, &len);
     if (!body && len > SIM_RESPONSE_MAX) {
-        api_error(req, 413, "RequestEntityTooLarge", "response payload exceeds 6 MiB");
+        /* the caller gets an error and the runtime 413; the invocation's
+         * result is given: the runtime is done once it calls /next */
+        char msg[160];
+        snprintf(msg, sizeof msg, "Response payload size (%zu bytes) exceeded maximum allowed payload size (%u bytes).",
+                 len, SIM_RESPONSE_MAX);
+        s->rt_responded = true;
+        s->rt_produced = 0;
+        s->rt_resp_first_us = api_req_first_us;
+        s->rt_resp_done_us = sim_now_us();
+        api_error(req, 413, "RequestEntityTooLarge", msg);
+        sim_on_rt_result(s, true, "Function.ResponseSizeTooLarge");
         return;
     }
     char type[128] = "";
@@ -387,6 +499,8 @@ static void api_rt_result(struct sim *s, struct evhttp_request *req, const char 
     free(body);
     s->rt_responded = true;
     s->rt_produced = len;
+    s->rt_resp_first_us = api_req_first_us;
+    s->rt_resp_done_us = sim_now_us();
     api_json(req, 202, "Accepted", json_pack("{s:s}", "status", "OK"));
     sim_on_rt_result(s, is_err, is_err ? type : NULL);
 }
@@ -394,6 +508,7 @@ static void api_rt_result(struct sim *s, struct evhttp_request *req, const char 
 static void api_route(struct evhttp_request *req, void *arg)
 {
     struct sim *s = arg;
+    api_req_first_us = api_take_first_byte(req);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
@@ -415,9 +530,9 @@ static void api_route(struct evhttp_request *req, void *arg)
             api_error(req, 404, "NotFound", "unknown Extensions API path or method");
         return;
     }
-    if (strcmp(path, TELE_PATH) == 0) {
+    if (strcmp(path, TELE_PATH) == 0 || strcmp(path, LOGS_PATH) == 0) {
         if (m == EVHTTP_REQ_PUT)
-            api_subscribe(s, req);
+            api_subscribe(s, req, strcmp(path, LOGS_PATH) == 0);
         else
             api_error(req, 405, "MethodNotAllowed", "use PUT");
         return;
@@ -430,7 +545,7 @@ static void api_route(struct evhttp_request *req, void *arg)
             api_rt_result(s, req, p + 11);
         } else if (strcmp(p, "init/error") == 0 && m == EVHTTP_REQ_POST) {
             if (s->phase != PH_INIT) {
-                api_error(req, 403, "Runtime.InvalidStateTransition", "init is over");
+                api_error(req, 403, "InvalidStateTransition", "State transition to InitError failed for runtime: init is over");
                 return;
             }
             const char *h = api_header(req, "Lambda-Runtime-Function-Error-Type");
@@ -457,6 +572,7 @@ int sim_api_start(struct sim *s)
     evhttp_set_max_body_size(s->http, SIM_RESPONSE_MAX + 1024 * 1024);
     evhttp_set_max_headers_size(s->http, 64 * 1024);
     evhttp_set_gencb(s->http, api_route, s);
+    evhttp_set_bevcb(s->http, api_new_bev, s);
     struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(s->http, "127.0.0.1", (ev_uint16_t)s->o.port);
     if (!bs)
         return -1;

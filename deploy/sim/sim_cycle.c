@@ -2,6 +2,7 @@
  * register, runtime starts, everyone calls /next), invocations, freeze/thaw,
  * Extension.Crash and sandbox resets, SHUTDOWN with its deadline. */
 #include <math.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +44,14 @@ static json_t *cyc_span(const char *name, uint64_t start_us, double ms)
     return json_pack("{s:s,s:s,s:f}", "name", name, "start", t, "durationMs", ms);
 }
 
-static json_t *cyc_tracing(struct sim *s)
+/* Adds "tracing" to a record or event only when the invocation has a trace
+ * context (Lambda omits it otherwise). Returns rec. */
+static json_t *cyc_add_tracing(struct sim *s, json_t *rec)
 {
-    return json_pack("{s:s,s:s}", "type", "X-Amzn-Trace-Id", "value", s->trace_id);
+    if (rec && s->trace_id[0])
+        json_object_set_new(rec, "tracing",
+                            json_pack("{s:s,s:s}", "type", "X-Amzn-Trace-Id", "value", s->trace_id));
+    return rec;
 }
 
 /* ---- init ---- */
@@ -88,13 +94,32 @@ void sim_start_sandbox(struct sim *s)
     s->rt_conn = NULL;
     s->rt_event_pending = false;
     s->rt_pid = 0;
+    /* one log stream and instance per sandbox: "2026/12/01/[$LATEST]<32 hex>" */
+    sim_uuid(s->instance_id);
+    char date[40], hex[33];
+    sim_iso_time(date, sizeof date);
+    date[10] = '\0';
+    for (char *c = date; *c; c++)
+        if (*c == '-')
+            *c = '/';
+    size_t h = 0;
+    for (const char *c = s->instance_id; *c && h < 32; c++)
+        if (*c != '-')
+            hex[h++] = *c;
+    hex[h] = '\0';
+    snprintf(s->log_stream, sizeof s->log_stream, "%s/[%.64s]%s", date, s->o.function_version, hex);
+    char arn[256];
+    snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s", s->o.region, s->o.account_id,
+             s->o.function_name);
     sim_tele_emit(s, "platform.initStart",
-                  json_pack("{s:s,s:s,s:s,s:s,s:s}", "initializationType", "on-demand", "phase", "init",
-                            "runtimeVersion", "provided:al2023", "functionName", s->o.function_name,
-                            "functionVersion", s->o.function_version));
+                  json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "initializationType", "on-demand",
+                            "phase", "init", "runtimeVersion", s->o.rt_version,
+                            "runtimeVersionArn", s->o.rt_version_arn, "functionName", s->o.function_name,
+                            "functionVersion", s->o.function_version, "functionArn", arn,
+                            "instanceId", s->instance_id, "instanceMaxMemory", s->o.memory_mb));
     for (int i = 0; i < s->n_ext; i++) {
         struct sim_ext *e = &s->ext[i];
-        e->registered = e->failed = e->waiting = e->done = e->got_shutdown = e->sent_next = false;
+        e->registered = e->failed = e->init_failed = e->waiting = e->done = e->got_shutdown = e->sent_next = false;
         e->waiting_req = NULL;
         e->waiting_conn = NULL;
         free(e->queued);
@@ -153,6 +178,16 @@ static void cyc_check_init(struct sim *s)
     s->last_init_ms = sim_ms(s->sandbox_start_us, now);
     if (s->init_ms < 0)
         s->init_ms = s->last_init_ms;
+    /* Lambda's order: initRuntimeDone, one platform.extension per extension,
+     * then initReport once every extension is ready */
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        if (!e->registered)
+            continue;
+        json_t *evs = e->reg_events ? json_incref(e->reg_events) : json_array();
+        sim_tele_emit(s, "platform.extension",
+                      json_pack("{s:s,s:s,s:o}", "name", e->name, "state", "Ready", "events", evs));
+    }
     sim_tele_emit(s, "platform.initReport",
                   json_pack("{s:s,s:s,s:s,s:{s:f}}", "initializationType", "on-demand", "phase", "init",
                             "status", "success", "metrics", "durationMs", s->last_init_ms));
@@ -173,8 +208,8 @@ void sim_on_register(struct sim *s, int i)
         json_array_append_new(evs, json_string("INVOKE"));
     if (e->ev_shutdown)
         json_array_append_new(evs, json_string("SHUTDOWN"));
-    sim_tele_emit(s, "platform.extension",
-                  json_pack("{s:s,s:s,s:o}", "name", e->name, "state", "Ready", "events", evs));
+    json_decref(e->reg_events);
+    e->reg_events = evs;  /* its platform.extension record comes once init is done */
     cyc_check_init(s);
 }
 
@@ -202,11 +237,25 @@ void sim_on_init_error(struct sim *s, const char *error_type)
 
 /* ---- invocations ---- */
 
+/* --statsd-port-file: the extension bound its DogStatsD port itself (port
+ * 0) and reported it in a JSON file. Read at every invocation: a sandbox
+ * reset starts a new extension, on a new port. */
+static int cyc_statsd_port(struct sim *s)
+{
+    if (s->o.statsd_port_file == NULL)
+        return s->o.statsd_port;
+    json_t *j = json_load_file(s->o.statsd_port_file, 0, NULL);
+    json_int_t p = json_integer_value(json_object_get(json_object_get(j, "ports"), "dogstatsd"));
+    json_decref(j);
+    return p > 0 && p <= 65535 ? (int)p : 0;
+}
+
 static void cyc_statsd(struct sim *s, double ms)
 {
-    if (s->statsd_fd < 0)
+    int port;
+    if (s->statsd_fd < 0 || s->o.statsd_per_invoke <= 0 || (port = cyc_statsd_port(s)) <= 0)
         return;
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->o.statsd_port) };
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     for (int k = 0; k < s->o.statsd_per_invoke; k++) {
         char d[128];
@@ -253,14 +302,20 @@ static void cyc_runtime_done(struct sim *s)
     struct sim_inv *v = s->cur;
     v->runtime_ms = sim_ms(s->inv_start_us, s->fn_end_us);
     const char *status = s->fn_error ? "error" : "success";
-    json_t *rec = json_pack("{s:s,s:s,s:{s:f,s:I},s:[o,o],s:o}", "requestId", v->request_id,
-                            "status", status, "metrics", "durationMs", v->runtime_ms,
-                            "producedBytes", (json_int_t)s->rt_produced, "spans",
-                            cyc_span("responseLatency", s->inv_start_us, v->runtime_ms),
-                            cyc_span("responseDuration", s->fn_end_us, 0.0), "tracing", cyc_tracing(s));
+    json_t *rec = json_pack("{s:s,s:s,s:{s:f,s:I}}", "requestId", v->request_id, "status", status,
+                            "metrics", "durationMs", v->runtime_ms, "producedBytes", (json_int_t)s->rt_produced);
     if (s->fn_error)
         json_object_set_new(rec, "errorType", json_string(s->fn_error_type));
-    sim_tele_emit(s, "platform.runtimeDone", rec);
+    /* spans only when there was a response: latency up to its first byte,
+     * duration while its body arrived */
+    if (s->rt_responded) {
+        uint64_t first = s->rt_resp_first_us < s->inv_start_us ? s->inv_start_us : s->rt_resp_first_us;
+        uint64_t done = s->rt_resp_done_us < first ? first : s->rt_resp_done_us;
+        json_object_set_new(rec, "spans",
+                            json_pack("[o,o]", cyc_span("responseLatency", s->inv_start_us, sim_ms(s->inv_start_us, first)),
+                                      cyc_span("responseDuration", first, sim_ms(first, done))));
+    }
+    sim_tele_emit(s, "platform.runtimeDone", cyc_add_tracing(s, rec));
     cyc_check_complete(s);
 }
 
@@ -274,6 +329,8 @@ static void cyc_fn_end(evutil_socket_t fd, short what, void *arg)
     s->fn_done = true;
     s->fn_end_us = sim_now_us();
     s->rt_produced = s->fn_error ? 64 : 17;  /* {"statusCode":200} or an error body */
+    s->rt_responded = true;                  /* written in one go: no transfer time */
+    s->rt_resp_first_us = s->rt_resp_done_us = s->fn_end_us;
     cyc_runtime_done(s);
 }
 
@@ -284,6 +341,8 @@ static void cyc_report(struct sim *s, const char *status, const char *error_type
     v->status = status;
     snprintf(v->error_type, sizeof v->error_type, "%s", error_type ? error_type : "");
     v->duration_ms = sim_ms(s->inv_start_us, now);
+    if (strcmp(status, "timeout") == 0 && v->duration_ms > s->o.timeout_ms)
+        v->duration_ms = s->o.timeout_ms;  /* Lambda reports the timeout, not our lateness */
     v->billed_ms = ceil(v->duration_ms);
     v->max_memory_mb = sim_sandbox_memory_mb(s);
     json_t *metrics = json_pack("{s:f,s:I,s:i,s:i}", "durationMs", v->duration_ms,
@@ -291,14 +350,14 @@ static void cyc_report(struct sim *s, const char *status, const char *error_type
                                 s->o.memory_mb, "maxMemoryUsedMB", v->max_memory_mb);
     if (v->init_duration_ms >= 0)
         json_object_set_new(metrics, "initDurationMs", json_real(v->init_duration_ms));
-    json_t *spans = json_array();
-    if (v->overhead_ms > 0)
-        json_array_append_new(spans, cyc_span("extensionOverhead", s->fn_end_us, v->overhead_ms));
-    json_t *rec = json_pack("{s:s,s:s,s:o,s:o,s:o}", "requestId", v->request_id, "status", status,
-                            "metrics", metrics, "spans", spans, "tracing", cyc_tracing(s));
+    json_t *rec = json_pack("{s:s,s:s,s:o}", "requestId", v->request_id, "status", status, "metrics", metrics);
+    /* extensionOverhead whenever extensions are registered (0 included);
+     * no spans at all otherwise */
+    if (s->n_registered > 0)
+        json_object_set_new(rec, "spans", json_pack("[o]", cyc_span("extensionOverhead", s->fn_end_us, v->overhead_ms)));
     if (error_type)
         json_object_set_new(rec, "errorType", json_string(error_type));
-    sim_tele_emit(s, "platform.report", rec);
+    sim_tele_emit(s, "platform.report", cyc_add_tracing(s, rec));
 }
 
 static void cyc_check_complete(struct sim *s)
@@ -334,10 +393,12 @@ static void cyc_fail_invocation(struct sim *s, const char *status, const char *e
         s->fn_done = true;
         s->fn_end_us = sim_now_us();
         v->runtime_ms = sim_ms(s->inv_start_us, s->fn_end_us);
+        /* an extension's crash ends the runtime's work with an error */
+        const char *rt_status = strcmp(error_type, "Extension.Crash") == 0 ? "error" : status;
         sim_tele_emit(s, "platform.runtimeDone",
-                      json_pack("{s:s,s:s,s:s,s:{s:f,s:i}}", "requestId", v->request_id, "status", status,
-                                "errorType", error_type, "metrics", "durationMs", v->runtime_ms,
-                                "producedBytes", 0));
+                      cyc_add_tracing(s, json_pack("{s:s,s:s,s:s,s:{s:f,s:i}}", "requestId", v->request_id,
+                                                   "status", rt_status, "errorType", error_type, "metrics",
+                                                   "durationMs", v->runtime_ms, "producedBytes", 0)));
     }
     cyc_report(s, status, error_type);
     cyc_begin_shutdown(s, reason, true);
@@ -356,7 +417,7 @@ static void cyc_deadline(evutil_socket_t fd, short what, void *arg)
         evtimer_add(s->deadline_timer, &tv);
         return;
     }
-    cyc_fail_invocation(s, "timeout", "Sandbox.Timedout", "timeout");
+    cyc_fail_invocation(s, "timeout", "Sandbox.Timeout", "timeout");
 }
 
 static void cyc_trace_id(struct sim *s)
@@ -373,8 +434,11 @@ static void cyc_trace_id(struct sim *s)
         if (*c != '-')
             par[q++] = *c;
     hex[h] = par[q] = '\0';
-    snprintf(s->trace_id, sizeof s->trace_id, "Root=1-%08llx-%s;Parent=%s;Sampled=1",
-             (unsigned long long)(sim_epoch_ms() / 1000), hex, par);
+    s->trace_id[0] = '\0';
+    if (strcmp(s->o.trace, "none") == 0)
+        return;
+    snprintf(s->trace_id, sizeof s->trace_id, "Root=1-%08llx-%s;Parent=%s;Sampled=%d",
+             (unsigned long long)(sim_epoch_ms() / 1000), hex, par, strcmp(s->o.trace, "sampled") == 0);
 }
 
 static void cyc_start_invocation(struct sim *s)
@@ -413,14 +477,14 @@ static void cyc_start_invocation(struct sim *s)
     int n = s->inv_done;
 
     sim_tele_emit(s, "platform.start",
-                  json_pack("{s:s,s:s,s:o}", "requestId", v->request_id, "version", s->o.function_version,
-                            "tracing", cyc_tracing(s)));
+                  cyc_add_tracing(s, json_pack("{s:s,s:s}", "requestId", v->request_id,
+                                               "version", s->o.function_version)));
     char arn[256];
     snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s", s->o.region, s->o.account_id,
              s->o.function_name);
-    json_t *ev = json_pack("{s:s,s:I,s:s,s:s,s:o}", "eventType", "INVOKE", "deadlineMs",
-                           (json_int_t)s->inv_deadline_ms, "requestId", v->request_id,
-                           "invokedFunctionArn", arn, "tracing", cyc_tracing(s));
+    json_t *ev = cyc_add_tracing(s, json_pack("{s:s,s:I,s:s,s:s}", "eventType", "INVOKE", "deadlineMs",
+                                              (json_int_t)s->inv_deadline_ms, "requestId", v->request_id,
+                                              "invokedFunctionArn", arn));
     char *body = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
     cyc_timer(s, &s->deadline_timer, cyc_deadline, s->o.timeout_ms);
@@ -428,7 +492,7 @@ static void cyc_start_invocation(struct sim *s)
         struct sim_ext *e = &s->ext[i];
         if (e->registered && e->ev_invoke && e->running) {
             e->done = false;
-            sim_ext_deliver(s, i, body ? body : "{}");
+            sim_ext_deliver(s, i, body ? body : "{}", false);
         }
     }
     free(body);
@@ -475,6 +539,12 @@ void sim_on_rt_next(struct sim *s)
             cyc_runtime_ready(s);
             cyc_check_init(s);
         }
+        return;
+    }
+    if (s->phase == PH_INVOKE && !s->fn_done && !s->rt_event_pending && !s->rt_responded) {
+        /* /next without a result: the same invocation again (the emulator's
+         * running state accepts Ready and re-renders the current event) */
+        s->rt_event_pending = true;
         return;
     }
     if (s->phase == PH_INVOKE && !s->fn_done && !s->rt_event_pending) {
@@ -531,7 +601,8 @@ void sim_on_ext_exit(struct sim *s, int i, int status)
         break;
     case PH_INVOKE:
         cyc_record_crash(s, i, "invoke", status);
-        cyc_fail_invocation(s, "failure", "Extension.Crash", "failure");
+        cyc_fail_invocation(s, "failure", e->failed && !e->init_failed ? "Extension.ExitError" : "Extension.Crash",
+                            "failure");
         break;
     case PH_SHUTDOWN:
         if (WIFSIGNALED(status) && !e->killed_now)
@@ -588,22 +659,28 @@ static void cyc_shutdown_deadline(evutil_socket_t fd, short what, void *arg)
     struct sim *s = arg;
     if (s->phase != PH_SHUTDOWN)
         return;
-    for (int i = 0; i < s->n_ext; i++)
-        if (s->ext[i].running) {
-            sim_log("WARN", "%s did not exit by the SHUTDOWN deadline: SIGKILL", s->ext[i].name);
-            cyc_kill_ext(s, i);
+    /* an extension that reported init/error or exit/error is waited for
+     * (Lambda does not kill it at the deadline), up to a guard */
+    bool guard_over = sim_ms(s->shutdown_start_us, sim_now_us()) >= SIM_FAILED_EXT_WAIT_MS;
+    bool waiting = false;
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        if (!e->running)
+            continue;
+        if (e->failed && !guard_over) {
+            waiting = true;
+            continue;
         }
+        sim_log("WARN", "%s did not exit by the %s: SIGKILL", e->name,
+                e->failed ? "guard for extensions that reported an error" : "SHUTDOWN deadline");
+        cyc_kill_ext(s, i);
+    }
     if (s->rt_running)
         sim_signal_group(s->rt_pid, SIGKILL);
-}
-
-static void cyc_rt_kill(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct sim *s = arg;
-    if (s->rt_running)
-        sim_signal_group(s->rt_pid, SIGKILL);
+    if (waiting) {
+        int left = SIM_FAILED_EXT_WAIT_MS - (int)sim_ms(s->shutdown_start_us, sim_now_us());
+        cyc_timer(s, &s->shutdown_timer, cyc_shutdown_deadline, left > 0 ? left : 0);
+    }
 }
 
 static void cyc_check_shutdown_cb(evutil_socket_t fd, short what, void *arg)
@@ -613,6 +690,65 @@ static void cyc_check_shutdown_cb(evutil_socket_t fd, short what, void *arg)
     cyc_check_shutdown(arg);
 }
 
+/* Second part of a shutdown, once the runtime is gone: SHUTDOWN to the
+ * extensions registered for it, with the deadline set when the shutdown
+ * began; the others are killed (as the emulator's shutdownAgents). */
+static void cyc_shutdown_agents(struct sim *s)
+{
+    if (s->shutdown_agents)
+        return;
+    s->shutdown_agents = true;
+    cyc_cancel(s->rt_kill_timer);
+    double rt_ms = sim_ms(s->shutdown_start_us, sim_now_us());
+    json_t *ev = json_pack("{s:s,s:s,s:I}", "eventType", "SHUTDOWN", "shutdownReason", s->shutdown_reason_now,
+                           "deadlineMs", (json_int_t)s->shutdown_deadline_ms);
+    char *body = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    s->shutdown_sent_us = sim_now_us();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double now_ms = (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+    if (!s->reset_after_shutdown) {
+        s->rt_shutdown_ms = rt_ms;
+        s->shutdown_left_ms = (double)s->shutdown_deadline_ms - now_ms;
+    }
+    for (int i = 0; i < s->n_ext; i++) {
+        struct sim_ext *e = &s->ext[i];
+        if (!e->running)
+            continue;
+        if (e->failed) {
+            continue;  /* it reported an error and is expected to exit: the deadline applies */
+        } else if (e->registered && e->ev_shutdown) {
+            e->got_shutdown = true;
+            sim_ext_deliver(s, i, body ? body : "{}", true);
+        } else {
+            /* nothing to tell it: it goes with the sandbox */
+            cyc_kill_ext(s, i);
+        }
+    }
+    free(body);
+    int64_t left = s->shutdown_deadline_ms - sim_epoch_ms();
+    cyc_timer(s, &s->shutdown_timer, cyc_shutdown_deadline, left > 0 ? (int)left : 0);
+    cyc_timer(s, &s->check_timer, cyc_check_shutdown_cb, 0);
+}
+
+/* The runtime's share is over: SIGKILL it (an external one) and go on. */
+static void cyc_rt_term_over(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sim *s = arg;
+    if (s->phase != PH_SHUTDOWN)
+        return;
+    if (s->rt_running) {
+        sim_log("INFO", "the runtime did not exit %d ms after SIGTERM: SIGKILL", SIM_RT_SHUTDOWN_MS);
+        sim_signal_group(s->rt_pid, SIGKILL);
+        sim_signal_group(s->rt_pid, SIGCONT);
+        return;  /* its exit (reaped) starts the extensions' part */
+    }
+    cyc_shutdown_agents(s);
+}
+
 static void cyc_begin_shutdown(struct sim *s, const char *reason, bool reset)
 {
     if (s->phase == PH_SHUTDOWN || s->phase == PH_DONE)
@@ -620,55 +756,59 @@ static void cyc_begin_shutdown(struct sim *s, const char *reason, bool reset)
     s->phase = PH_SHUTDOWN;
     s->reset_after_shutdown = reset;
     s->shutdown_reason_now = reason;
+    s->shutdown_agents = false;
+    s->shutdown_start_us = sim_now_us();
+    s->shutdown_deadline_ms = sim_epoch_ms() + SIM_SHUTDOWN_MS;
+    for (int i = 0; i < s->n_ext; i++)
+        s->ext[i].killed_now = false;
     cyc_cancel(s->fn_timer);
     cyc_cancel(s->deadline_timer);
     cyc_cancel(s->init_timer);
     cyc_cancel(s->next_timer);
     sim_thaw(s);
     sim_tele_flush_all(s);
+    /* The runtime first. With no extension registered Lambda spends nothing
+     * on it: SIGKILL. Otherwise SIGTERM and up to SIM_RT_SHUTDOWN_MS. The
+     * synthetic function's runtime takes --runtime-shutdown-ms to exit. */
+    if (s->n_registered == 0) {
+        if (s->rt_running) {
+            sim_signal_group(s->rt_pid, SIGKILL);
+            sim_signal_group(s->rt_pid, SIGCONT);
+            return;  /* reaped -> cyc_check_shutdown -> extensions' part */
+        }
+        cyc_shutdown_agents(s);
+        return;
+    }
     if (s->rt_running) {
-        /* the runtime gets SIGTERM and 300 ms of the shutdown, then SIGKILL */
         sim_signal_group(s->rt_pid, SIGTERM);
         sim_signal_group(s->rt_pid, SIGCONT);
-        cyc_timer(s, &s->rt_kill_timer, cyc_rt_kill, 300);
+        cyc_timer(s, &s->rt_kill_timer, cyc_rt_term_over, SIM_RT_SHUTDOWN_MS);
+    } else if (!s->o.runtime_cmd && s->rt_ready && s->o.runtime_shutdown_ms > 0) {  /* a started one */
+        cyc_timer(s, &s->rt_kill_timer, cyc_rt_term_over, s->o.runtime_shutdown_ms);
+    } else {
+        cyc_shutdown_agents(s);
     }
-    int64_t deadline = sim_epoch_ms() + SIM_SHUTDOWN_MS;
-    json_t *ev = json_pack("{s:s,s:s,s:I}", "eventType", "SHUTDOWN", "shutdownReason", reason,
-                           "deadlineMs", (json_int_t)deadline);
-    char *body = json_dumps(ev, JSON_COMPACT);
-    json_decref(ev);
-    s->shutdown_sent_us = sim_now_us();
-    for (int i = 0; i < s->n_ext; i++) {
-        struct sim_ext *e = &s->ext[i];
-        e->killed_now = false;
-        if (!e->running)
-            continue;
-        if (e->failed) {
-            continue;  /* it reported an error and is expected to exit: the deadline applies */
-        } else if (e->registered && e->ev_shutdown) {
-            e->got_shutdown = true;
-            sim_ext_deliver(s, i, body ? body : "{}");
-        } else {
-            /* nothing to tell it: it goes with the sandbox */
-            cyc_kill_ext(s, i);
-        }
-    }
-    free(body);
-    cyc_timer(s, &s->shutdown_timer, cyc_shutdown_deadline, SIM_SHUTDOWN_MS);
-    cyc_timer(s, &s->check_timer, cyc_check_shutdown_cb, 0);
 }
 
 static void cyc_check_shutdown(struct sim *s)
 {
     if (s->phase != PH_SHUTDOWN)
         return;
+    if (s->rt_running)
+        return;
+    if (!s->shutdown_agents) {
+        /* an external runtime is gone (or never was): the extensions' turn */
+        if (s->o.runtime_cmd || s->n_registered == 0)
+            cyc_shutdown_agents(s);
+        return;
+    }
     for (int i = 0; i < s->n_ext; i++)
         if (s->ext[i].running)
             return;
-    if (s->rt_running)
-        return;
     cyc_cancel(s->shutdown_timer);
     cyc_cancel(s->rt_kill_timer);
+    /* whatever the sandbox's processes left behind (setsid children) goes with it */
+    sim_kill_sandbox(s);
     double ms = sim_ms(s->shutdown_sent_us, sim_now_us());
     if (s->reset_after_shutdown) {
         s->resets++;

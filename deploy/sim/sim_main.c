@@ -28,10 +28,14 @@ static void usage(FILE *f)
         "  --port N  --port-file FILE  --extension PATH (repeatable)  --runtime CMD\n"
         "  --invokes N  --interval-ms N  --fn-ms N  --timeout-ms N\n"
         "  --log-lines N  --log-bytes N  --json-logs\n"
-        "  --statsd-port P  --statsd-per-invoke N  --error-every K  --timeout-every K\n"
-        "  --freeze  --memory-mb N  --function-name S  --function-version S  --region S\n"
-        "  --account-id S  --arch x86_64|arm64  --shutdown-reason S  --init-timeout-ms N\n"
-        "  --report FILE  --ext-log FILE  --quiet\n"
+        "  --statsd-port P  --statsd-port-file FILE  --statsd-per-invoke N\n"
+        "  --error-every K  --timeout-every K\n"
+        "  --no-freeze  --freeze-method auto|cgroup|signals  --memory-mb N  --function-name S\n"
+        "  --function-version S  --region S  --account-id S  --arch x86_64|arm64\n"
+        "  --runtime-id ID  --runtime-version S  --handler S  --task-root DIR  --runtime-dir DIR\n"
+        "  --runtime-shutdown-ms N  --shutdown-reason S  --init-timeout-ms N\n"
+        "  --trace sampled|unsampled|none\n"
+        "  --report FILE  --ext-log FILE  --runtime-log FILE  --quiet\n"
         "See deploy/sim/README.md.\n");
 }
 
@@ -50,9 +54,11 @@ static int parse_int(const char *opt, const char *v, long lo, long hi, int *out)
 
 enum {
     O_PORT = 1000, O_PORT_FILE, O_EXT, O_RUNTIME, O_INVOKES, O_INTERVAL, O_FN_MS, O_TIMEOUT,
-    O_LOG_LINES, O_LOG_BYTES, O_JSON_LOGS, O_STATSD_PORT, O_STATSD_N, O_ERROR_EVERY,
+    O_LOG_LINES, O_LOG_BYTES, O_JSON_LOGS, O_STATSD_PORT, O_STATSD_PORT_FILE, O_STATSD_N, O_ERROR_EVERY,
     O_TIMEOUT_EVERY, O_FREEZE, O_MEMORY, O_FN_NAME, O_FN_VERSION, O_REGION, O_ACCOUNT, O_ARCH,
-    O_SHUTDOWN_REASON, O_INIT_TIMEOUT, O_REPORT, O_EXT_LOG, O_QUIET, O_HELP,
+    O_SHUTDOWN_REASON, O_INIT_TIMEOUT, O_REPORT, O_EXT_LOG, O_QUIET, O_HELP, O_NO_FREEZE,
+    O_FREEZE_METHOD, O_RUNTIME_ID, O_RUNTIME_VERSION, O_HANDLER, O_TASK_ROOT, O_RUNTIME_DIR,
+    O_RT_SHUTDOWN_MS, O_RUNTIME_LOG, O_TRACE,
 };
 
 static int parse_args(struct sim_opts *o, int argc, char **argv)
@@ -70,10 +76,21 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         { "log-bytes", required_argument, 0, O_LOG_BYTES },
         { "json-logs", no_argument, 0, O_JSON_LOGS },
         { "statsd-port", required_argument, 0, O_STATSD_PORT },
+        { "statsd-port-file", required_argument, 0, O_STATSD_PORT_FILE },
         { "statsd-per-invoke", required_argument, 0, O_STATSD_N },
         { "error-every", required_argument, 0, O_ERROR_EVERY },
         { "timeout-every", required_argument, 0, O_TIMEOUT_EVERY },
         { "freeze", no_argument, 0, O_FREEZE },
+        { "no-freeze", no_argument, 0, O_NO_FREEZE },
+        { "freeze-method", required_argument, 0, O_FREEZE_METHOD },
+        { "runtime-id", required_argument, 0, O_RUNTIME_ID },
+        { "runtime-version", required_argument, 0, O_RUNTIME_VERSION },
+        { "handler", required_argument, 0, O_HANDLER },
+        { "task-root", required_argument, 0, O_TASK_ROOT },
+        { "runtime-dir", required_argument, 0, O_RUNTIME_DIR },
+        { "runtime-shutdown-ms", required_argument, 0, O_RT_SHUTDOWN_MS },
+        { "runtime-log", required_argument, 0, O_RUNTIME_LOG },
+        { "trace", required_argument, 0, O_TRACE },
         { "memory-mb", required_argument, 0, O_MEMORY },
         { "function-name", required_argument, 0, O_FN_NAME },
         { "function-version", required_argument, 0, O_FN_VERSION },
@@ -93,6 +110,9 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         .log_lines = 2, .log_bytes = 80, .memory_mb = 128, .function_name = "forkcap-sim-fn",
         .function_version = "$LATEST", .region = "us-east-1", .account_id = "123456789012",
         .arch = "x86_64", .shutdown_reason = "spindown", .init_timeout_ms = 10000,
+        .freeze = true, .freeze_method = "auto", .runtime_id = "provided.al2023",
+        .handler = "function.handler", .task_root = "/var/task", .runtime_dir = "/var/runtime",
+        .runtime_shutdown_ms = SIM_RT_SHUTDOWN_MS, .trace = "sampled",
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -116,10 +136,35 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         case O_LOG_BYTES: rc = parse_int("--log-bytes", optarg, 1, SIM_LINE_MAX - 256, &o->log_bytes); break;
         case O_JSON_LOGS: o->json_logs = true; break;
         case O_STATSD_PORT: rc = parse_int("--statsd-port", optarg, 1, 65535, &o->statsd_port); break;
+        case O_STATSD_PORT_FILE: o->statsd_port_file = optarg; break;
         case O_STATSD_N: rc = parse_int("--statsd-per-invoke", optarg, 0, 100000, &o->statsd_per_invoke); break;
         case O_ERROR_EVERY: rc = parse_int("--error-every", optarg, 0, 1000000, &o->error_every); break;
         case O_TIMEOUT_EVERY: rc = parse_int("--timeout-every", optarg, 0, 1000000, &o->timeout_every); break;
-        case O_FREEZE: o->freeze = true; break;
+        case O_FREEZE: o->freeze = true; break;  /* the default; kept for old command lines */
+        case O_NO_FREEZE: o->freeze = false; break;
+        case O_FREEZE_METHOD:
+            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "cgroup") != 0 && strcmp(optarg, "signals") != 0) {
+                fprintf(stderr, "lambda-sim: --freeze-method must be auto, cgroup or signals\n");
+                return -1;
+            }
+            o->freeze_method = optarg;
+            break;
+        case O_RUNTIME_ID: o->runtime_id = optarg; break;
+        case O_RUNTIME_VERSION: o->runtime_version = optarg; break;
+        case O_HANDLER: o->handler = optarg; break;
+        case O_TASK_ROOT: o->task_root = optarg; break;
+        case O_RUNTIME_DIR: o->runtime_dir = optarg; break;
+        case O_RT_SHUTDOWN_MS:
+            rc = parse_int("--runtime-shutdown-ms", optarg, 0, SIM_RT_SHUTDOWN_MS, &o->runtime_shutdown_ms);
+            break;
+        case O_RUNTIME_LOG: o->runtime_log_path = optarg; break;
+        case O_TRACE:
+            if (strcmp(optarg, "sampled") != 0 && strcmp(optarg, "unsampled") != 0 && strcmp(optarg, "none") != 0) {
+                fprintf(stderr, "lambda-sim: --trace must be sampled, unsampled or none\n");
+                return -1;
+            }
+            o->trace = optarg;
+            break;
         case O_MEMORY: rc = parse_int("--memory-mb", optarg, 128, 10240, &o->memory_mb); break;
         case O_FN_NAME: o->function_name = optarg; break;
         case O_FN_VERSION: o->function_version = optarg; break;
@@ -147,8 +192,10 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         fprintf(stderr, "lambda-sim: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    if (o->statsd_per_invoke > 0 && o->statsd_port == 0) {
-        fprintf(stderr, "lambda-sim: --statsd-per-invoke needs --statsd-port\n");
+    if (sim_runtime_version(o) < 0)
+        return -1;
+    if (o->statsd_per_invoke > 0 && o->statsd_port == 0 && o->statsd_port_file == NULL) {
+        fprintf(stderr, "lambda-sim: --statsd-per-invoke needs --statsd-port or --statsd-port-file\n");
         return -1;
     }
     return 0;
@@ -197,14 +244,21 @@ static void sim_write_report(struct sim *s)
     json_object_set_new(r, "resets", json_integer(s->resets));
     json_object_set_new(r, "shutdown_reason", json_string(s->o.shutdown_reason));
     json_object_set_new(r, "shutdown_ms", s->final_shutdown ? json_real(s->shutdown_ms) : json_null());
+    /* extras: the runtime's part of the final shutdown, and the time the
+     * extensions had left (deadlineMs - now) when SHUTDOWN was handed over */
+    json_object_set_new(r, "runtime_shutdown_ms", s->final_shutdown ? json_real(s->rt_shutdown_ms) : json_null());
+    json_object_set_new(r, "shutdown_left_ms", s->final_shutdown ? json_real(s->shutdown_left_ms) : json_null());
+    json_object_set_new(r, "runtime_version", json_string(s->o.rt_version));
+    json_object_set_new(r, "freeze", json_string(!s->o.freeze ? "off" : s->cg_used ? "cgroup" : "signals"));
     json_t *tel = json_array();
     for (int k = 0; k < s->n_subs; k++) {
         struct sim_sub *sub = &s->subs[k];
-        json_array_append_new(tel, json_pack("{s:s,s:s,s:O,s:I,s:I,s:I,s:I,s:I}",
+        json_array_append_new(tel, json_pack("{s:s,s:s,s:O,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
             "extension", s->ext[sub->ext_index].name, "uri", sub->uri, "types", sub->types,
             "batches", (json_int_t)sub->batches, "records", (json_int_t)sub->records,
             "retries", (json_int_t)sub->retries, "failed_posts", (json_int_t)sub->failed_posts,
-            "dropped", (json_int_t)sub->dropped));
+            "dropped", (json_int_t)sub->dropped, "reconnects", (json_int_t)sub->reconnects,
+            "shutdown_failures", (json_int_t)sub->shutdown_failures));
     }
     json_object_set_new(r, "telemetry", tel);
     json_object_set_new(r, "function_log_lines", json_integer(s->function_log_lines));
@@ -324,7 +378,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (s->o.statsd_port > 0) {
+    if (s->o.runtime_log_path) {
+        s->rt_log = fopen(s->o.runtime_log_path, "a");
+        if (!s->rt_log) {
+            fprintf(stderr, "lambda-sim: --runtime-log %s: %s\n", s->o.runtime_log_path, strerror(errno));
+            return 2;
+        }
+    }
+    if (s->o.statsd_port > 0 || s->o.statsd_port_file) {
         s->statsd_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (s->statsd_fd < 0)
             return 2;
@@ -358,6 +419,7 @@ int main(int argc, char **argv)
     event_add(s->sigchld_ev, NULL);
     event_add(s->sigint_ev, NULL);
     event_add(s->sigterm_ev, NULL);
+    sim_box_init(s);
     g_sim = s;
     atexit(sim_atexit);
     if (!s->o.quiet)

@@ -54,6 +54,14 @@ int sim_parse_register(const char *body, size_t len, struct sim_reg_req *out,
     return 0;
 }
 
+/* A dotted-quad 127.x.y.z. */
+static bool sim_is_loopback_v4(const char *h)
+{
+    unsigned a, b, c, d;
+    char tail;
+    return sscanf(h, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 && d < 256;
+}
+
 static int parse_limit(json_t *obj, const char *key, int def, int lo, int hi, int *out, char *msg, size_t msglen)
 {
     json_t *v = json_object_get(obj, key);
@@ -69,46 +77,8 @@ static int parse_limit(json_t *obj, const char *key, int def, int lo, int hi, in
     return 0;
 }
 
-static int parse_sub(json_t *body, struct sim_sub_req *out, char *msg, size_t msglen)
+static int parse_rest(json_t *body, struct sim_sub_req *out, char *msg, size_t msglen)
 {
-    const char *schema = json_string_value(json_object_get(body, "schemaVersion"));
-    if (!schema || (strcmp(schema, "2022-07-01") != 0 && strcmp(schema, "2022-12-13") != 0
-                    && strcmp(schema, "2025-01-29") != 0)) {
-        snprintf(msg, msglen, "schemaVersion must be 2022-07-01, 2022-12-13 or 2025-01-29");
-        return -1;
-    }
-    json_t *dest = json_object_get(body, "destination");
-    const char *proto = json_string_value(json_object_get(dest, "protocol"));
-    const char *uri = json_string_value(json_object_get(dest, "URI"));
-    if (!proto || strcmp(proto, "HTTP") != 0) {
-        snprintf(msg, msglen, "destination.protocol must be HTTP");
-        return -1;
-    }
-    if (!uri || strlen(uri) >= sizeof out->uri || strncmp(uri, "http://", 7) != 0) {
-        snprintf(msg, msglen, "destination.URI must be an http:// URI");
-        return -1;
-    }
-    struct evhttp_uri *u = evhttp_uri_parse(uri);
-    const char *host = u ? evhttp_uri_get_host(u) : NULL;
-    const char *path = u ? evhttp_uri_get_path(u) : NULL;
-    int port = u ? evhttp_uri_get_port(u) : -1;
-    if (!host || !*host || strlen(host) >= sizeof out->host || (path && strlen(path) >= sizeof out->path)
-        || port == 0) {
-        if (u)
-            evhttp_uri_free(u);
-        snprintf(msg, msglen, "destination.URI needs a host (and a port, if any, in 1-65535)");
-        return -1;
-    }
-    snprintf(out->uri, sizeof out->uri, "%s", uri);
-    /* Lambda's listener host names resolve to the sandbox itself. */
-    if (strcasecmp(host, "sandbox.localdomain") == 0 || strcasecmp(host, "sandbox") == 0
-        || strcasecmp(host, "localhost") == 0)
-        host = "127.0.0.1";
-    snprintf(out->host, sizeof out->host, "%s", host);
-    out->port = port > 0 ? port : 80;
-    snprintf(out->path, sizeof out->path, "%s", path && *path ? path : "/");
-    evhttp_uri_free(u);
-
     json_t *types = json_object_get(body, "types");
     if (!json_is_array(types) || json_array_size(types) == 0) {
         snprintf(msg, msglen, "types must be a non-empty array");
@@ -141,7 +111,76 @@ static int parse_sub(json_t *body, struct sim_sub_req *out, char *msg, size_t ms
     return 0;
 }
 
-int sim_parse_subscribe(const char *body, size_t len, struct sim_sub_req *out, char *msg, size_t msglen)
+static int parse_sub(json_t *body, struct sim_sub_req *out, char *msg, size_t msglen, bool logs_api)
+{
+    const char *schema = json_string_value(json_object_get(body, "schemaVersion"));
+    if (logs_api) {
+        json_t *sv = json_object_get(body, "schemaVersion");
+        if (sv && (!schema || (strcmp(schema, "2020-08-15") != 0 && strcmp(schema, "2021-03-18") != 0))) {
+            snprintf(msg, msglen, "schemaVersion must be 2020-08-15 or 2021-03-18");
+            return -1;
+        }
+    } else if (!schema || (strcmp(schema, "2022-07-01") != 0 && strcmp(schema, "2022-12-13") != 0
+                           && strcmp(schema, "2025-01-29") != 0)) {
+        snprintf(msg, msglen, "schemaVersion must be 2022-07-01, 2022-12-13 or 2025-01-29");
+        return -1;
+    }
+    json_t *dest = json_object_get(body, "destination");
+    const char *proto = json_string_value(json_object_get(dest, "protocol"));
+    const char *uri = json_string_value(json_object_get(dest, "URI"));
+    if (proto && strcmp(proto, "TCP") == 0) {
+        /* newline-delimited JSON to a port of the sandbox */
+        json_t *p = json_object_get(dest, "port");
+        if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > 65535) {
+            snprintf(msg, msglen, "destination.port must be an integer in 1-65535 for TCP");
+            return -1;
+        }
+        out->tcp = true;
+        out->port = (int)json_integer_value(p);
+        snprintf(out->host, sizeof out->host, "127.0.0.1");
+        snprintf(out->path, sizeof out->path, "/");
+        snprintf(out->uri, sizeof out->uri, "tcp://sandbox.localdomain:%d", out->port);
+        return parse_rest(body, out, msg, msglen);
+    }
+    if (!proto || strcmp(proto, "HTTP") != 0) {
+        snprintf(msg, msglen, "destination.protocol must be HTTP or TCP");
+        return -1;
+    }
+    if (!uri || strlen(uri) >= sizeof out->uri || strncmp(uri, "http://", 7) != 0) {
+        snprintf(msg, msglen, "destination.URI must be an http:// URI");
+        return -1;
+    }
+    struct evhttp_uri *u = evhttp_uri_parse(uri);
+    const char *host = u ? evhttp_uri_get_host(u) : NULL;
+    const char *path = u ? evhttp_uri_get_path(u) : NULL;
+    int port = u ? evhttp_uri_get_port(u) : -1;
+    if (!host || !*host || strlen(host) >= sizeof out->host || (path && strlen(path) >= sizeof out->path)
+        || port == 0) {
+        if (u)
+            evhttp_uri_free(u);
+        snprintf(msg, msglen, "destination.URI needs a host (and a port, if any, in 1-65535)");
+        return -1;
+    }
+    snprintf(out->uri, sizeof out->uri, "%s", uri);
+    /* Only listeners inside the sandbox: Lambda's names for it and loopback. */
+    if (strcasecmp(host, "sandbox.localdomain") == 0 || strcasecmp(host, "sandbox") == 0
+        || strcasecmp(host, "localhost") == 0) {
+        host = "127.0.0.1";
+    } else if (!sim_is_loopback_v4(host)) {
+        evhttp_uri_free(u);
+        snprintf(msg, msglen, "destination.URI must point into the sandbox (sandbox.localdomain, sandbox or "
+                              "a loopback address)");
+        return -1;
+    }
+    snprintf(out->host, sizeof out->host, "%s", host);
+    out->port = port > 0 ? port : 80;
+    snprintf(out->path, sizeof out->path, "%s", path && *path ? path : "/");
+    evhttp_uri_free(u);
+
+    return parse_rest(body, out, msg, msglen);
+}
+
+static int parse_any(const char *body, size_t len, struct sim_sub_req *out, char *msg, size_t msglen, bool logs_api)
 {
     memset(out, 0, sizeof *out);
     json_error_t jerr;
@@ -151,7 +190,17 @@ int sim_parse_subscribe(const char *body, size_t len, struct sim_sub_req *out, c
         snprintf(msg, msglen, "body is not a JSON object");
         return -1;
     }
-    int rc = parse_sub(j, out, msg, msglen);
+    int rc = parse_sub(j, out, msg, msglen, logs_api);
     json_decref(j);
     return rc;
+}
+
+int sim_parse_subscribe(const char *body, size_t len, struct sim_sub_req *out, char *msg, size_t msglen)
+{
+    return parse_any(body, len, out, msg, msglen, false);
+}
+
+int sim_parse_logs_subscribe(const char *body, size_t len, struct sim_sub_req *out, char *msg, size_t msglen)
+{
+    return parse_any(body, len, out, msg, msglen, true);
 }

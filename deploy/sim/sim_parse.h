@@ -24,9 +24,12 @@ struct sim_sub_req {
     char path[256];
     bool want_platform, want_function, want_extension;
     int max_items, max_bytes, timeout_ms;
+    bool tcp;             /* {"protocol":"TCP","port":N}: NDJSON to 127.0.0.1:port (uri "tcp://...") */
 };
 
-/* Returns 0, or -1 with msg filled (the API answers 400 ValidationError). */
+/* Returns 0, or -1 with msg filled (the API answers 400 ValidationError).
+ * logs_api: the Logs API's body (PUT /2020-08-15/logs: schemaVersion optional). */
 int sim_parse_subscribe(const char *body, size_t len, struct sim_sub_req *out, char *msg, size_t msglen);
+int sim_parse_logs_subscribe(const char *body, size_t len, struct sim_sub_req *out, char *msg, size_t msglen);
 
 #endif

@@ -11,8 +11,10 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <arpa/inet.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
 #include "sim.h"
@@ -47,10 +49,78 @@ static void tele_append(struct sim_sub *sub, json_t *item, size_t size)
     sub->buf_bytes += size;
 }
 
+/* A Telemetry API item in the Logs API's shape (2020-08-15), or NULL when
+ * that API has no such record. */
+static json_t *tele_logs_item(json_t *item, const char *as_type)
+{
+    const char *type = json_string_value(json_object_get(item, "type"));
+    json_t *rec = json_object_get(item, "record");
+    json_t *time = json_object_get(item, "time");
+    json_t *out = NULL;
+    if (!type)
+        return NULL;
+    if (as_type)
+        type = as_type;
+    if (strcmp(type, "function") == 0 || strcmp(type, "extension") == 0 || strcmp(type, "platform.extension") == 0
+        || strcmp(type, "platform.logsSubscription") == 0 || strcmp(type, "platform.logsDropped") == 0) {
+        out = json_deep_copy(rec);
+    } else if (strcmp(type, "platform.start") == 0) {
+        out = json_pack("{s:O,s:O}", "requestId", json_object_get(rec, "requestId"), "version",
+                        json_object_get(rec, "version"));
+    } else if (strcmp(type, "platform.end") == 0) {
+        out = json_pack("{s:O}", "requestId", json_object_get(rec, "requestId"));
+    } else if (strcmp(type, "platform.runtimeDone") == 0) {
+        out = json_pack("{s:O,s:O}", "requestId", json_object_get(rec, "requestId"), "status",
+                        json_object_get(rec, "status"));
+    } else if (strcmp(type, "platform.report") == 0) {
+        out = json_pack("{s:O,s:O}", "requestId", json_object_get(rec, "requestId"), "metrics",
+                        json_object_get(rec, "metrics"));
+    }
+    if (!out)
+        return NULL;
+    return json_pack("{s:O,s:s,s:o}", "time", time, "type", type, "record", out);
+}
+
+static bool tele_kind_matches(const struct sim_sub *sub, const char *type)
+{
+    /* each API announces its own subscriptions */
+    if (strcmp(type, "platform.telemetrySubscription") == 0)
+        return !sub->logs_api;
+    if (strcmp(type, "platform.logsSubscription") == 0)
+        return sub->logs_api;
+    return true;
+}
+
+static void tele_enqueue_raw(struct sim_sub *sub, json_t *item);
+
+/* Queues an item for a subscriber, in the shape of its API. */
+static void tele_enqueue(struct sim_sub *sub, json_t *item)
+{
+    const char *type = json_string_value(json_object_get(item, "type"));
+    if (!type || !tele_kind_matches(sub, type))
+        return;
+    if (!sub->logs_api) {
+        tele_enqueue_raw(sub, item);
+        return;
+    }
+    json_t *l = tele_logs_item(item, NULL);
+    if (l) {
+        tele_enqueue_raw(sub, l);
+        json_decref(l);
+    }
+    if (strcmp(type, "platform.runtimeDone") == 0) {  /* the Logs API's end of the invocation */
+        json_t *end = tele_logs_item(item, "platform.end");
+        if (end) {
+            tele_enqueue_raw(sub, end);
+            json_decref(end);
+        }
+    }
+}
+
 /* Queues one record; past SIM_SUB_QUEUE_MAX (a listener that never takes
  * anything) records are dropped and counted, and a platform.logsDropped
  * record says so once there is room again, as Lambda does. */
-static void tele_enqueue(struct sim_sub *sub, json_t *item)
+static void tele_enqueue_raw(struct sim_sub *sub, json_t *item)
 {
     size_t size = tele_size(item);
     if (sub->buf_bytes + size > SIM_SUB_QUEUE_MAX) {
@@ -133,13 +203,39 @@ static void tele_timer_cb(evutil_socket_t fd, short what, void *arg)
     tele_kick(sub, false);
 }
 
+/* Runs tele_kick from the loop rather than from inside a connection's own
+ * callback (where the connection may not be freed). */
+static void tele_defer_kick(struct sim_sub *sub)
+{
+    sub->retry_wait = true;
+    struct timeval zero = { 0, 0 };
+    evtimer_add(sub->timer, &zero);
+}
+
+/* The listener will close the connection after this answer: HTTP/1.0
+ * without keep-alive (Python's BaseHTTPRequestHandler), or Connection: close. */
+static bool tele_closes_after(struct evhttp_request *req)
+{
+    const char *c = evhttp_find_header(evhttp_request_get_input_headers(req), "Connection");
+    if (c && strcasecmp(c, "close") == 0)
+        return true;
+    return req->major == 1 && req->minor == 0 && !(c && strcasecmp(c, "keep-alive") == 0);
+}
+
 static void tele_post_done(struct evhttp_request *req, void *arg)
 {
     struct sim_sub *sub = arg;
     if (!sub->posting || !sub->active)
         return;
+    struct sim *s = sub->sim;
     sub->posting = false;
     int code = req ? evhttp_request_get_response_code(req) : 0;
+    bool was_used = sub->conn_used;
+    if (code > 0) {
+        sub->conn_used = true;
+        if (tele_closes_after(req))
+            sub->reconnect = true;  /* a fresh connection for the next POST */
+    }
     if (code >= 200 && code < 300) {
         sub->batches++;
         sub->records += (long)json_array_size(sub->inflight);
@@ -148,25 +244,146 @@ static void tele_post_done(struct evhttp_request *req, void *arg)
         free(sub->inflight_body);
         sub->inflight_body = NULL;
         sub->attempt = 0;
-        tele_kick(sub, false);
+        sub->stale_retry = false;
+        if (sub->reconnect)
+            tele_defer_kick(sub);
+        else
+            tele_kick(sub, false);
         return;
     }
-    sub->failed_posts++;
+    struct sim_ext *e = &s->ext[sub->ext_index];
+    if (!e->running) {
+        /* its extension is gone: nobody to deliver to (Lambda stops too) */
+        sub->dropped += (long)json_array_size(sub->inflight);
+        json_decref(sub->inflight);
+        sub->inflight = NULL;
+        free(sub->inflight_body);
+        sub->inflight_body = NULL;
+        return;
+    }
+    if (code == 0 && was_used && !sub->stale_retry) {
+        /* The listener dropped a kept-alive connection while it idled (a
+         * server's keep-alive timeout): as an HTTP client does for a request
+         * that got no answer on a reused connection, resend at once on a
+         * new one. Not a failed POST. */
+        sub->stale_retry = true;
+        sub->reconnect = true;
+        sub->reconnects++;
+        tele_defer_kick(sub);
+        return;
+    }
+    sub->stale_retry = false;
+    /* during SHUTDOWN an extension may close its listener before it exits:
+     * counted apart, not as a failure of the delivery */
+    bool quiet = s->phase == PH_SHUTDOWN && e->got_shutdown;
+    if (quiet)
+        sub->shutdown_failures++;
+    else
+        sub->failed_posts++;
+    sub->reconnect = true;  /* whatever broke, the next attempt starts clean */
     int delay = TELE_BACKOFF_MIN_MS << (sub->attempt < 6 ? sub->attempt : 6);
     if (delay > TELE_BACKOFF_MAX_MS)
         delay = TELE_BACKOFF_MAX_MS;
-    sim_log("WARN", "telemetry POST to %s failed (HTTP %d); retry %d in %d ms", sub->uri, code,
-            sub->attempt + 1, delay);
+    if (!quiet)
+        sim_log("WARN", "telemetry POST to %s failed (HTTP %d); retry %d in %d ms", sub->uri, code,
+                sub->attempt + 1, delay);
     sub->attempt++;
     sub->retry_wait = true;
     struct timeval tv = { delay / 1000, (delay % 1000) * 1000 };
     evtimer_add(sub->timer, &tv);
 }
 
+/* ---- TCP: newline-delimited JSON on one connection; a batch counts as
+ * delivered once the kernel has taken it (TCP has no answer to wait for). */
+
+static void tele_tcp_close(struct sim_sub *sub)
+{
+    if (sub->tcp_bev) {
+        bufferevent_free(sub->tcp_bev);
+        sub->tcp_bev = NULL;
+    }
+}
+
+static void tele_tcp_written(struct bufferevent *bev, void *arg)
+{
+    struct sim_sub *sub = arg;
+    if (!sub->posting || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+        return;
+    sub->posting = false;
+    sub->batches++;
+    sub->records += (long)json_array_size(sub->inflight);
+    json_decref(sub->inflight);
+    sub->inflight = NULL;
+    free(sub->inflight_body);
+    sub->inflight_body = NULL;
+    sub->attempt = 0;
+    tele_kick(sub, false);
+}
+
+static void tele_tcp_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    struct sim_sub *sub = arg;
+    if (what & BEV_EVENT_CONNECTED)
+        return;
+    /* refused, reset or closed by the listener: the batch goes again on a new connection */
+    sub->reconnect = true;
+    if (sub->posting)
+        tele_post_done(NULL, sub);
+}
+
+static void tele_tcp_send(struct sim_sub *sub)
+{
+    struct sim *s = sub->sim;
+    if (sub->reconnect)
+        tele_tcp_close(sub);
+    sub->reconnect = false;
+    if (sub->attempt > 0)
+        sub->retries++;
+    sub->posting = true;
+    if (!sub->tcp_bev) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)sub->port) };
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sub->tcp_bev = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE);
+        if (!sub->tcp_bev || bufferevent_socket_connect(sub->tcp_bev, (struct sockaddr *)&sa, sizeof sa) < 0) {
+            tele_tcp_close(sub);
+            tele_post_done(NULL, sub);
+            return;
+        }
+        bufferevent_setcb(sub->tcp_bev, NULL, tele_tcp_written, tele_tcp_event, sub);
+        bufferevent_enable(sub->tcp_bev, EV_READ | EV_WRITE);
+        evutil_socket_t fd = bufferevent_getfd(sub->tcp_bev);
+        int one = 1;
+        if (fd >= 0)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    struct evbuffer *out = bufferevent_get_output(sub->tcp_bev);
+    size_t k;
+    json_t *it;
+    json_array_foreach(sub->inflight, k, it) {
+        char *line = json_dumps(it, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        if (line) {
+            evbuffer_add(out, line, strlen(line));
+            evbuffer_add(out, "\n", 1);
+            free(line);
+        }
+    }
+}
+
 static void tele_post(struct sim_sub *sub)
 {
     struct sim *s = sub->sim;
+    if (sub->tcp) {
+        tele_tcp_send(sub);
+        return;
+    }
+    if (sub->reconnect && sub->conn) {
+        evhttp_connection_free(sub->conn);
+        sub->conn = NULL;
+    }
+    sub->reconnect = false;
     if (!sub->conn) {
+        sub->conn_used = false;
         sub->conn = evhttp_connection_base_new(s->base, NULL, sub->host, (ev_uint16_t)sub->port);
         if (!sub->conn) {
             tele_post_done(NULL, sub);
@@ -176,7 +393,7 @@ static void tele_post(struct sim_sub *sub)
         /* a POST sent just before a freeze waits for the thaw: no 50 s default */
         evhttp_connection_set_timeout(sub->conn, 3600);
     }
-    if (sub->attempt > 0)
+    if (sub->attempt > 0 && !sub->stale_retry)
         sub->retries++;
     struct evhttp_request *req = evhttp_request_new(tele_post_done, sub);
     if (!req) {
@@ -213,7 +430,7 @@ static void tele_post(struct sim_sub *sub)
 static void tele_kick(struct sim_sub *sub, bool now)
 {
     struct sim *s = sub->sim;
-    if (!sub->active || sub->posting || sub->retry_wait || s->frozen)
+    if (!sub->active || sub->posting || sub->retry_wait || s->frozen || !s->ext[sub->ext_index].running)
         return;
     if (sub->inflight) {
         tele_post(sub);
@@ -289,6 +506,7 @@ static void tele_release(struct sim_sub *sub)
         evhttp_connection_free(sub->conn);
         sub->conn = NULL;
     }
+    tele_tcp_close(sub);
 }
 
 void sim_tele_drop_sandbox(struct sim *s)
@@ -298,7 +516,15 @@ void sim_tele_drop_sandbox(struct sim *s)
             tele_release(&s->subs[k]);
 }
 
-void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *req)
+int sim_tele_sub_kind(struct sim *s, int ext_index)
+{
+    for (int j = 0; j < s->n_subs; j++)
+        if (s->subs[j].active && s->subs[j].ext_index == ext_index)
+            return s->subs[j].logs_api ? 1 : 0;
+    return -1;
+}
+
+void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *req, bool logs_api)
 {
     struct sim_sub *sub = NULL;
     for (int j = 0; j < s->n_subs; j++)
@@ -318,10 +544,15 @@ void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *
         sub->buf = json_array();
         sub->timer = evtimer_new(s->base, tele_timer_cb, sub);
         sub->active = true;
-    } else if (sub->conn && !sub->posting) {
-        evhttp_connection_free(sub->conn);
-        sub->conn = NULL;
+    } else if (!sub->posting) {
+        if (sub->conn) {
+            evhttp_connection_free(sub->conn);
+            sub->conn = NULL;
+        }
+        tele_tcp_close(sub);
     }
+    sub->logs_api = logs_api;
+    sub->tcp = req->tcp;
     snprintf(sub->uri, sizeof sub->uri, "%s", req->uri);
     snprintf(sub->host, sizeof sub->host, "%s", req->host);
     sub->port = req->port;
@@ -349,7 +580,7 @@ void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *
         if (ty && tele_wants(sub, ty))
             tele_enqueue(sub, item);
     }
-    sim_tele_emit(s, "platform.telemetrySubscription",
+    sim_tele_emit(s, logs_api ? "platform.logsSubscription" : "platform.telemetrySubscription",
                   json_pack("{s:s,s:s,s:O}", "name", s->ext[ext_index].name, "state", "Subscribed",
                             "types", sub->types));
 }

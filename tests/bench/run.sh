@@ -3,9 +3,9 @@
 # per-invocation overhead per flush strategy, flush cost, telemetry
 # throughput, memory and size, measured side by side in one run under
 # lambda-sim with the fake intake. Prints a table and writes bench.json at
-# the repository root. Figures, never assertions: targets are printed as
-# met / not met with the reason; the exit status says only whether the
-# bench itself could run.
+# the repository root, with two SVG charts beside it (tests/bench/charts.sh).
+# Figures, never assertions: targets are printed as met / not met with the
+# reason; the exit status says only whether the bench itself could run.
 #
 # Knobs (environment): BENCH_COLD_RUNS (50 per build and CA set),
 # BENCH_INVOKES (1000 per overhead case), BENCH_CASE_BUDGET_S (25: an
@@ -26,6 +26,7 @@ SPAWN_RUNS=${BENCH_SPAWN_RUNS:-500}
 FLUSH_N=${BENCH_FLUSH_N:-200}
 WITH_LAYER=${BENCH_LAYER:-1}
 OUT=${BENCH_OUT:-$ROOT/bench.json}
+mkdir -p "$(dirname "$OUT")"
 
 SIM=$BUILD/deploy/sim/lambda-sim
 FAKE=$BUILD/deploy/intake/fake-intake
@@ -98,7 +99,7 @@ if [ "$WITH_LAYER" = 1 ]; then
     lb=$BUILD/bench-layer
     if [ "$(uname -m)" != x86_64 ]; then
         LAYER_NOTE="not built: host is $(uname -m), the bench runs the x86_64 layer natively only"
-    elif "$ROOT/deploy/layer/build.sh" --arch x86_64 --out "$lb/dist" --build "$lb/build" \
+    elif "$ROOT/deploy/layer/build.sh" --arch x86_64 --name forkcap --out "$lb/dist" --build "$lb/build" \
             >"$T/layer-build.log" 2>&1; then
         LAYER_ZIP=$lb/dist/forkcap-layer-x86_64.zip
         mkdir -p "$T/layer"
@@ -118,21 +119,26 @@ fi
 [ -z "$LAYER_NOTE" ] || say "layer build $LAYER_NOTE"
 
 # fc_run DIR BIN CA_FILE [lambda-sim args...]: one lambda-sim run of forkcap
-# against the fake intake; extra environment from the XENV array, the
-# DogStatsD port from DSD_PORT. Returns the simulator's status.
+# against the fake intake; extra environment from the XENV array. forkcap
+# binds every port 0; the simulator's DogStatsD client reads forkcap's port
+# from its stats file. Returns the simulator's status.
 XENV=()
 fc_run() {
-    local d=$1 bin=$2 ca=$3; shift 3
+    local d=$1 bin=$2 ca=$3 ex=(); shift 3
     mkdir -p "$d"
-    env -u HTTPS_PROXY -u https_proxy -u HTTP_PROXY -u http_proxy -u DD_PROXY_HTTPS \
+    # FC_EXEC=1 (a background run): the job's pid becomes the simulator's,
+    # so killing the job stops the simulator and not just a subshell
+    [ "${FC_EXEC:-0}" = 1 ] && ex=(exec)
+    "${ex[@]}" env -u HTTPS_PROXY -u https_proxy -u HTTP_PROXY -u http_proxy -u DD_PROXY_HTTPS \
         -u NO_PROXY -u no_proxy -u DD_PROXY_NO_PROXY -u DD_SITE -u DD_URL -u DD_HTTP_PROTOCOL \
         -u DD_FLUSH_TIMEOUT -u DD_SKIP_SSL_VALIDATION -u DD_SERVERLESS_FLUSH_STRATEGY \
         -u DD_LOG_LEVEL -u DD_LOGS_ENABLED -u DD_SERVERLESS_LOGS_ENABLED \
-        FORKCAP_TELEMETRY_PORT=0 DD_DOGSTATSD_PORT="${DSD_PORT:-0}" DD_APM_RECEIVER_PORT=0 \
+        FORKCAP_TELEMETRY_PORT=0 DD_DOGSTATSD_PORT=0 DD_APM_RECEIVER_PORT=0 \
         FORKCAP_LAMBDA_PORT=0 FORKCAP_STATS_FILE="$d/stats.json" DD_API_KEY=$KEY \
         DD_DD_URL="$URL" DD_LOGS_CONFIG_LOGS_DD_URL="$URL" DD_APM_DD_URL="$URL" \
         DD_TLS_CERT_FILE="$ca" "${XENV[@]}" \
-        "$SIM" --port 0 --extension "$bin" --report "$d/report.json" --ext-log "$d/ext.log" --quiet "$@" \
+        "$SIM" --port 0 --extension "$bin" --report "$d/report.json" --ext-log "$d/ext.log" --quiet \
+        --statsd-port-file "$d/stats.json" "$@" \
         2>>"$d/sim.log"
 }
 
@@ -210,7 +216,6 @@ TOTAL_S=${BENCH_TOTAL_S:-540}
 CASE_BUDGET_S=$(awk -v a="$T_START" -v b="$(now_s)" -v tot="$TOTAL_S" -v max="$CASE_BUDGET_S" \
     'BEGIN { c = int((tot - (b - a) - 150) / 8) - 2; if (c > max) c = max; if (c < 3) c = 3; print c }')
 say "overhead cases: up to $CASE_BUDGET_S s each"
-DSD_PORT=$(free_tcp_port)
 STRATS=("end" "periodically,1000" "continuously,1000" "default")
 : > "$R/overhead.jsonl"
 for st in "${STRATS[@]}"; do
@@ -220,7 +225,7 @@ for st in "${STRATS[@]}"; do
         if [ $data = none ]; then
             args=(--log-lines 0 --statsd-per-invoke 0)
         else
-            args=(--log-lines 5 --statsd-per-invoke 5 --statsd-port "$DSD_PORT")
+            args=(--log-lines 5 --statsd-per-invoke 5)
         fi
         d=$T/ovh/probe
         t0=$(now_s)
@@ -253,7 +258,6 @@ for st in "${STRATS[@]}"; do
     done
 done
 XENV=()
-DSD_PORT=0
 
 # ----------------------------------------------------------- flush cost
 say "flush cost: tests/transport/bench.sh ($FLUSH_N posts per case)"
@@ -348,12 +352,11 @@ mem_case() { # BUILD MODE
     local b=$1 mode=$2 d=$T/mem/$1-$2 sim_pid i k pid s
     local -A rss=() pss=() hwm=() pidof=()
     if [ "$mode" = idle ]; then
-        DSD_PORT=0 fc_run "$d" "${BIN[$b]}" "$CA_SMALL" --invokes 40 --fn-ms 1 --interval-ms 100 \
+        FC_EXEC=1 fc_run "$d" "${BIN[$b]}" "$CA_SMALL" --invokes 40 --fn-ms 1 --interval-ms 100 \
             --log-lines 0 >/dev/null 2>&1 &
     else
-        local port; port=$(free_tcp_port)
-        DSD_PORT=$port fc_run "$d" "${BIN[$b]}" "$CA_SMALL" --invokes 100000 --fn-ms 1 \
-            --interval-ms 0 --log-lines 200 --statsd-per-invoke 50 --statsd-port "$port" >/dev/null 2>&1 &
+        FC_EXEC=1 fc_run "$d" "${BIN[$b]}" "$CA_SMALL" --invokes 100000 --fn-ms 1 \
+            --interval-ms 0 --log-lines 200 --statsd-per-invoke 50 >/dev/null 2>&1 &
     fi
     sim_pid=$!
     for i in $(seq 1 100); do
@@ -495,3 +498,4 @@ jq -n \
 
 bash "$ROOT/tests/bench/table.sh" "$OUT"
 say "wrote $OUT"
+bash "$ROOT/tests/bench/charts.sh" "$OUT" >&2 || say "charts not written"

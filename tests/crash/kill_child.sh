@@ -11,7 +11,7 @@ SIM=$1 FORKCAP=$2 WHICH=$3 MODE=$4
 test_tmpdir
 ext_setup "$T"
 N=60 KILLS=6
-freeze=(); [ "$MODE" = freeze ] && freeze=(--freeze)
+freeze=(--no-freeze); [ "$MODE" = freeze ] && freeze=()   # lambda-sim freezes by default
 run_sim "$T" --invokes $N --fn-ms 20 --interval-ms 60 "${freeze[@]}" &
 simpid=$!
 wait_for_file "$T/stats.json" 10 || fail "forkcap did not start"

@@ -7,7 +7,7 @@ SIM=$1 FORKCAP=$2
 . "$(dirname "$0")/e2e_lib.sh"
 test_tmpdir
 ext_setup "$T"
-dead=$(free_tcp_port)
+dead=$REFUSED_PORT
 export HTTP_PROXY="http://127.0.0.1:$dead" http_proxy="http://127.0.0.1:$dead"
 export ALL_PROXY="http://127.0.0.1:$dead" all_proxy="http://127.0.0.1:$dead"
 run_sim "$T" --invokes 10 --fn-ms 5 --interval-ms 2

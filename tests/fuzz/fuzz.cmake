@@ -1,5 +1,6 @@
 # libFuzzer targets for what crosses a process boundary: the frame decoder,
-# the supervisor's side of a child link, the lifecycle's HTTP response parser. Built only with FORKCAP_FUZZ
+# the supervisor's side of a child link, the lifecycle's HTTP response parser,
+# the start-up scan of the environment. Built only with FORKCAP_FUZZ
 # (clang); ctest runs each for a few seconds from the seeds (read-only).
 if(FORKCAP_FUZZ)
   set(FZ_DIR ${FORKCAP_TESTS}/fuzz)
@@ -27,5 +28,12 @@ if(FORKCAP_FUZZ)
   add_test(NAME fuzz_lc_http
            COMMAND fuzz_lc_http -max_total_time=5 -max_len=8192 -rss_limit_mb=1024
                    -seed_inputs=${FZ_DIR}/seeds/http_cl.txt,${FZ_DIR}/seeds/http_chunked.txt)
-  set_tests_properties(fuzz_frame fuzz_peer fuzz_lc_http PROPERTIES LABELS "fuzz" TIMEOUT 60)
+  add_executable(fuzz_cfg_vars ${FZ_DIR}/fuzz_cfg_vars.c ${FZ_COMMON}/cfg_vars.c)
+  target_include_directories(fuzz_cfg_vars PRIVATE ${FZ_COMMON})
+  target_compile_options(fuzz_cfg_vars PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_cfg_vars PRIVATE -fsanitize=fuzzer,address,undefined)
+  add_test(NAME fuzz_cfg_vars
+           COMMAND fuzz_cfg_vars -max_total_time=5 -max_len=4096 -rss_limit_mb=1024
+                   -seed_inputs=${FZ_DIR}/seeds/environ.txt)
+  set_tests_properties(fuzz_frame fuzz_peer fuzz_lc_http fuzz_cfg_vars PROPERTIES LABELS "fuzz" TIMEOUT 60)
 endif()

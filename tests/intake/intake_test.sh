@@ -428,19 +428,15 @@ case_proxy() {
     command -v tinyproxy > /dev/null || { echo "SKIP: no tinyproxy"; exit 77; }
     "$LIB/make-ca.sh" "$T/pki" > /dev/null
     start_intake --http-port 0 --https-port 0 --cert "$T/pki/server.pem" --key "$T/pki/server.key"
-    local pport; pport=$(free_tcp_port)
     cat > "$T/tinyproxy.conf" <<CONF
-Port $pport
 Listen 127.0.0.1
 Timeout 30
 LogLevel Error
 MaxClients 10
 CONF
     if [ "$(id -u)" = 0 ]; then printf 'User nobody\nGroup nogroup\n' >> "$T/tinyproxy.conf"; fi
-    tinyproxy -d -c "$T/tinyproxy.conf" > "$T/tinyproxy.log" 2>&1 &
-    local tp=$!
-    local i
-    for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$pport") 2>/dev/null && break; sleep 0.05; done
+    tinyproxy_start "$T/tinyproxy.conf" || { echo "FAIL: tinyproxy did not start"; exit 1; }
+    local tp=$TINYPROXY_PID pport=$TINYPROXY_PORT
     expect_eq "$(code "https://localhost:$S/api/v1/validate" -x "http://127.0.0.1:$pport" -H "DD-API-KEY: $KEY" --cacert "$T/pki/ca.pem" --http1.1)" 200 "TLS through CONNECT"
     expect_eq "$(last '[.tls, .proto, .peer | tostring] | join(" ") | test("^true HTTP/1.1 127.0.0.1:[0-9]+$")')" true "capture through CONNECT"
     expect_eq "$(code "https://localhost:$S/api/beta/sketches" -x "http://127.0.0.1:$pport" -H "DD-API-KEY: $KEY" \

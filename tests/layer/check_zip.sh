@@ -37,6 +37,8 @@ echo "$ARCH $NAME: binary $bsize bytes, zip $zsize bytes"
 
 # outside Lambda (no AWS_LAMBDA_RUNTIME_API) it must start, log one clear
 # line and exit non-zero rather than crash
+ver=$("${run[@]}" "$bin" --version) || fail "--version failed"
+[[ "$ver" == "forkcap "* ]] || fail "--version printed: $ver"
 rc=0
 env -u AWS_LAMBDA_RUNTIME_API "${run[@]}" "$bin" >"$T/out" 2>&1 </dev/null || rc=$?
 [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] || fail "outside Lambda: exit $rc: $(cat "$T/out")"

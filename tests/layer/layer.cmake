@@ -11,13 +11,15 @@ if(NOT FORKCAP_LAYER_PREFIX)
   set_tests_properties(layer_build PROPERTIES LABELS "layer" TIMEOUT 1800
                        FIXTURES_SETUP layer_zips PROCESSORS 2)
   foreach(arch x86_64 arm64)
-    foreach(variant forkcap datadog-agent)
-      if(variant STREQUAL "forkcap")
+    # the default zip must hold extensions/datadog-agent (Datadog's
+    # libraries look for it); --name forkcap gives the other name
+    foreach(variant datadog-agent forkcap)
+      if(variant STREQUAL "datadog-agent")
         set(zip ${LAYER_OUT}/dist/forkcap-layer-${arch}.zip)
         set(tn ${arch})
       else()
-        set(zip ${LAYER_OUT}/dist-dd/forkcap-layer-${arch}.zip)
-        set(tn ${arch}_dd)
+        set(zip ${LAYER_OUT}/dist-fc/forkcap-layer-${arch}.zip)
+        set(tn ${arch}_fc)
       endif()
       add_test(NAME layer_zip_${tn}
                COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/check_zip.sh ${zip} ${arch} ${variant})
@@ -26,7 +28,7 @@ if(NOT FORKCAP_LAYER_PREFIX)
       if(TARGET lambda-sim AND TARGET fake-intake)
         # beside the x86_64 layer, the development build's ready_ms for comparison
         set(dev "")
-        if(arch STREQUAL "x86_64" AND variant STREQUAL "forkcap" AND TARGET forkcap
+        if(arch STREQUAL "x86_64" AND variant STREQUAL "datadog-agent" AND TARGET forkcap
            AND CMAKE_HOST_SYSTEM_PROCESSOR STREQUAL "x86_64")
           set(dev $<TARGET_FILE:forkcap>)
         endif()

@@ -96,12 +96,11 @@ echo "$ARCH: static transport resolved intake.forkcap.test from /etc/hosts and v
 # 4. the layer's own binary under lambda-sim, same namespace and environment
 # sim_run DIR EXT: 5 invocations of lambda-sim with extension EXT
 sim_run() {
-    local d=$1 e=$2 statsd rc=0
-    statsd=$(free_tcp_port)
-    FORKCAP_TELEMETRY_PORT=$(free_tcp_port) DD_DOGSTATSD_PORT=$statsd DD_APM_RECEIVER_PORT=0 \
+    local d=$1 e=$2 rc=0
+    FORKCAP_TELEMETRY_PORT=0 DD_DOGSTATSD_PORT=0 DD_APM_RECEIVER_PORT=0 \
     FORKCAP_LAMBDA_PORT=0 FORKCAP_STATS_FILE=$d/stats.json \
     in_ns "$d" "$T/pki/ca.pem" "$SIM" --port 0 --port-file "$d/sim.port" --extension "$e" --invokes 5 \
-        --fn-ms 5 --log-lines 2 --statsd-port "$statsd" --statsd-per-invoke 3 \
+        --fn-ms 5 --log-lines 2 --statsd-port-file "$d/stats.json" --statsd-per-invoke 3 \
         --report "$d/report.json" --ext-log "$d/ext.log" --quiet || rc=$?
     [ "$rc" = 0 ] || fail "lambda-sim exit $rc: $(tail -5 "$d/ext.log")"
 }

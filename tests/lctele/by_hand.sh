@@ -13,8 +13,6 @@ SIM=$1 FORKCAP=$2
 test_tmpdir
 ext_setup "$T"
 intake_refused
-P=$(free_tcp_port)
-export FORKCAP_TELEMETRY_PORT=$P
 N=40
 run_sim "$T" --invokes $N --fn-ms 5 --interval-ms 100 &
 simpid=$!
@@ -23,6 +21,7 @@ for _ in $(seq 1 200); do
     sleep 0.05
 done
 [ "$(jq -r .phase "$T/stats.json" 2>/dev/null)" = ready ] || fail "forkcap not ready"
+P=$(fc_port "$T/stats.json" telemetry) || fail "no telemetry port in the stats file"
 
 rec='{"time":"2022-10-12T00:00:00.000Z","type":"function","record":'
 printf '[%s"by hand"}]' "$rec" > "$T/ok.json"

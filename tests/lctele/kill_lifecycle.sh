@@ -12,12 +12,11 @@ SIM=$1 FORKCAP=$2
 test_tmpdir
 ext_setup "$T"
 intake_refused
-P=$(free_tcp_port)
-export FORKCAP_TELEMETRY_PORT=$P
 N=50 KILLS=6
 run_sim "$T" --invokes $N --fn-ms 20 --log-lines 300 --log-bytes 1000 --interval-ms 60 &
 simpid=$!
 wait_for_file "$T/stats.json" 10 || fail "forkcap did not start"
+P=$(fc_port "$T/stats.json" telemetry) || fail "no telemetry port in the stats file"
 kill_loop "$T" lifecycle $KILLS
 # the last replacement answers a batch by hand (a POST the killed child had
 # accepted is reset, as Lambda's would be: try again, as Lambda does)

@@ -14,11 +14,11 @@ post() {
         --data-binary @"$file" "$@" "http://127.0.0.1:$port/" || true
 }
 
-# intake_refused: point every intake URL at a local port nobody listens on,
-# so flushes fail at once (connection refused) instead of waiting on DNS
-# for datadoghq.com; these tests look at what reaches the supervisor.
+# intake_refused: point every intake URL at a local port that refuses
+# connections, so flushes fail at once instead of waiting on DNS for
+# datadoghq.com; these tests look at what reaches the supervisor.
 intake_refused() {
-    local p; p=$(free_tcp_port)
+    local p=$REFUSED_PORT
     export DD_DD_URL="https://127.0.0.1:$p" DD_LOGS_CONFIG_LOGS_DD_URL="https://127.0.0.1:$p"
     export DD_APM_DD_URL="https://127.0.0.1:$p"
     unset HTTPS_PROXY https_proxy DD_PROXY_HTTPS

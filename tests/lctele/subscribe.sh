@@ -17,9 +17,11 @@ run_case() { # DIR: one lambda-sim run, checked; prints the spool count
     mkdir -p "$d"
     ext_setup "$d"
     intake_refused
-    port=$(free_tcp_port)
-    FORKCAP_TELEMETRY_PORT=$port run_sim "$d" --invokes $N --fn-ms 5 --log-lines 3 --interval-ms 20 ||
+    run_sim "$d" --invokes $N --fn-ms 5 --log-lines 3 --interval-ms 20 ||
         fail "lambda-sim exit $?" || return 1
+    # the listener was bound to port 0: the subscription must carry the real port
+    port=$(jq -r '.ports.telemetry' "$d/stats.json")
+    [ "$port" -gt 0 ] || fail "no telemetry port in the stats file" || return 1
     check_all_invocations "$d" $N || return 1
     local r=$d/report.json
     [ "$(jq '.telemetry | length' "$r")" = 1 ] || fail "subscriptions: $(jq -c .telemetry "$r")" || return 1

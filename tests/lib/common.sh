@@ -1,16 +1,53 @@
 # tests/lib/common.sh — shell helpers shared by forkcap's end-to-end tests.
 # Source it; it never exits on its own.
 
-# free_tcp_port: a loopback TCP port nobody listens on right now. Tests run
-# in parallel, so never hard-code a port; prefer a server's own --port 0 +
-# port file where it has one.
-free_tcp_port() {
-    local p i
-    for i in $(seq 1 200); do
-        p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"; return 0
-        fi
+# Ports. Tests run in parallel (ctest -j), so no test picks a "free" port
+# before binding it: every server binds port 0 and reports what it got —
+# forkcap in its stats file ("ports", FORKCAP_STATS_FILE), lambda-sim and
+# fake-intake in their --port-file. A port that must refuse connections
+# (a dead proxy, an intake nobody serves) is REFUSED_PORT: port 1, which is
+# privileged and which nothing in the project ever binds.
+REFUSED_PORT=1
+
+# fc_port STATS_FILE NAME [SECONDS]: the port forkcap bound for NAME
+# (telemetry, dogstatsd, apm, lambda), once its stats file reports it.
+fc_port() {
+    local f=$1 name=$2 n=$(( ${3:-10} * 20 )) p
+    while [ $n -gt 0 ]; do
+        p=$(jq -r ".ports.$name // 0" "$f" 2>/dev/null || echo 0)
+        [ "${p:-0}" -gt 0 ] 2>/dev/null && { echo "$p"; return 0; }
+        sleep 0.05; n=$((n - 1))
+    done
+    return 1
+}
+
+# tinyproxy_start CONF: start `tinyproxy -d` with the settings in file CONF
+# plus a Port line; sets TINYPROXY_PORT and TINYPROXY_PID (stop it yourself,
+# or let test_tmpdir's trap do it). tinyproxy cannot bind port 0, so ports
+# are tried below the kernel's ephemeral range (where every port-0 socket
+# and every outgoing connection lives): if another test holds the port,
+# tinyproxy exits and the next one is tried. The proxy counts as started
+# only once `ss` shows THIS process listening, so another test's proxy on
+# the same port is never mistaken for ours.
+tinyproxy_start() {
+    local conf=$1 lo p i n
+    read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range
+    [ "$lo" -gt 12000 ] || lo=32768
+    for i in $(seq 1 40); do
+        p=$(( 10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000) ))
+        { cat "$conf"; echo "Port $p"; } > "$conf.run"
+        tinyproxy -d -c "$conf.run" >>"$conf.out" 2>&1 &
+        TINYPROXY_PID=$!
+        for n in $(seq 1 200); do
+            if ss -Hltnp "sport = :$p" 2>/dev/null | grep -q "pid=$TINYPROXY_PID,"; then
+                TINYPROXY_PORT=$p
+                return 0
+            fi
+            kill -0 "$TINYPROXY_PID" 2>/dev/null || break
+            sleep 0.02
+        done
+        kill "$TINYPROXY_PID" 2>/dev/null || true
+        wait "$TINYPROXY_PID" 2>/dev/null || true
     done
     return 1
 }

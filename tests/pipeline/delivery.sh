@@ -14,10 +14,8 @@ test_tmpdir
 pipe_setup
 
 N=12 LINES=5 STATSD=4 TMO=1500
-STATSD_PORT=$(free_tcp_port) # the UDP twin of a free TCP port: free in practice
-export DD_DOGSTATSD_PORT=$STATSD_PORT
 run_sim "$T" --invokes $N --fn-ms 15 --interval-ms 5 --timeout-ms $TMO --log-lines $LINES \
-    --error-every 4 --timeout-every 7 --statsd-port "$STATSD_PORT" --statsd-per-invoke $STATSD || true
+    --error-every 4 --timeout-every 7 --statsd-port-file "$T/stats.json" --statsd-per-invoke $STATSD || true
 pipe_stop_intake
 R=$T/report.json
 [ -s "$R" ] || fail "no report"

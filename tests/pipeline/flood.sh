@@ -13,8 +13,6 @@ SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
 . "$(dirname "$0")/lib.sh"
 test_tmpdir
 pipe_setup
-TPORT=$(free_tcp_port)
-export FORKCAP_TELEMETRY_PORT=$TPORT
 
 N=10 LINES=1000 BYTES=1000
 MAX_RSS_KB=$(( 256 * 1024 )) # per process; the bounded queues add up to ~50 MiB
@@ -23,6 +21,7 @@ t0=$(date +%s%N)
 run_sim "$T" --invokes $N --fn-ms 5 --interval-ms 0 --timeout-ms 10000 --log-lines $LINES --log-bytes $BYTES &
 SIMPID=$!
 wait_for_file "$T/stats.json" 10 || fail "no stats file"
+TPORT=$(fc_port "$T/stats.json" telemetry) || fail "no telemetry port in the stats file"
 
 # garbage at the listener while the flood runs
 garbage() {

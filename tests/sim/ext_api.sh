@@ -8,7 +8,7 @@ call() {  # call LABEL curl-args...
     local label=$1; shift
     local code
     code=$(curl -sS --noproxy '*' -o "$OUT/$NAME.resp" -w '%{http_code}' "$@")
-    echo "$label $code $(jq -r '.errorType // "-"' "$OUT/$NAME.resp" 2>/dev/null || echo '?')" >> "$C"
+    echo "$label $code $(jq -r '.errorType? // "-"' "$OUT/$NAME.resp" 2>/dev/null || echo '?')" >> "$C"
 }
 reg() { call "$1" -X POST -H "Lambda-Extension-Name: ${3:-$NAME}" -d "$2" "$EXT_API/register"; }
 call empty_name -X POST -H "Lambda-Extension-Name;" -d '{"events":["INVOKE"]}' "$EXT_API/register"
@@ -33,11 +33,16 @@ sub sub_types '{"schemaVersion":"2022-12-13",'"$D"',"types":["platform","bogus"]
 sub sub_items '{"schemaVersion":"2022-12-13",'"$D"',"types":["platform"],"buffering":{"maxItems":999}}'
 sub sub_bytes '{"schemaVersion":"2022-12-13",'"$D"',"types":["platform"],"buffering":{"maxBytes":1048577}}'
 sub sub_timeout '{"schemaVersion":"2022-12-13",'"$D"',"types":["platform"],"buffering":{"timeoutMs":20}}'
+sub sub_outside '{"schemaVersion":"2022-12-13","destination":{"protocol":"HTTP","URI":"http://example.com:9"},"types":["platform"]}'
+sub sub_outside_ip '{"schemaVersion":"2022-12-13","destination":{"protocol":"HTTP","URI":"http://10.0.0.1:9"},"types":["platform"]}'
+sub sub_loopback '{"schemaVersion":"2022-12-13","destination":{"protocol":"HTTP","URI":"http://127.0.0.1:9"},"types":["platform"]}'
+sub sub_sandbox '{"schemaVersion":"2022-12-13","destination":{"protocol":"HTTP","URI":"http://sandbox:9"},"types":["platform"]}'
 sub sub_no_id_check_after '{}'
 echo "first_next $(next_event) $(jq -r .eventType "$OUT/$NAME.event")" >> "$C"
 # after init
 reg late_register '{"events":["INVOKE"]}'
 sub late_subscribe '{"schemaVersion":"2022-12-13",'"$D"',"types":["platform"]}'
+call late_init_error -X POST -H "Lambda-Extension-Identifier: $EXT_ID" -H "Lambda-Extension-Function-Error-Type: Extension.Late" "$EXT_API/init/error"
 # a second /next while one is pending (we are idle: --interval-ms keeps it parked)
 curl -sS --noproxy '*' -o "$OUT/$NAME.bg" -w '%{http_code}' -H "Lambda-Extension-Identifier: $EXT_ID" \
     "$EXT_API/event/next" > "$OUT/$NAME.bgcode" &

@@ -30,6 +30,8 @@ event_loop() {
         code=$(next_event) || exit 1
         [ "$code" = 200 ] || { echo "next: HTTP $code" >&2; exit 1; }
         cat "$OUT/$NAME.event" >> "$OUT/$NAME.events"; echo >> "$OUT/$NAME.events"
+        # (builtins only: a fork per event slows the extension on a loaded machine)
+        { while IFS= read -r l; do printf '%s\n' "${l%$'\r'}"; done < "$OUT/$NAME.evhdr"; echo "--"; } >> "$OUT/$NAME.evhdrs"
         if grep -q '"SHUTDOWN"' "$OUT/$NAME.event"; then
             [ -n "${ON_SHUTDOWN:-}" ] && $ON_SHUTDOWN
             exit 0

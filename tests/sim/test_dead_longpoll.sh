@@ -6,7 +6,8 @@ set -euo pipefail
 SIM=$1 LISTENER=$2 DIR=$3
 . "$DIR/sim_test_lib.sh"
 ext=$(stage ext_deadpoll)
-run_sim --extension "$ext" --invokes 3 --interval-ms 1500
+# --no-freeze: the extension retries /next while the sandbox idles
+run_sim --extension "$ext" --invokes 3 --interval-ms 1500 --no-freeze
 want "$SIM_RC" 0 "exit code"
 n403=$(grep -c '^403 Extension.InvalidExtensionState$' "$T/ext_deadpoll.codes" || true)
 [ "$n403" -ge 1 ] || fail "no 403 InvalidExtensionState while the dead /next was pending"

@@ -10,7 +10,7 @@ hang=$(stage ext_hang); good=$(stage ext_good)
 run_sim --extension "$hang" --extension "$good" --invokes 3 --timeout-ms 400
 want "$SIM_RC" 0 "exit code"
 want "$(r '[.invocations[].status] | join(",")')" "timeout,success,success" "statuses"
-want "$(r '.invocations[0].error_type')" Sandbox.Timedout "error type"
+want "$(r '.invocations[0].error_type')" Sandbox.Timeout "error type"
 awk -v x="$(r '.invocations[0].duration_ms')" 'BEGIN{exit !(x >= 400)}' || fail "timed out before the deadline"
 awk -v x="$(r '.invocations[0].extension_overhead_ms')" 'BEGIN{exit !(x > 300)}' || fail "the stuck extension's overhead"
 want "$(r '.resets')" 1 "resets"

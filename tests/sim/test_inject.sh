@@ -7,13 +7,13 @@ SIM=$1 LISTENER=$2 DIR=$3
 . "$DIR/sim_test_lib.sh"
 good=$(stage ext_good)
 export SIMTEST_FEATURE=""   # no Lambda-Extension-Accept-Feature: no accountId
-run_sim --extension "$good" --invokes 7 --error-every 2 --timeout-every 3 --timeout-ms 300 --fn-ms 120
+run_sim --extension "$good" --invokes 7 --error-every 2 --timeout-every 3 --timeout-ms 800 --fn-ms 120
 want "$SIM_RC" 0 "exit code"
 want "$(r '[.invocations[].status] | join(",")')" "success,error,timeout,error,success,timeout,success" "statuses"
-want "$(r '[.invocations[].error_type] | map(. // "-") | join(",")')" "-,Handled,Sandbox.Timedout,Handled,-,Sandbox.Timedout,-" "error types"
+want "$(r '[.invocations[].error_type] | map(. // "-") | join(",")')" "-,Handled,Sandbox.Timeout,Handled,-,Sandbox.Timeout,-" "error types"
 want "$(r '.resets')" 2 "resets (after each timeout)"
 want "$(r '[.invocations[].cold_start] | join(",")')" "true,false,false,true,false,false,true" "cold starts"
-awk -v x="$(r '.invocations[2].duration_ms')" 'BEGIN{exit !(x >= 300)}' || fail "timeout before the deadline"
+awk -v x="$(r '.invocations[2].duration_ms')" 'BEGIN{exit !(x >= 800)}' || fail "timeout before the deadline"
 want "$(jq -r 'select(.eventType=="SHUTDOWN").shutdownReason' "$T/ext_good.events" | tr '\n' ' ')" "timeout timeout spindown " "SHUTDOWN reasons"
 want "$(r '.crashes | length')" 0 "crashes"
 want "$(jq -r 'has("accountId")' "$T/ext_good.register.json")" false "accountId without the feature header"

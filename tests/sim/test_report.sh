@@ -28,6 +28,11 @@ jq -e '
   and all(.telemetry[]; .extension=="ext_b" and (.uri|startswith("http://sandbox.localdomain:"))
       and .types==["platform","function","extension"] and .batches>0 and .records>0 and .retries==0 and .failed_posts==0)
 ' "$T/report.json" > /dev/null || { cat "$T/report.json" >&2; fail "report fields"; }
+# the default runtime: provided.al2023 (initStart's runtimeVersion, the register answer's handler)
+want "$(r .runtime_version)" "provided:al2023.v13" "default runtime version"
+jq -c '.[]' "$T/ext_b.tele" > "$T/ext_b.items"
+jall "$T/ext_b.items" platform.initStart '.runtimeVersion=="provided:al2023.v13"' || fail "initStart runtimeVersion by default"
+want "$(jq -r .handler "$T/ext_a.register.json")" function.handler "default handler"
 # overhead: the telemetry extension sleeps 50 ms after each INVOKE
 awk -v x="$(r '.invocations[2].extension_overhead_ms')" 'BEGIN{exit !(x > 0)}' || fail "extension_overhead_ms"
 # statsd datagrams as documented
@@ -49,7 +54,12 @@ jq -s -e '(map(select(.eventType=="INVOKE")) | length==4 and all(.[]; (.deadline
     and (map(select(.eventType=="SHUTDOWN")) | length==1 and (.[0].deadlineMs|type=="number") and .[0].shutdownReason=="spindown")' \
     "$T/ext_a.events" > /dev/null || fail "event bodies"
 grep -qi '^Lambda-Extension-Identifier: [0-9a-f-]\{36\}' "$T/ext_a.reghdr" || fail "identifier header"
-grep -qi '^Lambda-Extension-Event-Identifier: [0-9a-f-]\{36\}' "$T/ext_a.evhdr" || fail "event identifier header"
+# INVOKE responses carry Lambda-Extension-Event-Identifier; SHUTDOWN's do not
+# (as the emulator: no identifier, Go's sniffed text/plain content type)
+awk 'BEGIN{RS="--\n"} {print (tolower($0) ~ /lambda-extension-event-identifier: [0-9a-f-]+/) ? "id" : "noid"}' \
+    "$T/ext_a.evhdrs" > "$T/idseq"
+want "$(tr '\n' ' ' < "$T/idseq")" "id id id id noid " "event identifier headers (4 INVOKE, then SHUTDOWN)"
+tr -d '\r' < "$T/ext_a.evhdr" | grep -qi '^content-type: text/plain; charset=utf-8$' || fail "SHUTDOWN content type"
 # extension output went to --ext-log with the name prefix
 grep -q '^\[ext_a\] ext_a registered$' "$T/ext.log" || fail "ext-log line"
 # the human summary (not --quiet)

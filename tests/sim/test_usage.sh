@@ -9,6 +9,9 @@ rc=0; "$SIM" --arch sparc > /dev/null 2>&1 || rc=$?; want $rc 2 "bad arch"
 rc=0; "$SIM" --extension "$T/missing" > /dev/null 2>&1 || rc=$?; want $rc 2 "missing extension file"
 rc=0; "$SIM" --report "$T/no/such/dir/r.json" > /dev/null 2>&1 || rc=$?; want $rc 2 "report folder missing"
 rc=0; "$SIM" --statsd-per-invoke 2 > /dev/null 2>&1 || rc=$?; want $rc 2 "statsd count without port"
+rc=0; "$SIM" --freeze-method ice > /dev/null 2>&1 || rc=$?; want $rc 2 "bad freeze method"
+rc=0; "$SIM" --runtime-shutdown-ms 301 > /dev/null 2>&1 || rc=$?; want $rc 2 "runtime shutdown over Lambda's 300 ms"
+rc=0; "$SIM" --runtime-version "" > /dev/null 2>&1 || rc=$?; want $rc 2 "empty runtime version"
 # a port in use is a set-up error
 "$LISTENER" --port-file "$T/busy" --out "$T/x" &
 wait_for_file "$T/busy" 10

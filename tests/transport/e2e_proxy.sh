@@ -53,7 +53,7 @@ post ddnp --count 1
 [ "$(connects)" -eq "$before" ] || fail "DD_PROXY_NO_PROXY: the proxy was used anyway"
 
 # 4. other proxy variables are never picked up implicitly
-dead=$(free_tcp_port)
+dead=$REFUSED_PORT
 ENVS=(DD_TLS_CERT_FILE=$CA "ALL_PROXY=http://127.0.0.1:$dead" "all_proxy=http://127.0.0.1:$dead"
       "HTTP_PROXY=http://127.0.0.1:$dead" "http_proxy=http://127.0.0.1:$dead")
 post implicit --count 1

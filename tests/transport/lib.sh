@@ -45,11 +45,9 @@ intake_ctl() {
 # start_tinyproxy ALLOWED_CONNECT_PORT [USER PASSWORD]: sets PROXY_PORT,
 # PROXY_LOG, PROXY_PID; with USER/PASSWORD the proxy demands Basic auth.
 start_tinyproxy() {
-    PROXY_PORT=$(free_tcp_port)
     PROXY_LOG=$TMP/tinyproxy.log
     : > "$PROXY_LOG"
     cat > "$TMP/tinyproxy.conf" <<CONF
-Port $PROXY_PORT
 Listen 127.0.0.1
 Timeout 30
 LogFile "$PROXY_LOG"
@@ -59,12 +57,8 @@ Allow 127.0.0.1
 ConnectPort $1
 CONF
     [ $# -lt 3 ] || echo "BasicAuth $2 $3" >> "$TMP/tinyproxy.conf"
-    tinyproxy -d -c "$TMP/tinyproxy.conf" 2>>"$TMP/tinyproxy.err" &
-    PROXY_PID=$!
-    local n=100
-    while ! (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null; do
-        n=$((n - 1)); [ $n -gt 0 ] || fail "tinyproxy did not start"; sleep 0.05
-    done
+    tinyproxy_start "$TMP/tinyproxy.conf" || fail "tinyproxy did not start" || return 1
+    PROXY_PORT=$TINYPROXY_PORT PROXY_PID=$TINYPROXY_PID
 }
 
 # post OUT [args...]: run the driver with a clean proxy environment plus
