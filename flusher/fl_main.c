@@ -103,7 +103,7 @@ static int tr_submit(struct frame_buf *fbs, size_t n, size_t data, void *arg)
     struct fl *fl = arg;
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++)
-        bytes += frame_size(&fbs[i]);
+        bytes += fbs[i].len;
     if (peer_queued(fl->sup) + bytes > FL_WQ_MAX)
         return -1;
     struct fl_pipe_stats ps;
@@ -162,12 +162,10 @@ static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)
     if (f->type == FT_FLUSH && getenv("FORKCAP_TEST_FLUSHER_IGNORE_FLUSH"))
         return;
 #endif
-    if (f->type == FT_TRACES || f->type == FT_TRACE_STATS) {
-        const uint8_t *b;
-        size_t n = 0;
-        if (frame_get_bin(f, f->type == FT_TRACES ? "pb" : "body", &b, &n))
-            fl->trace_back_bytes += n;
-    }
+    if (f->type == FT_TRACES)
+        fl->trace_back_bytes += f->u.traces.pb_len;
+    else if (f->type == FT_TRACE_STATS)
+        fl->trace_back_bytes += f->u.trace_stats.body_len;
     fl_pipe_frame(fl->pipe, f);
     if (f->type == FT_CONTEXT)
         fl_lambda_api_context(fl->lambda);
@@ -187,7 +185,7 @@ int fl_main(const struct fl_args *a)
         log_error("cannot set up the supervisor link");
         return 1;
     }
-    bool tls_ok = fl_tls_init(&fl);
+    fl_tls_init(&fl); /* on failure it says why, and the flusher stays idle */
     uint64_t t_tls = clock_us();
     char init_type[32];
     const char *it = getenv("AWS_LAMBDA_INITIALIZATION_TYPE");
@@ -221,11 +219,8 @@ int fl_main(const struct fl_args *a)
     uint64_t t_ready = clock_us();
 
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_READY);
-    frame_put_uint(&fb, "t_start_us", a->t_start_us);
-    frame_put_uint(&fb, "t_tls_us", t_tls);
-    frame_put_uint(&fb, "t_ready_us", t_ready);
-    frame_put_bool(&fb, "tls_ok", tls_ok);
+    frame_encode_ready(&fb, &(struct ft_ready){.t_start_us = a->t_start_us, .t_tls_us = t_tls,
+                                               .t_ready_us = t_ready});
     fl_send(&fl, &fb);
 
     struct event *ev_term = evsignal_new(fl.base, SIGTERM, on_sigterm, &fl);

@@ -7,8 +7,12 @@
  *    DD_TAGS); a new request_id starts an invocation (logs take its id,
  *    enhanced "invocations" counts it once). Before any FT_CONTEXT the tags
  *    come from the configuration (function name, region, memory, runtime).
- *  - FT_PLATFORM: enhanced metrics (DD_ENHANCED_METRICS); a "start" record
- *    counts the invocation too (once per request id, whichever comes first).
+ *  - FT_PLATFORM: the Datadog log line of START/END/REPORT/INIT_START
+ *    records (DD_LOGS_ENABLED, in frame order with the FT_LOGS records),
+ *    enhanced metrics (DD_ENHANCED_METRICS); a "start" record counts the
+ *    invocation too (once per request id, whichever comes first); a
+ *    logsDropped record is a warning in the extension's own log (Datadog's
+ *    extension sends no metric for it).
  *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
  *  - FT_TRACES, FT_TRACE_STATS: held (fl_traces.h) and posted at the next
  *    flush to the traces and stats endpoints; acked once their posts are
@@ -55,8 +59,8 @@
 #define FL_PIPE_SEEN_IDS 32u      /* request ids remembered for "invocations" */
 #define FL_PIPE_WAITERS 16u       /* FT_FLUSH frames waiting for the running flush */
 
-/* Sends one finished-or-not frame_buf (the pipe built it with frame_begin);
- * the callee finishes, sends and frees it. */
+/* Sends one frame_buf the pipe built with frame_encode_*() (check fb->err);
+ * the callee sends and frees it. */
 typedef void (*fl_pipe_emit_fn)(struct frame_buf *fb, void *arg);
 /* Same contract as fl_intake_flush (intake.h); sender is its first argument. */
 typedef int (*fl_pipe_flush_fn)(void *sender, const struct fl_post *posts, size_t n,
@@ -80,6 +84,7 @@ struct fl_pipe_stats {
     uint64_t series_skipped, sketches_skipped;     /* too big to encode: dropped */
     uint64_t gens_forgotten;                       /* drains forgotten past FL_PIPE_GENS */
     uint64_t logs_dropped;                         /* records dropped by the batcher */
+    uint64_t platform_logs_dropped;                /* platform.logsDropped records seen */
     uint64_t acked;                                /* last FT_ACK upto */
     uint64_t trace_frames, trace_spans, trace_stats_frames; /* FT_TRACES / FT_TRACE_STATS in */
     uint64_t trace_delivered, trace_given_up;      /* frames whose posts were final */

@@ -59,10 +59,15 @@ int fl_traces_add(struct fl_traces *t, const struct frame *f)
     const uint8_t *b;
     size_t len;
     bool stats = f->type == FT_TRACE_STATS;
-    if (f->type != FT_TRACES && !stats)
+    if (f->type == FT_TRACES) {
+        b = f->u.traces.pb;
+        len = f->u.traces.pb_len;
+    } else if (stats) {
+        b = f->u.trace_stats.body;
+        len = f->u.trace_stats.body_len;
+    } else {
         return -1;
-    if (!frame_get_bin(f, stats ? "body" : "pb", &b, &len))
-        return -1;
+    }
     struct item *i = calloc(1, sizeof *i);
     if (i == NULL || (i->data = malloc(len ? len : 1)) == NULL) {
         free(i);
@@ -72,12 +77,13 @@ int fl_traces_add(struct fl_traces *t, const struct frame *f)
     i->len = len;
     i->seq = f->seq;
     i->stats = stats;
-    uint64_t spans = 0;
-    frame_get_uint(f, "spans", &spans);
-    i->spans = (uint32_t)spans;
-    const char *lang;
-    size_t ll;
-    if (frame_get_str(f, "lang", &lang, &ll) && ll < LANG_MAX) {
+    const char *lang = NULL;
+    if (!stats) {
+        i->spans = f->u.traces.spans > UINT32_MAX ? UINT32_MAX : (uint32_t)f->u.traces.spans;
+        lang = f->u.traces.lang;
+    }
+    size_t ll = lang ? strlen(lang) : 0;
+    if (ll && ll < LANG_MAX) {
         /* a header value: keep it only if it is a plain token */
         bool ok = true;
         for (size_t k = 0; k < ll; k++)

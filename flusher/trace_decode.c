@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mp_walk.h"
+#include "mpwalk.h"
 
 struct dec {
     enum tr_version v;
@@ -26,6 +26,28 @@ struct dec {
     char *err;
     size_t errlen;
 };
+
+/* An array header at p: its count and the first element; NULL when p
+ * does not start an array or the header is cut. */
+static const uint8_t *array_head(const uint8_t *p, const uint8_t *end, uint32_t *count)
+{
+    if (p >= end)
+        return NULL;
+    size_t avail = (size_t)(end - p);
+    if ((p[0] & 0xf0) == 0x90) {
+        *count = p[0] & 0x0fu;
+        return p + 1;
+    }
+    if (p[0] == 0xdc && avail >= 3) {
+        *count = (uint32_t)p[1] << 8 | p[2];
+        return p + 3;
+    }
+    if (p[0] == 0xdd && avail >= 5) {
+        *count = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+        return p + 5;
+    }
+    return NULL;
+}
 
 __attribute__((format(printf, 3, 4))) static int fail(struct dec *d, int st, const char *fmt, ...)
 {
@@ -228,12 +250,10 @@ static int span_v05(struct dec *d, const msgpack_object *o, struct tr_span *s, u
     return st ? st : read_metrics(d, &a[10], s, xu);
 }
 
-/* One trace (an array of spans): [p, e) already walked, holding nodes values. */
-static int one_trace(struct dec *d, const uint8_t *p, const uint8_t *e, uint64_t nodes, tr_trace_fn fn,
-                     void *arg, uint32_t *ntraces, uint64_t *nspans)
+/* One trace (an array of spans): [p, e) already walked (within TR_TRACE_NODES_MAX values). */
+static int one_trace(struct dec *d, const uint8_t *p, const uint8_t *e, tr_trace_fn fn, void *arg,
+                     uint32_t *ntraces, uint64_t *nspans)
 {
-    if (nodes > TR_TRACE_NODES_MAX)
-        return fail(d, TR_TOO_BIG, "a trace holds more than %u values", TR_TRACE_NODES_MAX);
     msgpack_zone_clear(&d->zone);
     msgpack_object o;
     size_t off = 0;
@@ -272,7 +292,7 @@ static int one_trace(struct dec *d, const uint8_t *p, const uint8_t *e, uint64_t
 static int string_table(struct dec *d, const uint8_t *p, const uint8_t *end, const uint8_t **next)
 {
     uint32_t n;
-    const uint8_t *q = mpw_array(p, end, &n);
+    const uint8_t *q = array_head(p, end, &n);
     if (q == NULL)
         return fail(d, TR_MALFORMED, "v0.5 payload does not start with a string table");
     if (n > TR_STRINGS_MAX)
@@ -283,9 +303,11 @@ static int string_table(struct dec *d, const uint8_t *p, const uint8_t *end, con
     if (d->strings == NULL)
         return fail(d, TR_NOMEM, "out of memory");
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *e = mpw_skip(q, end, 1, NULL);
-        if (e == NULL)
+        struct mpw_limits lim = {.max_depth = 1, .max_elems = 1, .max_bytes = TR_BODY_MAX};
+        size_t used;
+        if (mpw_walk(q, (size_t)(end - q), &lim, &used, NULL, 0) != MPW_OK)
             return fail(d, TR_MALFORMED, "truncated string table");
+        const uint8_t *e = q + used;
         msgpack_zone_clear(&d->zone);
         msgpack_object o;
         size_t off = 0;
@@ -329,7 +351,7 @@ int tr_decode(enum tr_version v, const uint8_t *body, size_t len, tr_trace_fn fn
     }
     if (v == TR_V05) {
         uint32_t two;
-        p = mpw_array(p, end, &two);
+        p = array_head(p, end, &two);
         if (p == NULL || two != 2) {
             st = fail(&d, TR_MALFORMED, "v0.5 payload is not [strings, traces]");
             goto out;
@@ -338,7 +360,7 @@ int tr_decode(enum tr_version v, const uint8_t *body, size_t len, tr_trace_fn fn
             goto out;
     }
     uint32_t n;
-    const uint8_t *q = mpw_array(p, end, &n);
+    const uint8_t *q = array_head(p, end, &n);
     if (q == NULL) {
         st = fail(&d, TR_MALFORMED, "traces are not an array");
         goto out;
@@ -348,13 +370,21 @@ int tr_decode(enum tr_version v, const uint8_t *body, size_t len, tr_trace_fn fn
         goto out;
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t nodes = 0;
-        const uint8_t *e = mpw_skip(q, end, TR_DEPTH_MAX, &nodes);
-        if (e == NULL) {
-            st = fail(&d, TR_MALFORMED, "trace %u: truncated or malformed msgpack", i);
+        struct mpw_limits lim = {.max_depth = TR_DEPTH_MAX, .max_elems = TR_TRACE_NODES_MAX,
+                                 .max_bytes = TR_BODY_MAX};
+        size_t used;
+        char werr[96];
+        int w = mpw_walk(q, (size_t)(end - q), &lim, &used, werr, sizeof werr);
+        if (w == MPW_TOO_MANY) {
+            st = fail(&d, TR_TOO_BIG, "trace %u holds more than %u values", i, TR_TRACE_NODES_MAX);
             goto out;
         }
-        if ((st = one_trace(&d, q, e, nodes, fn, arg, &nt, &ns)) != TR_OK)
+        if (w != MPW_OK) {
+            st = fail(&d, TR_MALFORMED, "trace %u: %s", i, werr);
+            goto out;
+        }
+        const uint8_t *e = q + used;
+        if ((st = one_trace(&d, q, e, fn, arg, &nt, &ns)) != TR_OK)
             goto out;
         q = e;
     }

@@ -1,5 +1,5 @@
 /* trace_decode.h — tracers' msgpack trace payloads (v0.4 and v0.5) into
- * spans. The body is untrusted: it is walked with mpw_skip (common/mp_walk.h)
+ * spans. The body is untrusted: it is walked with mpw_walk (common/mpwalk.h)
  * before msgpack-c sees any of it, and decoded one trace at a time so
  * msgpack-c's zone stays within TR_TRACE_NODES_MAX values.
  *

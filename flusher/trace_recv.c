@@ -11,7 +11,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "log.h"
-#include "mp_walk.h"
+#include "mpwalk.h"
 #include "trace_decode.h"
 #include "trace_pb.h"
 
@@ -210,17 +210,15 @@ static int to_frame(const uint8_t *pb, size_t len, uint32_t nspans, void *arg)
     struct frame_buf *fb = frames_slot(f);
     if (fb == NULL)
         return -1;
-    frame_begin(fb, FT_TRACES);
-    frame_put_bin(fb, "pb", pb, len);
+    struct ft_traces m = {.pb = pb, .pb_len = len, .spans = nspans};
     f->data += len;
-    frame_put_uint(fb, "spans", nspans);
     if (f->rid && f->rid[0]) {
-        frame_put_str(fb, "lambda_rid", f->rid);
+        m.lambda_rid = f->rid;
         f->rid = NULL; /* once per payload is enough */
     }
     if (f->lang && f->lang[0])
-        frame_put_str(fb, "lang", f->lang);
-    return frame_finish(fb) == 0 ? 0 : -1;
+        m.lang = f->lang;
+    return frame_encode_traces(fb, &m) == 0 ? 0 : -1;
 }
 
 static const char *hdr(struct evhttp_request *req, const char *name)
@@ -348,16 +346,15 @@ static void on_stats(struct fl_trace_recv *r, struct evhttp_request *req)
         return;
     }
     const uint8_t *body = len ? evbuffer_pullup(in, -1) : NULL;
-    if (len == 0 || mpw_skip(body, body + len, TRR_STATS_DEPTH, NULL) != body + len) {
+    struct mpw_limits lim = {.max_depth = TRR_STATS_DEPTH, .max_elems = len, .max_bytes = TP_PAYLOAD_MAX_DEFAULT};
+    if (len == 0 || mpw_check(body, len, &lim, NULL, 0) != MPW_OK) {
         r->st.malformed++;
         reply(req, 400, "Bad Request", "text/plain", "not one msgpack value\n");
         return;
     }
     if (r->h.submit) {
         struct frame_buf fb = {0};
-        frame_begin(&fb, FT_TRACE_STATS);
-        frame_put_bin(&fb, "body", body, len);
-        if (frame_finish(&fb) != 0) {
+        if (frame_encode_trace_stats(&fb, &(struct ft_trace_stats){.body = body, .body_len = len}) != 0) {
             frame_buf_free(&fb);
             reply(req, 500, "Internal Server Error", "text/plain", "out of memory\n");
             return;

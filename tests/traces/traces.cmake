@@ -4,7 +4,7 @@
 if(TARGET fc_proto)
   set(TR_DIR ${FORKCAP_TESTS}/traces)
   set(TR_SRCS ${PROJECT_SOURCE_DIR}/flusher/trace_decode.c ${PROJECT_SOURCE_DIR}/flusher/trace_pb.c
-      ${PROJECT_SOURCE_DIR}/common/mp_walk.c ${PROJECT_SOURCE_DIR}/common/utf8.c)
+      ${PROJECT_SOURCE_DIR}/common/mpwalk.c ${PROJECT_SOURCE_DIR}/common/utf8.c)
   add_executable(test_trace_decode ${TR_DIR}/test_trace_decode.c ${TR_SRCS})
   target_include_directories(test_trace_decode PRIVATE ${PROJECT_SOURCE_DIR}/flusher ${PROJECT_SOURCE_DIR}/common)
   target_link_libraries(test_trace_decode PRIVATE fc_proto PkgConfig::MSGPACK PkgConfig::CMOCKA)
