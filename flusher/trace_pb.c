@@ -73,11 +73,11 @@ static void arena_free(struct arena *a)
 
 static char *astr(struct arena *a, struct tr_str s)
 {
-    size_t n = utf8_sanitize(s.p, s.n, NULL);
+    size_t n = utf8_copy_valid(s.p, s.n, NULL);
     char *d = arena_alloc(a, n + 1);
     if (!d)
         return (char *)"";
-    utf8_sanitize(s.p, s.n, d);
+    utf8_copy_valid(s.p, s.n, d);
     d[n] = '\0';
     return d;
 }
