@@ -10,8 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "utf8.h"
-
 void fl_logs_limits_default(struct fl_logs_limits *lim)
 {
     lim->max_entries = FL_LOGS_MAX_ENTRIES;
