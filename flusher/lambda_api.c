@@ -17,6 +17,7 @@
 #include "log.h"
 #include "trace_decode.h"
 #include "trace_pb.h"
+#include "utf8.h"
 
 #define LA_HEADERS_MAX (64u * 1024u)
 #define LA_TIMEOUT_S 60
@@ -181,6 +182,44 @@ static void on_start(struct fl_lambda_api *a, struct evhttp_request *req)
     reply(req, 200, "OK", "{}");
 }
 
+/* Datadog's libraries may send the error headers base64-encoded (.NET,
+ * Go's stack): the decoded text when v is strict base64 of valid UTF-8,
+ * else v as it is. out holds LA_ERR_MAX bytes. */
+static const char *maybe_base64(const char *v, char *out)
+{
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(v);
+    if (n == 0 || n % 4 || n / 4 * 3 >= LA_ERR_MAX)
+        return v;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t acc = 0;
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            char c = v[i + k];
+            const char *at = c ? strchr(A, c) : NULL;
+            if (c == '=' && i + 4 == n && k >= 2 && (k == 3 || v[i + 3] == '='))
+                pad++;
+            else if (at == NULL || pad)
+                return v;
+            acc = acc << 6 | (uint32_t)(at ? at - A : 0);
+        }
+        out[o++] = (char)(acc >> 16);
+        if (pad < 2)
+            out[o++] = (char)(acc >> 8);
+        if (pad < 1)
+            out[o++] = (char)acc;
+    }
+    out[o] = '\0';
+    for (size_t i = 0; i < o;) {
+        size_t k = utf8_seq((const unsigned char *)out + i, o - i);
+        if (k == 0 || (unsigned char)out[i] < 0x09)
+            return v; /* not text: it was not base64 after all */
+        i += k;
+    }
+    return out;
+}
+
 static struct tr_str S(const char *s)
 {
     return (struct tr_str){s ? s : "", s ? (uint32_t)strnlen(s, LA_ERR_MAX) : 0};
@@ -286,7 +325,9 @@ static void end_span(struct fl_lambda_api *a, struct evhttp_request *req, const 
     s.start = same ? v->start_ns : end;
     s.duration = end - s.start;
     const char *err = hdr(req, "x-datadog-invocation-error");
-    s.error = err && !strcasecmp(err, "true");
+    /* an error message, type or stack means an error too (as Datadog's extension) */
+    s.error = (err && !strcasecmp(err, "true")) || hdr(req, "x-datadog-invocation-error-msg") ||
+              hdr(req, "x-datadog-invocation-error-type") || hdr(req, "x-datadog-invocation-error-stack");
 
     struct fl_pipe_invocation inv;
     fl_pipe_invocation(a->pipe, &inv);
@@ -307,10 +348,11 @@ static void end_span(struct fl_lambda_api *a, struct evhttp_request *req, const 
         {"x-datadog-invocation-error-type", "error.type"},
         {"x-datadog-invocation-error-stack", "error.stack"},
     };
+    static char decoded[3][LA_ERR_MAX];
     for (unsigned k = 0; k < sizeof errs / sizeof errs[0]; k++) {
         const char *val = hdr(req, errs[k].h);
         if (val && val[0])
-            meta[nm++] = (struct tr_meta){S(errs[k].k), S(val)};
+            meta[nm++] = (struct tr_meta){S(errs[k].k), S(maybe_base64(val, decoded[k]))};
     }
     struct tr_metric metrics[2] = {{S("_sampling_priority_v1"), same ? v->priority : 1}, {S("_top_level"), 1}};
     s.service = S(a->cfg->service[0] ? a->cfg->service : "aws.lambda");

@@ -12,7 +12,9 @@
  *        200 {} with x-datadog-trace-id, x-datadog-span-id (the aws.lambda
  *        span's id) and x-datadog-sampling-priority: what the tracer uses.
  *   POST /lambda/end-invocation    x-datadog-invocation-error ("true"),
- *        x-datadog-invocation-error-msg / -type / -stack, and the ids
+ *        x-datadog-invocation-error-msg / -type / -stack (any of them also
+ *        marks an error; base64 values, as some libraries send, are
+ *        decoded), and the ids
  *        (x-datadog-trace-id, x-datadog-span-id win over start's). forkcap
  *        builds the aws.lambda span (start..end, request_id, cold_start,
  *        function_arn, error, the function tags) and ships it like a

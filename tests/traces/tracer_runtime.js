@@ -125,8 +125,13 @@ async function universal(n, rid) {
   const failed = n % 3 === 2;
   const endHeaders = { 'Content-Type': 'application/json', 'x-datadog-trace-id': traceId.toString(),
     'x-datadog-span-id': spanId.toString() };
-  if (failed) Object.assign(endHeaders, { 'x-datadog-invocation-error': 'true',
+  // failures: error flag and a plain message, or (as .NET does) only
+  // base64-encoded message and type, which must mark the error by themselves
+  if (failed && n % 2 === 0) Object.assign(endHeaders, { 'x-datadog-invocation-error': 'true',
     'x-datadog-invocation-error-msg': 'boom ' + n, 'x-datadog-invocation-error-type': 'Error' });
+  else if (failed) Object.assign(endHeaders, {
+    'x-datadog-invocation-error-msg': Buffer.from('boom ' + n).toString('base64'),
+    'x-datadog-invocation-error-type': Buffer.from('Error').toString('base64') });
   const en = await request({ host: '127.0.0.1', port: lp, method: 'POST', path: '/lambda/end-invocation',
     headers: endHeaders }, '{}');
   return { rid, trace_id: traceId.toString(), span_id: spanId.toString(), upstream: upstream && upstream.toString(),
