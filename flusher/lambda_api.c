@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <jansson.h>
 #include <event2/http.h>
 
 #include "clock.h"
@@ -154,6 +155,40 @@ static void on_flush(struct fl_lambda_api *a, struct evhttp_request *req)
 
 /* ---- start / end -------------------------------------------------------------- */
 
+/* The trace context an event carries (an API Gateway or ALB event's
+ * "headers"), for a start-invocation without x-datadog-* headers. */
+static void event_context(struct evhttp_request *req, uint64_t *trace_id, uint64_t *parent_id, int *priority)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if (len == 0 || len > LA_BODY_MAX)
+        return;
+    json_error_t je;
+    json_t *ev = json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, &je);
+    json_t *h = json_is_object(ev) ? json_object_get(ev, "headers") : NULL;
+    const char *k;
+    json_t *v;
+    if (json_is_object(h))
+        json_object_foreach(h, k, v)
+        {
+            const char *s = json_string_value(v);
+            char *end;
+            if (s == NULL || !isdigit((unsigned char)s[0]))
+                continue;
+            errno = 0;
+            unsigned long long n = strtoull(s, &end, 10);
+            if (errno || *end)
+                continue;
+            if (!strcasecmp(k, "x-datadog-trace-id"))
+                *trace_id = n;
+            else if (!strcasecmp(k, "x-datadog-parent-id"))
+                *parent_id = n;
+            else if (!strcasecmp(k, "x-datadog-sampling-priority") && n <= 2)
+                *priority = (int)n;
+        }
+    json_decref(ev);
+}
+
 static void on_start(struct fl_lambda_api *a, struct evhttp_request *req)
 {
     a->st.starts++;
@@ -166,6 +201,14 @@ static void on_start(struct fl_lambda_api *a, struct evhttp_request *req)
     v->parent_id = v->trace_id ? hdr_u64(req, "x-datadog-parent-id") : 0;
     const char *pr = hdr(req, "x-datadog-sampling-priority");
     v->priority = pr && pr[0] ? atoi(pr) : 1;
+    if (v->trace_id == 0) {
+        uint64_t t = 0, p = 0;
+        event_context(req, &t, &p, &v->priority);
+        if (t) {
+            v->trace_id = t;
+            v->parent_id = p;
+        }
+    }
     if (v->priority < -1 || v->priority > 2)
         v->priority = 1;
     if (v->trace_id == 0)

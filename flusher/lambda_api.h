@@ -8,7 +8,9 @@
  *        datadog-lambda-js calls it with a 100 ms timeout and moves on.
  *   POST /lambda/start-invocation  universal instrumentation (Java, .NET, Go):
  *        the event as body, x-datadog-trace-id / -parent-id /
- *        -sampling-priority headers when the invocation continues a trace.
+ *        -sampling-priority headers when the invocation continues a trace
+ *        (else the same keys in the event's "headers", as API Gateway
+ *        events carry them).
  *        200 {} with x-datadog-trace-id, x-datadog-span-id (the aws.lambda
  *        span's id) and x-datadog-sampling-priority: what the tracer uses.
  *   POST /lambda/end-invocation    x-datadog-invocation-error ("true"),

@@ -110,10 +110,13 @@ async function universal(n, rid) {
   // invocation by itself otherwise
   const startHeaders = { 'Content-Type': 'application/json' };
   if (n % 2 === 0) startHeaders['lambda-runtime-aws-request-id'] = rid;
-  let upstream = null;
-  if (n % 2 === 1) { upstream = rand64(); startHeaders['x-datadog-trace-id'] = upstream.toString(); startHeaders['x-datadog-parent-id'] = '777'; }
+  // an upstream trace: in the start headers (n % 4 == 1) or, as an API
+  // Gateway event carries it, in the event's headers (n % 4 == 3)
+  let upstream = null, event = { headers: { Accept: '*/*' } };
+  if (n % 4 === 1) { upstream = rand64(); startHeaders['x-datadog-trace-id'] = upstream.toString(); startHeaders['x-datadog-parent-id'] = '777'; }
+  if (n % 4 === 3) { upstream = rand64(); event.headers['X-Datadog-Trace-Id'] = upstream.toString(); event.headers['x-datadog-parent-id'] = '777'; }
   const st = await request({ host: '127.0.0.1', port: lp, method: 'POST', path: '/lambda/start-invocation',
-    headers: startHeaders }, '{"headers":{}}');
+    headers: startHeaders }, JSON.stringify(event));
   const traceId = BigInt(st.headers['x-datadog-trace-id'] || '0');
   const spanId = BigInt(st.headers['x-datadog-span-id'] || '0');
   const start = BigInt(Date.now()) * 1000000n;

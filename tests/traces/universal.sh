@@ -3,7 +3,8 @@
 # lambda-sim) calls /lambda/start-invocation, sends a child span under the
 # span id forkcap answered, then /lambda/end-invocation (every 3rd with an
 # error). forkcap makes exactly one aws.lambda span per invocation with the
-# answered ids (an upstream x-datadog-trace-id is continued, its parent kept),
+# answered ids (an upstream x-datadog-trace-id, in the start headers or in
+# the event's headers, is continued, its parent kept),
 # request_id, cold_start once, error flag and message, the function tags;
 # /lambda/hello and /lambda/flush answer 200, other paths 404.
 # Usage: universal.sh LAMBDA_SIM FORKCAP FAKE_INTAKE MAKE_CA
