@@ -237,6 +237,16 @@ static void on_invoke(struct sup *s, const struct ft_invoke *m)
     sched_apply(s, &a, SCHED_IDLE);
 }
 
+/* The runtime finished rid: platform.runtimeDone, or sooner a tracer's
+ * aws.lambda span for rid (FT_TRACES lambda_rid). */
+static void runtime_done(struct sup *s, const char *rid)
+{
+    struct sched_act a;
+    enum sched_phase before = s->sched.phase;
+    sup_sched_runtime_done(&s->sched, rid, now_us(s), &a);
+    sched_apply(s, &a, before);
+}
+
 /* A platform record that matters to scheduling (the lifecycle child forwards
  * it; it is spooled for the flusher separately). */
 static void on_platform(struct sup *s, const struct ft_platform *m)
@@ -248,10 +258,21 @@ static void on_platform(struct sup *s, const struct ft_platform *m)
     }
     if (m->event != PE_RUNTIME_DONE)
         return;
-    struct sched_act a;
-    enum sched_phase before = s->sched.phase;
-    sup_sched_runtime_done(&s->sched, rid, now_us(s), &a);
-    sched_apply(s, &a, before);
+    runtime_done(s, rid);
+}
+
+/* Keep a data frame until the flusher acknowledges it: re-encode rather
+ * than relay the child's bytes, so what we spool is ours. */
+static void spool_frame(struct sup *s, const struct frame *f)
+{
+    if (s->cfg.idle)
+        return; /* idle mode ships nothing, so it keeps nothing */
+    struct frame_buf fb = {0};
+    if (frame_encode(&fb, f) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
+        sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+    else
+        log_warn("data frame %s could not be spooled", frame_type_name(f->type));
+    frame_buf_free(&fb);
 }
 
 static void on_data(struct sup *s, const struct frame *f)
@@ -261,15 +282,7 @@ static void on_data(struct sup *s, const struct frame *f)
         on_platform(s, &f->u.platform);
     sup_shutdown_data(&s->sd, now_us(s), &sa);
     sd_apply(s, &sa);
-    if (s->cfg.idle)
-        return; /* idle mode ships nothing, so it keeps nothing */
-    /* re-encode rather than relay the child's bytes: what we spool is ours */
-    struct frame_buf fb = {0};
-    if (frame_encode(&fb, f) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
-        sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
-    else
-        log_warn("data frame %s could not be spooled", frame_type_name(f->type));
-    frame_buf_free(&fb);
+    spool_frame(s, f);
 }
 
 void sup_on_lifecycle(void *owner, unsigned idx, const struct frame *f)
@@ -357,6 +370,17 @@ void sup_on_flusher(void *owner, unsigned idx, const struct frame *f)
     case FT_ACK:
         sup_spool_ack(&s->spool, f->u.ack.upto);
         sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+        break;
+    case FT_TRACES:
+    case FT_TRACE_STATS:
+        /* accepted tracer data: the flusher answered 200 once this frame was
+         * in the kernel, so from here on it is ours to keep until acked */
+        spool_frame(s, f);
+        /* the tracer reported the invocation's end before Lambda's telemetry
+         * will: an end flush can start now (the frame above goes first) */
+        if (f->type == FT_TRACES && !sup_shutdown_active(&s->sd) && f->u.traces.lambda_rid &&
+            f->u.traces.lambda_rid[0])
+            runtime_done(s, f->u.traces.lambda_rid);
         break;
     case FT_FLUSHED: {
         const struct ft_flushed *m = &f->u.flushed;
