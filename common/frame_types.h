@@ -89,7 +89,9 @@ enum frame_type {
      * in order, to the next one. */
     FT_FLUSHED = 50,
     /* R flush_id uint, R ok bool, O sent uint (requests), O failed uint,
-     * O dropped uint (payloads given up), O ms uint (time taken) */
+     * O dropped uint (payloads given up), O ms uint (time taken),
+     * O unreachable bool (failed without any HTTP answer: connect, TLS or
+     * time-out; the supervisor's circuit breaker opens on it) */
 };
 
 #endif

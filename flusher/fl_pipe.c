@@ -78,6 +78,7 @@ struct fl_pipe {
     unsigned nwaiting;
     uint64_t t0_us;
     unsigned n_series_posts, n_sketch_posts, n_log_posts;
+    unsigned n_answered; /* posts of the running flush that got an HTTP status */
     uint64_t max_seq;    /* highest data seq received */
     uint64_t last_acked;
     uint64_t unacked_idle;
@@ -367,8 +368,10 @@ static void emit_ack(struct fl_pipe *p)
     p->o.emit(&fb, p->o.emit_arg);
 }
 
+/* unreachable: the flush failed and no post got any HTTP answer (refused,
+ * TLS or connect stalled, timed out): the supervisor's circuit breaker. */
 static void emit_flushed(struct fl_pipe *p, uint64_t id, bool ok, unsigned sent, unsigned failed,
-                         unsigned dropped, uint64_t ms)
+                         unsigned dropped, uint64_t ms, bool unreachable)
 {
     struct frame_buf fb = {0};
     frame_begin(&fb, FT_FLUSHED);
@@ -378,6 +381,8 @@ static void emit_flushed(struct fl_pipe *p, uint64_t id, bool ok, unsigned sent,
     frame_put_uint(&fb, "failed", failed);
     frame_put_uint(&fb, "dropped", dropped);
     frame_put_uint(&fb, "ms", ms);
+    if (unreachable)
+        frame_put_bool(&fb, "unreachable", true);
     p->o.emit(&fb, p->o.emit_arg);
 }
 
@@ -408,6 +413,8 @@ static bool outcome_final(const struct fl_post_result *r)
 static void on_post(const struct fl_post_result *r, void *arg)
 {
     struct fl_pipe *p = arg;
+    if (r->http_status != 0)
+        p->n_answered++;
     switch (r->outcome) {
     case FL_OK: p->st.posts_ok++; break;
     case FL_FAILED:
@@ -462,7 +469,8 @@ static void on_flush_done(const struct fl_flush_summary *s, void *arg)
     uint64_t ms = (clock_us() - p->t0_us) / 1000;
     emit_ack(p);
     for (unsigned i = 0; i < p->nrunning; i++)
-        emit_flushed(p, p->running[i].flush_id, ok, s->ok, failed, s->dropped, ms);
+        emit_flushed(p, p->running[i].flush_id, ok, s->ok, failed, s->dropped, ms,
+                     !ok && p->n_answered == 0 && (s->failed + s->aborted) > 0);
     if (ok)
         log_debug("flush %llu: %u series, %u sketch, %u log payload%s (+%u resent), ok in %llu ms, "
                   "acked to %llu",
@@ -646,7 +654,7 @@ static void start_flush(struct fl_pipe *p)
     for (unsigned i = 0; i < p->nwaiting; i++) {
         struct waiter *w = &p->waiting[i];
         if (w->deadline_us <= now + 1000) { /* too late to start: answer it now */
-            emit_flushed(p, w->flush_id, false, 0, 0, 0, 0);
+            emit_flushed(p, w->flush_id, false, 0, 0, 0, 0, false);
             continue;
         }
         if (w->deadline_us < deadline)
@@ -662,6 +670,7 @@ static void start_flush(struct fl_pipe *p)
     p->st.flushes++;
     p->t0_us = now;
     p->n_series_posts = p->n_sketch_posts = p->n_log_posts = 0;
+    p->n_answered = 0;
 
     if (p->idle) {
         /* nothing is sent: everything received is done with */
@@ -673,7 +682,7 @@ static void start_flush(struct fl_pipe *p)
             p->last_acked = p->st.acked = p->max_seq;
         }
         for (unsigned i = 0; i < p->nrunning; i++)
-            emit_flushed(p, p->running[i].flush_id, true, 0, 0, 0, 0);
+            emit_flushed(p, p->running[i].flush_id, true, 0, 0, 0, 0, false);
         p->nrunning = 0;
         return;
     }
@@ -706,7 +715,7 @@ static void start_flush(struct fl_pipe *p)
         for (unsigned i = 0; i < p->nrunning; i++)
             emit_flushed(p, p->running[i].flush_id, false, 0, 0,
                          dropped + p->n_series_posts + p->n_sketch_posts,
-                         (clock_us() - now) / 1000);
+                         (clock_us() - now) / 1000, false);
         p->nrunning = 0;
     }
 }
@@ -723,7 +732,7 @@ static void on_flush_frame(struct fl_pipe *p, const struct frame *f)
     struct waiter w = {.flush_id = id, .deadline_us = clock_us() + budget * 1000, .final = final};
     if (p->nwaiting == FL_PIPE_WAITERS) {
         /* the supervisor asked faster than we can flush: answer the oldest waiter now */
-        emit_flushed(p, p->waiting[0].flush_id, false, 0, 0, 0, 0);
+        emit_flushed(p, p->waiting[0].flush_id, false, 0, 0, 0, 0, false);
         w.final |= p->waiting[0].final;
         memmove(&p->waiting[0], &p->waiting[1], (FL_PIPE_WAITERS - 1) * sizeof w);
         p->nwaiting--;

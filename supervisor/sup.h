@@ -92,6 +92,7 @@ struct sup {
     uint64_t t_fl_start_us, t_fl_tls_us, t_fl_ready_us;
     int subscribe_status;
     bool init_logged;
+    bool breaker_logged; /* the breaker state last logged */
     /* shutdown */
     bool shutting;
     bool stopping; /* children told to stop */

@@ -81,9 +81,12 @@ void sup_write_stats(const struct sup *s, const char *phase)
         fprintf(f, "%s\"%s\":%llu", r ? "," : "", sup_sched_reason_name((enum sched_go_reason)r),
                 (unsigned long long)st->go[r]);
     fprintf(f, "},\"runtime_done\":{\"matched\":%llu,\"ignored\":%llu},\"abandoned\":%llu,"
-               "\"mode_switches\":%llu}}\n",
+               "\"mode_switches\":%llu,\"breaker\":{\"open\":%s,\"trips\":%llu,\"recoveries\":%llu,"
+               "\"probes\":%llu}}}\n",
             (unsigned long long)st->done_matched, (unsigned long long)st->done_ignored,
-            (unsigned long long)st->abandoned, (unsigned long long)st->mode_switches);
+            (unsigned long long)st->abandoned, (unsigned long long)st->mode_switches,
+            sc->tripped ? "true" : "false", (unsigned long long)st->trips,
+            (unsigned long long)st->recoveries, (unsigned long long)st->probes);
     fclose(f);
     rename(tmp, s->stats_file);
 }
@@ -152,6 +155,17 @@ static void sup_flush(struct sup *s, uint64_t id, uint32_t budget_ms, bool final
  * and re-arm its one timer. */
 static void sched_apply(struct sup *s, const struct sched_act *a, enum sched_phase before)
 {
+    if (s->sched.tripped != s->breaker_logged) {
+        /* one line per change of state, not one per invocation */
+        s->breaker_logged = s->sched.tripped;
+        if (s->sched.tripped)
+            log_warn("intake unreachable: end flushes limited to %u ms until it answers; data kept "
+                     "(bounded), probing between invocations",
+                     SCHED_TRIP_BUDGET_US / 1000u);
+        else
+            log_info("intake reachable again: flushes use the full budget (%llu probes while it was not)",
+                     (unsigned long long)s->sched.st.probes);
+    }
     if (a->flush_id) {
         log_debug("flush %llu%s (budget %u ms)", (unsigned long long)a->flush_id, a->final ? " final" : "",
                   a->budget_ms);
@@ -528,11 +542,19 @@ void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
         }
         break;
     case FT_FLUSHED: {
-        bool ok = false;
+        bool ok = false, unreachable = false;
+        uint64_t sent = 0, failed = 0;
         frame_get_uint(f, "flush_id", &id);
         frame_get_bool(f, "ok", &ok);
+        frame_get_bool(f, "unreachable", &unreachable);
+        frame_get_uint(f, "sent", &sent);
+        frame_get_uint(f, "failed", &failed);
+        enum sched_outcome res = ok            ? (sent ? SCHED_FLUSH_OK : SCHED_FLUSH_EMPTY)
+                                 : unreachable ? SCHED_FLUSH_UNREACHABLE
+                                 : sent || failed ? SCHED_FLUSH_FAILED
+                                                  : SCHED_FLUSH_SKIPPED;
         struct sched_act a;
-        sup_sched_flushed(&s->sched, id, ok, clock_us(), &a);
+        sup_sched_flushed(&s->sched, id, res, clock_us(), &a);
         if (s->shutting)
             a.go = false;
         sched_apply(s, &a, SCHED_WAIT_FLUSH);
