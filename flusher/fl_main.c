@@ -153,13 +153,20 @@ int fl_main(const struct fl_args *a)
         event_free(ev_term);
     struct fl_pipe_stats ps;
     fl_pipe_get_stats(fl.pipe, &ps);
-    log_info("exiting: %llu log records (%llu dropped, %llu malformed), %llu platform frames, "
-             "%llu datagrams, %llu flushes; posts %llu ok, %llu failed, %llu dropped; acked to %llu",
+    struct fl_intake_stats ist = {0};
+    if (fl.intake)
+        fl_intake_stats(fl.intake, &ist);
+    log_info("exiting: %llu log records (%llu dropped, %llu malformed, %llu of forkcap's own lines "
+             "over their bound), %llu platform frames, "
+             "%llu datagrams, %llu flushes; posts %llu ok, %llu failed, %llu dropped; acked to %llu; "
+             "%llu posts cut off by the flush deadline",
              (unsigned long long)ps.records, (unsigned long long)ps.logs_dropped,
-             (unsigned long long)ps.records_bad, (unsigned long long)ps.frames_platform,
+             (unsigned long long)ps.records_bad, (unsigned long long)ps.own_lines_dropped,
+             (unsigned long long)ps.frames_platform,
              (unsigned long long)ps.datagrams, (unsigned long long)ps.flushes,
              (unsigned long long)ps.posts_ok, (unsigned long long)ps.posts_failed,
-             (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked);
+             (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked,
+             (unsigned long long)ist.aborted);
     fl_receivers_free(fl.recv);
     peer_free(fl.sup);
     fl_intake_free(fl.intake); /* no callbacks after this: the pipe can go */

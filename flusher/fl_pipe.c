@@ -79,9 +79,16 @@ struct fl_pipe {
     uint64_t t0_us;
     unsigned n_series_posts, n_sketch_posts, n_log_posts;
     unsigned n_answered; /* posts of the running flush that got an HTTP status */
+    char fail_example[200]; /* the running flush's first failed post, in words */
+    struct log_limit fail_log; /* failed flushes: one line, then rarely (log.h) */
+    uint64_t failed_flushes;   /* in a row */
     uint64_t max_seq;    /* highest data seq received */
     uint64_t last_acked;
     uint64_t unacked_idle;
+
+    /* forkcap's own lines shipped: a token bucket (fl_pipe.h) */
+    double own_tokens;
+    uint64_t own_t_us;
 
     struct dsd_stats dsd;
     struct fl_pipe_stats st;
@@ -288,6 +295,47 @@ static void on_platform(struct fl_pipe *p, const struct frame *f)
     enh_on_platform(p->enh, &ev);
 }
 
+/* One of forkcap's own lines ("LEVEL | component | ...", log.h)? */
+static bool own_line(const char *m, size_t n)
+{
+    static const char *const lv[] = {"TRACE | ", "DEBUG | ", "INFO | ", "WARN | ", "ERROR | "};
+    static const char *const comp[] = {"supervisor | ", "lifecycle | ", "flusher | "};
+    for (size_t i = 0; i < sizeof lv / sizeof *lv; i++) {
+        size_t l = strlen(lv[i]);
+        if (n < l || memcmp(m, lv[i], l) != 0)
+            continue;
+        for (size_t j = 0; j < sizeof comp / sizeof *comp; j++) {
+            size_t c = strlen(comp[j]);
+            if (n - l >= c && memcmp(m + l, comp[j], c) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Whether an extension record may be shipped: other extensions' lines
+ * always, ours within the bucket. */
+static bool own_line_admit(struct fl_pipe *p, const char *m, size_t n)
+{
+    if (!own_line(m, n))
+        return true;
+    p->st.own_lines++;
+    uint64_t now = clock_us();
+    if (p->own_t_us == 0)
+        p->own_tokens = FL_PIPE_OWN_BURST;
+    else
+        p->own_tokens += (double)(now - p->own_t_us) * FL_PIPE_OWN_PER_MIN / 60e6;
+    if (p->own_tokens > FL_PIPE_OWN_BURST)
+        p->own_tokens = FL_PIPE_OWN_BURST;
+    p->own_t_us = now;
+    if (p->own_tokens < 1.0) {
+        p->st.own_lines_dropped++;
+        return false;
+    }
+    p->own_tokens -= 1.0;
+    return true;
+}
+
 static void on_logs(struct fl_pipe *p, const struct frame *f)
 {
     p->st.frames_logs++;
@@ -323,6 +371,8 @@ static void on_logs(struct fl_pipe *p, const struct frame *f)
             p->st.logs_dropped++;
             continue;
         }
+        if (rec.source == FL_LOGS_EXTENSION && !own_line_admit(p, rec.message, rec.message_len))
+            continue;
         p->st.records++;
         if (fl_logs_add(p->logs, &rec) < 0)
             p->st.records_bad++;
@@ -415,6 +465,14 @@ static void on_post(const struct fl_post_result *r, void *arg)
     struct fl_pipe *p = arg;
     if (r->http_status != 0)
         p->n_answered++;
+    if (r->outcome != FL_OK && p->fail_example[0] == '\0') {
+        if (r->http_status)
+            snprintf(p->fail_example, sizeof p->fail_example, "HTTP %ld%s%.160s", r->http_status,
+                     r->error[0] ? ": " : "", r->error);
+        else
+            snprintf(p->fail_example, sizeof p->fail_example, "%.180s",
+                     r->error[0] ? r->error : fl_outcome_name(r->outcome));
+    }
     switch (r->outcome) {
     case FL_OK: p->st.posts_ok++; break;
     case FL_FAILED:
@@ -460,17 +518,47 @@ static void on_post(const struct fl_post_result *r, void *arg)
 
 static void start_flush(struct fl_pipe *p);
 
+/* Failed flushes in a row are one condition: a WARN line when it starts,
+ * then rarely (log_limit), each saying what was held back; one INFO line
+ * when delivery works again. (A failing intake used to print a line per
+ * post per flush: billed in CloudWatch, and shipped back to us as logs.) */
+static void log_flush_outcome(struct fl_pipe *p, const struct fl_flush_summary *s, bool ok,
+                              bool unreachable, unsigned failed)
+{
+    if (ok) {
+        if (s->posted && p->failed_flushes) {
+            log_info("intake: delivering again after %llu failed flush%s",
+                     (unsigned long long)p->failed_flushes, p->failed_flushes == 1 ? "" : "es");
+            p->failed_flushes = 0;
+            log_limit_reset(&p->fail_log);
+        }
+        return;
+    }
+    p->failed_flushes++;
+    unsigned held = 0;
+    if (!log_limit_pass(&p->fail_log, clock_us(), &held))
+        return;
+    char more[96] = "";
+    if (held)
+        snprintf(more, sizeof more, "; %u more failed flushes since the last such line", held);
+    log_warn("intake %s: %u of %u payloads sent, %u failed (kept for a retry when they fit), "
+             "%u dropped%s (%s)%s",
+             unreachable ? "unreachable" : "failing", s->ok, s->posted, failed, s->dropped,
+             s->deadline_hit ? ", flush deadline hit" : "", p->fail_example[0] ? p->fail_example : "-",
+             more);
+}
+
 static void on_flush_done(const struct fl_flush_summary *s, void *arg)
 {
     struct fl_pipe *p = arg;
     prune_gens(p);
     unsigned failed = s->failed + s->aborted + s->rejected + s->forbidden;
     bool ok = s->ok == s->posted;
+    bool unreachable = !ok && p->n_answered == 0 && (s->failed + s->aborted) > 0;
     uint64_t ms = (clock_us() - p->t0_us) / 1000;
     emit_ack(p);
     for (unsigned i = 0; i < p->nrunning; i++)
-        emit_flushed(p, p->running[i].flush_id, ok, s->ok, failed, s->dropped, ms,
-                     !ok && p->n_answered == 0 && (s->failed + s->aborted) > 0);
+        emit_flushed(p, p->running[i].flush_id, ok, s->ok, failed, s->dropped, ms, unreachable);
     if (ok)
         log_debug("flush %llu: %u series, %u sketch, %u log payload%s (+%u resent), ok in %llu ms, "
                   "acked to %llu",
@@ -479,10 +567,11 @@ static void on_flush_done(const struct fl_flush_summary *s, void *arg)
                   s->posted - p->n_series_posts - p->n_sketch_posts - p->n_log_posts,
                   (unsigned long long)ms, (unsigned long long)p->last_acked);
     else
-        log_warn("flush %llu: %u of %u payloads sent, %u failed (kept for a retry when possible), "
-                 "%u dropped, in %llu ms%s",
-                 (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped,
-                 (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "");
+        log_debug("flush %llu: %u of %u payloads sent, %u failed (kept for a retry when possible), "
+                  "%u dropped, in %llu ms%s: %s",
+                  (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped,
+                  (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "", p->fail_example);
+    log_flush_outcome(p, s, ok, unreachable, failed);
     p->flushing = false;
     p->nrunning = 0;
     if (p->nwaiting)
@@ -671,6 +760,7 @@ static void start_flush(struct fl_pipe *p)
     p->t0_us = now;
     p->n_series_posts = p->n_sketch_posts = p->n_log_posts = 0;
     p->n_answered = 0;
+    p->fail_example[0] = '\0';
 
     if (p->idle) {
         /* nothing is sent: everything received is done with */

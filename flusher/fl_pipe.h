@@ -9,7 +9,9 @@
  *    come from the configuration (function name, region, memory, runtime).
  *  - FT_PLATFORM: enhanced metrics (DD_ENHANCED_METRICS); a "start" record
  *    counts the invocation too (once per request id, whichever comes first).
- *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
+ *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq;
+ *    forkcap's own lines among the extension records only within
+ *    FL_PIPE_OWN_BURST / FL_PIPE_OWN_PER_MIN.
  *  - DogStatsD datagrams: parsed into the aggregator.
  *  - FT_FLUSH {flush_id, budget_ms, final}: the aggregator is drained whole
  *    (as Datadog's extension does at the end of an invocation), encoded as
@@ -50,6 +52,12 @@
 #define FL_PIPE_LOG_PAYLOADS 32u  /* log payloads taken per flush */
 #define FL_PIPE_SEEN_IDS 32u      /* request ids remembered for "invocations" */
 #define FL_PIPE_WAITERS 16u       /* FT_FLUSH frames waiting for the running flush */
+/* forkcap's own log lines come back from the Telemetry API as "extension"
+ * records; at most this many are shipped in a burst, then OWN_PER_MIN a
+ * minute (the rest are counted in own_lines_dropped): a noisy forkcap must
+ * not feed its own pipeline. */
+#define FL_PIPE_OWN_BURST 20u
+#define FL_PIPE_OWN_PER_MIN 10u
 
 /* Sends one finished-or-not frame_buf (the pipe built it with frame_begin);
  * the callee finishes, sends and frees it. */
@@ -76,6 +84,7 @@ struct fl_pipe_stats {
     uint64_t series_skipped, sketches_skipped;     /* too big to encode: dropped */
     uint64_t gens_forgotten;                       /* drains forgotten past FL_PIPE_GENS */
     uint64_t logs_dropped;                         /* records dropped by the batcher */
+    uint64_t own_lines, own_lines_dropped;         /* forkcap's own lines seen / over the bound */
     uint64_t acked;                                /* last FT_ACK upto */
     bool flushing;
 };

@@ -156,15 +156,19 @@ static void sup_flush(struct sup *s, uint64_t id, uint32_t budget_ms, bool final
 static void sched_apply(struct sup *s, const struct sched_act *a, enum sched_phase before)
 {
     if (s->sched.tripped != s->breaker_logged) {
-        /* one line per change of state, not one per invocation */
+        /* one line per change of state, not one per invocation; and a
+         * flapping intake does not get one per change either */
         s->breaker_logged = s->sched.tripped;
-        if (s->sched.tripped)
+        unsigned held = 0;
+        if (s->sched.tripped && log_limit_pass(&s->breaker_log, clock_us(), &held)) {
+            s->breaker_said = true;
             log_warn("intake unreachable: end flushes limited to %u ms until it answers; data kept "
-                     "(bounded), probing between invocations",
-                     SCHED_TRIP_BUDGET_US / 1000u);
-        else
-            log_info("intake reachable again: flushes use the full budget (%llu probes while it was not)",
-                     (unsigned long long)s->sched.st.probes);
+                     "(bounded), probing between invocations (opened %llu times so far)",
+                     SCHED_TRIP_BUDGET_US / 1000u, (unsigned long long)s->sched.st.trips);
+        } else if (!s->sched.tripped && s->breaker_said) {
+            s->breaker_said = false;
+            log_info("intake reachable again: flushes use the full budget");
+        }
     }
     if (a->flush_id) {
         log_debug("flush %llu%s (budget %u ms)", (unsigned long long)a->flush_id, a->final ? " final" : "",
@@ -172,11 +176,16 @@ static void sched_apply(struct sup *s, const struct sched_act *a, enum sched_pha
         sup_flush(s, a->flush_id, a->budget_ms, a->final);
     }
     if (a->go) {
-        if (a->reason == SCHED_GO_DEADLINE || a->reason == SCHED_GO_TIMEOUT)
-            log_warn("%s: go-ahead at the %s bound",
+        unsigned held = 0;
+        if (a->reason == SCHED_GO_FLUSHED)
+            log_limit_reset(&s->bound_log);
+        if ((a->reason == SCHED_GO_DEADLINE || a->reason == SCHED_GO_TIMEOUT) &&
+            log_limit_pass(&s->bound_log, clock_us(), &held))
+            log_warn("%s: go-ahead at the %s bound%s",
                      before == SCHED_WAIT_DONE ? "no runtimeDone in time"
                      : before == SCHED_WAIT_FLUSH ? "end flush not done in time" : "no time to flush",
-                     sup_sched_reason_name(a->reason));
+                     sup_sched_reason_name(a->reason),
+                     held ? " (and for earlier invocations since the last such line)" : "");
         struct frame_buf fb = {0};
         frame_begin(&fb, FT_GO);
         send_frame(s, SUP_LIFECYCLE, &fb);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "fl_pipe.h"
 #include "frame.h"
+#include "log.h"
 
 /* ---- fake intake ---------------------------------------------------------- */
 
@@ -36,6 +37,7 @@ static struct fcall calls[16];
 static size_t ncalls;
 static uint64_t kept_tags[MAXP];
 static size_t nkept;
+static long fake_status; /* HTTP status of every failed post (0: no answer) */
 
 static int fake_flush(void *sender, const struct fl_post *posts, size_t n, uint64_t deadline_us,
                       unsigned flags, fl_post_done_fn each, fl_flush_done_fn done, void *arg)
@@ -75,6 +77,10 @@ static void complete(struct fcall *c, const enum fl_outcome *oc)
     struct fl_flush_summary s = {.posted = (unsigned)c->n};
     for (size_t i = 0; i < c->n; i++) {
         struct fl_post_result r = {.tag = c->posts[i].tag, .outcome = oc ? oc[i] : FL_OK};
+        if (r.outcome != FL_OK) {
+            r.http_status = fake_status;
+            snprintf(r.error, sizeof r.error, "%s", fake_status ? "Service Unavailable" : "Connection timed out");
+        }
         if (r.outcome == FL_FAILED || r.outcome == FL_ABORTED) {
             r.kept = true;
             kept_tags[nkept++] = r.tag;
@@ -97,6 +103,7 @@ static void complete(struct fcall *c, const enum fl_outcome *oc)
 static uint64_t last_ack, nacks;
 static uint64_t flushed_ids[32];
 static bool flushed_ok[32];
+static bool flushed_unreachable[32];
 static size_t nflushed;
 
 static void emit(struct frame_buf *fb, void *arg)
@@ -118,7 +125,9 @@ static void emit(struct frame_buf *fb, void *arg)
     } else if (f.type == FT_FLUSHED) {
         assert_true(frame_get_uint(&f, "flush_id", &flushed_ids[nflushed]));
         assert_true(frame_get_bool(&f, "ok", &flushed_ok[nflushed]));
-        nflushed++;
+        flushed_unreachable[nflushed] = false;
+        frame_get_bool(&f, "unreachable", &flushed_unreachable[nflushed]);
+        nflushed = (nflushed + 1) % 32;
     }
     frame_free(&f);
     frame_buf_free(fb);
@@ -153,7 +162,7 @@ static void feed_context(struct fl_pipe *p, const char *rid)
     feed(p, &fb);
 }
 
-static void feed_log(struct fl_pipe *p, const char *rid, const char *msg)
+static void feed_log_src(struct fl_pipe *p, const char *rid, const char *msg, unsigned source)
 {
     struct frame_buf fb = {0};
     frame_begin(&fb, FT_LOGS);
@@ -161,7 +170,7 @@ static void feed_log(struct fl_pipe *p, const char *rid, const char *msg)
     size_t at = frame_val_array_begin(&fb);
     size_t rec = frame_val_array_begin(&fb);
     frame_val_int(&fb, 1700000000000);
-    frame_val_uint(&fb, 0);
+    frame_val_uint(&fb, source);
     if (rid)
         frame_val_str(&fb, rid, strlen(rid));
     else
@@ -170,6 +179,11 @@ static void feed_log(struct fl_pipe *p, const char *rid, const char *msg)
     frame_val_array_end(&fb, rec, 4);
     frame_val_array_end(&fb, at, 1);
     feed(p, &fb);
+}
+
+static void feed_log(struct fl_pipe *p, const char *rid, const char *msg)
+{
+    feed_log_src(p, rid, msg, 0);
 }
 
 static void feed_report(struct fl_pipe *p, const char *rid, double dur)
@@ -214,6 +228,7 @@ static struct fl_pipe *new_pipe(bool idle)
     struct fl_pipe_opts o = {.cfg = &C, .sender = idle ? NULL : &sender_dummy, .flush = fake_flush,
                              .emit = emit, .architecture = "x86_64"};
     ncalls = nkept = 0;
+    fake_status = 0;
     last_ack = nacks = 0;
     nflushed = 0;
     in_seq = 0;
@@ -451,6 +466,100 @@ static void empty_logs_frame_acked(void **state)
     fl_pipe_free(p);
 }
 
+/* Log lines captured from the pipe (log_set_sink). */
+static char lines[64][512];
+static size_t nlines;
+static void capture(const char *line, size_t len, void *arg)
+{
+    (void)arg;
+    if (nlines < 64)
+        snprintf(lines[nlines++], sizeof lines[0], "%.*s", (int)len, line);
+}
+static size_t count_lines(const char *prefix, const char *has)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nlines; i++)
+        if (strncmp(lines[i], prefix, strlen(prefix)) == 0 && strstr(lines[i], has))
+            n++;
+    return n;
+}
+
+/* One failing flush: a log line, FT_FLUSH, every post failing. */
+static void failing_flush(struct fl_pipe *p, uint64_t id, enum fl_outcome how)
+{
+    enum fl_outcome oc[MAXP];
+    feed_log(p, "req-1", "a line");
+    feed_flush(p, id, false);
+    assert_int_equal(ncalls, 1);
+    for (size_t i = 0; i < MAXP; i++)
+        oc[i] = how;
+    complete(&calls[0], oc);
+    ncalls = 0;
+}
+
+/* An intake that fails flush after flush: one WARN line for the lot (the
+ * limiter's first gap is far longer than this test), saying why, not one
+ * per post per flush; FT_FLUSHED says "unreachable" only when no post got
+ * an HTTP answer; delivery working again is said once, and the next
+ * failure is told at once. */
+static void failing_intake_logs_once(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    nlines = 0;
+    log_set_level(LOG_INFO);
+    log_set_sink(capture, NULL);
+    feed_context(p, "req-1");
+    for (uint64_t id = 1; id <= 20; id++) {
+        failing_flush(p, id, FL_ABORTED);
+        assert_false(flushed_ok[(nflushed + 31) % 32]);
+        assert_true(flushed_unreachable[(nflushed + 31) % 32]);
+    }
+    assert_int_equal(nlines, 1);
+    assert_int_equal(count_lines("WARN | ", "intake unreachable: 0 of "), 1);
+    assert_int_equal(count_lines("WARN | ", "(Connection timed out)"), 1);
+    /* the intake answers 503s: failing, not unreachable, and still quiet */
+    fake_status = 503;
+    failing_flush(p, 21, FL_FAILED);
+    assert_false(flushed_unreachable[(nflushed + 31) % 32]);
+    assert_int_equal(nlines, 1);
+    /* back: the kept payloads go out, one INFO line */
+    feed_flush(p, 22, false);
+    complete(&calls[0], NULL);
+    ncalls = 0;
+    assert_true(flushed_ok[(nflushed + 31) % 32]);
+    assert_int_equal(count_lines("INFO | ", "delivering again after 21 failed flushes"), 1);
+    assert_int_equal(nlines, 2);
+    fake_status = 0;
+    failing_flush(p, 23, FL_ABORTED);
+    assert_int_equal(count_lines("WARN | ", "intake unreachable"), 2);
+    assert_int_equal(nlines, 3);
+    log_set_sink(NULL, NULL);
+    fl_pipe_free(p);
+}
+
+/* forkcap's own lines, back from the Telemetry API as extension records,
+ * are shipped within a small bound; other extensions' lines and the
+ * function's are not bounded. */
+static void own_lines_bounded(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_context(p, "req-1");
+    for (int i = 0; i < 100; i++)
+        feed_log_src(p, "req-1", "WARN | flusher | intake unreachable: 0 of 3 payloads sent", 1);
+    for (int i = 0; i < 5; i++)
+        feed_log_src(p, "req-1", "INFO | otherext | a line of another extension", 1);
+    for (int i = 0; i < 5; i++)
+        feed_log_src(p, "req-1", "WARN | flusher | a function that prints lines like ours", 0);
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.own_lines, 100);
+    assert_int_equal(st.own_lines_dropped, 100 - FL_PIPE_OWN_BURST);
+    assert_int_equal(st.records, FL_PIPE_OWN_BURST + 5 + 5);
+    fl_pipe_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +571,8 @@ int main(void)
         cmocka_unit_test(dogstatsd_reaches_series),
         cmocka_unit_test(idle_acks_and_sends_nothing),
         cmocka_unit_test(empty_logs_frame_acked),
+        cmocka_unit_test(failing_intake_logs_once),
+        cmocka_unit_test(own_lines_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

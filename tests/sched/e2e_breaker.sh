@@ -1,8 +1,12 @@
 #!/bin/bash
 # The circuit breaker end to end (an unreachable intake must not hold every
-# invocation): forkcap under lambda-sim, DD_SERVERLESS_FLUSH_STRATEGY=end,
-# its intake a blackhole that accepts TCP and never answers TLS. After K
-# invocations the blackhole goes and fake-intake takes its port.
+# invocation, nor make forkcap log without bound): forkcap under lambda-sim,
+# DD_SERVERLESS_FLUSH_STRATEGY=end, its intake a blackhole that accepts TCP
+# and never answers TLS.
+# MODE down: N invocations against the blackhole; every one succeeds, at
+# most 5 WARN lines per (started) minute of the run.
+# MODE recover: after K invocations the blackhole goes and fake-intake
+# takes its port.
 # Checks: every invocation succeeds; at most the first two go-aheads wait
 # for the flush-timeout or deadline bound (the rest come from the breaker's
 # short budget or an answered flush); the breaker opened and closed again;
@@ -11,9 +15,9 @@
 # every invocation's line reaches it in the end (they all fit the retry
 # buffer). Prints the overhead p50/p90 with the intake unreachable (from the
 # third invocation on) and after it came back, and the WARN lines.
-# Usage: e2e_breaker.sh LAMBDA_SIM FORKCAP BLACKHOLE FAKE_INTAKE MAKE_CA
+# Usage: e2e_breaker.sh MODE LAMBDA_SIM FORKCAP BLACKHOLE FAKE_INTAKE MAKE_CA
 set -euo pipefail
-SIM=$1 FORKCAP=$2 BLACKHOLE=$3 INTAKE=$4 MAKE_CA=$5
+MODE=$1 SIM=$2 FORKCAP=$3 BLACKHOLE=$4 INTAKE=$5 MAKE_CA=$6
 HERE=$(dirname "$0")
 . "$HERE/../lib/common.sh"
 . "$HERE/../e2e/e2e_lib.sh"
@@ -37,10 +41,27 @@ ext_setup "$d"
 # log line forkcap ships), so the test can follow the invocations
 mkdir -p "$d/rt"
 export SIMTEST_OUT=$d/rt
+SECONDS=0
 run_sim "$d" --invokes "$N" --timeout-ms 10000 --runtime "exec bash $HERE/../sim/rt_simple.sh" \
     --runtime-log "$d/runtime.log" &
 SIM_PID=$!
 ran() { grep -c 'handling ' "$d/runtime.log" || true; }
+if [ "$MODE" = down ]; then
+    wait "$SIM_PID" || fail "lambda-sim exit $?"
+    secs=$SECONDS
+    check_all_invocations "$d" "$N"
+    r=$d/report.json
+    warns=$(grep -c 'WARN' "$d/ext.log" || true)
+    echo "unreachable throughout: $N invocations in $secs s, overhead p50 from the third" \
+         "$(jq '[.invocations[2:][].extension_overhead_ms] | sort | .[(length - 1) / 2 | floor]' "$r") ms;" \
+         "$warns WARN lines; breaker $(jq -c .sched.breaker "$d/stats.json")"
+    grep 'WARN' "$d/ext.log" | cut -c1-200 || true
+    allowed=$(( 5 * ((secs + 59) / 60) ))
+    [ "$warns" -le "$allowed" ] || fail "$warns WARN lines in $secs s (at most $allowed)"
+    [ "$(stat_of "$d" .sched.breaker.trips)" -ge 1 ] || fail "the breaker never opened"
+    echo "ok"
+    exit 0
+fi
 while [ "$(ran)" -lt "$K" ]; do
     kill -0 "$SIM_PID" 2>/dev/null || fail "lambda-sim ended after $(ran) invocations" || exit 1
     sleep 0.05
@@ -86,8 +107,11 @@ for rid in $(jq -r '.invocations[].request_id' "$r"); do
         missing=$((missing + 1))
         continue
     fi
-    if [ "$i" -ge $((SWITCH + 2)) ]; then
-        [ "$lo" -gt "$prev_max" ] || fail "invocation $i's line (request $lo) arrived with or before invocation $((i - 1))'s (request $prev_max): not flushed at its own end"
+    # invocation SWITCH + 1 is the first to start with the intake back (its
+    # end flush is the breaker's short one); from SWITCH + 2 on, each
+    # invocation's line goes out at its own end, before the next one's
+    if [ "$i" -ge $((SWITCH + 3)) ]; then
+        [ "$lo" -gt "$prev_max" ] || fail "invocation $((i - 1))'s line (request $prev_max) arrived with or after invocation $i's (request $lo): not flushed at its own end"
     fi
     prev_max=$hi
 done

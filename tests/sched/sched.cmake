@@ -21,9 +21,11 @@ endif()
 # answers TLS (blackhole), then comes back (fake-intake on the same port).
 if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
   add_executable(blackhole ${FORKCAP_TESTS}/sched/blackhole.c)
-  add_test(NAME e2e_sched_breaker
-           COMMAND bash ${FORKCAP_TESTS}/sched/e2e_breaker.sh $<TARGET_FILE:lambda-sim>
-                   $<TARGET_FILE:forkcap> $<TARGET_FILE:blackhole> $<TARGET_FILE:fake-intake>
-                   ${FORKCAP_TESTS}/lib/make-ca.sh)
-  set_tests_properties(e2e_sched_breaker PROPERTIES LABELS "e2e" TIMEOUT 240)
+  foreach(mode down recover)
+    add_test(NAME e2e_sched_breaker_${mode}
+             COMMAND bash ${FORKCAP_TESTS}/sched/e2e_breaker.sh ${mode} $<TARGET_FILE:lambda-sim>
+                     $<TARGET_FILE:forkcap> $<TARGET_FILE:blackhole> $<TARGET_FILE:fake-intake>
+                     ${FORKCAP_TESTS}/lib/make-ca.sh)
+    set_tests_properties(e2e_sched_breaker_${mode} PROPERTIES LABELS "e2e" TIMEOUT 240)
+  endforeach()
 endif()
