@@ -355,6 +355,7 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
     /* defaults */
     snprintf(c->site, sizeof c->site, "datadoghq.com");
     c->flush_timeout_s = 30;
+    c->metric_contexts = 1024;
     c->http_protocol = CFG_HTTP_AUTO;
     c->compression_level = 3;
     c->log_level = LOG_INFO;
@@ -498,6 +499,14 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
     opt_str(c, get, arg, "DD_SERVICE", c->service, sizeof c->service);
     opt_str(c, get, arg, "DD_VERSION", c->version, sizeof c->version);
     opt_str(c, get, arg, "DD_TAGS", c->tags, sizeof c->tags);
+    v = get1(get, arg, "FORKCAP_METRIC_CONTEXTS");
+    if (v) {
+        uint64_t n;
+        if (parse_u64(v, 16, 100000, &n))
+            c->metric_contexts = (uint32_t)n;
+        else
+            warn(c, "FORKCAP_METRIC_CONTEXTS: not a number in 16..100000, using 1024");
+    }
 
     opt_port(c, get, arg, "DD_DOGSTATSD_PORT", &c->port_dogstatsd);
     opt_port(c, get, arg, "DD_APM_RECEIVER_PORT", &c->port_apm);

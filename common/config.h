@@ -55,6 +55,9 @@ struct cfg {
     char service[CFG_STR_MAX];      /* DD_SERVICE */
     char version[CFG_STR_MAX];      /* DD_VERSION */
     char tags[CFG_LIST_MAX];        /* DD_TAGS, as given (comma or space separated) */
+    uint32_t metric_contexts;       /* FORKCAP_METRIC_CONTEXTS: custom (DogStatsD) metric
+                                       contexts held at once, default 1024, 16..100000;
+                                       enhanced metrics have their own */
     /* ports; 0 = any free port (tests) */
     uint16_t port_dogstatsd;        /* DD_DOGSTATSD_PORT, 8125/udp */
     uint16_t port_apm;              /* DD_APM_RECEIVER_PORT, 8126 */

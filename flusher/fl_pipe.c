@@ -46,8 +46,11 @@ struct waiter {
 struct fl_pipe {
     struct fl_pipe_opts o;
     const struct cfg *cfg;
-    struct met_agg *agg;
+    struct met_agg *agg;     /* custom metrics (DogStatsD) */
+    struct met_agg *enh_agg; /* enhanced metrics, a budget of their own */
     struct enh_state *enh;
+    uint64_t ctx_dropped_told; /* custom samples over the context limit, last logged */
+    struct log_limit ctx_log;
     struct fl_logs *logs;
     struct fl_endpoints ep;
     bool idle;
@@ -151,9 +154,10 @@ static void set_common_tags(struct fl_pipe *p)
         if (*s)
             s++;
     }
-    if (met_set_common_tags(p->agg, tags, n) != 0) {
+    if (met_set_common_tags(p->agg, tags, n) != 0 || met_set_common_tags(p->enh_agg, tags, n) != 0) {
         log_warn("some DD_ENV/DD_SERVICE/DD_VERSION/DD_TAGS tags are invalid: metrics carry none");
         met_set_common_tags(p->agg, NULL, 0);
+        met_set_common_tags(p->enh_agg, NULL, 0);
     }
 }
 
@@ -616,14 +620,35 @@ static void posts_free(struct posts *ps)
 
 static const char *const LOG_HEADERS[] = {"DD-PROTOCOL: agent-json", NULL};
 
-/* Drain the aggregator into payloads of a new generation. */
+/* Custom metrics over their context limit: one WARN line, then rarely,
+ * with the count so far (the counters are in the exit line too). */
+static void log_context_drops(struct fl_pipe *p)
+{
+    struct met_stats ms = met_get_stats(p->agg);
+    unsigned held = 0;
+    if (ms.dropped_contexts == p->ctx_dropped_told || !log_limit_pass(&p->ctx_log, clock_us(), &held))
+        return;
+    p->ctx_dropped_told = ms.dropped_contexts;
+    log_warn("custom metrics: %llu samples dropped so far: more than %u contexts (name + tags) at "
+             "once (FORKCAP_METRIC_CONTEXTS); enhanced metrics are not affected",
+             (unsigned long long)ms.dropped_contexts, p->cfg->metric_contexts);
+}
+
+/* Drain both aggregators into payloads of a new generation. */
 static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *dropped)
 {
-    struct met_batch b;
-    if (met_drain(p->agg, (int64_t)time(NULL), true, &b) != 0) {
+    struct met_batch b, be;
+    int64_t now_s = (int64_t)time(NULL);
+    if (met_drain(p->agg, now_s, true, &b) != 0) {
         log_warn("metrics: drain failed (out of memory): kept for the next flush");
         return;
     }
+    if (met_drain(p->enh_agg, now_s, true, &be) == 0 && met_batch_append(&b, &be) != 0) {
+        p->st.series_skipped += be.nseries;
+        p->st.sketches_skipped += be.nsketches;
+        met_batch_free(&be);
+    }
+    log_context_drops(p);
     if (p->ngens == FL_PIPE_GENS) { /* forget the oldest: its payloads' fate is no longer tracked */
         memmove(&p->gens[0], &p->gens[1], (FL_PIPE_GENS - 1) * sizeof p->gens[0]);
         p->ngens--;
@@ -896,10 +921,11 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
         rt += 11;
     snprintf(p->runtime, sizeof p->runtime, "%s", rt);
 
-    p->agg = met_new(0);
-    p->enh = p->agg ? enh_new(p->agg) : NULL;
+    p->agg = met_new(c->metric_contexts);
+    p->enh_agg = met_new(FL_PIPE_ENH_CONTEXTS);
+    p->enh = p->enh_agg ? enh_new(p->enh_agg) : NULL;
     p->logs = fl_logs_new(NULL, NULL);
-    if (!p->agg || !p->enh || !p->logs) {
+    if (!p->agg || !p->enh_agg || !p->enh || !p->logs) {
         fl_pipe_free(p);
         return NULL;
     }
@@ -929,6 +955,7 @@ void fl_pipe_free(struct fl_pipe *p)
     }
     fl_logs_free(p->logs);
     enh_free(p->enh);
+    met_free(p->enh_agg);
     met_free(p->agg);
     free(p);
 }
@@ -939,5 +966,8 @@ void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)
     fl_logs_get_stats(p->logs, &ls);
     *out = p->st;
     out->logs_dropped += ls.dropped; /* ours (after a 403) + the batcher's */
+    out->custom = met_get_stats(p->agg);
+    out->enhanced = met_get_stats(p->enh_agg);
+    out->dsd = p->dsd;
     out->flushing = p->flushing;
 }

@@ -46,7 +46,9 @@
 
 #include "config.h"
 #include "frame.h"
+#include "dogstatsd.h"
 #include "intake.h"
+#include "metrics.h"
 
 #define FL_PIPE_GENS 64u          /* metric drains tracked until final */
 #define FL_PIPE_LOG_PAYLOADS 32u  /* log payloads taken per flush */
@@ -56,6 +58,8 @@
  * records; at most this many are shipped in a burst, then OWN_PER_MIN a
  * minute (the rest are counted in own_lines_dropped): a noisy forkcap must
  * not feed its own pipeline. */
+#define FL_PIPE_ENH_CONTEXTS 512u /* enhanced metrics' own aggregator: custom metrics
+                                     (cfg metric_contexts) can never starve them */
 #define FL_PIPE_OWN_BURST 20u
 #define FL_PIPE_OWN_PER_MIN 10u
 
@@ -85,6 +89,8 @@ struct fl_pipe_stats {
     uint64_t gens_forgotten;                       /* drains forgotten past FL_PIPE_GENS */
     uint64_t logs_dropped;                         /* records dropped by the batcher */
     uint64_t own_lines, own_lines_dropped;         /* forkcap's own lines seen / over the bound */
+    struct met_stats custom, enhanced;             /* the two aggregators' counters */
+    struct dsd_stats dsd;                          /* DogStatsD parsing */
     uint64_t acked;                                /* last FT_ACK upto */
     bool flushing;
 };

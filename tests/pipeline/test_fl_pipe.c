@@ -14,6 +14,7 @@
 #include "fl_pipe.h"
 #include "frame.h"
 #include "log.h"
+#include "sketch.pb-c.h"
 
 /* ---- fake intake ---------------------------------------------------------- */
 
@@ -223,6 +224,7 @@ static struct fl_pipe *new_pipe(bool idle)
     snprintf(C.env, sizeof C.env, "prod");
     snprintf(C.tags, sizeof C.tags, "team:a, tier:b");
     C.memory_mb = 128;
+    C.metric_contexts = 1024;
     C.logs_enabled = true;
     C.enhanced_metrics = true;
     struct fl_pipe_opts o = {.cfg = &C, .sender = idle ? NULL : &sender_dummy, .flush = fake_flush,
@@ -560,6 +562,63 @@ static void own_lines_bounded(void **state)
     fl_pipe_free(p);
 }
 
+/* Sum of the sketch counts of `metric` in call c's sketch posts. */
+static int64_t sketch_count(const struct fcall *c, const char *metric)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (!strstr(c->posts[i].url, "/api/beta/sketches") || !c->posts[i].body)
+            continue;
+        Datadog__Agentpayload__SketchPayload *sp = datadog__agentpayload__sketch_payload__unpack(
+            NULL, c->posts[i].len, (const uint8_t *)c->posts[i].body);
+        assert_non_null(sp);
+        for (size_t k = 0; k < sp->n_sketches; k++)
+            if (strcmp(sp->sketches[k]->metric, metric) == 0)
+                for (size_t d = 0; d < sp->sketches[k]->n_dogsketches; d++)
+                    n += sp->sketches[k]->dogsketches[d]->cnt;
+        datadog__agentpayload__sketch_payload__free_unpacked(sp, NULL);
+    }
+    return n;
+}
+
+/* A custom-metric cardinality storm (a counter tagged with request ids:
+ * 2,500 new contexts per invocation, 100,000 in all, far over the 1,024
+ * context limit) cannot starve enhanced metrics: every invocation's
+ * aws.lambda.enhanced.invocations and duration are shipped, and the custom
+ * samples over the limit are counted. */
+static void enhanced_exact_under_storm(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    const int invocations = 40, per = 2500;
+    int64_t inv = 0, dur = 0;
+    for (int i = 0; i < invocations; i++) {
+        char rid[64], dg[128];
+        snprintf(rid, sizeof rid, "7d1e3c52-0000-4000-8000-%012d", i);
+        feed_context(p, rid);
+        for (int k = 0; k < per; k++) {
+            int n = snprintf(dg, sizeof dg, "fn.requests:1|c|#request_id:%d-%d", i, k);
+            fl_pipe_dogstatsd(p, dg, (size_t)n);
+        }
+        feed_report(p, rid, 12.5);
+        feed_flush(p, (uint64_t)i + 1, false);
+        assert_int_equal(ncalls, 1);
+        inv += sketch_count(&calls[0], "aws.lambda.enhanced.invocations");
+        dur += sketch_count(&calls[0], "aws.lambda.enhanced.duration");
+        complete(&calls[0], NULL);
+        ncalls = 0;
+    }
+    assert_int_equal(inv, invocations);
+    assert_int_equal(dur, invocations);
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.custom.dropped_contexts, (uint64_t)invocations * (per - 1024));
+    assert_int_equal(st.custom.added, (uint64_t)invocations * 1024);
+    assert_int_equal(st.enhanced.dropped_contexts, 0);
+    assert_int_equal(st.enhanced.invalid, 0);
+    fl_pipe_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -573,6 +632,7 @@ int main(void)
         cmocka_unit_test(empty_logs_frame_acked),
         cmocka_unit_test(failing_intake_logs_once),
         cmocka_unit_test(own_lines_bounded),
+        cmocka_unit_test(enhanced_exact_under_storm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
