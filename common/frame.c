@@ -1,104 +1,76 @@
-/* frame.c — see frame.h. The reader walks the msgpack bytes itself: a
- * declared count is only believed when the bytes left could hold it, and
- * node storage grows with values actually read, never with a declaration. */
+/* frame.c — see frame.h; the frames themselves are in frames.def. Every
+ * function named after a frame is generated from that list: each pass
+ * below includes frames.def with FIELD defined for one job.
+ *
+ * Decoding: mpw_check (mpwalk.h) first, so msgpack-c never allocates for
+ * a count the bytes could not hold nor for more than FRAME_NODES_MAX
+ * values; then msgpack-c unpacks into a zone the frame keeps, and the
+ * typed struct is filled from the msgpack objects. Strings are copied into
+ * the zone with a NUL after them. */
 #include "frame.h"
 
+#include <math.h>
+#include <msgpack.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- field specification (implements the comments of frame_types.h) -- */
+#include "mpwalk.h"
 
-enum fk { K_STR, K_UINT, K_INT, K_FLOAT, K_BOOL, K_LOGRECS };
+_Static_assert(FRAME_VERSION < 128, "the version is encoded as a positive fixint");
 
-struct field_spec {
-    const char *key;
-    enum fk kind;
-    bool required;
+/* ---- names and directions ------------------------------------------------ */
+
+static const char *const event_names[PE_COUNT] = {
+#define PLATFORM_EVENT(NAME, str) [PE_##NAME] = str,
+#include "frames.def"
+#undef PLATFORM_EVENT
 };
 
-struct type_spec {
-    uint32_t type;
-    const char *name;
-    unsigned dirs;
-    const struct field_spec *fields;
-};
-
-#define R true
-#define O false
-static const struct field_spec f_registered[] = {
-    {"ext_id", K_STR, R}, {"fn_name", K_STR, R}, {"fn_version", K_STR, R},
-    {"account_id", K_STR, O}, {"t_start_us", K_UINT, R}, {"t_register_us", K_UINT, R},
-    {NULL, 0, 0}};
-static const struct field_spec f_subscribed[] = {
-    {"status", K_INT, R}, {"t_subscribe_us", K_UINT, R}, {NULL, 0, 0}};
-static const struct field_spec f_next_wait[] = {{"t_us", K_UINT, R}, {NULL, 0, 0}};
-static const struct field_spec f_invoke[] = {
-    {"request_id", K_STR, R}, {"deadline_ms", K_INT, R}, {"arn", K_STR, R},
-    {"trace", K_STR, O}, {NULL, 0, 0}};
-static const struct field_spec f_shutdown[] = {
-    {"reason", K_STR, R}, {"deadline_ms", K_INT, R}, {NULL, 0, 0}};
-static const struct field_spec f_fatal[] = {{"error", K_STR, R}, {"status", K_INT, O}, {NULL, 0, 0}};
-static const struct field_spec f_platform[] = {
-    {"event", K_STR, R}, {"time_ms", K_INT, R}, {"request_id", K_STR, O},
-    {"status", K_STR, O}, {"error_type", K_STR, O}, {"duration_ms", K_FLOAT, O},
-    {"billed_ms", K_INT, O}, {"memory_mb", K_INT, O}, {"max_memory_mb", K_INT, O},
-    {"init_ms", K_FLOAT, O}, {"produced_bytes", K_INT, O}, {"version", K_STR, O},
-    {"runtime_version", K_STR, O}, {"phase", K_STR, O}, {"overhead_ms", K_FLOAT, O},
-    {"dropped_records", K_INT, O}, {"dropped_bytes", K_INT, O}, {NULL, 0, 0}};
-static const struct field_spec f_logs[] = {{"records", K_LOGRECS, R}, {NULL, 0, 0}};
-static const struct field_spec f_empty[] = {{NULL, 0, 0}};
-static const struct field_spec f_context[] = {
-    {"fn_name", K_STR, R}, {"fn_version", K_STR, R}, {"account_id", K_STR, O},
-    {"arn", K_STR, O}, {"request_id", K_STR, O}, {"cold_start", K_BOOL, O}, {NULL, 0, 0}};
-static const struct field_spec f_flush[] = {
-    {"flush_id", K_UINT, R}, {"budget_ms", K_UINT, R}, {"final", K_BOOL, O}, {NULL, 0, 0}};
-static const struct field_spec f_ready[] = {
-    {"t_start_us", K_UINT, R}, {"t_tls_us", K_UINT, R}, {"t_ready_us", K_UINT, R},
-    {"tls_ok", K_BOOL, O}, {NULL, 0, 0}};
-static const struct field_spec f_ack[] = {{"upto", K_UINT, R}, {NULL, 0, 0}};
-static const struct field_spec f_flushed[] = {
-    {"flush_id", K_UINT, R}, {"ok", K_BOOL, R}, {"sent", K_UINT, O}, {"failed", K_UINT, O},
-    {"dropped", K_UINT, O}, {"ms", K_UINT, O}, {NULL, 0, 0}};
-#undef R
-#undef O
-
-static const struct type_spec types[] = {
-    {FT_REGISTERED, "REGISTERED", FRAME_DIR_L2S, f_registered},
-    {FT_SUBSCRIBED, "SUBSCRIBED", FRAME_DIR_L2S, f_subscribed},
-    {FT_NEXT_WAIT, "NEXT_WAIT", FRAME_DIR_L2S, f_next_wait},
-    {FT_INVOKE, "INVOKE", FRAME_DIR_L2S, f_invoke},
-    {FT_SHUTDOWN, "SHUTDOWN", FRAME_DIR_L2S, f_shutdown},
-    {FT_FATAL, "FATAL", FRAME_DIR_L2S, f_fatal},
-    {FT_PLATFORM, "PLATFORM", FRAME_DIR_L2S | FRAME_DIR_S2F, f_platform},
-    {FT_LOGS, "LOGS", FRAME_DIR_L2S | FRAME_DIR_S2F, f_logs},
-    {FT_GO, "GO", FRAME_DIR_S2L, f_empty},
-    {FT_CONTEXT, "CONTEXT", FRAME_DIR_S2F, f_context},
-    {FT_FLUSH, "FLUSH", FRAME_DIR_S2F, f_flush},
-    {FT_READY, "READY", FRAME_DIR_F2S, f_ready},
-    {FT_ACK, "ACK", FRAME_DIR_F2S, f_ack},
-    {FT_FLUSHED, "FLUSHED", FRAME_DIR_F2S, f_flushed},
-};
-
-static const struct type_spec *spec_of(uint32_t type)
+const char *frame_event_name(enum platform_event e)
 {
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (types[i].type == type)
-            return &types[i];
-    return NULL;
+    return (unsigned)e < PE_COUNT ? event_names[e] : "unknown";
+}
+
+bool frame_event_from(const char *s, size_t len, enum platform_event *out)
+{
+    for (unsigned i = 0; i < PE_COUNT; i++)
+        if (strlen(event_names[i]) == len && memcmp(event_names[i], s, len) == 0) {
+            *out = (enum platform_event)i;
+            return true;
+        }
+    return false;
+}
+
+const char *frame_source_name(enum log_source s)
+{
+    switch (s) {
+#define LOG_SOURCE(NAME, num, str) case LOG_SRC_##NAME: return str;
+#include "frames.def"
+#undef LOG_SOURCE
+    }
+    return "unknown";
 }
 
 unsigned frame_type_dirs(uint32_t type)
 {
-    const struct type_spec *s = spec_of(type);
-    return s ? s->dirs : 0;
+    switch (type) {
+#define FRAME(NAME, name, num, dirs, FIELDS) case FT_##NAME: return (dirs);
+#include "frames.def"
+#undef FRAME
+    default: return 0;
+    }
 }
 
 const char *frame_type_name(uint32_t type)
 {
-    const struct type_spec *s = spec_of(type);
-    return s ? s->name : "UNKNOWN";
+    switch (type) {
+#define FRAME(NAME, name, num, dirs, FIELDS) case FT_##NAME: return #NAME;
+#include "frames.def"
+#undef FRAME
+    default: return "UNKNOWN";
+    }
 }
 
 uint32_t frame_hdr_len(const uint8_t hdr[FRAME_HDR_LEN])
@@ -107,296 +79,430 @@ uint32_t frame_hdr_len(const uint8_t hdr[FRAME_HDR_LEN])
     return (n == 0 || n > FRAME_MAX) ? 0 : n;
 }
 
-/* ---- reader ------------------------------------------------------------ */
+/* ---- writer -------------------------------------------------------------- */
 
-struct rd {
-    const uint8_t *p;
-    size_t len, off;
-    struct fv *nodes;
-    uint32_t nnodes, cap;
-    size_t str_bytes; /* arena size needed */
-    char *err;
-    size_t errlen;
-};
-
-static int rd_fail(struct rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int rd_fail(struct rd *r, const char *fmt, ...)
+/* msgpack-c's packer writes here; the frame never grows past FRAME_MAX. */
+static int fb_write(void *data, const char *buf, size_t len)
 {
-    if (r->err && r->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(r->err, r->errlen, fmt, ap);
-        va_end(ap);
+    struct frame_buf *fb = data;
+    if (fb->err)
+        return -1;
+    if (len > (size_t)FRAME_MAX + FRAME_HDR_LEN - fb->len) {
+        fb->err = true;
+        return -1;
+    }
+    if (fb->len + len > fb->cap) {
+        size_t ncap = fb->cap ? fb->cap : 256;
+        while (ncap < fb->len + len)
+            ncap *= 2;
+        uint8_t *np = realloc(fb->p, ncap);
+        if (np == NULL) {
+            fb->err = true;
+            return -1;
+        }
+        fb->p = np;
+        fb->cap = ncap;
+    }
+    memcpy(fb->p + fb->len, buf, len);
+    fb->len += len;
+    return 0;
+}
+
+static void enc_begin(struct frame_buf *fb, msgpack_packer *pk, enum frame_type type)
+{
+    fb->len = 0;
+    fb->err = false;
+    msgpack_packer_init(pk, fb, fb_write);
+    static const char prefix[FRAME_HDR_LEN] = {0};
+    fb_write(fb, prefix, sizeof prefix); /* the length, patched by enc_finish */
+    msgpack_pack_array(pk, 4);
+    msgpack_pack_unsigned_int(pk, FRAME_VERSION);
+    msgpack_pack_fix_uint8(pk, (uint8_t)type);
+    msgpack_pack_fix_uint64(pk, 0); /* seq: stamped in place by the sender */
+}
+
+static int enc_finish(struct frame_buf *fb)
+{
+    if (fb->err || fb->len < FRAME_OFF_BODY + 1)
+        return -1;
+    size_t n = fb->len - FRAME_HDR_LEN;
+    fb->p[0] = (uint8_t)(n >> 24);
+    fb->p[1] = (uint8_t)(n >> 16);
+    fb->p[2] = (uint8_t)(n >> 8);
+    fb->p[3] = (uint8_t)n;
+    return 0;
+}
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    msgpack_pack_str_with_body(pk, s ? s : "", n);
+}
+
+static void pack_event(msgpack_packer *pk, enum platform_event e)
+{
+    pack_cstr(pk, frame_event_name(e));
+}
+
+static int pack_logrecs(msgpack_packer *pk, const struct ft_log_record *r, uint32_t n)
+{
+    if (n && r == NULL)
+        return -1;
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if ((unsigned)r[i].source > LOG_SRC_MAX || (r[i].message == NULL && r[i].message_len))
+            return -1;
+        msgpack_pack_array(pk, 4);
+        msgpack_pack_int64(pk, r[i].time_ms);
+        msgpack_pack_unsigned_int(pk, (unsigned)r[i].source);
+        if (r[i].request_id)
+            pack_cstr(pk, r[i].request_id);
+        else
+            msgpack_pack_nil(pk);
+        msgpack_pack_str_with_body(pk, r[i].message ? r[i].message : "", r[i].message_len);
+    }
+    return 0;
+}
+
+/* Is field n present in *m? */
+#define FT_PRESENT_R(T, n) 1
+#define FT_PRESENT_O(T, n) FT_PRESO_##T(n)
+#define FT_PRESO_STR(n) (m->n != NULL)
+#define FT_PRESO_UINT(n) (m->has_##n)
+#define FT_PRESO_INT(n) (m->has_##n)
+#define FT_PRESO_FLOAT(n) (m->has_##n)
+#define FT_PRESO_BOOL(n) (m->has_##n)
+#define FT_PRESO_EVENT(n) (m->has_##n)
+#define FT_PRESO_LOGRECS(n) (m->n_##n > 0)
+
+/* Pack the value of field n (returns -1 when it cannot be encoded). */
+#define FT_PACK_STR(n) (pack_cstr(pk, m->n), 0)
+#define FT_PACK_UINT(n) (msgpack_pack_uint64(pk, m->n), 0)
+#define FT_PACK_INT(n) (msgpack_pack_int64(pk, m->n), 0)
+#define FT_PACK_FLOAT(n) (isfinite(m->n) ? (msgpack_pack_double(pk, m->n), 0) : -1)
+#define FT_PACK_BOOL(n) ((m->n ? msgpack_pack_true(pk) : msgpack_pack_false(pk)), 0)
+#define FT_PACK_EVENT(n) ((unsigned)m->n < PE_COUNT ? (pack_event(pk, m->n), 0) : -1)
+#define FT_PACK_LOGRECS(n) pack_logrecs(pk, m->n, m->n_##n)
+
+/* pass: count the fields present */
+#define FIELD(n, T, Q) c += FT_PRESENT_##Q(T, n) ? 1u : 0u;
+#define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
+    static uint32_t enc_count_##name(const struct ft_##name *m)                                    \
+    {                                                                                              \
+        uint32_t c = 0;                                                                            \
+        (void)m;                                                                                   \
+        FIELDS                                                                                     \
+        return c;                                                                                  \
+    }
+#include "frames.def"
+#undef FRAME
+#undef FIELD
+
+/* pass: pack them, key then value */
+#define FIELD(n, T, Q)                                                                             \
+    if (FT_PRESENT_##Q(T, n)) {                                                                    \
+        pack_cstr(pk, #n);                                                                         \
+        if (FT_PACK_##T(n) < 0)                                                                    \
+            return -1;                                                                             \
+    }
+#define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
+    static int enc_fields_##name(msgpack_packer *pk, const struct ft_##name *m)                    \
+    {                                                                                              \
+        (void)pk;                                                                                  \
+        (void)m;                                                                                   \
+        FIELDS                                                                                     \
+        return 0;                                                                                  \
+    }                                                                                              \
+    int frame_encode_##name(struct frame_buf *fb, const struct ft_##name *m)                       \
+    {                                                                                              \
+        msgpack_packer pk;                                                                         \
+        enc_begin(fb, &pk, FT_##NAME);                                                             \
+        msgpack_pack_map(&pk, enc_count_##name(m));                                                \
+        if (enc_fields_##name(&pk, m) < 0) {                                                       \
+            fb->err = true;                                                                        \
+            return -1;                                                                             \
+        }                                                                                          \
+        return enc_finish(fb);                                                                     \
+    }
+#include "frames.def"
+#undef FRAME
+#undef FIELD
+
+int frame_encode(struct frame_buf *fb, const struct frame *f)
+{
+    switch (f->type) {
+#define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
+    case FT_##NAME: return frame_encode_##name(fb, &f->u.name);
+#include "frames.def"
+#undef FRAME
+    default:
+        fb->err = true;
+        return -1;
+    }
+}
+
+uint32_t frame_bytes_type(const uint8_t *frame, size_t len)
+{
+    if (frame == NULL || len <= FRAME_OFF_BODY || frame[4] != 0x94 || frame[5] != FRAME_VERSION ||
+        frame[6] != 0xcc || frame[8] != 0xcf)
+        return 0;
+    return frame[FRAME_OFF_TYPE];
+}
+
+void frame_set_seq(uint8_t *frame, uint64_t seq)
+{
+    for (unsigned i = 0; i < 8; i++)
+        frame[FRAME_OFF_SEQ + i] = (uint8_t)(seq >> (8 * (7 - i)));
+}
+
+void frame_buf_free(struct frame_buf *fb)
+{
+    free(fb->p);
+    memset(fb, 0, sizeof *fb);
+}
+
+/* ---- reader -------------------------------------------------------------- */
+
+static int dec_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int dec_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static bool key_is(const msgpack_object *k, const char *name, size_t len)
+{
+    /* msgpack-c gives an empty str a NULL pointer: no memcmp on it */
+    return k->via.str.size == len && (len == 0 || memcmp(k->via.str.ptr, name, len) == 0);
+}
+
+/* A NUL-terminated copy in the frame's zone. */
+static const char *zone_str(msgpack_zone *z, const char *p, size_t n)
+{
+    char *s = msgpack_zone_malloc(z, n + 1);
+    if (s == NULL)
+        return NULL;
+    if (n)
+        memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* Each returns 0, -1 for a value of the wrong type, -2 out of memory. */
+static int dec_STR(const msgpack_object *v, const char **out, msgpack_zone *z)
+{
+    if (v->type != MSGPACK_OBJECT_STR ||
+        (v->via.str.size && memchr(v->via.str.ptr, '\0', v->via.str.size)))
+        return -1;
+    return (*out = zone_str(z, v->via.str.ptr, v->via.str.size)) ? 0 : -2;
+}
+
+static int dec_UINT(const msgpack_object *v, uint64_t *out, msgpack_zone *z)
+{
+    (void)z;
+    if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return -1;
+    *out = v->via.u64;
+    return 0;
+}
+
+static int dec_INT(const msgpack_object *v, int64_t *out, msgpack_zone *z)
+{
+    (void)z;
+    if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = v->via.i64;
+        return 0;
+    }
+    if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT64_MAX) {
+        *out = (int64_t)v->via.u64;
+        return 0;
     }
     return -1;
 }
 
-static bool rd_need(struct rd *r, size_t n) { return r->len - r->off >= n; }
-
-static uint64_t rd_be(struct rd *r, size_t n)
+static int dec_FLOAT(const msgpack_object *v, double *out, msgpack_zone *z)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | r->p[r->off + i];
-    r->off += n;
-    return v;
-}
-
-static int rd_node(struct rd *r, uint32_t *idx)
-{
-    if (r->nnodes == FRAME_NODES_MAX)
-        return rd_fail(r, "more than %u values", FRAME_NODES_MAX);
-    if (r->nnodes == r->cap) {
-        uint32_t ncap = r->cap ? r->cap * 2 : 32;
-        if (ncap > FRAME_NODES_MAX)
-            ncap = FRAME_NODES_MAX;
-        struct fv *n = realloc(r->nodes, (size_t)ncap * sizeof *n);
-        if (n == NULL)
-            return rd_fail(r, "out of memory");
-        r->nodes = n;
-        r->cap = ncap;
-    }
-    *idx = r->nnodes++;
-    memset(&r->nodes[*idx], 0, sizeof r->nodes[*idx]);
-    return 0;
-}
-
-static int rd_value(struct rd *r, unsigned depth, bool key);
-
-/* Strings/bins: remember the payload offset in v.u; copied to the arena later. */
-static int rd_bytes(struct rd *r, uint32_t idx, uint8_t kind, uint64_t n)
-{
-    if (!rd_need(r, n))
-        return rd_fail(r, "truncated: %s of %llu bytes", kind == FV_STR ? "str" : "bin",
-                       (unsigned long long)n);
-    r->nodes[idx].kind = kind;
-    r->nodes[idx].n = (uint32_t)n;
-    r->nodes[idx].v.u = r->off;
-    r->off += n;
-    r->str_bytes += n + 1;
-    return 0;
-}
-
-static int rd_container(struct rd *r, uint32_t idx, uint8_t kind, uint64_t n, unsigned depth)
-{
-    if (depth >= FRAME_DEPTH_MAX)
-        return rd_fail(r, "nested deeper than %u", FRAME_DEPTH_MAX);
-    /* every element takes at least one byte: refuse counts the input cannot hold */
-    uint64_t min_bytes = kind == FV_MAP ? n * 2 : n;
-    if (!rd_need(r, min_bytes))
-        return rd_fail(r, "%s declares %llu elements, only %zu bytes left",
-                       kind == FV_MAP ? "map" : "array", (unsigned long long)n, r->len - r->off);
-    r->nodes[idx].kind = kind;
-    r->nodes[idx].n = (uint32_t)n;
-    for (uint64_t i = 0; i < n; i++) {
-        if (kind == FV_MAP && rd_value(r, depth + 1, true) < 0)
+    (void)z;
+    switch (v->type) {
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        /* no sender has a NaN or an infinity to send: one is a broken peer */
+        if (!isfinite(v->via.f64))
             return -1;
-        if (rd_value(r, depth + 1, false) < 0)
-            return -1;
+        *out = v->via.f64;
+        return 0;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)v->via.u64; return 0;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)v->via.i64; return 0;
+    default: return -1;
     }
-    return 0;
 }
 
-static int rd_value(struct rd *r, unsigned depth, bool key)
+static int dec_BOOL(const msgpack_object *v, bool *out, msgpack_zone *z)
 {
-    uint32_t idx = 0;
-    if (!rd_need(r, 1))
-        return rd_fail(r, "truncated");
-    if (rd_node(r, &idx) < 0)
+    (void)z;
+    if (v->type != MSGPACK_OBJECT_BOOLEAN)
         return -1;
-    uint8_t b = r->p[r->off++];
-    struct fv *v;
-    int rc = 0;
-    uint64_t u;
+    *out = v->via.boolean;
+    return 0;
+}
 
-    if (key && !((b >= 0xa0 && b <= 0xbf) || b == 0xd9 || b == 0xda || b == 0xdb))
-        return rd_fail(r, "map key is not a string");
-
-#define NEED(n) do { if (!rd_need(r, (n))) return rd_fail(r, "truncated"); } while (0)
-    if (b <= 0x7f) {
-        r->nodes[idx].kind = FV_UINT;
-        r->nodes[idx].v.u = b;
-    } else if (b >= 0xe0) {
-        r->nodes[idx].kind = FV_INT;
-        r->nodes[idx].v.i = (int8_t)b;
-    } else if (b >= 0x80 && b <= 0x8f) {
-        rc = rd_container(r, idx, FV_MAP, b & 0x0f, depth);
-    } else if (b >= 0x90 && b <= 0x9f) {
-        rc = rd_container(r, idx, FV_ARRAY, b & 0x0f, depth);
-    } else if (b >= 0xa0 && b <= 0xbf) {
-        rc = rd_bytes(r, idx, FV_STR, b & 0x1f);
-    } else {
-        switch (b) {
-        case 0xc0: r->nodes[idx].kind = FV_NIL; break;
-        case 0xc2: case 0xc3:
-            r->nodes[idx].kind = FV_BOOL;
-            r->nodes[idx].v.b = b == 0xc3;
-            break;
-        case 0xc4: case 0xc5: case 0xc6:
-            NEED(1u << (b - 0xc4));
-            u = rd_be(r, 1u << (b - 0xc4));
-            rc = rd_bytes(r, idx, FV_BIN, u);
-            break;
-        case 0xd9: case 0xda: case 0xdb:
-            NEED(1u << (b - 0xd9));
-            u = rd_be(r, 1u << (b - 0xd9));
-            rc = rd_bytes(r, idx, FV_STR, u);
-            break;
-        case 0xca: {
-            NEED(4);
-            uint32_t bits = (uint32_t)rd_be(r, 4);
-            float fl;
-            memcpy(&fl, &bits, 4);
-            r->nodes[idx].kind = FV_FLOAT;
-            r->nodes[idx].v.f = fl;
-            break;
-        }
-        case 0xcb: {
-            NEED(8);
-            uint64_t bits = rd_be(r, 8);
-            double d;
-            memcpy(&d, &bits, 8);
-            r->nodes[idx].kind = FV_FLOAT;
-            r->nodes[idx].v.f = d;
-            break;
-        }
-        case 0xcc: case 0xcd: case 0xce: case 0xcf:
-            NEED(1u << (b - 0xcc));
-            r->nodes[idx].kind = FV_UINT;
-            r->nodes[idx].v.u = rd_be(r, 1u << (b - 0xcc));
-            break;
-        case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
-            size_t n = 1u << (b - 0xd0);
-            NEED(n);
-            uint64_t raw = rd_be(r, n);
-            int64_t sv;
-            if (n == 1) sv = (int8_t)raw;
-            else if (n == 2) sv = (int16_t)raw;
-            else if (n == 4) sv = (int32_t)raw;
-            else sv = (int64_t)raw;
-            if (sv >= 0) {
-                r->nodes[idx].kind = FV_UINT;
-                r->nodes[idx].v.u = (uint64_t)sv;
-            } else {
-                r->nodes[idx].kind = FV_INT;
-                r->nodes[idx].v.i = sv;
-            }
-            break;
-        }
-        case 0xdc: case 0xdd:
-            NEED(b == 0xdc ? 2 : 4);
-            u = rd_be(r, b == 0xdc ? 2 : 4);
-            rc = rd_container(r, idx, FV_ARRAY, u, depth);
-            break;
-        case 0xde: case 0xdf:
-            NEED(b == 0xde ? 2 : 4);
-            u = rd_be(r, b == 0xde ? 2 : 4);
-            rc = rd_container(r, idx, FV_MAP, u, depth);
-            break;
-        default:
-            return rd_fail(r, "unsupported msgpack byte 0x%02x", b);
-        }
-    }
-#undef NEED
-    if (rc < 0)
+static int dec_EVENT(const msgpack_object *v, enum platform_event *out, msgpack_zone *z)
+{
+    (void)z;
+    if (v->type != MSGPACK_OBJECT_STR)
         return -1;
-    v = &r->nodes[idx];
-    v->end = r->nnodes;
-    return 0;
+    return frame_event_from(v->via.str.ptr, v->via.str.size, out) ? 0 : -1;
 }
 
-/* ---- validation ---------------------------------------------------------- */
-
-static const struct fv *body_get(const struct frame *f, const char *key)
+/* [time_ms int, source uint <= LOG_SRC_MAX, request_id str|nil, message str] */
+static int dec_LOGRECS(const msgpack_object *v, const struct ft_log_record **out, uint32_t *n,
+                       msgpack_zone *z)
 {
-    const struct fv *m = &f->nodes[f->body];
-    uint32_t i = f->body + 1;
-    size_t kl = strlen(key);
-    for (uint32_t k = 0; k < m->n; k++) {
-        const struct fv *kv = &f->nodes[i];
-        const struct fv *vv = &f->nodes[kv->end];
-        if (kv->n == kl && memcmp(kv->v.s, key, kl) == 0)
-            return vv;
-        i = vv->end;
-    }
-    return NULL;
-}
-
-static bool kind_ok(const struct fv *v, enum fk k)
-{
-    switch (k) {
-    case K_STR: return v->kind == FV_STR;
-    case K_UINT: return v->kind == FV_UINT;
-    case K_INT: return v->kind == FV_INT || (v->kind == FV_UINT && v->v.u <= INT64_MAX);
-    case K_FLOAT: return v->kind == FV_FLOAT || v->kind == FV_INT || v->kind == FV_UINT;
-    case K_BOOL: return v->kind == FV_BOOL;
-    case K_LOGRECS: return v->kind == FV_ARRAY;
-    }
-    return false;
-}
-
-/* FT_LOGS records: [time_ms int, source uint 0..2, request_id str|nil, message str]. */
-static int check_logrecs(const struct frame *f, const struct fv *arr, char *err, size_t errlen)
-{
-    const struct fv *rec = frame_first(f, arr);
-    for (uint32_t i = 0; i < arr->n; i++, rec = frame_next(f, rec)) {
-        if (rec->kind != FV_ARRAY || rec->n != 4) {
-            snprintf(err, errlen, "LOGS record %u is not a 4-element array", i);
-            return -1;
-        }
-        const struct fv *t = rec + 1;
-        const struct fv *src = &f->nodes[t->end];
-        const struct fv *rid = &f->nodes[src->end];
-        const struct fv *msg = &f->nodes[rid->end];
-        if (!kind_ok(t, K_INT) || src->kind != FV_UINT || src->v.u > 2 ||
-            !(rid->kind == FV_STR || rid->kind == FV_NIL) || msg->kind != FV_STR) {
-            snprintf(err, errlen, "LOGS record %u has a field of the wrong type", i);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int validate(const struct frame *f, char *err, size_t errlen)
-{
-    const struct type_spec *ts = spec_of(f->type);
-    if (ts == NULL) {
-        snprintf(err, errlen, "unknown frame type %u", f->type);
+    if (v->type != MSGPACK_OBJECT_ARRAY)
         return -1;
+    uint32_t cnt = v->via.array.size;
+    struct ft_log_record *r = NULL;
+    if (cnt) {
+        /* cnt <= FRAME_NODES_MAX (the walk): no overflow, a bounded size */
+        r = msgpack_zone_malloc(z, (size_t)cnt * sizeof *r);
+        if (r == NULL)
+            return -2;
     }
-    /* duplicate keys would make "the" value of a field ambiguous */
-    const struct fv *m = &f->nodes[f->body];
-    uint32_t i = f->body + 1;
-    for (uint32_t k = 0; k < m->n; k++) {
-        const struct fv *kv = &f->nodes[i];
-        uint32_t j = f->nodes[kv->end].end;
-        for (uint32_t k2 = k + 1; k2 < m->n; k2++) {
-            const struct fv *kv2 = &f->nodes[j];
-            if (kv2->n == kv->n && memcmp(kv2->v.s, kv->v.s, kv->n) == 0) {
-                snprintf(err, errlen, "%s: duplicate key", ts->name);
-                return -1;
-            }
-            j = f->nodes[kv2->end].end;
-        }
-        i = f->nodes[kv->end].end;
-    }
-    for (const struct field_spec *fs = ts->fields; fs->key; fs++) {
-        const struct fv *v = body_get(f, fs->key);
-        if (v == NULL) {
-            if (fs->required) {
-                snprintf(err, errlen, "%s: missing field %s", ts->name, fs->key);
-                return -1;
-            }
-            continue;
-        }
-        if (!kind_ok(v, fs->kind)) {
-            snprintf(err, errlen, "%s: field %s has the wrong type", ts->name, fs->key);
+    for (uint32_t i = 0; i < cnt; i++) {
+        const msgpack_object *e = &v->via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 4)
             return -1;
-        }
-        if (fs->kind == K_LOGRECS && check_logrecs(f, v, err, errlen) < 0)
+        const msgpack_object *t = &e->via.array.ptr[0], *src = &e->via.array.ptr[1],
+                             *rid = &e->via.array.ptr[2], *msg = &e->via.array.ptr[3];
+        if (dec_INT(t, &r[i].time_ms, z) < 0 || src->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+            src->via.u64 > LOG_SRC_MAX || msg->type != MSGPACK_OBJECT_STR)
             return -1;
+        r[i].source = (enum log_source)src->via.u64;
+        if (rid->type == MSGPACK_OBJECT_NIL) {
+            r[i].request_id = NULL;
+        } else {
+            int rc = dec_STR(rid, &r[i].request_id, z);
+            if (rc < 0)
+                return rc;
+        }
+        r[i].message_len = msg->via.str.size;
+        if ((r[i].message = zone_str(z, msg->via.str.ptr, msg->via.str.size)) == NULL)
+            return -2;
     }
+    *out = r;
+    *n = cnt;
     return 0;
+}
+
+#define FT_DEC_STR(n) dec_STR(v, &m->n, z)
+#define FT_DEC_UINT(n) dec_UINT(v, &m->n, z)
+#define FT_DEC_INT(n) dec_INT(v, &m->n, z)
+#define FT_DEC_FLOAT(n) dec_FLOAT(v, &m->n, z)
+#define FT_DEC_BOOL(n) dec_BOOL(v, &m->n, z)
+#define FT_DEC_EVENT(n) dec_EVENT(v, &m->n, z)
+#define FT_DEC_LOGRECS(n) dec_LOGRECS(v, &m->n, &m->n_##n, z)
+#define FT_SETHAS_R(T, n)
+#define FT_SETHAS_O(T, n) FT_SETHASO_##T(n)
+#define FT_SETHASO_STR(n)
+#define FT_SETHASO_UINT(n) m->has_##n = true;
+#define FT_SETHASO_INT(n) m->has_##n = true;
+#define FT_SETHASO_FLOAT(n) m->has_##n = true;
+#define FT_SETHASO_BOOL(n) m->has_##n = true;
+#define FT_SETHASO_EVENT(n) m->has_##n = true;
+#define FT_SETHASO_LOGRECS(n)
+#define FT_REQ_R 1
+#define FT_REQ_O 0
+
+/* pass: one body field (k, v) into *m; unknown keys are ignored */
+#define FIELD(n, T, Q)                                                                             \
+    if (key_is(k, #n, sizeof #n - 1)) {                                                            \
+        int rc = FT_DEC_##T(n);                                                                    \
+        if (rc == -2)                                                                              \
+            return dec_fail(err, errlen, "out of memory");                                         \
+        if (rc < 0)                                                                                \
+            return dec_fail(err, errlen, "%s: field %s has the wrong type", tname, #n);            \
+        FT_SETHAS_##Q(T, n)                                                                        \
+        *seen |= 1ull << idx;                                                                      \
+        return 0;                                                                                  \
+    }                                                                                              \
+    idx++;
+#define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
+    static int dec_field_##name(struct ft_##name *m, const msgpack_object *k,                      \
+                                const msgpack_object *v, msgpack_zone *z, uint64_t *seen,          \
+                                char *err, size_t errlen)                                          \
+    {                                                                                              \
+        static const char tname[] = #NAME;                                                         \
+        unsigned idx = 0;                                                                          \
+        (void)m, (void)k, (void)v, (void)z, (void)seen, (void)err, (void)errlen, (void)tname;      \
+        FIELDS                                                                                     \
+        (void)idx;                                                                                 \
+        return 0;                                                                                  \
+    }
+#include "frames.def"
+#undef FRAME
+#undef FIELD
+
+/* pass: every R field was seen */
+#define FIELD(n, T, Q)                                                                             \
+    if (FT_REQ_##Q && !(seen & (1ull << idx)))                                                     \
+        return dec_fail(err, errlen, "%s: missing field %s", tname, #n);                           \
+    idx++;
+#define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
+    static int dec_required_##name(uint64_t seen, char *err, size_t errlen)                        \
+    {                                                                                              \
+        static const char tname[] = #NAME;                                                         \
+        unsigned idx = 0;                                                                          \
+        (void)seen, (void)err, (void)errlen, (void)tname;                                          \
+        FIELDS                                                                                     \
+        (void)idx;                                                                                 \
+        return 0;                                                                                  \
+    }
+#include "frames.def"
+#undef FRAME
+#undef FIELD
+
+/* pass: at most 64 fields per frame (the seen bits) */
+#define FIELD(n, T, Q) +1
+#define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
+    _Static_assert(0 FIELDS <= 64, "frame " #NAME " has more than 64 fields");
+#include "frames.def"
+#undef FRAME
+#undef FIELD
+
+static int dec_body(struct frame *f, const msgpack_object *map, char *err, size_t errlen)
+{
+    uint64_t seen = 0;
+    uint32_t nk = map->via.map.size;
+    const msgpack_object_kv *kv = map->via.map.ptr;
+    if (nk > FRAME_BODY_KEYS_MAX)
+        return dec_fail(err, errlen, "%s: %u body keys, more than %u", frame_type_name(f->type), nk,
+                        FRAME_BODY_KEYS_MAX);
+    for (uint32_t i = 0; i < nk; i++) {
+        if (kv[i].key.type != MSGPACK_OBJECT_STR)
+            return dec_fail(err, errlen, "%s: a body key is not a string",
+                            frame_type_name(f->type));
+        /* duplicate keys would make "the" value of a field ambiguous */
+        for (uint32_t j = 0; j < i; j++)
+            if (key_is(&kv[j].key, kv[i].key.via.str.ptr, kv[i].key.via.str.size))
+                return dec_fail(err, errlen, "%s: duplicate key", frame_type_name(f->type));
+    }
+    switch (f->type) {
+#define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
+    case FT_##NAME:                                                                                \
+        for (uint32_t i = 0; i < nk; i++)                                                          \
+            if (dec_field_##name(&f->u.name, &kv[i].key, &kv[i].val, f->zone, &seen, err,          \
+                                 errlen) < 0)                                                      \
+                return -1;                                                                         \
+        return dec_required_##name(seen, err, errlen);
+#include "frames.def"
+#undef FRAME
+    default:
+        return dec_fail(err, errlen, "unknown frame type %u", f->type);
+    }
 }
 
 int frame_decode(const uint8_t *payload, size_t len, struct frame *out, char *err, size_t errlen)
@@ -408,432 +514,138 @@ int frame_decode(const uint8_t *payload, size_t len, struct frame *out, char *er
     }
     err[0] = '\0';
     memset(out, 0, sizeof *out);
-    struct rd r = {.p = payload, .len = len, .err = err, .errlen = errlen};
-    if (len == 0 || len > FRAME_MAX) {
-        snprintf(err, errlen, "frame length %zu out of range", len);
+    if (payload == NULL || len == 0 || len > FRAME_MAX)
+        return dec_fail(err, errlen, "frame length %zu out of range", len);
+    const struct mpw_limits lim = {FRAME_DEPTH_MAX, FRAME_NODES_MAX, FRAME_MAX};
+    if (mpw_check(payload, len, &lim, err, errlen) != MPW_OK)
         return -1;
-    }
-    if (rd_value(&r, 0, false) < 0)
-        goto fail;
-    if (r.off != len) {
-        rd_fail(&r, "%zu trailing bytes", len - r.off);
-        goto fail;
-    }
-    struct fv *top = &r.nodes[0];
-    if (top->kind != FV_ARRAY || top->n != 4) {
-        rd_fail(&r, "frame is not a 4-element array");
-        goto fail;
-    }
-    struct fv *ver = &r.nodes[1];
-    struct fv *typ = &r.nodes[ver->end];
-    struct fv *seq = &r.nodes[typ->end];
-    uint32_t body = seq->end;
-    if (ver->kind != FV_UINT || typ->kind != FV_UINT || seq->kind != FV_UINT ||
-        r.nodes[body].kind != FV_MAP) {
-        rd_fail(&r, "frame header has the wrong types");
+    msgpack_zone *z = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+    if (z == NULL)
+        return dec_fail(err, errlen, "out of memory");
+    out->zone = z;
+    msgpack_object top;
+    size_t off = 0;
+    if (msgpack_unpack((const char *)payload, len, &off, z, &top) != MSGPACK_UNPACK_SUCCESS ||
+        off != len) {
+        dec_fail(err, errlen, "msgpack-c refused the frame");
         goto fail;
     }
-    if (ver->v.u != FRAME_VERSION) {
-        rd_fail(&r, "frame version %llu, expected %u", (unsigned long long)ver->v.u, FRAME_VERSION);
+    if (top.type != MSGPACK_OBJECT_ARRAY || top.via.array.size != 4) {
+        dec_fail(err, errlen, "frame is not a 4-element array");
         goto fail;
     }
-    if (typ->v.u > UINT32_MAX || spec_of((uint32_t)typ->v.u) == NULL) {
-        rd_fail(&r, "unknown frame type %llu", (unsigned long long)typ->v.u);
+    const msgpack_object *ver = &top.via.array.ptr[0], *typ = &top.via.array.ptr[1],
+                         *seq = &top.via.array.ptr[2], *body = &top.via.array.ptr[3];
+    if (ver->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        typ->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER || body->type != MSGPACK_OBJECT_MAP) {
+        dec_fail(err, errlen, "frame header has the wrong types");
         goto fail;
     }
-    if (seq->v.u == 0) {
-        rd_fail(&r, "frame seq 0");
+    if (ver->via.u64 != FRAME_VERSION) {
+        dec_fail(err, errlen, "frame version %llu, expected %u", (unsigned long long)ver->via.u64,
+                 FRAME_VERSION);
         goto fail;
     }
-    /* copy strings out, NUL-terminated */
-    char *arena = malloc(r.str_bytes ? r.str_bytes : 1);
-    if (arena == NULL) {
-        rd_fail(&r, "out of memory");
+    if (typ->via.u64 > UINT32_MAX || frame_type_dirs((uint32_t)typ->via.u64) == 0) {
+        dec_fail(err, errlen, "unknown frame type %llu", (unsigned long long)typ->via.u64);
         goto fail;
     }
-    size_t ao = 0;
-    for (uint32_t k = 0; k < r.nnodes; k++) {
-        struct fv *v = &r.nodes[k];
-        if (v->kind == FV_STR || v->kind == FV_BIN) {
-            size_t from = (size_t)v->v.u;
-            memcpy(arena + ao, payload + from, v->n);
-            arena[ao + v->n] = '\0';
-            v->v.s = arena + ao;
-            ao += v->n + 1;
-        }
+    if (seq->via.u64 == 0) {
+        dec_fail(err, errlen, "frame seq 0");
+        goto fail;
     }
-    out->version = (uint32_t)ver->v.u;
-    out->type = (uint32_t)typ->v.u;
-    out->seq = seq->v.u;
-    out->nodes = r.nodes;
-    out->nnodes = r.nnodes;
-    out->body = body;
-    out->arena = arena;
-    if (validate(out, err, errlen) < 0) {
-        frame_free(out);
-        return -1;
-    }
+    out->version = (uint32_t)ver->via.u64;
+    out->type = (uint32_t)typ->via.u64;
+    out->seq = seq->via.u64;
+    if (dec_body(out, body, err, errlen) < 0)
+        goto fail;
     return 0;
 fail:
-    free(r.nodes);
-    memset(out, 0, sizeof *out);
+    frame_free(out);
     return -1;
 }
 
 void frame_free(struct frame *f)
 {
-    free(f->nodes);
-    free(f->arena);
+    if (f->zone)
+        msgpack_zone_free(f->zone);
     memset(f, 0, sizeof *f);
 }
 
-/* ---- typed access ------------------------------------------------------ */
-
-const struct fv *frame_get(const struct frame *f, const char *key)
-{
-    if (f == NULL || f->nodes == NULL)
-        return NULL;
-    return body_get(f, key);
-}
-
-bool frame_get_str(const struct frame *f, const char *key, const char **s, size_t *len)
-{
-    const struct fv *v = frame_get(f, key);
-    if (v == NULL || v->kind != FV_STR)
-        return false;
-    *s = v->v.s;
-    if (len)
-        *len = v->n;
-    return true;
-}
-
-bool frame_get_uint(const struct frame *f, const char *key, uint64_t *out)
-{
-    const struct fv *v = frame_get(f, key);
-    if (v == NULL || v->kind != FV_UINT)
-        return false;
-    *out = v->v.u;
-    return true;
-}
-
-bool fv_int(const struct fv *v, int64_t *out)
-{
-    if (v->kind == FV_INT) {
-        *out = v->v.i;
-        return true;
+#define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
+    int frame_decode_##name(const uint8_t *payload, size_t len, struct frame *out, char *err,      \
+                            size_t errlen)                                                         \
+    {                                                                                              \
+        if (frame_decode(payload, len, out, err, errlen) < 0)                                      \
+            return -1;                                                                             \
+        if (out->type == FT_##NAME)                                                                \
+            return 0;                                                                              \
+        if (err && errlen)                                                                         \
+            snprintf(err, errlen, "frame %s, expected " #NAME, frame_type_name(out->type));        \
+        frame_free(out);                                                                           \
+        return -1;                                                                                 \
     }
-    if (v->kind == FV_UINT && v->v.u <= INT64_MAX) {
-        *out = (int64_t)v->v.u;
-        return true;
-    }
-    return false;
+#include "frames.def"
+#undef FRAME
+
+/* ---- equality (tests, and whoever must compare two frames) --------------- */
+
+static bool str_eq(const char *a, const char *b)
+{
+    return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
 }
 
-bool fv_float(const struct fv *v, double *out)
+static bool logrecs_eq(const struct ft_log_record *a, uint32_t na, const struct ft_log_record *b,
+                       uint32_t nb)
 {
-    switch (v->kind) {
-    case FV_FLOAT: *out = v->v.f; return true;
-    case FV_INT: *out = (double)v->v.i; return true;
-    case FV_UINT: *out = (double)v->v.u; return true;
-    default: return false;
-    }
-}
-
-bool frame_get_int(const struct frame *f, const char *key, int64_t *out)
-{
-    const struct fv *v = frame_get(f, key);
-    return v != NULL && fv_int(v, out);
-}
-
-bool frame_get_float(const struct frame *f, const char *key, double *out)
-{
-    const struct fv *v = frame_get(f, key);
-    return v != NULL && fv_float(v, out);
-}
-
-bool frame_get_bool(const struct frame *f, const char *key, bool *out)
-{
-    const struct fv *v = frame_get(f, key);
-    if (v == NULL || v->kind != FV_BOOL)
+    if (na != nb)
         return false;
-    *out = v->v.b;
-    return true;
-}
-
-const struct fv *frame_first(const struct frame *f, const struct fv *arr)
-{
-    if (arr->kind != FV_ARRAY || arr->n == 0)
-        return NULL;
-    return arr + 1 < f->nodes + f->nnodes ? arr + 1 : NULL;
-}
-
-const struct fv *frame_next(const struct frame *f, const struct fv *v)
-{
-    return v->end < f->nnodes ? &f->nodes[v->end] : NULL;
-}
-
-const struct fv *frame_get_array(const struct frame *f, const char *key, uint32_t *count)
-{
-    const struct fv *v = frame_get(f, key);
-    if (v == NULL || v->kind != FV_ARRAY) {
-        if (count)
-            *count = 0;
-        return NULL;
-    }
-    if (count)
-        *count = v->n;
-    return frame_first(f, v);
-}
-
-/* ---- writer ------------------------------------------------------------ */
-
-#define OFF_SEQ 9u     /* 0xcf at 8, seq at 9..16 */
-#define OFF_MAPN 18u   /* 0xdf at 17, count at 18..21 */
-#define OFF_BODY 22u
-
-static bool fb_reserve(struct frame_buf *fb, size_t n)
-{
-    if (fb->err)
-        return false;
-    if (fb->len + n > (size_t)FRAME_MAX + FRAME_HDR_LEN) {
-        fb->err = true;
-        return false;
-    }
-    if (fb->len + n > fb->cap) {
-        size_t ncap = fb->cap ? fb->cap : 256;
-        while (ncap < fb->len + n)
-            ncap *= 2;
-        uint8_t *np = realloc(fb->p, ncap);
-        if (np == NULL) {
-            fb->err = true;
+    for (uint32_t i = 0; i < na; i++)
+        if (a[i].time_ms != b[i].time_ms || a[i].source != b[i].source ||
+            !str_eq(a[i].request_id, b[i].request_id) || a[i].message_len != b[i].message_len ||
+            (a[i].message_len && memcmp(a[i].message, b[i].message, a[i].message_len) != 0))
             return false;
-        }
-        fb->p = np;
-        fb->cap = ncap;
-    }
     return true;
 }
 
-static void fb_raw(struct frame_buf *fb, const void *d, size_t n)
-{
-    if (!fb_reserve(fb, n))
-        return;
-    memcpy(fb->p + fb->len, d, n);
-    fb->len += n;
-}
+#define FT_EQ_STR(n) str_eq(a->n, b->n)
+#define FT_EQ_UINT(n) (a->n == b->n)
+#define FT_EQ_INT(n) (a->n == b->n)
+#define FT_EQ_FLOAT(n) (a->n == b->n)
+#define FT_EQ_BOOL(n) (a->n == b->n)
+#define FT_EQ_EVENT(n) (a->n == b->n)
+#define FT_EQ_LOGRECS(n) logrecs_eq(a->n, a->n_##n, b->n, b->n_##n)
+#define FT_EQHAS_R(T, n) true
+#define FT_EQHAS_O(T, n) FT_EQHASO_##T(n)
+#define FT_EQHASO_STR(n) true
+#define FT_EQHASO_UINT(n) (a->has_##n == b->has_##n)
+#define FT_EQHASO_INT(n) (a->has_##n == b->has_##n)
+#define FT_EQHASO_FLOAT(n) (a->has_##n == b->has_##n)
+#define FT_EQHASO_BOOL(n) (a->has_##n == b->has_##n)
+#define FT_EQHASO_EVENT(n) (a->has_##n == b->has_##n)
+#define FT_EQHASO_LOGRECS(n) true
+/* an absent optional's value does not count */
+#define FT_EQVAL_R(T, n) FT_EQ_##T(n)
+#define FT_EQVAL_O(T, n) (!FT_PRESO_A_##T(n) || FT_EQ_##T(n))
+#define FT_PRESO_A_STR(n) true
+#define FT_PRESO_A_UINT(n) a->has_##n
+#define FT_PRESO_A_INT(n) a->has_##n
+#define FT_PRESO_A_FLOAT(n) a->has_##n
+#define FT_PRESO_A_BOOL(n) a->has_##n
+#define FT_PRESO_A_EVENT(n) a->has_##n
+#define FT_PRESO_A_LOGRECS(n) true
 
-static void fb_byte_be(struct frame_buf *fb, uint8_t tag, uint64_t v, size_t n)
-{
-    uint8_t b[9];
-    b[0] = tag;
-    for (size_t i = 0; i < n; i++)
-        b[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    fb_raw(fb, b, n + 1);
-}
-
-static void put_be(uint8_t *p, uint64_t v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-}
-
-void frame_begin(struct frame_buf *fb, enum frame_type type)
-{
-    fb->len = 0;
-    fb->err = false;
-    fb->map_n = 0;
-    uint8_t hdr[OFF_BODY] = {0, 0, 0, 0, 0x94, FRAME_VERSION, 0xcc, (uint8_t)type, 0xcf};
-    hdr[17] = 0xdf;
-    fb_raw(fb, hdr, sizeof hdr);
-}
-
-void frame_val_str(struct frame_buf *fb, const char *s, size_t len)
-{
-    if (len > UINT32_MAX) {
-        fb->err = true;
-        return;
+#define FIELD(n, T, Q)                                                                             \
+    if (!FT_EQHAS_##Q(T, n) || !FT_EQVAL_##Q(T, n))                                                \
+        return false;
+#define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
+    bool frame_equal_##name(const struct ft_##name *a, const struct ft_##name *b)                  \
+    {                                                                                              \
+        (void)a, (void)b;                                                                          \
+        FIELDS                                                                                     \
+        return true;                                                                               \
     }
-    if (len < 32) {
-        uint8_t b = (uint8_t)(0xa0 | len);
-        fb_raw(fb, &b, 1);
-    } else if (len <= 0xff) {
-        fb_byte_be(fb, 0xd9, len, 1);
-    } else if (len <= 0xffff) {
-        fb_byte_be(fb, 0xda, len, 2);
-    } else {
-        fb_byte_be(fb, 0xdb, len, 4);
-    }
-    fb_raw(fb, s, len);
-}
-
-void frame_val_uint(struct frame_buf *fb, uint64_t v)
-{
-    if (v <= 0x7f) {
-        uint8_t b = (uint8_t)v;
-        fb_raw(fb, &b, 1);
-    } else if (v <= 0xff) {
-        fb_byte_be(fb, 0xcc, v, 1);
-    } else if (v <= 0xffff) {
-        fb_byte_be(fb, 0xcd, v, 2);
-    } else if (v <= 0xffffffffu) {
-        fb_byte_be(fb, 0xce, v, 4);
-    } else {
-        fb_byte_be(fb, 0xcf, v, 8);
-    }
-}
-
-void frame_val_int(struct frame_buf *fb, int64_t v)
-{
-    if (v >= 0) {
-        frame_val_uint(fb, (uint64_t)v);
-    } else if (v >= -32) {
-        uint8_t b = (uint8_t)(int8_t)v;
-        fb_raw(fb, &b, 1);
-    } else {
-        fb_byte_be(fb, 0xd3, (uint64_t)v, 8);
-    }
-}
-
-void frame_val_float(struct frame_buf *fb, double v)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, 8);
-    fb_byte_be(fb, 0xcb, bits, 8);
-}
-
-void frame_val_bool(struct frame_buf *fb, bool v)
-{
-    uint8_t b = v ? 0xc3 : 0xc2;
-    fb_raw(fb, &b, 1);
-}
-
-void frame_val_nil(struct frame_buf *fb)
-{
-    uint8_t b = 0xc0;
-    fb_raw(fb, &b, 1);
-}
-
-size_t frame_val_array_begin(struct frame_buf *fb)
-{
-    size_t at = fb->len;
-    fb_byte_be(fb, 0xdd, 0, 4);
-    return at;
-}
-
-void frame_val_array_end(struct frame_buf *fb, size_t at, uint32_t count)
-{
-    if (fb->err || at + 5 > fb->len)
-        return;
-    put_be(fb->p + at + 1, count, 4);
-}
-
-void frame_put_key(struct frame_buf *fb, const char *key)
-{
-    frame_val_str(fb, key, strlen(key));
-    fb->map_n++;
-}
-
-void frame_put_str(struct frame_buf *fb, const char *key, const char *s)
-{
-    frame_put_strn(fb, key, s ? s : "", s ? strlen(s) : 0);
-}
-
-void frame_put_strn(struct frame_buf *fb, const char *key, const char *s, size_t len)
-{
-    frame_put_key(fb, key);
-    frame_val_str(fb, s, len);
-}
-
-void frame_put_uint(struct frame_buf *fb, const char *key, uint64_t v)
-{
-    frame_put_key(fb, key);
-    frame_val_uint(fb, v);
-}
-
-void frame_put_int(struct frame_buf *fb, const char *key, int64_t v)
-{
-    frame_put_key(fb, key);
-    frame_val_int(fb, v);
-}
-
-void frame_put_float(struct frame_buf *fb, const char *key, double v)
-{
-    frame_put_key(fb, key);
-    frame_val_float(fb, v);
-}
-
-void frame_put_bool(struct frame_buf *fb, const char *key, bool v)
-{
-    frame_put_key(fb, key);
-    frame_val_bool(fb, v);
-}
-
-int frame_finish(struct frame_buf *fb)
-{
-    if (fb->err || fb->len < OFF_BODY)
-        return -1;
-    size_t payload = fb->len - FRAME_HDR_LEN;
-    if (payload > FRAME_MAX) {
-        fb->err = true;
-        return -1;
-    }
-    put_be(fb->p, payload, 4);
-    put_be(fb->p + OFF_MAPN, fb->map_n, 4);
-    return 0;
-}
-
-void frame_set_seq(uint8_t *frame, uint64_t seq)
-{
-    put_be(frame + OFF_SEQ, seq, 8);
-}
-
-void frame_buf_free(struct frame_buf *fb)
-{
-    free(fb->p);
-    memset(fb, 0, sizeof *fb);
-}
-
-/* Writes nodes[i] and its subtree; returns the index after it. */
-static uint32_t reencode_value(const struct frame *f, uint32_t i, struct frame_buf *fb)
-{
-    const struct fv *v = &f->nodes[i];
-    switch (v->kind) {
-    case FV_NIL: frame_val_nil(fb); break;
-    case FV_BOOL: frame_val_bool(fb, v->v.b); break;
-    case FV_UINT: frame_val_uint(fb, v->v.u); break;
-    case FV_INT: frame_val_int(fb, v->v.i); break;
-    case FV_FLOAT: frame_val_float(fb, v->v.f); break;
-    case FV_STR: frame_val_str(fb, v->v.s, v->n); break;
-    case FV_BIN:
-        fb_byte_be(fb, 0xc6, v->n, 4);
-        fb_raw(fb, v->v.s, v->n);
-        break;
-    case FV_ARRAY: {
-        size_t at = frame_val_array_begin(fb);
-        uint32_t j = i + 1;
-        for (uint32_t k = 0; k < v->n; k++)
-            j = reencode_value(f, j, fb);
-        frame_val_array_end(fb, at, v->n);
-        break;
-    }
-    case FV_MAP: {
-        fb_byte_be(fb, 0xdf, v->n, 4);
-        uint32_t j = i + 1;
-        for (uint32_t k = 0; k < 2 * v->n; k++)
-            j = reencode_value(f, j, fb);
-        break;
-    }
-    }
-    return v->end;
-}
-
-int frame_reencode(const struct frame *f, struct frame_buf *out)
-{
-    frame_begin(out, (enum frame_type)f->type);
-    const struct fv *m = &f->nodes[f->body];
-    uint32_t j = f->body + 1;
-    for (uint32_t k = 0; k < 2 * m->n; k++)
-        j = reencode_value(f, j, out);
-    out->map_n = m->n;
-    return frame_finish(out);
-}
+#include "frames.def"
+#undef FRAME
+#undef FIELD

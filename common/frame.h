@@ -1,5 +1,8 @@
-/* frame.h — encode and decode the frames of frame_types.h: a bounded msgpack
- * reader (never allocates from a declared count) and a small msgpack writer. */
+/* frame.h — the frames of frames.def as C: one struct per frame, its
+ * encoder (msgpack-c's packer) and decoder (msgpack-c, after the bounded
+ * walk of mpwalk.h), the validation table and the names used in logs.
+ * frames.def documents every frame and the wire format; this header only
+ * generates from it. */
 #ifndef FORKCAP_FRAME_H
 #define FORKCAP_FRAME_H
 
@@ -7,12 +10,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "frame_types.h"
+#define FRAME_VERSION 1u
+#define FRAME_HDR_LEN 4u
+#define FRAME_MAX (2u * 1024u * 1024u) /* payload bytes, after the prefix */
 
-/* Decoding limits beyond FRAME_MAX: nesting depth and total values. */
+/* Decoding limits beyond FRAME_MAX: nesting depth, total values, body keys. */
 #define FRAME_DEPTH_MAX 8u
 #define FRAME_NODES_MAX 262144u
+#define FRAME_BODY_KEYS_MAX 64u
 #define FRAME_ERR_MAX 128u
+
+/* Fixed offsets in a finished frame (prefix included): the header is
+ * [len:4][0x94][version fixint][0xcc type][0xcf seq:8][body map]. */
+#define FRAME_OFF_TYPE 7u
+#define FRAME_OFF_SEQ 9u
+#define FRAME_OFF_BODY 17u
 
 /* Directions a frame type may travel (frame_type_dirs). */
 #define FRAME_DIR_L2S 0x1u
@@ -20,109 +32,128 @@
 #define FRAME_DIR_S2F 0x4u
 #define FRAME_DIR_F2S 0x8u
 
-enum fv_kind { FV_NIL, FV_BOOL, FV_UINT, FV_INT, FV_FLOAT, FV_STR, FV_BIN, FV_ARRAY, FV_MAP };
-
-/* One decoded value. Values are stored in pre-order; a container's children
- * follow it and `end` is the index just past its subtree, so the sibling of
- * nodes[i] is nodes[nodes[i].end]. Integers >= 0 are FV_UINT, < 0 FV_INT. */
-struct fv {
-    uint8_t kind;
-    uint32_t n;   /* STR/BIN: bytes; ARRAY: elements; MAP: pairs */
-    uint32_t end;
-    union {
-        bool b;
-        uint64_t u;
-        int64_t i;
-        double f;
-        const char *s; /* STR/BIN: NUL-terminated copy, n bytes before the NUL */
-    } v;
+enum frame_type {
+#define FRAME(NAME, name, num, dirs, FIELDS) FT_##NAME = num,
+#include "frames.def"
+#undef FRAME
 };
 
-/* A decoded, validated frame. Owns its storage: frame_free() it. */
+enum platform_event {
+#define PLATFORM_EVENT(NAME, str) PE_##NAME,
+#include "frames.def"
+#undef PLATFORM_EVENT
+    PE_COUNT
+};
+
+enum log_source {
+#define LOG_SOURCE(NAME, num, str) LOG_SRC_##NAME = num,
+#include "frames.def"
+#undef LOG_SOURCE
+};
+#define LOG_SRC_MAX LOG_SRC_PLATFORM
+
+/* One FT_LOGS record. message is NUL-terminated after decoding and may
+ * hold NUL bytes before message_len; request_id NULL = nil. */
+struct ft_log_record {
+    int64_t time_ms;
+    enum log_source source;
+    const char *request_id;
+    const char *message;
+    size_t message_len;
+};
+
+/* ---- one struct per frame ----------------------------------------------- */
+#define FT_DECL_STR(n) const char *n;
+#define FT_DECL_UINT(n) uint64_t n;
+#define FT_DECL_INT(n) int64_t n;
+#define FT_DECL_FLOAT(n) double n;
+#define FT_DECL_BOOL(n) bool n;
+#define FT_DECL_EVENT(n) enum platform_event n;
+#define FT_DECL_LOGRECS(n) const struct ft_log_record *n; uint32_t n_##n;
+#define FT_HAS_R(T, n)
+#define FT_HAS_O(T, n) FT_HASO_##T(n)
+#define FT_HASO_STR(n)
+#define FT_HASO_UINT(n) bool has_##n;
+#define FT_HASO_INT(n) bool has_##n;
+#define FT_HASO_FLOAT(n) bool has_##n;
+#define FT_HASO_BOOL(n) bool has_##n;
+#define FT_HASO_EVENT(n) bool has_##n;
+#define FT_HASO_LOGRECS(n)
+#define FIELD(n, T, Q) FT_DECL_##T(n) FT_HAS_##Q(T, n)
+/* reserved_: C has no empty struct (FT_GO has no field); never on the wire */
+#define FRAME(NAME, name, num, dirs, FIELDS) struct ft_##name { FIELDS char reserved_; };
+#include "frames.def"
+#undef FRAME
+#undef FIELD
+
+struct msgpack_zone;
+
+/* A decoded, validated frame; u.<name> is the member for `type`. Owns its
+ * storage (strings, records): frame_free() it. */
 struct frame {
     uint32_t version;
     uint32_t type;
     uint64_t seq;
-    struct fv *nodes;
-    uint32_t nnodes;
-    uint32_t body; /* index of the body map in nodes */
-    char *arena;   /* string copies */
+    union {
+#define FRAME(NAME, name, num, dirs, FIELDS) struct ft_##name name;
+#include "frames.def"
+#undef FRAME
+    } u;
+    struct msgpack_zone *zone;
 };
+
+/* A frame being sent: prefix included, built by frame_encode_*(). Errors
+ * (allocation, payload over FRAME_MAX) are sticky. */
+struct frame_buf {
+    uint8_t *p;
+    size_t len, cap;
+    bool err;
+};
+
+/* ---- encode / decode ------------------------------------------------------
+ * frame_encode_<name>: replace fb's content with the finished frame (seq 0,
+ * stamped by the sender: frame_set_seq / peer_send). 0, or -1 when the
+ * frame is unusable (out of memory, over FRAME_MAX, a field out of range).
+ * frame_decode_<name>: frame_decode, and the frame must be of that type.
+ * frame_equal_<name>: same fields present with the same values. */
+#define FRAME(NAME, name, num, dirs, FIELDS)                                                       \
+    int frame_encode_##name(struct frame_buf *fb, const struct ft_##name *m);                      \
+    int frame_decode_##name(const uint8_t *payload, size_t len, struct frame *out, char *err,      \
+                            size_t errlen);                                                        \
+    bool frame_equal_##name(const struct ft_##name *a, const struct ft_##name *b);
+#include "frames.def"
+#undef FRAME
+
+/* Encode a decoded frame again (same type and fields), e.g. to spool it. */
+int frame_encode(struct frame_buf *fb, const struct frame *f);
+
+/* Decode one payload (the bytes after the prefix): the bounded walk, then
+ * msgpack-c, then the shape, version, type, seq > 0 and every listed
+ * field's type and presence. Returns 0, or -1 with a reason in err
+ * (NUL-terminated, at most errlen bytes); `out` is then empty. */
+int frame_decode(const uint8_t *payload, size_t len, struct frame *out, char *err, size_t errlen);
+void frame_free(struct frame *f);
 
 /* Frame-size prefix: returns the payload length, or 0 when it is 0 or
  * larger than FRAME_MAX (a protocol error). */
 uint32_t frame_hdr_len(const uint8_t hdr[FRAME_HDR_LEN]);
 
-/* Decode one payload (the bytes after the prefix). Checks the msgpack
- * shape, the version, the type, every listed field's kind and presence
- * (frame_types.h). Returns 0, or -1 with a reason in err (NUL-terminated,
- * at most errlen bytes); `out` is then empty. */
-int frame_decode(const uint8_t *payload, size_t len, struct frame *out, char *err, size_t errlen);
-void frame_free(struct frame *f);
-
 /* Which directions (FRAME_DIR_*) a type may travel; 0 = unknown type. */
 unsigned frame_type_dirs(uint32_t type);
+/* "INVOKE", ...; "UNKNOWN" for a number no frame has. */
 const char *frame_type_name(uint32_t type);
 
-/* Typed access to body fields; false when absent or of another kind.
- * get_int accepts any integer that fits int64; get_float any number. */
-const struct fv *frame_get(const struct frame *f, const char *key);
-bool frame_get_str(const struct frame *f, const char *key, const char **s, size_t *len);
-bool frame_get_uint(const struct frame *f, const char *key, uint64_t *out);
-bool frame_get_int(const struct frame *f, const char *key, int64_t *out);
-bool frame_get_float(const struct frame *f, const char *key, double *out);
-bool frame_get_bool(const struct frame *f, const char *key, bool *out);
-/* An array field: its first element (or NULL when empty) and its count. */
-const struct fv *frame_get_array(const struct frame *f, const char *key, uint32_t *count);
-/* The value after v at the same level (call only count-1 times). */
-const struct fv *frame_next(const struct frame *f, const struct fv *v);
-/* First element of an array value (NULL when empty). */
-const struct fv *frame_first(const struct frame *f, const struct fv *arr);
-bool fv_int(const struct fv *v, int64_t *out);
-bool fv_float(const struct fv *v, double *out);
-
-/* ---- writer ------------------------------------------------------------
- * A frame is built in place with its length prefix; seq is written last by
- * the sender (frame_set_seq) at a fixed offset. Errors (allocation, size
- * over FRAME_MAX) are sticky and reported by frame_finish. */
-struct frame_buf {
-    uint8_t *p;
-    size_t len, cap;
-    bool err;
-    uint32_t map_n; /* body fields so far */
-};
-
-void frame_begin(struct frame_buf *fb, enum frame_type type);
-/* Body fields (key + value). */
-void frame_put_str(struct frame_buf *fb, const char *key, const char *s);
-void frame_put_strn(struct frame_buf *fb, const char *key, const char *s, size_t len);
-void frame_put_uint(struct frame_buf *fb, const char *key, uint64_t v);
-void frame_put_int(struct frame_buf *fb, const char *key, int64_t v);
-void frame_put_float(struct frame_buf *fb, const char *key, double v);
-void frame_put_bool(struct frame_buf *fb, const char *key, bool v);
-/* A key whose value the frame_val_* calls below write. */
-void frame_put_key(struct frame_buf *fb, const char *key);
-/* Bare values, for array elements. Arrays: remember the offset returned by
- * begin, write the elements, then end with their count. */
-void frame_val_str(struct frame_buf *fb, const char *s, size_t len);
-void frame_val_uint(struct frame_buf *fb, uint64_t v);
-void frame_val_int(struct frame_buf *fb, int64_t v);
-void frame_val_float(struct frame_buf *fb, double v);
-void frame_val_bool(struct frame_buf *fb, bool v);
-void frame_val_nil(struct frame_buf *fb);
-size_t frame_val_array_begin(struct frame_buf *fb);
-void frame_val_array_end(struct frame_buf *fb, size_t at, uint32_t count);
-/* Patch the prefix and field count. Returns 0, or -1 when the frame is
- * unusable (allocation failed or payload over FRAME_MAX). */
-int frame_finish(struct frame_buf *fb);
-void frame_buf_free(struct frame_buf *fb);
-/* Bytes of a finished frame, prefix included. */
-static inline const uint8_t *frame_bytes(const struct frame_buf *fb) { return fb->p; }
-static inline size_t frame_size(const struct frame_buf *fb) { return fb->len; }
-
+/* The type of a finished frame (frame_encode_* output, prefix included);
+ * 0 when the bytes are not one. */
+uint32_t frame_bytes_type(const uint8_t *frame, size_t len);
 /* Write seq into finished frame bytes (prefix included). */
 void frame_set_seq(uint8_t *frame, uint64_t seq);
-/* Re-encode a decoded frame (same type and body) for forwarding. */
-int frame_reencode(const struct frame *f, struct frame_buf *out);
+void frame_buf_free(struct frame_buf *fb);
+
+/* Lambda's name of a platform event ("runtimeDone"); "unknown" if out of range. */
+const char *frame_event_name(enum platform_event e);
+/* The event named s (len bytes, without "platform."); false if none. */
+bool frame_event_from(const char *s, size_t len, enum platform_event *out);
+const char *frame_source_name(enum log_source s);
 
 #endif

@@ -230,7 +230,7 @@ uint64_t peer_send(struct peer *p, uint8_t *frame, size_t len)
 
 uint64_t peer_send_buf(struct peer *p, struct frame_buf *fb)
 {
-    if (frame_finish(fb) < 0)
+    if (fb->err || frame_bytes_type(fb->p, fb->len) == 0)
         return 0;
     return peer_send(p, fb->p, fb->len);
 }

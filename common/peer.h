@@ -25,11 +25,11 @@ struct peer *peer_new(struct event_base *base, int fd, const char *name, unsigne
                       size_t wq_max, peer_cb cb, void *arg);
 void peer_free(struct peer *p);
 
-/* Stamp the next seq of this link into a finished frame (frame_buf bytes,
- * prefix included) and queue it. Returns the seq, or 0 when the queue
+/* Stamp the next seq of this link into a finished frame (frame_encode_*()
+ * bytes, prefix included) and queue it. Returns the seq, or 0 when the queue
  * would exceed its bound or the peer is dead (nothing queued then). */
 uint64_t peer_send(struct peer *p, uint8_t *frame, size_t len);
-/* Convenience: frame_finish + peer_send. */
+/* peer_send of a frame_encode_*() result; 0 when its encoding failed. */
 uint64_t peer_send_buf(struct peer *p, struct frame_buf *fb);
 
 /* Read and dispatch everything the socket holds now, without waiting: used

@@ -236,7 +236,7 @@ int enh_on_invoke(struct enh_state *st, int64_t time_ms, const char *request_id)
 }
 
 
-static int on_runtime_done(struct enh_state *st, const struct enh_platform *ev)
+static int on_runtime_done(struct enh_state *st, const struct ft_platform *ev)
 {
     struct pending *p = pending_get(st, ev->request_id, true);
     bool cold = p ? p->cold : false, pro = p ? p->proactive : false;
@@ -254,40 +254,40 @@ static int on_runtime_done(struct enh_state *st, const struct enh_platform *ev)
         if (p)
             p->oom = true;
     }
-    if (ev->has & ENH_HAS_DURATION) {
+    if (ev->has_duration_ms) {
         r += emit(st, "runtime_duration", ev->duration_ms, ev->time_ms, cold, pro);
         if (p) {
             p->has_rt = true;
             p->rt_ms = ev->duration_ms;
         }
     }
-    if (ev->has & ENH_HAS_PRODUCED)
+    if (ev->has_produced_bytes)
         r += emit(st, "produced_bytes", (double)ev->produced_bytes, ev->time_ms, cold, pro);
     return r;
 }
 
-static int on_report(struct enh_state *st, const struct enh_platform *ev)
+static int on_report(struct enh_state *st, const struct ft_platform *ev)
 {
     struct pending *p = pending_get(st, ev->request_id, false);
     bool cold = p ? p->cold : false, pro = p ? p->proactive : false;
     int64_t t = ev->time_ms;
     int r = 0;
-    if (ev->has & ENH_HAS_DURATION)
+    if (ev->has_duration_ms)
         r += emit(st, "duration", ev->duration_ms * 0.001, t, cold, pro);
-    if (ev->has & ENH_HAS_BILLED)
+    if (ev->has_billed_ms)
         r += emit(st, "billed_duration", (double)ev->billed_ms * 0.001, t, cold, pro);
-    if (ev->has & ENH_HAS_MAX_MEMORY)
+    if (ev->has_max_memory_mb)
         r += emit(st, "max_memory_used", (double)ev->max_memory_mb, t, cold, pro);
-    if (ev->has & ENH_HAS_MEMORY)
+    if (ev->has_memory_mb)
         r += emit(st, "memorysize", (double)ev->memory_mb, t, cold, pro);
-    if ((ev->has & ENH_HAS_BILLED) && (ev->has & ENH_HAS_MEMORY)) {
+    if (ev->has_billed_ms && ev->has_memory_mb) {
         double cost = enh_estimated_cost(ev->billed_ms, ev->memory_mb, st->arch);
         if (cost >= 0)
             r += emit(st, "estimated_cost", cost, t, cold, pro);
     }
-    if ((ev->has & ENH_HAS_DURATION) && p && p->has_rt && p->rt_ms != 0)
+    if (ev->has_duration_ms && p && p->has_rt && p->rt_ms != 0)
         r += emit(st, "post_runtime_duration", ev->duration_ms - p->rt_ms, t, cold, pro);
-    if ((ev->has & ENH_HAS_MAX_MEMORY) && (ev->has & ENH_HAS_MEMORY) && ev->memory_mb > 0 &&
+    if (ev->has_max_memory_mb && ev->has_memory_mb && ev->memory_mb > 0 &&
         ev->max_memory_mb == ev->memory_mb && st->runtime &&
         !strncmp(st->runtime, "provided.al", 11) && !(p && p->oom)) {
         r += emit(st, "out_of_memory", 1, t, cold, pro);
@@ -300,38 +300,43 @@ static int on_report(struct enh_state *st, const struct enh_platform *ev)
         if (is(ev->status, "timeout"))
             r += emit(st, "timeouts", 1, t, cold, pro);
     }
-    if ((ev->has & ENH_HAS_INIT) && !st->init_reported) {
+    if (ev->has_init_ms && !st->init_reported) {
         r += emit(st, "init_duration", ev->init_ms * 0.001, t, true, false);
         st->init_reported = true;
     }
     return r;
 }
 
-int enh_on_platform(struct enh_state *st, const struct enh_platform *ev)
+int enh_on_platform(struct enh_state *st, const struct ft_platform *ev)
 {
-    if (!ev->event)
-        return 0;
-    if (!strcmp(ev->event, "initStart")) {
+    switch (ev->event) {
+    case PE_INIT_START:
         if (!st->have_init_start)
             enh_set_sandbox_init(st, ev->time_ms);
         return 0;
-    }
-    if (!strcmp(ev->event, "initReport")) {
+    case PE_INIT_REPORT: {
         double ms;
-        if (ev->has & ENH_HAS_INIT)
+        if (ev->has_init_ms)
             ms = ev->init_ms;
-        else if (ev->has & ENH_HAS_DURATION)
+        else if (ev->has_duration_ms)
             ms = ev->duration_ms;
         else
             return 0;
         st->init_reported = true;
         return emit(st, "init_duration", ms * 0.001, ev->time_ms, sandbox_cold(st), false);
     }
-    if (!strcmp(ev->event, "runtimeDone"))
+    case PE_RUNTIME_DONE:
         return on_runtime_done(st, ev);
-    if (!strcmp(ev->event, "report"))
+    case PE_REPORT:
         return on_report(st, ev);
-    return 0;
+    default:
+        return 0;
+    }
+}
+
+void enh_set_warm(struct enh_state *st)
+{
+    st->invoked = true;
 }
 
 int enh_on_shutdown(struct enh_state *st, int64_t time_ms)

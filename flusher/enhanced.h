@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "frame.h"
 #include "metrics.h"
 
 #define ENH_PREFIX "aws.lambda.enhanced."
@@ -17,29 +18,6 @@
 #define ENH_PRICE_REQUEST 0.0000002
 #define ENH_PRICE_GBS_X86 0.0000166667
 #define ENH_PRICE_GBS_ARM 0.0000133334
-
-/* Mirror of an FT_PLATFORM frame (common/frame_types.h). Strings may be
- * NULL; numeric optionals count only when their ENH_HAS_ bit is set. */
-enum {
-    ENH_HAS_DURATION = 1u << 0,
-    ENH_HAS_BILLED = 1u << 1,
-    ENH_HAS_MEMORY = 1u << 2,
-    ENH_HAS_MAX_MEMORY = 1u << 3,
-    ENH_HAS_INIT = 1u << 4,
-    ENH_HAS_PRODUCED = 1u << 5,
-    ENH_HAS_OVERHEAD = 1u << 6,
-};
-struct enh_platform {
-    const char *event; /* "runtimeDone", "report", "initReport", "initStart", ... */
-    int64_t time_ms;
-    const char *request_id, *status, *error_type;
-    double duration_ms;
-    int64_t billed_ms, memory_mb, max_memory_mb;
-    double init_ms;
-    int64_t produced_bytes;
-    double overhead_ms;
-    unsigned has;
-};
 
 /* Identity for tags; strings are copied, NULL or "" leaves a tag out.
  * dd_tags is DD_TAGS ("k:v" separated by ',' or ' '). */
@@ -64,8 +42,13 @@ void enh_set_sandbox_init(struct enh_state *st, int64_t time_ms);
 
 /* Each returns how many metrics the aggregator refused (0 normally). */
 int enh_on_invoke(struct enh_state *st, int64_t time_ms, const char *request_id);
-int enh_on_platform(struct enh_state *st, const struct enh_platform *ev);
+/* An FT_PLATFORM record: initStart, initReport, runtimeDone and report
+ * give metrics; other events none. */
+int enh_on_platform(struct enh_state *st, const struct ft_platform *ev);
 int enh_on_shutdown(struct enh_state *st, int64_t time_ms);
+/* An invocation of this sandbox came before (a restarted flusher learns it
+ * from FT_CONTEXT): the next one is not a cold start. */
+void enh_set_warm(struct enh_state *st);
 
 /* The cost of one invocation, rounded to 1e-12 USD; < 0 for an unknown
  * architecture ("x86_64"/"amd64", "arm64"/"aarch64" are known). */

@@ -117,7 +117,7 @@ int fl_main(const struct fl_args *a)
         log_error("cannot set up the supervisor link");
         return 1;
     }
-    bool tls_ok = fl_tls_init(&fl);
+    fl_tls_init(&fl); /* on failure it says why, and the flusher stays idle */
     uint64_t t_tls = clock_us();
     char init_type[32];
     const char *it = getenv("AWS_LAMBDA_INITIALIZATION_TYPE");
@@ -138,11 +138,8 @@ int fl_main(const struct fl_args *a)
     uint64_t t_ready = clock_us();
 
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_READY);
-    frame_put_uint(&fb, "t_start_us", a->t_start_us);
-    frame_put_uint(&fb, "t_tls_us", t_tls);
-    frame_put_uint(&fb, "t_ready_us", t_ready);
-    frame_put_bool(&fb, "tls_ok", tls_ok);
+    frame_encode_ready(&fb, &(struct ft_ready){.t_start_us = a->t_start_us, .t_tls_us = t_tls,
+                                               .t_ready_us = t_ready});
     fl_send(&fl, &fb);
 
     struct event *ev_term = evsignal_new(fl.base, SIGTERM, on_sigterm, &fl);

@@ -230,21 +230,22 @@ static void count_invocation(struct fl_pipe *p, const char *rid, int64_t time_ms
     enh_on_invoke(p->enh, time_ms, rid);
 }
 
-static void on_context(struct fl_pipe *p, const struct frame *f)
+static void on_context(struct fl_pipe *p, const struct ft_context *m)
 {
-    const char *s;
     size_t n;
-    if (frame_get_str(f, "fn_name", &s, &n) && n)
-        copy_str(p->fn_name, sizeof p->fn_name, s, n);
-    if (frame_get_str(f, "fn_version", &s, &n) && n)
-        copy_str(p->fn_version, sizeof p->fn_version, s, n);
-    if (frame_get_str(f, "account_id", &s, &n) && n)
-        copy_str(p->account_id, sizeof p->account_id, s, n);
-    if (frame_get_str(f, "arn", &s, &n) && n && n < sizeof p->arn)
-        copy_str(p->arn, sizeof p->arn, s, n);
+    if ((n = strlen(m->fn_name)) > 0)
+        copy_str(p->fn_name, sizeof p->fn_name, m->fn_name, n);
+    if ((n = strlen(m->fn_version)) > 0)
+        copy_str(p->fn_version, sizeof p->fn_version, m->fn_version, n);
+    if (m->account_id && (n = strlen(m->account_id)) > 0)
+        copy_str(p->account_id, sizeof p->account_id, m->account_id, n);
+    if (m->arn && (n = strlen(m->arn)) > 0 && n < sizeof p->arn)
+        copy_str(p->arn, sizeof p->arn, m->arn, n);
+    if (m->has_cold_start && !m->cold_start && p->cfg->enhanced_metrics)
+        enh_set_warm(p->enh); /* e.g. a restarted flusher: this sandbox has been invoked */
     apply_context(p);
-    if (frame_get_str(f, "request_id", &s, &n) && n && n < ID_MAX &&
-        strncmp(p->request_id, s, sizeof p->request_id)) {
+    const char *s = m->request_id;
+    if (s && (n = strlen(s)) > 0 && n < ID_MAX && strncmp(p->request_id, s, sizeof p->request_id)) {
         copy_str(p->request_id, sizeof p->request_id, s, n);
         if (p->cfg->logs_enabled)
             fl_logs_start_invocation(p->logs, p->request_id);
@@ -260,43 +261,42 @@ static void note_platform_folded(struct fl_pipe *p, uint64_t seq)
         p->undrained_first = seq;
 }
 
-static void on_platform(struct fl_pipe *p, const struct frame *f)
+/* Lambda dropped telemetry it could not deliver to us in time. */
+static void warn_logs_dropped(struct fl_pipe *p, const struct ft_platform *m)
+{
+    p->st.platform_logs_dropped++;
+    log_warn("Lambda dropped %lld log records (%lld bytes) before they reached the extension: %s",
+             (long long)(m->has_dropped_records ? m->dropped_records : 0),
+             (long long)(m->has_dropped_bytes ? m->dropped_bytes : 0),
+             m->reason ? m->reason : "no reason given");
+}
+
+static void on_platform(struct fl_pipe *p, const struct ft_platform *m, uint64_t seq)
 {
     p->st.frames_platform++;
-    fl_logs_note_seq(p->logs, f->seq);
+    if (m->event == PE_LOGS_DROPPED)
+        warn_logs_dropped(p, m);
+    /* the Datadog log line (START, END, REPORT, INIT_START) in batch order */
+    if (p->cfg->logs_enabled && !p->idle && !p->logs_forbidden) {
+        int rc = fl_logs_add_platform(p->logs, seq, m);
+        if (rc < 0)
+            p->st.records_bad++;
+        else if (rc != FL_LOGS_NO_LINE)
+            p->st.records++;
+    } else {
+        char probe[2];
+        if (p->cfg->logs_enabled && !p->idle && fl_logs_platform_line(m, probe, sizeof probe) > 0)
+            p->st.logs_dropped++; /* the intake refused our key */
+        fl_logs_note_seq(p->logs, seq);
+    }
     if (!p->cfg->enhanced_metrics || p->idle)
         return;
-    struct enh_platform ev = {0};
-    const char *s;
-    if (!frame_get_str(f, "event", &ev.event, NULL))
-        return;
-    frame_get_int(f, "time_ms", &ev.time_ms);
-    if (frame_get_str(f, "request_id", &s, NULL))
-        ev.request_id = s;
-    if (frame_get_str(f, "status", &s, NULL))
-        ev.status = s;
-    if (frame_get_str(f, "error_type", &s, NULL))
-        ev.error_type = s;
-    if (frame_get_float(f, "duration_ms", &ev.duration_ms))
-        ev.has |= ENH_HAS_DURATION;
-    if (frame_get_int(f, "billed_ms", &ev.billed_ms))
-        ev.has |= ENH_HAS_BILLED;
-    if (frame_get_int(f, "memory_mb", &ev.memory_mb))
-        ev.has |= ENH_HAS_MEMORY;
-    if (frame_get_int(f, "max_memory_mb", &ev.max_memory_mb))
-        ev.has |= ENH_HAS_MAX_MEMORY;
-    if (frame_get_float(f, "init_ms", &ev.init_ms))
-        ev.has |= ENH_HAS_INIT;
-    if (frame_get_int(f, "produced_bytes", &ev.produced_bytes))
-        ev.has |= ENH_HAS_PRODUCED;
-    if (frame_get_float(f, "overhead_ms", &ev.overhead_ms))
-        ev.has |= ENH_HAS_OVERHEAD;
-    note_platform_folded(p, f->seq);
-    if (!strcmp(ev.event, "start")) {
-        count_invocation(p, ev.request_id, ev.time_ms);
+    note_platform_folded(p, seq);
+    if (m->event == PE_START) {
+        count_invocation(p, m->request_id, m->time_ms);
         return;
     }
-    enh_on_platform(p->enh, &ev);
+    enh_on_platform(p->enh, m);
 }
 
 /* One of forkcap's own lines ("LEVEL | component | ...", log.h)? */
@@ -340,42 +340,27 @@ static bool own_line_admit(struct fl_pipe *p, const char *m, size_t n)
     return true;
 }
 
-static void on_logs(struct fl_pipe *p, const struct frame *f)
+static void on_logs(struct fl_pipe *p, const struct ft_logs *m, uint64_t seq)
 {
     p->st.frames_logs++;
-    fl_logs_note_seq(p->logs, f->seq);
+    fl_logs_note_seq(p->logs, seq);
     if (!p->cfg->logs_enabled || p->idle)
         return;
-    uint32_t n = 0;
-    const struct fv *r = frame_get_array(f, "records", &n);
-    for (uint32_t i = 0; i < n && r; i++, r = (i < n ? frame_next(f, r) : NULL)) {
-        if (r->kind != FV_ARRAY || r->n != 4) {
-            p->st.records_bad++;
-            continue;
-        }
-        const struct fv *t = frame_first(f, r);
-        const struct fv *src = frame_next(f, t);
-        const struct fv *rid = frame_next(f, src);
-        const struct fv *msg = frame_next(f, rid);
-        int64_t time_ms = 0;
-        if (!fv_int(t, &time_ms) || src->kind != FV_UINT || src->v.u > 2 ||
-            (rid->kind != FV_STR && rid->kind != FV_NIL) || msg->kind != FV_STR) {
-            p->st.records_bad++;
-            continue;
-        }
+    for (uint32_t i = 0; i < m->n_records; i++) {
+        const struct ft_log_record *r = &m->records[i];
         struct fl_logs_record rec = {
-            .seq = f->seq,
-            .time_ms = time_ms,
-            .source = (int)src->v.u,
-            .request_id = rid->kind == FV_STR && rid->n ? rid->v.s : NULL,
-            .message = msg->v.s,
-            .message_len = msg->n,
+            .seq = seq,
+            .time_ms = r->time_ms,
+            .source = r->source,
+            .request_id = r->request_id && r->request_id[0] ? r->request_id : NULL,
+            .message = r->message,
+            .message_len = r->message_len,
         };
         if (p->logs_forbidden) {
             p->st.logs_dropped++;
             continue;
         }
-        if (rec.source == FL_LOGS_EXTENSION && !own_line_admit(p, rec.message, rec.message_len))
+        if (rec.source == LOG_SRC_EXTENSION && !own_line_admit(p, rec.message, rec.message_len))
             continue;
         p->st.records++;
         if (fl_logs_add(p->logs, &rec) < 0)
@@ -404,6 +389,13 @@ static uint64_t metrics_limit(const struct fl_pipe *p)
     return first == UINT64_MAX ? UINT64_MAX : first - 1;
 }
 
+static void emit_ack_upto(struct fl_pipe *p, uint64_t upto)
+{
+    struct frame_buf fb = {0};
+    frame_encode_ack(&fb, &(struct ft_ack){.upto = upto});
+    p->o.emit(&fb, p->o.emit_arg);
+}
+
 static void emit_ack(struct fl_pipe *p)
 {
     uint64_t upto = fl_logs_ackable(p->logs);
@@ -416,10 +408,7 @@ static void emit_ack(struct fl_pipe *p)
         return;
     p->last_acked = upto;
     p->st.acked = upto;
-    struct frame_buf fb = {0};
-    frame_begin(&fb, FT_ACK);
-    frame_put_uint(&fb, "upto", upto);
-    p->o.emit(&fb, p->o.emit_arg);
+    emit_ack_upto(p, upto);
 }
 
 /* unreachable: the flush failed and no post got any HTTP answer (refused,
@@ -428,15 +417,10 @@ static void emit_flushed(struct fl_pipe *p, uint64_t id, bool ok, unsigned sent,
                          unsigned dropped, uint64_t ms, bool unreachable)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_FLUSHED);
-    frame_put_uint(&fb, "flush_id", id);
-    frame_put_bool(&fb, "ok", ok);
-    frame_put_uint(&fb, "sent", sent);
-    frame_put_uint(&fb, "failed", failed);
-    frame_put_uint(&fb, "dropped", dropped);
-    frame_put_uint(&fb, "ms", ms);
-    if (unreachable)
-        frame_put_bool(&fb, "unreachable", true);
+    const struct ft_flushed m = {.flush_id = id, .ok = ok, .sent = sent, .failed = failed,
+                                 .dropped = dropped, .ms = ms, .unreachable = unreachable,
+                                 .has_unreachable = unreachable};
+    frame_encode_flushed(&fb, &m);
     p->o.emit(&fb, p->o.emit_arg);
 }
 
@@ -790,10 +774,7 @@ static void start_flush(struct fl_pipe *p)
     if (p->idle) {
         /* nothing is sent: everything received is done with */
         if (p->max_seq > p->last_acked) {
-            struct frame_buf fb = {0};
-            frame_begin(&fb, FT_ACK);
-            frame_put_uint(&fb, "upto", p->max_seq);
-            p->o.emit(&fb, p->o.emit_arg);
+            emit_ack_upto(p, p->max_seq);
             p->last_acked = p->st.acked = p->max_seq;
         }
         for (unsigned i = 0; i < p->nrunning; i++)
@@ -835,13 +816,10 @@ static void start_flush(struct fl_pipe *p)
     }
 }
 
-static void on_flush_frame(struct fl_pipe *p, const struct frame *f)
+static void on_flush_frame(struct fl_pipe *p, const struct ft_flush *m)
 {
-    uint64_t id = 0, budget = 0;
-    bool final = false;
-    frame_get_uint(f, "flush_id", &id);
-    frame_get_uint(f, "budget_ms", &budget);
-    frame_get_bool(f, "final", &final);
+    uint64_t id = m->flush_id, budget = m->budget_ms;
+    bool final = m->has_final && m->final;
     if (budget > 15u * 60u * 1000u)
         budget = 15u * 60u * 1000u;
     struct waiter w = {.flush_id = id, .deadline_us = clock_us() + budget * 1000, .final = final};
@@ -865,23 +843,20 @@ void fl_pipe_frame(struct fl_pipe *p, const struct frame *f)
         if (f->seq > p->max_seq)
             p->max_seq = f->seq;
         if (f->type == FT_PLATFORM)
-            on_platform(p, f);
+            on_platform(p, &f->u.platform, f->seq);
         else
-            on_logs(p, f);
+            on_logs(p, &f->u.logs, f->seq);
         if (p->idle && ++p->unacked_idle >= 64) {
             p->unacked_idle = 0;
-            struct frame_buf fb = {0};
-            frame_begin(&fb, FT_ACK);
-            frame_put_uint(&fb, "upto", p->max_seq);
-            p->o.emit(&fb, p->o.emit_arg);
+            emit_ack_upto(p, p->max_seq);
             p->last_acked = p->st.acked = p->max_seq;
         }
         break;
     case FT_CONTEXT:
-        on_context(p, f);
+        on_context(p, &f->u.context);
         break;
     case FT_FLUSH:
-        on_flush_frame(p, f);
+        on_flush_frame(p, &f->u.flush);
         break;
     default:
         break;

@@ -7,8 +7,12 @@
  *    DD_TAGS); a new request_id starts an invocation (logs take its id,
  *    enhanced "invocations" counts it once). Before any FT_CONTEXT the tags
  *    come from the configuration (function name, region, memory, runtime).
- *  - FT_PLATFORM: enhanced metrics (DD_ENHANCED_METRICS); a "start" record
- *    counts the invocation too (once per request id, whichever comes first).
+ *  - FT_PLATFORM: the Datadog log line of START/END/REPORT/INIT_START
+ *    records (DD_LOGS_ENABLED, in frame order with the FT_LOGS records),
+ *    enhanced metrics (DD_ENHANCED_METRICS); a "start" record counts the
+ *    invocation too (once per request id, whichever comes first); a
+ *    logsDropped record is a warning in the extension's own log (Datadog's
+ *    extension sends no metric for it).
  *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq;
  *    forkcap's own lines among the extension records only within
  *    FL_PIPE_OWN_BURST / FL_PIPE_OWN_PER_MIN.
@@ -54,17 +58,17 @@
 #define FL_PIPE_LOG_PAYLOADS 32u  /* log payloads taken per flush */
 #define FL_PIPE_SEEN_IDS 32u      /* request ids remembered for "invocations" */
 #define FL_PIPE_WAITERS 16u       /* FT_FLUSH frames waiting for the running flush */
+#define FL_PIPE_ENH_CONTEXTS 512u /* enhanced metrics' own aggregator: custom metrics
+                                     (cfg metric_contexts) can never starve them */
 /* forkcap's own log lines come back from the Telemetry API as "extension"
  * records; at most this many are shipped in a burst, then OWN_PER_MIN a
  * minute (the rest are counted in own_lines_dropped): a noisy forkcap must
  * not feed its own pipeline. */
-#define FL_PIPE_ENH_CONTEXTS 512u /* enhanced metrics' own aggregator: custom metrics
-                                     (cfg metric_contexts) can never starve them */
 #define FL_PIPE_OWN_BURST 20u
 #define FL_PIPE_OWN_PER_MIN 10u
 
-/* Sends one finished-or-not frame_buf (the pipe built it with frame_begin);
- * the callee finishes, sends and frees it. */
+/* Sends one frame_buf the pipe built with frame_encode_*() (check fb->err);
+ * the callee sends and frees it. */
 typedef void (*fl_pipe_emit_fn)(struct frame_buf *fb, void *arg);
 /* Same contract as fl_intake_flush (intake.h); sender is its first argument. */
 typedef int (*fl_pipe_flush_fn)(void *sender, const struct fl_post *posts, size_t n,
@@ -88,6 +92,7 @@ struct fl_pipe_stats {
     uint64_t series_skipped, sketches_skipped;     /* too big to encode: dropped */
     uint64_t gens_forgotten;                       /* drains forgotten past FL_PIPE_GENS */
     uint64_t logs_dropped;                         /* records dropped by the batcher */
+    uint64_t platform_logs_dropped;                /* platform.logsDropped records seen */
     uint64_t own_lines, own_lines_dropped;         /* forkcap's own lines seen / over the bound */
     struct met_stats custom, enhanced;             /* the two aggregators' counters */
     struct dsd_stats dsd;                          /* DogStatsD parsing */

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,17 +237,6 @@ const char *fl_logs_map_level(const char *level)
         if (strcasecmp(level, map[i].name) == 0)
             return map[i].status;
     return NULL;
-}
-
-static int has_prefix(const char *s, size_t len, const char *pfx)
-{
-    size_t k = strlen(pfx);
-    return len >= k && memcmp(s, pfx, k) == 0;
-}
-
-static int contains(const char *s, size_t len, const char *needle)
-{
-    return memmem(s, len, needle, strlen(needle)) != NULL;
 }
 
 /* ---- context --------------------------------------------------------- */
@@ -535,18 +525,11 @@ int fl_logs_add(struct fl_logs *b, const struct fl_logs_record *rec)
         goto nomem;
 
     int is_start = 0, is_end = 0;
-    if (rec->source == FL_LOGS_PLATFORM) {
-        is_start = has_prefix(e->msg, e->msg_len, "START RequestId: ");
-        is_end = has_prefix(e->msg, e->msg_len, "END RequestId: ");
-        if (is_end && (contains(e->msg, e->msg_len, " Task timed out after ") ||
-                       contains(e->msg, e->msg_len, " Task failed: ")))
+    if (rec->source == LOG_SRC_PLATFORM) {
+        is_start = rec->event == PE_START;
+        is_end = rec->event == PE_RUNTIME_DONE;
+        if (is_end && rec->is_error)
             e->status = "error";
-        if (is_start && !e->rid) { /* the id is in the line itself */
-            const char *id = e->msg + strlen("START RequestId: ");
-            size_t n = strcspn(id, " ");
-            if (n > 0 && !(e->rid = strndup(id, n)))
-                goto nomem;
-        }
     } else if (apply_json(e, rec)) {
         goto nomem;
     }
@@ -835,4 +818,114 @@ int fl_logs_build_tags(const struct fl_logs_tagsrc *src, char *out, size_t cap)
     }
     out[at] = '\0';
     return (int)at;
+}
+
+/* ---- platform lines ---------------------------------------------------- */
+
+/* Appends at *at, never past cap; a cut line stays NUL-terminated. */
+__attribute__((format(printf, 4, 5)))
+static int put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
+{
+    if (*at >= cap)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *at, cap - *at, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    *at += (size_t)n < cap - *at ? (size_t)n : cap - *at - 1;
+    return 0;
+}
+
+/* errorType as a quoted, escaped string, the way Datadog's extension
+ * prints it (a Rust debug string). */
+static void put_quoted(char *buf, size_t cap, size_t *at, const char *s)
+{
+    put(buf, cap, at, "\"");
+    for (; s && *s; s++) {
+        if (*s == '"' || *s == '\\')
+            put(buf, cap, at, "\\%c", *s);
+        else if (*s == '\n')
+            put(buf, cap, at, "\\n");
+        else if (*s == '\r')
+            put(buf, cap, at, "\\r");
+        else if (*s == '\t')
+            put(buf, cap, at, "\\t");
+        else
+            put(buf, cap, at, "%c", *s);
+    }
+    put(buf, cap, at, "\"");
+}
+
+int fl_logs_platform_line(const struct ft_platform *p, char *buf, size_t cap)
+{
+    if (!p || !buf || cap == 0)
+        return -1;
+    buf[0] = '\0';
+    size_t at = 0;
+    const char *id = p->request_id ? p->request_id : "";
+    switch (p->event) {
+    case PE_INIT_START:
+        put(buf, cap, &at, "INIT_START Runtime Version: %s Runtime Version ARN: %s",
+            p->runtime_version ? p->runtime_version : "?",
+            p->runtime_version_arn ? p->runtime_version_arn : "?");
+        break;
+    case PE_START:
+        put(buf, cap, &at, "START RequestId: %s Version: %s", id, p->version ? p->version : "$LATEST");
+        break;
+    case PE_RUNTIME_DONE:
+        put(buf, cap, &at, "END RequestId: %s", id);
+        if (p->has_is_error && p->is_error) {
+            if (p->status && strcmp(p->status, "timeout") == 0) {
+                put(buf, cap, &at, " Task timed out after %.2f seconds",
+                    (p->has_duration_ms ? p->duration_ms : 0.0) / 1000.0);
+            } else {
+                put(buf, cap, &at, " Task failed: ");
+                put_quoted(buf, cap, &at, p->error_type ? p->error_type : "");
+            }
+        }
+        break;
+    case PE_REPORT: {
+        double dur = p->has_duration_ms ? p->duration_ms : 0.0;
+        double rt = p->has_runtime_ms && p->runtime_ms > 0 ? p->runtime_ms : 0.0;
+        double post = rt > 0 ? dur - rt : 0.0;
+        put(buf, cap, &at,
+            "REPORT RequestId: %s Duration: %.2f ms Runtime Duration: %.2f ms "
+            "Post Runtime Duration: %.2f ms Billed Duration: %lld ms "
+            "Memory Size: %lld MB Max Memory Used: %lld MB",
+            id, dur, rt, post, (long long)(p->has_billed_ms ? p->billed_ms : 0),
+            (long long)(p->has_memory_mb ? p->memory_mb : 0),
+            (long long)(p->has_max_memory_mb ? p->max_memory_mb : 0));
+        if (p->has_init_ms)
+            put(buf, cap, &at, " Init Duration: %.2f ms", p->init_ms);
+        break;
+    }
+    default:
+        return 0;
+    }
+    return (int)at;
+}
+
+int fl_logs_add_platform(struct fl_logs *b, uint64_t seq, const struct ft_platform *p)
+{
+    char line[FL_LOGS_LINE_MAX];
+    int n = fl_logs_platform_line(p, line, sizeof line);
+    if (n < 0 || b == NULL)
+        return -1;
+    if (n == 0) {
+        fl_logs_note_seq(b, seq);
+        return FL_LOGS_NO_LINE;
+    }
+    struct fl_logs_record rec = {
+        .seq = seq,
+        .time_ms = p->time_ms,
+        .source = LOG_SRC_PLATFORM,
+        .request_id = p->request_id,
+        .message = line,
+        .message_len = (size_t)n,
+        .event = p->event,
+        .is_error = p->has_is_error && p->is_error,
+    };
+    return fl_logs_add(b, &rec);
 }

@@ -15,8 +15,8 @@
  *  - status: a message that is a JSON object maps its "level" (else
  *    "status") case-insensitively: FATAL/CRITICAL critical, ERROR/ERR
  *    error, WARN/WARNING warn, INFO/INFORMATION info, DEBUG debug, TRACE
- *    trace; anything else info. A platform line "END RequestId: ..." with
- *    " Task timed out after " or " Task failed: " is error.
+ *    trace; anything else info. A platform END line of an is_error
+ *    record is error.
  *  - a string "ddtags" at the top of a JSON log (or inside its "message"
  *    object, which then becomes the text) is removed and appended to the
  *    entry's ddtags.
@@ -47,6 +47,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "frame.h"
+
 #define FL_LOGS_MAX_ENTRIES  1000u
 #define FL_LOGS_MAX_PAYLOAD  (5u * 1024u * 1024u)
 #define FL_LOGS_MAX_ENTRY    (1024u * 1024u)
@@ -69,16 +71,17 @@ struct fl_logs_ctx {
     const char *tags;
 };
 
-/* FT_LOGS' source numbering. */
-enum fl_logs_source { FL_LOGS_FUNCTION = 0, FL_LOGS_EXTENSION = 1, FL_LOGS_PLATFORM = 2 };
-
 struct fl_logs_record {
     uint64_t seq;           /* the data frame it came in                  */
     int64_t time_ms;        /* Unix epoch ms                              */
-    int source;             /* enum fl_logs_source                        */
+    enum log_source source;
     const char *request_id; /* NULL when none                             */
     const char *message;    /* raw bytes; invalid UTF-8 becomes U+FFFD    */
     size_t message_len;
+    /* LOG_SRC_PLATFORM only (fl_logs_add_platform fills them): START opens
+     * an invocation, RUNTIME_DONE (END) closes it; is_error: status error */
+    enum platform_event event;
+    bool is_error;
 };
 
 struct fl_logs_stats {
@@ -118,6 +121,30 @@ int fl_logs_set_context(struct fl_logs *b, const struct fl_logs_ctx *ctx);
 /* Queues one record; 0 queued, 1 dropped (counted), -1 bad argument or out
  * of memory. */
 int fl_logs_add(struct fl_logs *b, const struct fl_logs_record *rec);
+
+#define FL_LOGS_LINE_MAX 4096u /* bytes of one platform line, NUL included */
+
+/* Writes the log line Datadog's extension emits for a platform record:
+ *   INIT_START  INIT_START Runtime Version: {v} Runtime Version ARN: {arn}
+ *   START       START RequestId: {id} Version: {v}
+ *   RUNTIME_DONE  END RequestId: {id}[ Task timed out after {s:.2} seconds |
+ *               Task failed: "{errorType}"] (when is_error: the first for
+ *               status "timeout", else the second)
+ *   REPORT      REPORT RequestId: {id} Duration: {:.2} ms Runtime Duration:
+ *               {:.2} ms Post Runtime Duration: {:.2} ms Billed Duration: {}
+ *               ms Memory Size: {} MB Max Memory Used: {} MB[ Init
+ *               Duration: {:.2} ms]
+ * Runtime Duration is runtime_ms (0.00 for both runtime fields when
+ * absent, as Datadog's extension prints them). Returns the line length
+ * (< cap, NUL-terminated, cut if cap is short), 0 if this event has no
+ * line, -1 on bad arguments. */
+int fl_logs_platform_line(const struct ft_platform *p, char *buf, size_t cap);
+
+/* The line of an FT_PLATFORM record (if it has one) as a LOG_SRC_PLATFORM
+ * record of frame seq: fl_logs_add's result, or FL_LOGS_NO_LINE (the seq
+ * is noted) for an event without a line. */
+#define FL_LOGS_NO_LINE 2
+int fl_logs_add_platform(struct fl_logs *b, uint64_t seq, const struct ft_platform *p);
 
 /* A frame that produced no record (e.g. FT_PLATFORM) still moves the ack
  * watermark. */

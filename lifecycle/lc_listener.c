@@ -6,6 +6,7 @@
  * waits, a connection reads nothing more (back-pressure, not buffering). */
 #include "lc_listener.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,6 @@
 /* Jobs whose connection went away still finish (their frames are sent);
  * this bounds them together with the live ones. */
 #define LC_LS_JOBS_MAX (2u * LC_LS_CONNS_MAX)
-#define LC_LS_LINE_MAX 4096u
 
 enum cstate { C_READ, C_PENDING, C_CLOSING };
 
@@ -63,16 +63,24 @@ struct lc_listener {
 
 /* ---- batch -> frames --------------------------------------------------- */
 
+/* The open FT_LOGS frame: its records, whose strings live in `text` (kept
+ * as offsets while it grows, made pointers when the frame is encoded). */
+struct logs_open {
+    struct ft_log_record *recs;
+    size_t *rid_at, *msg_at; /* offsets in text; rid_at SIZE_MAX = nil */
+    uint32_t n, cap;
+    char *text;
+    size_t text_len, text_cap;
+    size_t bytes; /* estimate of the encoded size */
+};
+
 struct bld {
     bool logs;
     struct lc_tele_linectx *ctx;
     struct frame_buf *v;
     size_t n, cap;
     bool err;
-    struct frame_buf cur;
-    bool open;
-    size_t at, bytes;
-    uint32_t count;
+    struct logs_open lo;
 };
 
 static struct frame_buf *bld_slot(struct bld *b)
@@ -90,10 +98,10 @@ static struct frame_buf *bld_slot(struct bld *b)
     return &b->v[b->n];
 }
 
-/* Finish fb and keep it (or drop it and note the error). */
-static void bld_keep(struct bld *b, struct frame_buf *fb)
+/* Keep an encoded frame (or drop it and note the error). */
+static void bld_keep(struct bld *b, struct frame_buf *fb, int rc)
 {
-    struct frame_buf *slot = frame_finish(fb) == 0 ? bld_slot(b) : NULL;
+    struct frame_buf *slot = rc == 0 ? bld_slot(b) : NULL;
     if (slot == NULL) {
         b->err = true;
         frame_buf_free(fb);
@@ -106,97 +114,107 @@ static void bld_keep(struct bld *b, struct frame_buf *fb)
 
 static void logs_close(struct bld *b)
 {
-    if (!b->open)
+    struct logs_open *lo = &b->lo;
+    if (lo->n == 0)
         return;
-    b->open = false;
-    frame_val_array_end(&b->cur, b->at, b->count);
-    bld_keep(b, &b->cur);
-}
-
-static void logs_add(struct bld *b, int64_t time_ms, unsigned source, const char *rid,
-                     const char *msg, size_t len)
-{
-    size_t est = len + (rid ? strlen(rid) : 0) + 32;
-    if (b->open && (b->bytes + est > LC_LS_LOGS_FRAME_BUDGET || b->count >= LC_LS_LOGS_FRAME_RECORDS))
-        logs_close(b);
-    if (!b->open) {
-        memset(&b->cur, 0, sizeof b->cur);
-        frame_begin(&b->cur, FT_LOGS);
-        frame_put_key(&b->cur, "records");
-        b->at = frame_val_array_begin(&b->cur);
-        b->count = 0;
-        b->bytes = 64;
-        b->open = true;
+    for (uint32_t i = 0; i < lo->n; i++) {
+        lo->recs[i].request_id = lo->rid_at[i] == SIZE_MAX ? NULL : lo->text + lo->rid_at[i];
+        lo->recs[i].message = lo->text + lo->msg_at[i];
     }
-    size_t a = frame_val_array_begin(&b->cur);
-    frame_val_int(&b->cur, time_ms);
-    frame_val_uint(&b->cur, source);
-    if (rid)
-        frame_val_str(&b->cur, rid, strlen(rid));
-    else
-        frame_val_nil(&b->cur);
-    frame_val_str(&b->cur, msg, len);
-    frame_val_array_end(&b->cur, a, 4);
-    b->count++;
-    b->bytes += est;
-}
-
-static void put_opt(struct frame_buf *fb, const char *key, const char *v)
-{
-    if (v)
-        frame_put_str(fb, key, v);
-}
-
-static void platform_frame(struct bld *b, const struct lc_tele_platform *p)
-{
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_PLATFORM);
-    frame_put_str(&fb, "event", p->event);
-    frame_put_int(&fb, "time_ms", p->time_ms);
-    put_opt(&fb, "request_id", p->request_id);
-    put_opt(&fb, "status", p->status);
-    put_opt(&fb, "error_type", p->error_type);
-    put_opt(&fb, "version", p->version);
-    put_opt(&fb, "runtime_version", p->runtime_version);
-    put_opt(&fb, "phase", p->phase);
-    if (p->has & LC_TP_DURATION)
-        frame_put_float(&fb, "duration_ms", p->duration_ms);
-    if (p->has & LC_TP_BILLED)
-        frame_put_int(&fb, "billed_ms", p->billed_ms);
-    if (p->has & LC_TP_MEMORY)
-        frame_put_int(&fb, "memory_mb", p->memory_mb);
-    if (p->has & LC_TP_MAX_MEMORY)
-        frame_put_int(&fb, "max_memory_mb", p->max_memory_mb);
-    if (p->has & LC_TP_INIT)
-        frame_put_float(&fb, "init_ms", p->init_ms);
-    if (p->has & LC_TP_PRODUCED)
-        frame_put_int(&fb, "produced_bytes", p->produced_bytes);
-    if (p->has & LC_TP_OVERHEAD)
-        frame_put_float(&fb, "overhead_ms", p->overhead_ms);
-    if (p->has & LC_TP_DROPPED_RECORDS)
-        frame_put_int(&fb, "dropped_records", p->dropped_records);
-    if (p->has & LC_TP_DROPPED_BYTES)
-        frame_put_int(&fb, "dropped_bytes", p->dropped_bytes);
-    bld_keep(b, &fb);
+    int rc = frame_encode_logs(&fb, &(struct ft_logs){.records = lo->recs, .n_records = lo->n});
+    bld_keep(b, &fb, rc);
+    lo->n = 0;
+    lo->text_len = 0;
+    lo->bytes = 0;
+}
+
+static void logs_free(struct logs_open *lo)
+{
+    free(lo->recs);
+    free(lo->rid_at);
+    free(lo->msg_at);
+    free(lo->text);
+    memset(lo, 0, sizeof *lo);
+}
+
+/* Copy n bytes and a NUL into the open frame's text; its offset, or SIZE_MAX. */
+static size_t logs_text(struct logs_open *lo, const char *s, size_t n)
+{
+    if (lo->text_len + n + 1 > lo->text_cap) {
+        size_t cap = lo->text_cap ? lo->text_cap : 4096;
+        while (cap < lo->text_len + n + 1)
+            cap *= 2;
+        char *t = realloc(lo->text, cap);
+        if (t == NULL)
+            return SIZE_MAX;
+        lo->text = t;
+        lo->text_cap = cap;
+    }
+    size_t at = lo->text_len;
+    memcpy(lo->text + at, s, n);
+    lo->text[at + n] = '\0';
+    lo->text_len += n + 1;
+    return at;
+}
+
+static void logs_add(struct bld *b, const struct lc_tele_log *g)
+{
+    struct logs_open *lo = &b->lo;
+    const char *rid = g->request_id;
+    size_t est = g->message_len + (rid ? strlen(rid) : 0) + 32;
+    if (lo->n && (lo->bytes + est > LC_LS_LOGS_FRAME_BUDGET || lo->n >= LC_LS_LOGS_FRAME_RECORDS))
+        logs_close(b);
+    if (lo->n == lo->cap) {
+        uint32_t cap = lo->cap ? lo->cap * 2 : 64;
+        struct ft_log_record *r = realloc(lo->recs, cap * sizeof *r);
+        if (r)
+            lo->recs = r;
+        size_t *ra = realloc(lo->rid_at, cap * sizeof *ra);
+        if (ra)
+            lo->rid_at = ra;
+        size_t *ma = realloc(lo->msg_at, cap * sizeof *ma);
+        if (ma)
+            lo->msg_at = ma;
+        if (!r || !ra || !ma) {
+            b->err = true;
+            return;
+        }
+        lo->cap = cap;
+    }
+    size_t rid_at = rid ? logs_text(lo, rid, strlen(rid)) : SIZE_MAX;
+    size_t msg_at = logs_text(lo, g->message ? g->message : "", g->message_len);
+    if ((rid && rid_at == SIZE_MAX) || msg_at == SIZE_MAX) {
+        b->err = true;
+        return;
+    }
+    lo->recs[lo->n] = (struct ft_log_record){.time_ms = g->time_ms, .source = g->source,
+                                             .message_len = g->message_len};
+    lo->rid_at[lo->n] = rid_at;
+    lo->msg_at[lo->n] = msg_at;
+    lo->n++;
+    lo->bytes += est;
+}
+
+/* The record as typed FT_PLATFORM fields; the flusher writes the log lines. */
+static void platform_frame(struct bld *b, const struct ft_platform *p)
+{
+    struct ft_platform m = *p;
+    lc_tele_pair(b->ctx, &m);
+    struct frame_buf fb = {0};
+    int rc = frame_encode_platform(&fb, &m);
+    bld_keep(b, &fb, rc);
 }
 
 static int on_record(const struct lc_tele_record *rec, void *arg)
 {
     struct bld *b = arg;
     if (rec->kind == LC_TELE_PLATFORM) {
-        const struct lc_tele_platform *p = &rec->u.platform;
-        if (b->logs) {
-            char line[LC_LS_LINE_MAX];
-            int n = lc_telemetry_platform_line_ctx(b->ctx, p, line, sizeof line, NULL);
-            if (n > 0)
-                logs_add(b, p->time_ms, 2, p->request_id, line, (size_t)n);
-        }
         /* keep batch order: logs before this record reach the flusher first */
         logs_close(b);
-        platform_frame(b, p);
+        platform_frame(b, &rec->u.platform);
     } else if (b->logs) {
-        const struct lc_tele_log *g = &rec->u.log;
-        logs_add(b, g->time_ms, (unsigned)g->source, g->request_id, g->message, g->message_len);
+        logs_add(b, &rec->u.log);
     }
     return b->err ? 1 : 0;
 }
@@ -216,9 +234,9 @@ int lc_listener_build(const char *body, size_t len, bool logs_enabled, struct lc
     lc_tele_limits_default(&lim);
     lim.max_body = LC_LS_BODY_MAX;
     int rc = lc_telemetry_parse(body, len, &lim, on_record, &b, stats);
-    logs_close(&b);
-    if (b.open)
-        frame_buf_free(&b.cur);
+    if (!b.err)
+        logs_close(&b);
+    logs_free(&b.lo);
     if (b.err && (rc == LC_TELE_OK || rc == LC_TELE_ESTOPPED))
         rc = LC_TELE_ENOMEM;
     *frames = b.v;

@@ -29,7 +29,6 @@
 /* bounds on what one platform event may carry into a frame */
 #define LC_REQID_MAX 256u
 #define LC_ARN_MAX 2048u
-#define LC_TRACE_MAX 2048u
 #define LC_REASON_MAX 128u
 
 enum lc_state {
@@ -70,9 +69,8 @@ static void lc_fatal(struct lc *lc, int status, const char *error)
 {
     struct frame_buf fb = {0};
     log_error("%s", error);
-    frame_begin(&fb, FT_FATAL);
-    frame_put_str(&fb, "error", error);
-    frame_put_int(&fb, "status", status);
+    frame_encode_fatal(&fb, &(struct ft_fatal){.error = error, .status = status,
+                                               .has_status = true});
     lc_send(lc, &fb);
     lc->st = LC_REFUSED;
 }
@@ -189,7 +187,7 @@ static void on_event(const struct lc_http_resp *r, const char *err, void *arg)
     struct frame_buf fb = {0};
     int64_t deadline = 0;
     if (type && strcmp(type, "INVOKE") == 0) {
-        const char *rid, *arn = "", *trace = NULL;
+        const char *rid, *arn = "";
         if (!json_str(j, "requestId", LC_REQID_MAX, &rid) || !json_deadline(j, &deadline)) {
             log_warn("/next: INVOKE without a usable requestId or deadlineMs; calling /next again");
             json_decref(j);
@@ -198,15 +196,8 @@ static void on_event(const struct lc_http_resp *r, const char *err, void *arg)
         }
         if (!json_str(j, "invokedFunctionArn", LC_ARN_MAX, &arn))
             arn = "";
-        json_t *tr = json_object_get(j, "tracing");
-        if (json_is_object(tr) && !json_str(tr, "value", LC_TRACE_MAX, &trace))
-            trace = NULL;
-        frame_begin(&fb, FT_INVOKE);
-        frame_put_str(&fb, "request_id", rid);
-        frame_put_int(&fb, "deadline_ms", deadline);
-        frame_put_str(&fb, "arn", arn);
-        if (trace)
-            frame_put_str(&fb, "trace", trace);
+        frame_encode_invoke(&fb, &(struct ft_invoke){.request_id = rid, .deadline_ms = deadline,
+                                                     .arn = arn});
         json_decref(j);
         lc->invokes++;
         lc->st = LC_WAIT_GO;
@@ -223,9 +214,8 @@ static void on_event(const struct lc_http_resp *r, const char *err, void *arg)
             reason = "unknown";
         if (!json_deadline(j, &deadline))
             deadline = clock_epoch_ms() + 2000; /* Lambda's shutdown budget */
-        frame_begin(&fb, FT_SHUTDOWN);
-        frame_put_str(&fb, "reason", reason);
-        frame_put_int(&fb, "deadline_ms", deadline);
+        frame_encode_shutdown(&fb,
+                              &(struct ft_shutdown){.reason = reason, .deadline_ms = deadline});
         json_decref(j);
         lc->st = LC_SHUTDOWN;
         lc_send(lc, &fb);
@@ -246,8 +236,7 @@ static void lc_next(struct lc *lc)
     const char *hdrs[] = {idh, NULL};
     struct frame_buf fb = {0};
     lc->st = LC_IN_NEXT;
-    frame_begin(&fb, FT_NEXT_WAIT);
-    frame_put_uint(&fb, "t_us", clock_us());
+    frame_encode_next_wait(&fb, &(struct ft_next_wait){.t_us = clock_us()});
     lc_send(lc, &fb);
     if (lc_http_request(lc->http, "GET", LC_PATH_NEXT, hdrs, NULL, 0, on_event, lc) < 0) {
         log_warn("/next: cannot start the request; retrying");
@@ -268,9 +257,8 @@ static void on_subscribed(int status, void *arg)
 {
     struct lc *lc = arg;
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_SUBSCRIBED);
-    frame_put_int(&fb, "status", status);
-    frame_put_uint(&fb, "t_subscribe_us", clock_us());
+    frame_encode_subscribed(&fb,
+                            &(struct ft_subscribed){.status = status, .t_subscribe_us = clock_us()});
     lc_send(lc, &fb);
 }
 
@@ -305,14 +293,14 @@ static void on_registered(const struct lc_http_resp *r, const char *err, void *a
         json_str(j, "accountId", CFG_STR_MAX - 1, &acct);
     }
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_REGISTERED);
-    frame_put_str(&fb, "ext_id", lc->ext_id);
-    frame_put_str(&fb, "fn_name", fn ? fn : lc->a->cfg->fn_name);
-    frame_put_str(&fb, "fn_version", ver ? ver : "$LATEST");
-    if (acct)
-        frame_put_str(&fb, "account_id", acct);
-    frame_put_uint(&fb, "t_start_us", lc->a->t_start_us);
-    frame_put_uint(&fb, "t_register_us", lc->t_register_us);
+    const struct ft_registered m = {
+        .ext_id = lc->ext_id,
+        .fn_name = fn ? fn : lc->a->cfg->fn_name,
+        .fn_version = ver ? ver : "$LATEST",
+        .account_id = acct,
+        .t_register_us = lc->t_register_us,
+    };
+    frame_encode_registered(&fb, &m);
     json_decref(j);
     lc_send(lc, &fb);
     lc->st = LC_SUBSCRIBING;

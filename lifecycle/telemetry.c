@@ -287,7 +287,7 @@ static int get_int(json_t *obj, const char *key, int64_t *out)
     return 0;
 }
 
-static int convert_platform(json_t *rec, struct lc_tele_platform *p)
+static int convert_platform(json_t *rec, struct ft_platform *p)
 {
     if (!json_is_object(rec))
         return -1;
@@ -297,59 +297,25 @@ static int convert_platform(json_t *rec, struct lc_tele_platform *p)
     p->version = get_str(rec, "version");
     p->runtime_version = get_str(rec, "runtimeVersion");
     p->runtime_version_arn = get_str(rec, "runtimeVersionArn");
-    p->phase = get_str(rec, "phase");
-    p->init_type = get_str(rec, "initializationType");
-    p->name = get_str(rec, "name");
-    p->state = get_str(rec, "state");
     p->reason = get_str(rec, "reason");
-    if (!get_int(rec, "droppedRecords", &p->dropped_records))
-        p->has |= LC_TP_DROPPED_RECORDS;
-    if (!get_int(rec, "droppedBytes", &p->dropped_bytes))
-        p->has |= LC_TP_DROPPED_BYTES;
+    p->has_dropped_records = !get_int(rec, "droppedRecords", &p->dropped_records);
+    p->has_dropped_bytes = !get_int(rec, "droppedBytes", &p->dropped_bytes);
 
     json_t *m = json_object_get(rec, "metrics");
     if (json_is_object(m)) {
-        if (!get_num(m, "durationMs", &p->duration_ms))
-            p->has |= LC_TP_DURATION;
-        if (!get_int(m, "billedDurationMs", &p->billed_ms))
-            p->has |= LC_TP_BILLED;
-        if (!get_int(m, "memorySizeMB", &p->memory_mb))
-            p->has |= LC_TP_MEMORY;
-        if (!get_int(m, "maxMemoryUsedMB", &p->max_memory_mb))
-            p->has |= LC_TP_MAX_MEMORY;
-        if (!get_num(m, "initDurationMs", &p->init_ms))
-            p->has |= LC_TP_INIT;
-        if (!get_num(m, "restoreDurationMs", &p->restore_ms))
-            p->has |= LC_TP_RESTORE;
-        if (!get_int(m, "producedBytes", &p->produced_bytes))
-            p->has |= LC_TP_PRODUCED;
-    }
-    json_t *spans = json_object_get(rec, "spans");
-    if (json_is_array(spans)) {
-        size_t i;
-        json_t *sp;
-        json_array_foreach(spans, i, sp) {
-            const char *nm = get_str(sp, "name");
-            if (nm && strcmp(nm, "extensionOverhead") == 0 &&
-                !get_num(sp, "durationMs", &p->overhead_ms)) {
-                p->has |= LC_TP_OVERHEAD;
-                break;
-            }
-        }
+        p->has_duration_ms = !get_num(m, "durationMs", &p->duration_ms);
+        p->has_billed_ms = !get_int(m, "billedDurationMs", &p->billed_ms);
+        p->has_memory_mb = !get_int(m, "memorySizeMB", &p->memory_mb);
+        p->has_max_memory_mb = !get_int(m, "maxMemoryUsedMB", &p->max_memory_mb);
+        p->has_init_ms = !get_num(m, "initDurationMs", &p->init_ms);
+        p->has_produced_bytes = !get_int(m, "producedBytes", &p->produced_bytes);
     }
     /* These three name an invocation; without the id they mean nothing. */
-    if (!p->request_id && (strcmp(p->event, "start") == 0 ||
-                           strcmp(p->event, "runtimeDone") == 0 ||
-                           strcmp(p->event, "report") == 0))
+    if (!p->request_id && (p->event == PE_START || p->event == PE_RUNTIME_DONE ||
+                           p->event == PE_REPORT))
         return -1;
     return 0;
 }
-
-static const char *const platform_events[] = {
-    "initStart", "initRuntimeDone", "initReport", "start", "runtimeDone",
-    "report", "restoreStart", "restoreRuntimeDone", "restoreReport",
-    "extension", "telemetrySubscription", "logsDropped",
-};
 
 /* Cuts *len to at most max bytes ending with the marker, on a UTF-8
  * boundary. buf must be writable and hold max + 1 bytes. */
@@ -383,26 +349,22 @@ static enum conv emit_record(json_t *el, const struct lc_tele_limits *lim,
     struct lc_tele_record r;
     memset(&r, 0, sizeof(r));
     if (strncmp(type, "platform.", 9) == 0) {
-        const char *ev = type + 9;
-        size_t k;
-        for (k = 0; k < sizeof(platform_events) / sizeof(*platform_events); k++)
-            if (strcmp(ev, platform_events[k]) == 0)
-                break;
-        if (k == sizeof(platform_events) / sizeof(*platform_events))
+        enum platform_event ev;
+        if (!frame_event_from(type + 9, strlen(type + 9), &ev))
             return CONV_UNKNOWN;
         r.kind = LC_TELE_PLATFORM;
-        r.u.platform.event = platform_events[k];
+        r.u.platform.event = ev;
         r.u.platform.time_ms = t_ms;
         if (convert_platform(rec, &r.u.platform))
             return CONV_MALFORMED;
         return cb(&r, arg) ? CONV_STOP : CONV_OK;
     }
 
-    enum lc_tele_source src;
+    enum log_source src;
     if (strcmp(type, "function") == 0)
-        src = LC_TELE_FUNCTION;
+        src = LOG_SRC_FUNCTION;
     else if (strcmp(type, "extension") == 0)
-        src = LC_TELE_EXTENSION;
+        src = LOG_SRC_EXTENSION;
     else
         return CONV_UNKNOWN;
 
@@ -561,108 +523,25 @@ int lc_telemetry_parse(const char *body, size_t len, const struct lc_tele_limits
     return rc;
 }
 
-/* ---- platform lines ---------------------------------------------------- */
+/* ---- what the flusher's platform lines need ------------------------- */
 
-/* Appends at *at, never past cap; a cut line stays NUL-terminated. */
-__attribute__((format(printf, 4, 5)))
-static int put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
+bool lc_tele_is_error(const struct ft_platform *p)
 {
-    if (*at >= cap)
-        return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf + *at, cap - *at, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -1;
-    *at += (size_t)n < cap - *at ? (size_t)n : cap - *at - 1;
-    return 0;
+    /* Datadog's extension adds the reason only when metrics came. */
+    return p->event == PE_RUNTIME_DONE && p->status && p->has_duration_ms &&
+           (strcmp(p->status, "timeout") == 0 || strcmp(p->status, "error") == 0);
 }
 
-/* errorType as a quoted, escaped string, the way Datadog's extension
- * prints it (a Rust debug string). */
-static void put_quoted(char *buf, size_t cap, size_t *at, const char *s)
+void lc_tele_pair(struct lc_tele_linectx *ctx, struct ft_platform *p)
 {
-    put(buf, cap, at, "\"");
-    for (; s && *s; s++) {
-        if (*s == '"' || *s == '\\')
-            put(buf, cap, at, "\\%c", *s);
-        else if (*s == '\n')
-            put(buf, cap, at, "\\n");
-        else if (*s == '\r')
-            put(buf, cap, at, "\\r");
-        else if (*s == '\t')
-            put(buf, cap, at, "\\t");
-        else
-            put(buf, cap, at, "%c", *s);
-    }
-    put(buf, cap, at, "\"");
-}
-
-int lc_telemetry_platform_line(const struct lc_tele_platform *p, double runtime_ms,
-                               char *buf, size_t cap, bool *is_error)
-{
-    if (!p || !p->event || !buf || cap == 0)
-        return -1;
-    if (is_error)
-        *is_error = false;
-    buf[0] = '\0';
-    size_t at = 0;
     const char *id = p->request_id ? p->request_id : "";
-    if (strcmp(p->event, "initStart") == 0) {
-        put(buf, cap, &at, "INIT_START Runtime Version: %s Runtime Version ARN: %s",
-            p->runtime_version ? p->runtime_version : "?",
-            p->runtime_version_arn ? p->runtime_version_arn : "?");
-    } else if (strcmp(p->event, "start") == 0) {
-        put(buf, cap, &at, "START RequestId: %s Version: %s", id,
-            p->version ? p->version : "$LATEST");
-    } else if (strcmp(p->event, "runtimeDone") == 0) {
-        put(buf, cap, &at, "END RequestId: %s", id);
-        /* Datadog's extension adds the reason only when metrics came. */
-        if (p->status && (p->has & LC_TP_DURATION)) {
-            if (strcmp(p->status, "timeout") == 0) {
-                put(buf, cap, &at, " Task timed out after %.2f seconds",
-                    p->duration_ms / 1000.0);
-                if (is_error)
-                    *is_error = true;
-            } else if (strcmp(p->status, "error") == 0) {
-                put(buf, cap, &at, " Task failed: ");
-                put_quoted(buf, cap, &at, p->error_type ? p->error_type : "");
-                if (is_error)
-                    *is_error = true;
-            }
-        }
-    } else if (strcmp(p->event, "report") == 0) {
-        double dur = (p->has & LC_TP_DURATION) ? p->duration_ms : 0.0;
-        double rt = runtime_ms > 0 ? runtime_ms : 0.0;
-        double post = runtime_ms > 0 ? dur - runtime_ms : 0.0;
-        put(buf, cap, &at,
-            "REPORT RequestId: %s Duration: %.2f ms Runtime Duration: %.2f ms "
-            "Post Runtime Duration: %.2f ms Billed Duration: %lld ms "
-            "Memory Size: %lld MB Max Memory Used: %lld MB",
-            id, dur, rt, post, (long long)((p->has & LC_TP_BILLED) ? p->billed_ms : 0),
-            (long long)((p->has & LC_TP_MEMORY) ? p->memory_mb : 0),
-            (long long)((p->has & LC_TP_MAX_MEMORY) ? p->max_memory_mb : 0));
-        if (p->has & LC_TP_INIT)
-            put(buf, cap, &at, " Init Duration: %.2f ms", p->init_ms);
-    } else {
-        return 0;
-    }
-    return (int)at;
-}
-
-int lc_telemetry_platform_line_ctx(struct lc_tele_linectx *ctx, const struct lc_tele_platform *p,
-                                   char *buf, size_t cap, bool *is_error)
-{
-    if (!ctx || !p || !p->event)
-        return -1;
-    const char *id = p->request_id ? p->request_id : "";
-    if (strcmp(p->event, "runtimeDone") == 0) {
+    p->is_error = lc_tele_is_error(p);
+    p->has_is_error = true;
+    if (p->event == PE_RUNTIME_DONE) {
         snprintf(ctx->request_id, sizeof(ctx->request_id), "%s", id);
-        ctx->runtime_ms = (p->has & LC_TP_DURATION) ? p->duration_ms : 0.0;
+        ctx->runtime_ms = p->has_duration_ms ? p->duration_ms : 0.0;
+    } else if (p->event == PE_REPORT && strcmp(ctx->request_id, id) == 0 && ctx->runtime_ms > 0) {
+        p->runtime_ms = ctx->runtime_ms;
+        p->has_runtime_ms = true;
     }
-    double rt = 0.0;
-    if (strcmp(p->event, "report") == 0 && strcmp(ctx->request_id, id) == 0)
-        rt = ctx->runtime_ms;
-    return lc_telemetry_platform_line(p, rt, buf, cap, is_error);
 }

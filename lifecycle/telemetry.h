@@ -1,5 +1,7 @@
 /* telemetry.h — parse one Telemetry API batch (schema 2022-12-13) that Lambda
- * POSTs to the listener, and format platform records as Datadog log lines.
+ * POSTs to the listener into typed records. Platform records are never
+ * turned into text here: the flusher writes Datadog's log lines from the
+ * FT_PLATFORM fields.
  *
  * Pure: no I/O, no globals, every size bounded by struct lc_tele_limits.
  *
@@ -26,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "frame.h"
+
 #define LC_TELE_MAX_BODY     (2u * 1024u * 1024u) /* 2 x maxBytes (1 MiB) */
 #define LC_TELE_MAX_RECORDS  10000u               /* maxItems upper bound */
 #define LC_TELE_MAX_MESSAGE  (1024u * 1024u)      /* Datadog's per-log cap */
@@ -43,56 +47,11 @@ struct lc_tele_limits {
 void lc_tele_limits_default(struct lc_tele_limits *lim);
 
 enum lc_tele_kind { LC_TELE_PLATFORM = 0, LC_TELE_LOG = 1 };
-/* Same numbering as FT_LOGS' source field. */
-enum lc_tele_source { LC_TELE_FUNCTION = 0, LC_TELE_EXTENSION = 1 };
-
-/* Which optional numbers of struct lc_tele_platform are present. */
-enum {
-    LC_TP_DURATION = 1u << 0,
-    LC_TP_BILLED = 1u << 1,
-    LC_TP_MEMORY = 1u << 2,
-    LC_TP_MAX_MEMORY = 1u << 3,
-    LC_TP_INIT = 1u << 4,
-    LC_TP_PRODUCED = 1u << 5,
-    LC_TP_OVERHEAD = 1u << 6,
-    LC_TP_DROPPED_RECORDS = 1u << 7,
-    LC_TP_DROPPED_BYTES = 1u << 8,
-    LC_TP_RESTORE = 1u << 9,
-};
-
-/* One platform.* record; maps onto FT_PLATFORM. Strings are NUL-terminated,
- * NULL when absent, and valid only during the callback. */
-struct lc_tele_platform {
-    const char *event;       /* type without "platform.": "start", ...   */
-    int64_t time_ms;         /* Unix epoch ms of the record's "time"      */
-    const char *request_id;
-    const char *status;      /* success | failure | error | timeout | ... */
-    const char *error_type;
-    const char *version;     /* start: function version                   */
-    const char *runtime_version;
-    const char *runtime_version_arn;
-    const char *phase;       /* init | invoke (initStart, initReport, ...) */
-    const char *init_type;   /* on-demand | provisioned-concurrency | ...  */
-    const char *name;        /* extension / telemetrySubscription: name    */
-    const char *state;       /* extension / telemetrySubscription: state   */
-    const char *reason;      /* logsDropped                               */
-    unsigned has;            /* LC_TP_* bits for the numbers below        */
-    double duration_ms;      /* metrics.durationMs                        */
-    int64_t billed_ms;       /* metrics.billedDurationMs                  */
-    int64_t memory_mb;       /* metrics.memorySizeMB                      */
-    int64_t max_memory_mb;   /* metrics.maxMemoryUsedMB                   */
-    double init_ms;          /* report: metrics.initDurationMs            */
-    double restore_ms;       /* report: metrics.restoreDurationMs         */
-    int64_t produced_bytes;  /* runtimeDone: metrics.producedBytes        */
-    double overhead_ms;      /* report: the extensionOverhead span        */
-    int64_t dropped_records; /* logsDropped                               */
-    int64_t dropped_bytes;   /* logsDropped                               */
-};
 
 /* One function/extension log record; maps onto one FT_LOGS entry. */
 struct lc_tele_log {
     int64_t time_ms;
-    enum lc_tele_source source;
+    enum log_source source;  /* LOG_SRC_FUNCTION or LOG_SRC_EXTENSION     */
     const char *message;     /* NUL-terminated; the text, or the JSON text
                               * of an object record (JSON log format)     */
     size_t message_len;
@@ -105,7 +64,8 @@ struct lc_tele_log {
 struct lc_tele_record {
     enum lc_tele_kind kind;
     union {
-        struct lc_tele_platform platform;
+        struct ft_platform platform; /* what Lambda sent; is_error and
+                                      * runtime_ms are left to lc_tele_pair */
         struct lc_tele_log log;
     } u;
 };
@@ -143,36 +103,23 @@ int lc_telemetry_parse(const char *body, size_t len,
  * allowed) into Unix epoch ms. Returns 0, or -1 if it is not one. */
 int lc_tele_time_ms(const char *s, int64_t *out_ms);
 
-/* Writes the log line Datadog's extension emits for a platform record:
- *   initStart   INIT_START Runtime Version: {v} Runtime Version ARN: {arn}
- *   start       START RequestId: {id} Version: {v}
- *   runtimeDone END RequestId: {id}[ Task timed out after {s:.2} seconds |
- *               Task failed: "{errorType}"]
- *   report      REPORT RequestId: {id} Duration: {:.2} ms Runtime Duration:
- *               {:.2} ms Post Runtime Duration: {:.2} ms Billed Duration: {}
- *               ms Memory Size: {} MB Max Memory Used: {} MB[ Init
- *               Duration: {:.2} ms]
- * runtime_ms is the durationMs of this invocation's runtimeDone (the caller
- * remembers it); <= 0 when unknown, which prints 0.00 for both runtime
- * fields as Datadog's extension does. *is_error (may be NULL) is set for the
- * timeout/failure END lines, whose log status is "error".
- * Returns the line length (< cap, NUL-terminated, cut if cap is short), 0
- * if this event has no line, -1 on bad arguments. */
-int lc_telemetry_platform_line(const struct lc_tele_platform *p,
-                               double runtime_ms, char *buf, size_t cap,
-                               bool *is_error);
+/* A runtimeDone that timed out or failed and carries metrics: Datadog's
+ * extension then adds the reason to its END line and gives the line the
+ * "error" status. */
+bool lc_tele_is_error(const struct ft_platform *p);
 
-/* The caller's memory between records for lc_telemetry_platform_line:
- * runtimeDone's durationMs, kept for the REPORT of the same request id.
- * Zero-initialise it once per lifecycle. */
+/* The caller's memory between records: runtimeDone's durationMs, kept for
+ * the report of the same request id. Zero-initialise it once per
+ * lifecycle. */
 struct lc_tele_linectx {
     char request_id[128];
     double runtime_ms;
 };
 
-/* lc_telemetry_platform_line with runtime_ms taken from (and runtimeDone
- * recorded into) ctx. */
-int lc_telemetry_platform_line_ctx(struct lc_tele_linectx *ctx, const struct lc_tele_platform *p,
-                                   char *buf, size_t cap, bool *is_error);
+/* Completes a parsed record for FT_PLATFORM: is_error (lc_tele_is_error)
+ * and, for the report of the runtimeDone last recorded in ctx, runtime_ms
+ * (the "Runtime Duration" of its REPORT line). A runtimeDone's duration is
+ * recorded into ctx. */
+void lc_tele_pair(struct lc_tele_linectx *ctx, struct ft_platform *p);
 
 #endif

@@ -116,9 +116,11 @@ static struct peer *link_of(struct sup *s, enum sup_kind k)
 static void send_frame(struct sup *s, enum sup_kind k, struct frame_buf *fb)
 {
     struct peer *p = link_of(s, k);
-    if (p && peer_send_buf(p, fb) == 0)
+    if (p && fb->err)
+        log_error("a frame to %s could not be encoded: dropped", s->child[k].name);
+    else if (p && peer_send_buf(p, fb) == 0)
         log_warn("%s's queue is full: frame %s dropped", s->child[k].name,
-                 frame_type_name(fb->p && fb->len > 7 ? fb->p[7] : 0));
+                 frame_type_name(frame_bytes_type(fb->p, fb->len)));
     frame_buf_free(fb);
 }
 
@@ -127,27 +129,24 @@ static void send_context(struct sup *s)
     if (!s->ext_id[0])
         return;
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_CONTEXT);
-    frame_put_str(&fb, "fn_name", s->fn_name);
-    frame_put_str(&fb, "fn_version", s->fn_version);
-    if (s->account_id[0])
-        frame_put_str(&fb, "account_id", s->account_id);
-    if (s->arn[0])
-        frame_put_str(&fb, "arn", s->arn);
-    if (s->request_id[0])
-        frame_put_str(&fb, "request_id", s->request_id);
-    frame_put_bool(&fb, "cold_start", s->cold_start);
+    const struct ft_context m = {
+        .fn_name = s->fn_name,
+        .fn_version = s->fn_version,
+        .account_id = s->account_id[0] ? s->account_id : NULL,
+        .arn = s->arn[0] ? s->arn : NULL,
+        .request_id = s->request_id[0] ? s->request_id : NULL,
+        .cold_start = s->cold_start,
+        .has_cold_start = true,
+    };
+    frame_encode_context(&fb, &m);
     send_frame(s, SUP_FLUSHER, &fb);
 }
 
 static void sup_flush(struct sup *s, uint64_t id, uint32_t budget_ms, bool final)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_FLUSH);
-    frame_put_uint(&fb, "flush_id", id);
-    frame_put_uint(&fb, "budget_ms", budget_ms);
-    if (final)
-        frame_put_bool(&fb, "final", true);
+    frame_encode_flush(&fb, &(struct ft_flush){.flush_id = id, .budget_ms = budget_ms,
+                                               .final = final, .has_final = final});
     send_frame(s, SUP_FLUSHER, &fb);
 }
 
@@ -187,7 +186,7 @@ static void sched_apply(struct sup *s, const struct sched_act *a, enum sched_pha
                      sup_sched_reason_name(a->reason),
                      held ? " (and for earlier invocations since the last such line)" : "");
         struct frame_buf fb = {0};
-        frame_begin(&fb, FT_GO);
+        frame_encode_go(&fb, &(struct ft_go){0});
         send_frame(s, SUP_LIFECYCLE, &fb);
     }
     evtimer_del(s->sched_timer);
@@ -225,13 +224,10 @@ static void on_sched_timer(evutil_socket_t fd, short what, void *arg)
     sched_apply(s, &a, before);
 }
 
-static void on_invoke(struct sup *s, const struct frame *f)
+static void on_invoke(struct sup *s, const struct ft_invoke *m)
 {
-    const char *rid = "", *arn = "";
-    int64_t deadline = 0;
-    frame_get_str(f, "request_id", &rid, NULL);
-    frame_get_str(f, "arn", &arn, NULL);
-    frame_get_int(f, "deadline_ms", &deadline);
+    const char *rid = m->request_id, *arn = m->arn;
+    int64_t deadline = m->deadline_ms;
     bool changed = strcmp(s->request_id, rid) != 0 || strcmp(s->arn, arn) != 0;
     snprintf(s->request_id, sizeof s->request_id, "%s", rid);
     snprintf(s->arn, sizeof s->arn, "%s", arn);
@@ -253,17 +249,14 @@ static void on_invoke(struct sup *s, const struct frame *f)
 
 /* A platform record that matters to scheduling (the lifecycle child forwards
  * it; it is spooled for the flusher separately). */
-static void on_platform(struct sup *s, const struct frame *f)
+static void on_platform(struct sup *s, const struct ft_platform *m)
 {
-    const char *ev = "", *rid = NULL;
-    frame_get_str(f, "event", &ev, NULL);
-    if (!frame_get_str(f, "request_id", &rid, NULL) || rid[0] == '\0')
-        rid = NULL;
-    if (rid && s->cold_start && (strcmp(ev, "start") == 0 || strcmp(ev, "runtimeDone") == 0)) {
+    const char *rid = m->request_id && m->request_id[0] ? m->request_id : NULL;
+    if (rid && s->cold_start && (m->event == PE_START || m->event == PE_RUNTIME_DONE)) {
         /* an invocation whose INVOKE we never saw (lifecycle died in /next) */
         s->cold_start = false;
     }
-    if (strcmp(ev, "runtimeDone") != 0)
+    if (m->event != PE_RUNTIME_DONE)
         return;
     sched_sync_flusher(s);
     struct sched_act a;
@@ -442,75 +435,68 @@ static void on_link_lost(struct sup *s, enum sup_kind k, struct peer *p)
 void sup_on_lifecycle(struct peer *p, const struct frame *f, void *arg)
 {
     struct sup *s = arg;
-    const char *str = "";
-    uint64_t t;
-    int64_t i = 0;
     if (f == NULL) {
         on_link_lost(s, SUP_LIFECYCLE, p);
         return;
     }
     switch (f->type) {
-    case FT_REGISTERED:
-        frame_get_str(f, "ext_id", &str, NULL);
-        snprintf(s->ext_id, sizeof s->ext_id, "%s", str);
-        frame_get_str(f, "fn_name", &str, NULL);
-        snprintf(s->fn_name, sizeof s->fn_name, "%s", str);
-        frame_get_str(f, "fn_version", &str, NULL);
-        snprintf(s->fn_version, sizeof s->fn_version, "%s", str);
-        if (frame_get_str(f, "account_id", &str, NULL))
-            snprintf(s->account_id, sizeof s->account_id, "%s", str);
-        if (!s->t_register_us && frame_get_uint(f, "t_register_us", &t))
-            s->t_register_us = t;
+    case FT_REGISTERED: {
+        const struct ft_registered *m = &f->u.registered;
+        snprintf(s->ext_id, sizeof s->ext_id, "%s", m->ext_id);
+        snprintf(s->fn_name, sizeof s->fn_name, "%s", m->fn_name);
+        snprintf(s->fn_version, sizeof s->fn_version, "%s", m->fn_version);
+        if (m->account_id)
+            snprintf(s->account_id, sizeof s->account_id, "%s", m->account_id);
+        if (!s->t_register_us)
+            s->t_register_us = m->t_register_us;
         log_debug("registered as %s", s->ext_name);
         sup_proc_event(s, SUP_LIFECYCLE, PE_READY);
         send_context(s);
         break;
+    }
     case FT_SUBSCRIBED:
-        if (frame_get_int(f, "status", &i))
-            s->subscribe_status = (int)i;
+        s->subscribe_status = (int)f->u.subscribed.status;
         /* only an accepted subscription will bring platform.runtimeDone */
         sup_sched_set_telemetry(&s->sched, s->subscribe_status == 200);
-        if (!s->t_subscribe_us && frame_get_uint(f, "t_subscribe_us", &t))
-            s->t_subscribe_us = t;
+        if (!s->t_subscribe_us)
+            s->t_subscribe_us = f->u.subscribed.t_subscribe_us;
         break;
     case FT_NEXT_WAIT:
         sup_proc_event(s, SUP_LIFECYCLE, PE_READY);
-        if (!s->t_first_next_us && s->ext_id[0] && frame_get_uint(f, "t_us", &t)) {
-            s->t_first_next_us = t;
+        if (!s->t_first_next_us && s->ext_id[0]) {
+            s->t_first_next_us = f->u.next_wait.t_us;
             maybe_log_init(s);
         }
         break;
     case FT_INVOKE:
         if (!s->shutting)
-            on_invoke(s, f);
+            on_invoke(s, &f->u.invoke);
         break;
-    case FT_SHUTDOWN:
-        frame_get_str(f, "reason", &str, NULL);
-        frame_get_int(f, "deadline_ms", &i);
-        {
-            char why[64];
-            snprintf(why, sizeof why, "SHUTDOWN %.40s", str);
-            sup_shutdown(s, i, why);
-        }
+    case FT_SHUTDOWN: {
+        char why[64];
+        snprintf(why, sizeof why, "SHUTDOWN %.40s", f->u.shutdown.reason);
+        sup_shutdown(s, f->u.shutdown.deadline_ms, why);
         break;
-    case FT_FATAL:
-        frame_get_str(f, "error", &str, NULL);
-        if (frame_get_int(f, "status", &i) && i >= 500 && !s->ext_id[0]) {
-            log_error("the platform refused registration (%s) and asks extensions to exit", str);
+    }
+    case FT_FATAL: {
+        const struct ft_fatal *m = &f->u.fatal;
+        if (m->has_status && m->status >= 500 && !s->ext_id[0]) {
+            log_error("the platform refused registration (%s) and asks extensions to exit", m->error);
             sup_exit(s, 1);
         }
-        log_error("the platform refused the extension: %s; staying idle until shutdown", str);
+        log_error("the platform refused the extension: %s; staying idle until shutdown", m->error);
         break;
+    }
     case FT_PLATFORM:
     case FT_LOGS: {
         if (f->type == FT_PLATFORM)
-            on_platform(s, f);
+            on_platform(s, &f->u.platform);
         sup_settle_extend(s);
         if (s->cfg.idle)
             break; /* idle mode ships nothing, so it keeps nothing */
         /* re-encode rather than relay the child's bytes: what we spool is ours */
         struct frame_buf fb = {0};
-        if (frame_reencode(f, &fb) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
+        if (frame_encode(&fb, f) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
             sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
         else
             log_warn("data frame %s could not be spooled", frame_type_name(f->type));
@@ -525,7 +511,6 @@ void sup_on_lifecycle(struct peer *p, const struct frame *f, void *arg)
 void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
 {
     struct sup *s = arg;
-    uint64_t id = 0, t;
     if (f == NULL) {
         on_link_lost(s, SUP_FLUSHER, p);
         if (s->shutting && s->final_flush_id) {
@@ -537,31 +522,30 @@ void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
     switch (f->type) {
     case FT_READY:
         if (!s->t_fl_ready_us) {
-            frame_get_uint(f, "t_start_us", &s->t_fl_start_us);
-            frame_get_uint(f, "t_tls_us", &s->t_fl_tls_us);
-            frame_get_uint(f, "t_ready_us", &s->t_fl_ready_us);
+            s->t_fl_start_us = f->u.ready.t_start_us;
+            s->t_fl_tls_us = f->u.ready.t_tls_us;
+            s->t_fl_ready_us = f->u.ready.t_ready_us;
             maybe_log_init(s);
         }
         sup_proc_event(s, SUP_FLUSHER, PE_READY);
         break;
     case FT_ACK:
-        if (frame_get_uint(f, "upto", &t)) {
-            sup_spool_ack(&s->spool, t);
-            sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
-        }
+        sup_spool_ack(&s->spool, f->u.ack.upto);
+        sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
         break;
     case FT_FLUSHED: {
-        bool ok = false, unreachable = false;
-        uint64_t sent = 0, failed = 0;
-        frame_get_uint(f, "flush_id", &id);
-        frame_get_bool(f, "ok", &ok);
-        frame_get_bool(f, "unreachable", &unreachable);
-        frame_get_uint(f, "sent", &sent);
-        frame_get_uint(f, "failed", &failed);
-        enum sched_outcome res = ok            ? (sent ? SCHED_FLUSH_OK : SCHED_FLUSH_EMPTY)
-                                 : unreachable ? SCHED_FLUSH_UNREACHABLE
-                                 : sent || failed ? SCHED_FLUSH_FAILED
-                                                  : SCHED_FLUSH_SKIPPED;
+        const struct ft_flushed *m = &f->u.flushed;
+        uint64_t id = m->flush_id;
+        bool ok = m->ok;
+        log_debug("flush %llu done: %s, %llu sent, %llu failed, %llu dropped, %llu ms",
+                  (unsigned long long)id, ok ? "ok" : "not ok", (unsigned long long)m->sent,
+                  (unsigned long long)m->failed, (unsigned long long)m->dropped,
+                  (unsigned long long)m->ms);
+        bool unreachable = m->has_unreachable && m->unreachable;
+        enum sched_outcome res = ok                     ? (m->sent ? SCHED_FLUSH_OK : SCHED_FLUSH_EMPTY)
+                                 : unreachable          ? SCHED_FLUSH_UNREACHABLE
+                                 : m->sent || m->failed ? SCHED_FLUSH_FAILED
+                                                        : SCHED_FLUSH_SKIPPED;
         struct sched_act a;
         sup_sched_flushed(&s->sched, id, res, clock_us(), &a);
         if (s->shutting)

@@ -139,6 +139,14 @@ static void on_respawn(evutil_socket_t fd, short what, void *arg)
 /* In the new child: drop what belongs to the parent or to the sibling. */
 static void child_setup(struct sup *s, enum sup_kind k, pid_t parent)
 {
+    /* The child builds its own event base. The supervisor's, inherited by
+     * fork, still holds its signal events, and libevent lets one base per
+     * process have signals (it warns on stderr, which ships as a log line).
+     * event_reinit moves the copy off the epoll instance it shares with
+     * the supervisor, so freeing it touches nothing of the parent's. */
+    if (event_reinit(s->base) == 0)
+        event_base_free(s->base);
+    s->base = NULL;
     for (int o = 0; o < SUP_NKIND; o++)
         if (s->child[o].peer)
             close(peer_fd(s->child[o].peer));

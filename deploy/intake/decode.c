@@ -11,10 +11,12 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "mpwalk.h"
 #include "sketch.pb-c.h"
 #include "trace.pb-c.h"
 
 #define MAX_DEPTH 64
+#define MP_MAX_VALUES (1u << 20) /* msgpack values in one body */
 
 const char *ik_kind_name(enum ik_kind k)
 {
@@ -446,77 +448,6 @@ static json_t *traces_json(const uint8_t *body, size_t len, const char **err)
 
 /* ---------- msgpack (trace stats) ---------- */
 
-static uint64_t be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-/* Walks one msgpack object without allocating, so a claimed element count
- * can never be larger than the bytes left (msgpack-c would allocate for the
- * claim before reading). Returns the end of the object or NULL. */
-static const uint8_t *mp_check(const uint8_t *p, const uint8_t *end, int depth)
-{
-	if (p >= end || depth > MAX_DEPTH)
-		return NULL;
-	uint8_t t = *p++;
-	uint64_t n = 0, items = 0;
-	size_t avail = (size_t)(end - p);
-	if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3)
-		return p;
-	if ((t & 0xf0) == 0x80)
-		items = 2 * (uint64_t)(t & 0x0f);
-	else if ((t & 0xf0) == 0x90)
-		items = t & 0x0f;
-	else if ((t & 0xe0) == 0xa0)
-		n = t & 0x1f;
-	else {
-		static const uint8_t fixed[] = { [0xca - 0xc0] = 4, [0xcb - 0xc0] = 8, [0xcc - 0xc0] = 1, [0xcd - 0xc0] = 2,
-			[0xce - 0xc0] = 4, [0xcf - 0xc0] = 8, [0xd0 - 0xc0] = 1, [0xd1 - 0xc0] = 2, [0xd2 - 0xc0] = 4,
-			[0xd3 - 0xc0] = 8, [0xd4 - 0xc0] = 2, [0xd5 - 0xc0] = 3, [0xd6 - 0xc0] = 5, [0xd7 - 0xc0] = 9,
-			[0xd8 - 0xc0] = 17 };
-		int lenbytes = 0, extra = 0, container = 0;
-		switch (t) {
-		case 0xc4: case 0xd9: lenbytes = 1; break;
-		case 0xc5: case 0xda: lenbytes = 2; break;
-		case 0xc6: case 0xdb: lenbytes = 4; break;
-		case 0xc7: lenbytes = 1; extra = 1; break;
-		case 0xc8: lenbytes = 2; extra = 1; break;
-		case 0xc9: lenbytes = 4; extra = 1; break;
-		case 0xdc: lenbytes = 2; container = 1; break;
-		case 0xdd: lenbytes = 4; container = 1; break;
-		case 0xde: lenbytes = 2; container = 2; break;
-		case 0xdf: lenbytes = 4; container = 2; break;
-		case 0xc1:
-			return NULL;
-		default:
-			if (t - 0xc0 < (int)sizeof(fixed) && fixed[t - 0xc0])
-				return (size_t)fixed[t - 0xc0] <= avail ? p + fixed[t - 0xc0] : NULL;
-			return NULL;
-		}
-		if ((size_t)lenbytes > avail)
-			return NULL;
-		n = be(p, lenbytes);
-		p += lenbytes;
-		avail -= (size_t)lenbytes;
-		if (container) {
-			items = n * (uint64_t)container;
-			n = 0;
-		} else {
-			n += (uint64_t)extra;
-		}
-	}
-	if (n > avail || items > avail)
-		return NULL;
-	p += n;
-	for (uint64_t i = 0; i < items; i++)
-		if (!(p = mp_check(p, end, depth + 1)))
-			return NULL;
-	return p;
-}
-
 static json_t *b64_json(const uint8_t *d, size_t n)
 {
 	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -606,13 +537,16 @@ static json_t *mp_json(const msgpack_object *o, int depth)
 
 static json_t *stats_json(const uint8_t *body, size_t len, const char **err)
 {
-	const uint8_t *end = mp_check(body, body + len, 0);
-	if (!end) {
-		*err = "malformed msgpack";
+	/* the walk first: msgpack-c would allocate for a declared count before
+	 * reading the elements */
+	const struct mpw_limits lim = { MAX_DEPTH, MP_MAX_VALUES, IK_MAX_DECODED };
+	int rc = mpw_check(body, len, &lim, NULL, 0);
+	if (rc == MPW_TRAILING) {
+		*err = "bytes after the msgpack object";
 		return NULL;
 	}
-	if (end != body + len) {
-		*err = "bytes after the msgpack object";
+	if (rc != MPW_OK) {
+		*err = "malformed msgpack";
 		return NULL;
 	}
 	msgpack_unpacked u;

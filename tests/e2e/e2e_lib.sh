@@ -37,6 +37,10 @@ check_all_invocations() {
     [ "$(jq '.invocations | length' "$r")" = "$n" ] || fail "$(jq '.invocations | length' "$r") invocations, expected $n" || return 1
     [ "$(jq '[.invocations[] | select(.status != "success")] | length' "$r")" = 0 ] ||
         fail "failed invocations: $(jq -c '[.invocations[] | select(.status != "success")]' "$r")" || return 1
+    # libevent's own warnings ("[warn] Added a signal to event base ...")
+    # reach stderr, which Lambda ships as the customer's logs: none may appear
+    ! grep -qE "\[(warn|err)\] " "$d/ext.log" ||
+        fail "libevent warning: $(grep -m1 -E '\[(warn|err)\] ' "$d/ext.log")" || return 1
     # in a sanitizer build, a finding in any of the three processes fails the test
     ! grep -qE "runtime error:|AddressSanitizer|LeakSanitizer" "$d/ext.log" ||
         fail "sanitizer report: $(grep -m3 -E 'runtime error:|Sanitizer' "$d/ext.log")" || return 1

@@ -24,8 +24,9 @@ if(TARGET fake-intake AND TARGET fc_proto)
     set(IK_SRC ${CMAKE_SOURCE_DIR}/deploy/intake)
     add_executable(fuzz_intake_http1 ${FORKCAP_TESTS}/intake/fuzz_http1.c ${IK_SRC}/http1.c)
     target_include_directories(fuzz_intake_http1 PRIVATE ${IK_SRC})
-    add_executable(fuzz_intake_decode ${FORKCAP_TESTS}/intake/fuzz_decode.c ${IK_SRC}/decode.c)
-    target_include_directories(fuzz_intake_decode PRIVATE ${IK_SRC})
+    add_executable(fuzz_intake_decode ${FORKCAP_TESTS}/intake/fuzz_decode.c ${IK_SRC}/decode.c
+                   ${CMAKE_SOURCE_DIR}/common/mpwalk.c)
+    target_include_directories(fuzz_intake_decode PRIVATE ${IK_SRC} ${CMAKE_SOURCE_DIR}/common)
     target_link_libraries(fuzz_intake_decode PRIVATE fc_proto PkgConfig::JANSSON PkgConfig::ZSTD
                           PkgConfig::ZLIB PkgConfig::MSGPACK m)
     foreach(f fuzz_intake_http1 fuzz_intake_decode)

@@ -28,11 +28,12 @@ if(FORKCAP_FUZZ)
   set(LCTELE_SRC ${PROJECT_SOURCE_DIR}/lifecycle)
   add_executable(fuzz_lc_build ${LCTELE_DIR}/fuzz_lc_build.c ${LCTELE_SRC}/lc_listener.c
                  ${LCTELE_SRC}/lc_req.c ${LCTELE_SRC}/telemetry.c ${PROJECT_SOURCE_DIR}/common/frame.c
+                 ${PROJECT_SOURCE_DIR}/common/mpwalk.c
                  ${PROJECT_SOURCE_DIR}/common/peer.c ${PROJECT_SOURCE_DIR}/common/log.c)
   target_include_directories(fuzz_lc_build PRIVATE ${LCTELE_SRC} ${PROJECT_SOURCE_DIR}/common)
   target_compile_options(fuzz_lc_build PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(fuzz_lc_build PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_lc_build PRIVATE PkgConfig::EVENT PkgConfig::JANSSON m)
+  target_link_libraries(fuzz_lc_build PRIVATE PkgConfig::EVENT PkgConfig::JANSSON PkgConfig::MSGPACK m)
   add_test(NAME fuzz_lc_build COMMAND fuzz_lc_build -max_total_time=5 -max_len=65536 -rss_limit_mb=2048
                                       -seed_inputs=${LCTELE_DIR}/seeds/batch.json)
   set_tests_properties(fuzz_lc_build PROPERTIES LABELS "fuzz" TIMEOUT 60)

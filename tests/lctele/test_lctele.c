@@ -201,24 +201,15 @@ static void decode(struct frame_buf *fb, struct frame *f)
         fail_msg("frame_decode: %s", err);
 }
 
-static const char *str_of(const struct frame *f, const char *key)
-{
-    const char *s;
-    return frame_get_str(f, key, &s, NULL) ? s : NULL;
-}
-
 /* The records of a LOGS frame as "source|request_id|message" lines. */
 static void logs_text(const struct frame *f, char *out, size_t cap)
 {
-    uint32_t n;
-    const struct fv *rec = frame_get_array(f, "records", &n);
     out[0] = '\0';
-    for (uint32_t i = 0; i < n; i++, rec = i < n ? frame_next(f, rec) : rec) {
-        const struct fv *t = rec + 1, *src = &f->nodes[t->end], *rid = &f->nodes[src->end],
-                        *msg = &f->nodes[rid->end];
+    for (uint32_t i = 0; i < f->u.logs.n_records; i++) {
+        const struct ft_log_record *r = &f->u.logs.records[i];
         char line[512];
-        snprintf(line, sizeof line, "%llu|%s|%.200s\n", (unsigned long long)src->v.u,
-                 rid->kind == FV_STR ? rid->v.s : "-", msg->v.s);
+        snprintf(line, sizeof line, "%u|%s|%.200s\n", (unsigned)r->source,
+                 r->request_id ? r->request_id : "-", r->message);
         strncat(out, line, cap - strlen(out) - 1);
     }
 }
@@ -231,63 +222,83 @@ static void test_build_order_and_fields(void **state)
     size_t n;
     struct lc_tele_stats st;
     assert_int_equal(lc_listener_build(BATCH, strlen(BATCH), true, &ctx, &fr, &n, &st), LC_TELE_OK);
-    /* logs-before-platform for each platform record: L P L P L P L P */
-    assert_int_equal(n, 8);
-    const char *want_event[] = {"initStart", "start", "runtimeDone", "report"};
+    /* batch order: initStart, start, the two log lines, runtimeDone, report;
+     * platform records travel as typed fields, never as text */
+    assert_int_equal(n, 5);
+    const uint32_t want_type[] = {FT_PLATFORM, FT_PLATFORM, FT_LOGS, FT_PLATFORM, FT_PLATFORM};
+    const enum platform_event want_event[] = {PE_INIT_START, PE_START, 0, PE_RUNTIME_DONE, PE_REPORT};
+    const int64_t want_t[] = {0, 1, 0, 3, 4};
     char text[4096];
     for (size_t i = 0; i < n; i++) {
         struct frame f;
         decode(&fr[i], &f);
-        if (i % 2 == 0) {
-            assert_int_equal(f.type, FT_LOGS);
+        assert_int_equal(f.type, want_type[i]);
+        if (f.type == FT_LOGS) {
             logs_text(&f, text, sizeof text);
-            if (i == 0)
-                assert_non_null(strstr(text, "2|-|INIT_START Runtime Version: nodejs:20"));
-            if (i == 2)
-                assert_non_null(strstr(text, "2|r-1|START RequestId: r-1 Version: $LATEST"));
-            if (i == 4) {
-                /* batch order: function, extension, then the END line */
-                assert_string_equal(text, "0|-|hello\n1|-|ext line\n2|r-1|END RequestId: r-1\n");
-            }
-            if (i == 6)
-                assert_non_null(strstr(text, "2|r-1|REPORT RequestId: r-1 Duration: 12.25 ms "
-                                             "Runtime Duration: 10.50 ms"));
-        } else {
-            assert_int_equal(f.type, FT_PLATFORM);
-            assert_string_equal(str_of(&f, "event"), want_event[i / 2]);
-            int64_t t;
-            assert_true(frame_get_int(&f, "time_ms", &t));
-            assert_int_equal(t, 1665532800000LL + 100 * (int64_t)(i == 1 ? 0 : i == 3 ? 1 : i == 5 ? 3 : 4));
+            assert_string_equal(text, "0|-|hello\n1|-|ext line\n");
+            frame_free(&f);
+            continue;
         }
-        if (i == 7) {
-            int64_t v;
-            double d;
-            assert_string_equal(str_of(&f, "request_id"), "r-1");
-            assert_string_equal(str_of(&f, "status"), "success");
-            assert_true(frame_get_int(&f, "billed_ms", &v));
-            assert_int_equal(v, 13);
-            assert_true(frame_get_int(&f, "memory_mb", &v));
-            assert_int_equal(v, 128);
-            assert_true(frame_get_int(&f, "max_memory_mb", &v));
-            assert_int_equal(v, 70);
-            assert_true(frame_get_float(&f, "duration_ms", &d));
-            assert_true(d > 12.24 && d < 12.26);
-            assert_true(frame_get_float(&f, "init_ms", &d));
-            assert_true(d > 200.4 && d < 200.6);
-            assert_true(frame_get_float(&f, "overhead_ms", &d));
-            assert_true(d > 1.4 && d < 1.6);
-        }
-        if (i == 5) {
-            int64_t v;
-            assert_true(frame_get_int(&f, "produced_bytes", &v));
-            assert_int_equal(v, 7);
+        const struct ft_platform *m = &f.u.platform;
+        assert_int_equal(m->event, want_event[i]);
+        assert_int_equal(m->time_ms, 1665532800000LL + 100 * want_t[i]);
+        assert_true(m->has_is_error);
+        assert_false(m->is_error);
+        if (i == 0) {
+            assert_string_equal(m->runtime_version, "nodejs:20");
+            assert_null(m->request_id);
         }
         if (i == 1)
-            assert_string_equal(str_of(&f, "runtime_version"), "nodejs:20");
-        if (i == 3)
-            assert_string_equal(str_of(&f, "version"), "$LATEST");
+            assert_string_equal(m->version, "$LATEST");
+        if (i == 3) {
+            assert_true(m->has_produced_bytes);
+            assert_int_equal(m->produced_bytes, 7);
+            assert_false(m->has_runtime_ms);
+        }
+        if (i == 4) {
+            assert_string_equal(m->request_id, "r-1");
+            assert_string_equal(m->status, "success");
+            assert_true(m->has_billed_ms && m->billed_ms == 13);
+            assert_true(m->has_memory_mb && m->memory_mb == 128);
+            assert_true(m->has_max_memory_mb && m->max_memory_mb == 70);
+            assert_true(m->has_duration_ms && m->duration_ms > 12.24 && m->duration_ms < 12.26);
+            assert_true(m->has_init_ms && m->init_ms > 200.4 && m->init_ms < 200.6);
+            /* paired with its runtimeDone for the REPORT line's Runtime Duration */
+            assert_true(m->has_runtime_ms);
+            assert_float_equal(m->runtime_ms, 10.5, 1e-9);
+        }
         frame_free(&f);
     }
+    lc_listener_frames_free(fr, n);
+}
+
+/* A timed-out invocation: is_error travels as a field; logsDropped keeps its counts. */
+static void test_build_error_and_dropped(void **state)
+{
+    (void)state;
+    const char *b =
+        "[{\"time\":\"2022-10-12T00:00:00.000Z\",\"type\":\"platform.runtimeDone\",\"record\":"
+        "{\"requestId\":\"r-9\",\"status\":\"timeout\",\"metrics\":{\"durationMs\":3000}}},"
+        "{\"time\":\"2022-10-12T00:00:00.000Z\",\"type\":\"platform.logsDropped\",\"record\":"
+        "{\"reason\":\"Consumer seems to have fallen behind\",\"droppedRecords\":12,"
+        "\"droppedBytes\":3456}}]";
+    struct lc_tele_linectx ctx = {0};
+    struct frame_buf *fr;
+    size_t n;
+    assert_int_equal(lc_listener_build(b, strlen(b), true, &ctx, &fr, &n, NULL), LC_TELE_OK);
+    assert_int_equal(n, 2);
+    struct frame f;
+    decode(&fr[0], &f);
+    assert_int_equal(f.u.platform.event, PE_RUNTIME_DONE);
+    assert_true(f.u.platform.has_is_error && f.u.platform.is_error);
+    assert_string_equal(f.u.platform.status, "timeout");
+    frame_free(&f);
+    decode(&fr[1], &f);
+    assert_int_equal(f.u.platform.event, PE_LOGS_DROPPED);
+    assert_string_equal(f.u.platform.reason, "Consumer seems to have fallen behind");
+    assert_true(f.u.platform.has_dropped_records && f.u.platform.dropped_records == 12);
+    assert_true(f.u.platform.has_dropped_bytes && f.u.platform.dropped_bytes == 3456);
+    frame_free(&f);
     lc_listener_frames_free(fr, n);
 }
 
@@ -334,10 +345,8 @@ static void test_build_split(void **state)
     for (size_t i = 0; i < n; i++) {
         struct frame f;
         decode(&fr[i], &f);
-        uint32_t cnt;
         assert_int_equal(f.type, FT_LOGS);
-        frame_get_array(&f, "records", &cnt);
-        total += cnt;
+        total += f.u.logs.n_records;
         frame_free(&f);
     }
     assert_int_equal(total, 3);
@@ -404,16 +413,9 @@ static void big_frame(struct frame_buf *fb, size_t len)
     assert_non_null(s);
     memset(s, 'x', len);
     memset(fb, 0, sizeof *fb);
-    frame_begin(fb, FT_LOGS);
-    frame_put_key(fb, "records");
-    size_t at = frame_val_array_begin(fb);
-    size_t a = frame_val_array_begin(fb);
-    frame_val_int(fb, 1);
-    frame_val_uint(fb, 0);
-    frame_val_nil(fb);
-    frame_val_str(fb, s, len);
-    frame_val_array_end(fb, a, 4);
-    frame_val_array_end(fb, at, 1);
+    const struct ft_log_record r = {.time_ms = 1, .source = LOG_SRC_FUNCTION, .message = s,
+                                    .message_len = len};
+    assert_int_equal(frame_encode_logs(fb, &(struct ft_logs){.records = &r, .n_records = 1}), 0);
     free(s);
 }
 
@@ -471,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_req_refusals),
         cmocka_unit_test(test_req_refusals2),
         cmocka_unit_test(test_build_order_and_fields),
+        cmocka_unit_test(test_build_error_and_dropped),
         cmocka_unit_test(test_build_logs_off),
         cmocka_unit_test(test_build_split),
         cmocka_unit_test(test_build_unreadable),

@@ -50,8 +50,8 @@ static const char *str(struct rd *r, char *buf)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *events[] = { "initStart", "initReport", "runtimeDone", "report",
-                                    "start", NULL };
+    static const enum platform_event events[] = { PE_INIT_START, PE_INIT_REPORT, PE_RUNTIME_DONE,
+                                                   PE_REPORT, PE_START, PE_LOGS_DROPPED };
     static const char *status[] = { "success", "error", "timeout", "failure", NULL };
     static const char *ids[] = { "a", "b", "c", "", NULL };
     struct met_agg *a = met_new(32);
@@ -75,14 +75,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             enh_on_invoke(st, num(&r), ids[byte(&r) % 5]);
             break;
         case 2: {
-            struct enh_platform e = {
+            unsigned has = byte(&r);
+            struct ft_platform e = {
                 .event = events[byte(&r) % 6], .time_ms = num(&r),
                 .request_id = ids[byte(&r) % 5], .status = status[byte(&r) % 5],
                 .error_type = (byte(&r) & 1) ? "Runtime.OutOfMemory" : NULL,
                 .duration_ms = (double)num(&r) / 7, .billed_ms = num(&r),
                 .memory_mb = num(&r), .max_memory_mb = num(&r),
                 .init_ms = (double)num(&r) / 3, .produced_bytes = num(&r),
-                .has = byte(&r),
+                .has_duration_ms = has & 1, .has_billed_ms = has & 2, .has_memory_mb = has & 4,
+                .has_max_memory_mb = has & 8, .has_init_ms = has & 16,
+                .has_produced_bytes = has & 32,
             };
             enh_on_platform(st, &e);
             break;

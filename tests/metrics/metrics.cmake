@@ -10,7 +10,8 @@ if(TARGET fc_proto)
   endforeach()
 
   add_library(fc_metrics_core STATIC ${MET_SRCS})
-  target_include_directories(fc_metrics_core PUBLIC ${PROJECT_SOURCE_DIR}/flusher)
+  target_include_directories(fc_metrics_core PUBLIC ${PROJECT_SOURCE_DIR}/flusher
+                             ${PROJECT_SOURCE_DIR}/common)
   target_link_libraries(fc_metrics_core PUBLIC fc_proto PkgConfig::JANSSON m)
 
   foreach(t ddsketch aggregator encoders enhanced dogstatsd)
@@ -25,7 +26,7 @@ if(TARGET fc_proto)
     # encoders; fuzz_enhanced: scripted platform event sequences.
     foreach(t fuzz_dogstatsd fuzz_enhanced)
       add_executable(${t} ${MET_DIR}/${t}.c ${MET_SRCS})
-      target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/flusher)
+      target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/flusher ${PROJECT_SOURCE_DIR}/common)
       target_compile_options(${t} PRIVATE -fsanitize=fuzzer,address,undefined)
       target_link_options(${t} PRIVATE -fsanitize=fuzzer,address,undefined)
       target_link_libraries(${t} PRIVATE fc_proto PkgConfig::JANSSON m)

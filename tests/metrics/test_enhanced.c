@@ -55,9 +55,22 @@ static const struct enh_tag_context CTX = {
     .dd_tags = "team:a,owner:b extra:c", .memory_mb = 1024,
 };
 
-static struct enh_platform ev(const char *event, int64_t t, const char *id)
+/* Which optional numbers of a platform record are present (bits). */
+enum { TH_DURATION = 1, TH_BILLED = 2, TH_MEMORY = 4, TH_MAX_MEMORY = 8, TH_INIT = 16, TH_PRODUCED = 32 };
+
+static void set_has(struct ft_platform *e, unsigned bits)
 {
-    return (struct enh_platform){ .event = event, .time_ms = t, .request_id = id };
+    e->has_duration_ms = bits & TH_DURATION;
+    e->has_billed_ms = bits & TH_BILLED;
+    e->has_memory_mb = bits & TH_MEMORY;
+    e->has_max_memory_mb = bits & TH_MAX_MEMORY;
+    e->has_init_ms = bits & TH_INIT;
+    e->has_produced_bytes = bits & TH_PRODUCED;
+}
+
+static struct ft_platform ev(enum platform_event event, int64_t t, const char *id)
+{
+    return (struct ft_platform){ .event = event, .time_ms = t, .request_id = id };
 }
 
 static void test_sequence_x86(void **state)
@@ -67,41 +80,41 @@ static void test_sequence_x86(void **state)
     struct enh_state *st = enh_new(a);
     assert_int_equal(enh_set_context(st, &CTX), 0);
 
-    struct enh_platform e = ev("initStart", 1000000, NULL);
+    struct ft_platform e = ev(PE_INIT_START, 1000000, NULL);
     assert_int_equal(enh_on_platform(st, &e), 0);
-    e = ev("initReport", 1000200, NULL);
-    e.init_ms = 180, e.has = ENH_HAS_INIT;
+    e = ev(PE_INIT_REPORT, 1000200, NULL);
+    e.init_ms = 180, set_has(&e, TH_INIT);
     assert_int_equal(enh_on_platform(st, &e), 0);
     assert_int_equal(enh_on_invoke(st, 1000300, "r1"), 0);
-    e = ev("runtimeDone", 1000500, "r1");
+    e = ev(PE_RUNTIME_DONE, 1000500, "r1");
     e.status = "success", e.duration_ms = 150.5, e.produced_bytes = 42;
-    e.has = ENH_HAS_DURATION | ENH_HAS_PRODUCED;
+    set_has(&e, TH_DURATION | TH_PRODUCED);
     assert_int_equal(enh_on_platform(st, &e), 0);
     /* r2 starts before r1's report arrives (report comes after /next) */
     assert_int_equal(enh_on_invoke(st, 1010000, "r2"), 0);
-    e = ev("report", 1000600, "r1");
+    e = ev(PE_REPORT, 1000600, "r1");
     e.status = "success", e.duration_ms = 160.5, e.billed_ms = 161, e.memory_mb = 1024;
     e.max_memory_mb = 80, e.init_ms = 180;
-    e.has = ENH_HAS_DURATION | ENH_HAS_BILLED | ENH_HAS_MEMORY | ENH_HAS_MAX_MEMORY | ENH_HAS_INIT;
+    set_has(&e, TH_DURATION | TH_BILLED | TH_MEMORY | TH_MAX_MEMORY | TH_INIT);
     assert_int_equal(enh_on_platform(st, &e), 0);
     /* r2 times out and fills memory (not an OOM for a python runtime) */
-    e = ev("runtimeDone", 1013000, "r2");
+    e = ev(PE_RUNTIME_DONE, 1013000, "r2");
     e.status = "timeout", e.error_type = "Sandbox.Timedout", e.duration_ms = 3000;
-    e.has = ENH_HAS_DURATION;
+    set_has(&e, TH_DURATION);
     assert_int_equal(enh_on_platform(st, &e), 0);
-    e = ev("report", 1013100, "r2");
+    e = ev(PE_REPORT, 1013100, "r2");
     e.status = "timeout", e.duration_ms = 3000.9, e.billed_ms = 3001, e.memory_mb = 1024;
     e.max_memory_mb = 1024;
-    e.has = ENH_HAS_DURATION | ENH_HAS_BILLED | ENH_HAS_MEMORY | ENH_HAS_MAX_MEMORY;
+    set_has(&e, TH_DURATION | TH_BILLED | TH_MEMORY | TH_MAX_MEMORY);
     assert_int_equal(enh_on_platform(st, &e), 0);
     /* r3: the runtime reports OOM, the report must not count it twice */
     assert_int_equal(enh_on_invoke(st, 1020000, "r3"), 0);
-    e = ev("runtimeDone", 1020100, "r3");
-    e.status = "error", e.error_type = "Runtime.OutOfMemory", e.has = 0;
+    e = ev(PE_RUNTIME_DONE, 1020100, "r3");
+    e.status = "error", e.error_type = "Runtime.OutOfMemory", set_has(&e, 0);
     assert_int_equal(enh_on_platform(st, &e), 0);
-    e = ev("report", 1020200, "r3");
+    e = ev(PE_REPORT, 1020200, "r3");
     e.status = "error", e.memory_mb = 1024, e.max_memory_mb = 1024;
-    e.has = ENH_HAS_MEMORY | ENH_HAS_MAX_MEMORY;
+    set_has(&e, TH_MEMORY | TH_MAX_MEMORY);
     assert_int_equal(enh_on_platform(st, &e), 0);
     assert_int_equal(enh_on_shutdown(st, 1030000), 0);
 
@@ -192,10 +205,10 @@ static void test_cost_arm(void **state)
     c.memory_mb = 512;
     assert_int_equal(enh_set_context(st, &c), 0);
     assert_int_equal(enh_on_invoke(st, 5000, "a1"), 0);
-    struct enh_platform e = ev("report", 5200, "a1");
+    struct ft_platform e = ev(PE_REPORT, 5200, "a1");
     e.duration_ms = 99.2, e.billed_ms = 100, e.memory_mb = 512, e.max_memory_mb = 60;
     e.status = "timeout"; /* its runtimeDone was lost: the report still tells */
-    e.has = ENH_HAS_DURATION | ENH_HAS_BILLED | ENH_HAS_MEMORY | ENH_HAS_MAX_MEMORY;
+    set_has(&e, TH_DURATION | TH_BILLED | TH_MEMORY | TH_MAX_MEMORY);
     assert_int_equal(enh_on_platform(st, &e), 0);
     struct met_batch b;
     assert_int_equal(met_drain(a, 0, true, &b), 0);
@@ -221,18 +234,18 @@ static void test_oom_provided(void **state)
     struct enh_tag_context c = CTX;
     c.runtime = "provided.al2023";
     assert_int_equal(enh_set_context(st, &c), 0);
-    struct enh_platform e;
+    struct ft_platform e;
     const char *ids[] = { "o1", "o2", "o3" };
     const int64_t maxmem[] = { 1024, 1000, 1024 };
     for (int i = 0; i < 3; i++) {
         assert_int_equal(enh_on_invoke(st, 1000 + 100 * i, ids[i]), 0);
-        e = ev("runtimeDone", 1050 + 100 * i, ids[i]);
+        e = ev(PE_RUNTIME_DONE, 1050 + 100 * i, ids[i]);
         e.status = "error";
         e.error_type = i == 2 ? "Runtime.OutOfMemory" : "Runtime.ExitError";
         assert_int_equal(enh_on_platform(st, &e), 0);
-        e = ev("report", 1060 + 100 * i, ids[i]);
+        e = ev(PE_REPORT, 1060 + 100 * i, ids[i]);
         e.status = "error", e.memory_mb = 1024, e.max_memory_mb = maxmem[i];
-        e.has = ENH_HAS_MEMORY | ENH_HAS_MAX_MEMORY;
+        set_has(&e, TH_MEMORY | TH_MAX_MEMORY);
         assert_int_equal(enh_on_platform(st, &e), 0);
     }
     struct met_batch b;
@@ -262,7 +275,7 @@ static void test_unused_init_and_proactive(void **state)
     /* first invoke 20 s after init start: a proactive init, not a cold start */
     st = enh_new(a);
     assert_int_equal(enh_set_context(st, &CTX), 0);
-    struct enh_platform e = ev("initStart", 0, NULL);
+    struct ft_platform e = ev(PE_INIT_START, 0, NULL);
     enh_on_platform(st, &e);
     assert_int_equal(enh_on_invoke(st, 20000, "p1"), 0);
     assert_int_equal(met_drain(a, 0, true, &b), 0);
@@ -294,6 +307,27 @@ static void test_unused_init_and_proactive(void **state)
     met_free(a);
 }
 
+/* A restarted flusher told by FT_CONTEXT that the sandbox was invoked
+ * before: its first invocation is not a cold start, and no unused_init. */
+static void test_warm_after_restart(void **state)
+{
+    (void)state;
+    struct met_agg *a = met_new(0);
+    struct enh_state *st = enh_new(a);
+    assert_int_equal(enh_set_context(st, &CTX), 0);
+    enh_set_warm(st);
+    assert_int_equal(enh_on_invoke(st, 5000, "w1"), 0);
+    assert_int_equal(enh_on_shutdown(st, 9000), 0);
+    struct met_batch b;
+    assert_int_equal(met_drain(a, 0, true, &b), 0);
+    struct found f = find(&b, "invocations", "cold_start:false");
+    assert_true(f.cnt == 1 && f.tagged);
+    assert_int_equal(find(&b, "unused_init", NULL).cnt, 0);
+    met_batch_free(&b);
+    enh_free(st);
+    met_free(a);
+}
+
 static void test_bad_context(void **state)
 {
     (void)state;
@@ -320,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_cost_arm),
         cmocka_unit_test(test_oom_provided),
         cmocka_unit_test(test_unused_init_and_proactive),
+        cmocka_unit_test(test_warm_after_restart),
         cmocka_unit_test(test_bad_context),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

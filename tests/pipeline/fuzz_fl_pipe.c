@@ -69,14 +69,14 @@ static void complete(const uint8_t *oc, size_t len)
 static void emit(struct frame_buf *fb, void *arg)
 {
     (void)arg;
-    if (frame_finish(fb) == 0) {
+    if (!fb->err) {
         frame_set_seq(fb->p, 1);
         struct frame f;
         char err[64];
         if (frame_decode(fb->p + FRAME_HDR_LEN, fb->len - FRAME_HDR_LEN, &f, err, sizeof err) != 0)
             abort(); /* the pipe wrote a frame its peer would refuse */
-        uint64_t u;
-        if (f.type == FT_ACK && frame_get_uint(&f, "upto", &u)) {
+        if (f.type == FT_ACK) {
+            uint64_t u = f.u.ack.upto;
             if (u <= last_ack)
                 abort();
             last_ack = u;

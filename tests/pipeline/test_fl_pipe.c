@@ -111,23 +111,21 @@ static void emit(struct frame_buf *fb, void *arg)
 {
     static uint64_t out_seq;
     (void)arg;
-    assert_int_equal(frame_finish(fb), 0);
+    assert_false(fb->err);
     frame_set_seq(fb->p, ++out_seq);
     struct frame f;
     char err[128];
     assert_int_equal(frame_decode(fb->p + FRAME_HDR_LEN, fb->len - FRAME_HDR_LEN, &f, err, sizeof err),
                      0);
     if (f.type == FT_ACK) {
-        uint64_t u;
-        assert_true(frame_get_uint(&f, "upto", &u));
+        uint64_t u = f.u.ack.upto;
         assert_true(u > last_ack); /* only ever moves forward */
         last_ack = u;
         nacks++;
     } else if (f.type == FT_FLUSHED) {
-        assert_true(frame_get_uint(&f, "flush_id", &flushed_ids[nflushed]));
-        assert_true(frame_get_bool(&f, "ok", &flushed_ok[nflushed]));
-        flushed_unreachable[nflushed] = false;
-        frame_get_bool(&f, "unreachable", &flushed_unreachable[nflushed]);
+        flushed_ids[nflushed] = f.u.flushed.flush_id;
+        flushed_ok[nflushed] = f.u.flushed.ok;
+        flushed_unreachable[nflushed] = f.u.flushed.has_unreachable && f.u.flushed.unreachable;
         nflushed = (nflushed + 1) % 32;
     }
     frame_free(&f);
@@ -140,7 +138,7 @@ static uint64_t in_seq;
 
 static void feed(struct fl_pipe *p, struct frame_buf *fb)
 {
-    assert_int_equal(frame_finish(fb), 0);
+    assert_false(fb->err);
     frame_set_seq(fb->p, ++in_seq);
     struct frame f;
     char err[128];
@@ -154,61 +152,43 @@ static void feed(struct fl_pipe *p, struct frame_buf *fb)
 static void feed_context(struct fl_pipe *p, const char *rid)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_CONTEXT);
-    frame_put_str(&fb, "fn_name", "my-fn");
-    frame_put_str(&fb, "fn_version", "$LATEST");
-    frame_put_str(&fb, "account_id", "123456789012");
-    if (rid)
-        frame_put_str(&fb, "request_id", rid);
+    frame_encode_context(&fb, &(struct ft_context){.fn_name = "my-fn", .fn_version = "$LATEST",
+                                                   .account_id = "123456789012", .request_id = rid});
     feed(p, &fb);
 }
 
-static void feed_log_src(struct fl_pipe *p, const char *rid, const char *msg, unsigned source)
+static void feed_log_src(struct fl_pipe *p, const char *rid, const char *msg, enum log_source source)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_LOGS);
-    frame_put_key(&fb, "records");
-    size_t at = frame_val_array_begin(&fb);
-    size_t rec = frame_val_array_begin(&fb);
-    frame_val_int(&fb, 1700000000000);
-    frame_val_uint(&fb, source);
-    if (rid)
-        frame_val_str(&fb, rid, strlen(rid));
-    else
-        frame_val_nil(&fb);
-    frame_val_str(&fb, msg, strlen(msg));
-    frame_val_array_end(&fb, rec, 4);
-    frame_val_array_end(&fb, at, 1);
+    const struct ft_log_record rec = {.time_ms = 1700000000000, .source = source,
+                                      .request_id = rid, .message = msg, .message_len = strlen(msg)};
+    frame_encode_logs(&fb, &(struct ft_logs){.records = &rec, .n_records = 1});
     feed(p, &fb);
 }
 
 static void feed_log(struct fl_pipe *p, const char *rid, const char *msg)
 {
-    feed_log_src(p, rid, msg, 0);
+    feed_log_src(p, rid, msg, LOG_SRC_FUNCTION);
 }
 
 static void feed_report(struct fl_pipe *p, const char *rid, double dur)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_PLATFORM);
-    frame_put_str(&fb, "event", "report");
-    frame_put_int(&fb, "time_ms", 1700000000000);
-    frame_put_str(&fb, "request_id", rid);
-    frame_put_float(&fb, "duration_ms", dur);
-    frame_put_int(&fb, "billed_ms", (int64_t)dur + 1);
-    frame_put_int(&fb, "memory_mb", 128);
-    frame_put_int(&fb, "max_memory_mb", 60);
+    const struct ft_platform m = {
+        .event = PE_REPORT, .time_ms = 1700000000000, .request_id = rid,
+        .duration_ms = dur, .has_duration_ms = true, .billed_ms = (int64_t)dur + 1,
+        .has_billed_ms = true, .memory_mb = 128, .has_memory_mb = true, .max_memory_mb = 60,
+        .has_max_memory_mb = true,
+    };
+    frame_encode_platform(&fb, &m);
     feed(p, &fb);
 }
 
 static void feed_flush(struct fl_pipe *p, uint64_t id, bool final)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_FLUSH);
-    frame_put_uint(&fb, "flush_id", id);
-    frame_put_uint(&fb, "budget_ms", 5000);
-    if (final)
-        frame_put_bool(&fb, "final", true);
+    frame_encode_flush(&fb, &(struct ft_flush){.flush_id = id, .budget_ms = 5000, .final = final,
+                                               .has_final = final});
     feed(p, &fb);
 }
 
@@ -452,10 +432,7 @@ static void empty_logs_frame_acked(void **state)
     struct fl_pipe *p = new_pipe(false);
     C.enhanced_metrics = false;
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_LOGS);
-    frame_put_key(&fb, "records");
-    size_t at = frame_val_array_begin(&fb);
-    frame_val_array_end(&fb, at, 0);
+    frame_encode_logs(&fb, &(struct ft_logs){0});
     feed(p, &fb);
     struct fl_pipe_stats st;
     fl_pipe_get_stats(p, &st);
@@ -549,11 +526,11 @@ static void own_lines_bounded(void **state)
     struct fl_pipe *p = new_pipe(false);
     feed_context(p, "req-1");
     for (int i = 0; i < 100; i++)
-        feed_log_src(p, "req-1", "WARN | flusher | intake unreachable: 0 of 3 payloads sent", 1);
+        feed_log_src(p, "req-1", "WARN | flusher | intake unreachable: 0 of 3 payloads sent", LOG_SRC_EXTENSION);
     for (int i = 0; i < 5; i++)
-        feed_log_src(p, "req-1", "INFO | otherext | a line of another extension", 1);
+        feed_log_src(p, "req-1", "INFO | otherext | a line of another extension", LOG_SRC_EXTENSION);
     for (int i = 0; i < 5; i++)
-        feed_log_src(p, "req-1", "WARN | flusher | a function that prints lines like ours", 0);
+        feed_log_src(p, "req-1", "WARN | flusher | a function that prints lines like ours", LOG_SRC_FUNCTION);
     struct fl_pipe_stats st;
     fl_pipe_get_stats(p, &st);
     assert_int_equal(st.own_lines, 100);
@@ -619,6 +596,70 @@ static void enhanced_exact_under_storm(void **state)
     fl_pipe_free(p);
 }
 
+static void feed_platform(struct fl_pipe *p, const struct ft_platform *m)
+{
+    struct frame_buf fb = {0};
+    assert_int_equal(frame_encode_platform(&fb, m), 0);
+    feed(p, &fb);
+}
+
+/* Platform records arrive as typed fields; the pipe writes Datadog's lines
+ * from them, in frame order with the function's own lines. */
+static void platform_lines_in_order(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_platform(p, &(struct ft_platform){.event = PE_START, .time_ms = 1700000000000,
+                                           .request_id = "rq", .version = "3"});
+    feed_log(p, NULL, "working");
+    feed_platform(p, &(struct ft_platform){.event = PE_RUNTIME_DONE, .time_ms = 1700000000100,
+                                           .request_id = "rq", .status = "timeout",
+                                           .duration_ms = 3000, .has_duration_ms = true,
+                                           .is_error = true, .has_is_error = true});
+    feed_platform(p, &(struct ft_platform){.event = PE_LOGS_DROPPED, .time_ms = 1700000000150,
+                                           .reason = "BufferFull", .dropped_records = 4,
+                                           .has_dropped_records = true, .dropped_bytes = 512,
+                                           .has_dropped_bytes = true});
+    feed_platform(p, &(struct ft_platform){.event = PE_REPORT, .time_ms = 1700000000200,
+                                           .request_id = "rq", .duration_ms = 3001.5,
+                                           .has_duration_ms = true, .runtime_ms = 3000,
+                                           .has_runtime_ms = true, .billed_ms = 3002,
+                                           .has_billed_ms = true, .memory_mb = 128,
+                                           .has_memory_mb = true, .max_memory_mb = 64,
+                                           .has_max_memory_mb = true});
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.frames_platform, 4);
+    assert_int_equal(st.platform_logs_dropped, 1);
+    assert_int_equal(st.records, 4); /* START, the function line, END, REPORT */
+    feed_flush(p, 1, false);
+    const struct fpost *lp = find_post(&calls[0], "/api/v2/logs");
+    assert_non_null(lp);
+    json_error_t je;
+    json_t *arr = json_loads(lp->body, 0, &je);
+    assert_non_null(arr);
+    assert_int_equal(json_array_size(arr), 4);
+    const char *want[][3] = {
+        {"START RequestId: rq Version: 3", "info", "rq"},
+        {"working", "info", "rq"},
+        {"END RequestId: rq Task timed out after 3.00 seconds", "error", "rq"},
+        {"REPORT RequestId: rq Duration: 3001.50 ms Runtime Duration: 3000.00 ms Post Runtime "
+         "Duration: 1.50 ms Billed Duration: 3002 ms Memory Size: 128 MB Max Memory Used: 64 MB",
+         "info", "rq"},
+    };
+    for (size_t i = 0; i < 4; i++) {
+        json_t *m = json_object_get(json_array_get(arr, i), "message");
+        assert_string_equal(json_string_value(json_object_get(m, "message")), want[i][0]);
+        assert_string_equal(json_string_value(json_object_get(m, "status")), want[i][1]);
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(m, "lambda"), "request_id")), want[i][2]);
+    }
+    json_decref(arr);
+    complete(&calls[0], NULL);
+    assert_int_equal(last_ack, 5); /* every data frame (seq 1-5), platform ones too */
+    fl_pipe_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +674,7 @@ int main(void)
         cmocka_unit_test(failing_intake_logs_once),
         cmocka_unit_test(own_lines_bounded),
         cmocka_unit_test(enhanced_exact_under_storm),
+        cmocka_unit_test(platform_lines_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,27 +19,18 @@ static int feed_record(const struct lc_tele_record *rec, void *arg)
 {
     struct feed *f = arg;
     struct fl_logs_record r = {.seq = ++f->seq};
-    char line[512];
     if (rec->kind == LC_TELE_PLATFORM) {
-        const struct lc_tele_platform *p = &rec->u.platform;
-        int n = lc_telemetry_platform_line_ctx(&f->lines, p, line, sizeof(line), NULL);
-        if (n <= 0) {
-            fl_logs_note_seq(f->b, r.seq);
-            return 0;
-        }
-        r.time_ms = p->time_ms;
-        r.source = FL_LOGS_PLATFORM;
-        r.request_id = p->request_id;
-        r.message = line;
-        r.message_len = (size_t)n;
-    } else {
-        const struct lc_tele_log *l = &rec->u.log;
-        r.time_ms = l->time_ms;
-        r.source = (int)l->source;
-        r.request_id = l->request_id;
-        r.message = l->message;
-        r.message_len = l->message_len;
+        struct ft_platform m = rec->u.platform;
+        lc_tele_pair(&f->lines, &m);
+        fl_logs_add_platform(f->b, r.seq, &m);
+        return 0;
     }
+    const struct lc_tele_log *l = &rec->u.log;
+    r.time_ms = l->time_ms;
+    r.source = l->source;
+    r.request_id = l->request_id;
+    r.message = l->message;
+    r.message_len = l->message_len;
     fl_logs_add(f->b, &r);
     return 0;
 }

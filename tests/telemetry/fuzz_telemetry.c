@@ -1,9 +1,10 @@
 /* fuzz_telemetry.c — libFuzzer target: lc_telemetry_parse on any bytes, and
- * the platform line of every record it emits. */
+ * the FT_PLATFORM fields and Datadog line of every record it emits. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "logs.h"
 #include "telemetry.h"
 
 static int touch(const struct lc_tele_record *rec, void *arg)
@@ -11,8 +12,12 @@ static int touch(const struct lc_tele_record *rec, void *arg)
     size_t *sum = arg;
     if (rec->kind == LC_TELE_PLATFORM) {
         char line[256];
-        bool err;
-        int n = lc_telemetry_platform_line(&rec->u.platform, 1.5, line, sizeof(line), &err);
+        struct ft_platform m = rec->u.platform;
+        static struct lc_tele_linectx ctx;
+        lc_tele_pair(&ctx, &m);
+        if ((unsigned)m.event >= PE_COUNT)
+            __builtin_trap();
+        int n = fl_logs_platform_line(&m, line, sizeof(line));
         if (n < 0 || (size_t)n >= sizeof(line) || strlen(line) != (size_t)n)
             __builtin_trap();
     } else {

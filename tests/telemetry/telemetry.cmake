@@ -4,27 +4,29 @@
 set(TELE_DIR ${FORKCAP_TESTS}/telemetry)
 set(TELE_PARSER ${PROJECT_SOURCE_DIR}/lifecycle/telemetry.c)
 set(TELE_LOGS ${PROJECT_SOURCE_DIR}/flusher/logs.c)
+# the frame codec (event and source names), instrumented with the rest
+set(TELE_FRAME ${PROJECT_SOURCE_DIR}/common/frame.c ${PROJECT_SOURCE_DIR}/common/mpwalk.c)
 
 add_executable(test_telemetry ${TELE_DIR}/test_telemetry.c ${TELE_PARSER})
 target_include_directories(test_telemetry PRIVATE ${PROJECT_SOURCE_DIR}/lifecycle)
-target_link_libraries(test_telemetry PRIVATE PkgConfig::JANSSON PkgConfig::CMOCKA m)
+target_link_libraries(test_telemetry PRIVATE fc_common PkgConfig::JANSSON PkgConfig::CMOCKA m)
 add_test(NAME telemetry_parse COMMAND test_telemetry)
 set_tests_properties(telemetry_parse PROPERTIES LABELS "unit" TIMEOUT 60)
 
 add_executable(test_logs ${TELE_DIR}/test_logs.c ${TELE_LOGS})
 target_include_directories(test_logs PRIVATE ${PROJECT_SOURCE_DIR}/flusher)
-target_link_libraries(test_logs PRIVATE PkgConfig::JANSSON PkgConfig::CMOCKA)
+target_link_libraries(test_logs PRIVATE fc_common PkgConfig::JANSSON PkgConfig::CMOCKA)
 add_test(NAME telemetry_logs COMMAND test_logs)
 set_tests_properties(telemetry_logs PROPERTIES LABELS "unit" TIMEOUT 60)
 
 if(FORKCAP_FUZZ)
   foreach(t fuzz_telemetry fuzz_logs)
-    add_executable(${t} ${TELE_DIR}/${t}.c ${TELE_PARSER} ${TELE_LOGS})
+    add_executable(${t} ${TELE_DIR}/${t}.c ${TELE_PARSER} ${TELE_LOGS} ${TELE_FRAME})
     target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/lifecycle
-                                             ${PROJECT_SOURCE_DIR}/flusher)
+                                             ${PROJECT_SOURCE_DIR}/flusher ${PROJECT_SOURCE_DIR}/common)
     target_compile_options(${t} PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_options(${t} PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(${t} PRIVATE PkgConfig::JANSSON m)
+    target_link_libraries(${t} PRIVATE PkgConfig::JANSSON PkgConfig::MSGPACK m)
     # Seeds are read, never written: the corpus stays in the build dir.
     add_test(NAME ${t}
              COMMAND ${t} -max_total_time=5 -max_len=65536 -rss_limit_mb=1024

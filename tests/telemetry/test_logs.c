@@ -24,12 +24,31 @@ static struct fl_logs *mk(const struct fl_logs_limits *lim)
     return b;
 }
 
-static int add(struct fl_logs *b, uint64_t seq, int source, const char *rid, const char *msg)
+static int add(struct fl_logs *b, uint64_t seq, enum log_source source, const char *rid,
+               const char *msg)
 {
     struct fl_logs_record r = {.seq = seq, .time_ms = 1665533030000LL + (int64_t)seq,
                                .source = source, .request_id = rid, .message = msg,
                                .message_len = strlen(msg)};
     return fl_logs_add(b, &r);
+}
+
+/* A platform record as the flusher gets it in FT_PLATFORM. */
+static int plat(struct fl_logs *b, uint64_t seq, enum platform_event ev, const char *rid,
+                const char *version)
+{
+    struct ft_platform m = {.event = ev, .time_ms = 1665533030000LL + (int64_t)seq,
+                            .request_id = rid, .version = version};
+    return fl_logs_add_platform(b, seq, &m);
+}
+
+static int end_line(struct fl_logs *b, uint64_t seq, const char *rid, const char *status,
+                    const char *error_type, bool is_error)
+{
+    struct ft_platform m = {.event = PE_RUNTIME_DONE, .time_ms = 1665533030000LL, .request_id = rid,
+                            .status = status, .error_type = error_type, .duration_ms = 3000.0,
+                            .has_duration_ms = true, .is_error = is_error, .has_is_error = true};
+    return fl_logs_add_platform(b, seq, &m);
 }
 
 /* Takes one payload, checks it is valid JSON, returns the parsed array;
@@ -65,7 +84,7 @@ static void test_entry_exact(void **state)
 {
     (void)state;
     struct fl_logs *b = mk(NULL);
-    assert_int_equal(add(b, 1, FL_LOGS_FUNCTION, "rid-1", "hello \"world\"\n"), 0);
+    assert_int_equal(add(b, 1, LOG_SRC_FUNCTION, "rid-1", "hello \"world\"\n"), 0);
     struct fl_logs_payload p;
     assert_int_equal(fl_logs_take_payload(b, &p), 1);
     const char *want =
@@ -98,18 +117,23 @@ static void test_status_table(void **state)
     assert_null(fl_logs_map_level(""));
 
     struct fl_logs *b = mk(NULL);
-    add(b, 1, FL_LOGS_FUNCTION, "r", "{\"level\":\"Warning\",\"message\":\"a\"}");
-    add(b, 1, FL_LOGS_FUNCTION, "r", "{\"status\":\"fatal\",\"message\":\"b\"}");
-    add(b, 1, FL_LOGS_FUNCTION, "r", "{\"level\":\"loud\",\"message\":\"c\"}");
-    add(b, 1, FL_LOGS_FUNCTION, "r", "ERROR not json so info");
-    add(b, 1, FL_LOGS_PLATFORM, "r", "END RequestId: r Task timed out after 3.00 seconds");
-    add(b, 1, FL_LOGS_PLATFORM, "r", "END RequestId: r Task failed: \"Runtime.ExitError\"");
-    add(b, 1, FL_LOGS_PLATFORM, "r", "END RequestId: r");
+    add(b, 1, LOG_SRC_FUNCTION, "r", "{\"level\":\"Warning\",\"message\":\"a\"}");
+    add(b, 1, LOG_SRC_FUNCTION, "r", "{\"status\":\"fatal\",\"message\":\"b\"}");
+    add(b, 1, LOG_SRC_FUNCTION, "r", "{\"level\":\"loud\",\"message\":\"c\"}");
+    add(b, 1, LOG_SRC_FUNCTION, "r", "ERROR not json so info");
+    assert_int_equal(end_line(b, 1, "r", "timeout", NULL, true), 0);
+    assert_int_equal(end_line(b, 1, "r", "error", "Runtime.ExitError", true), 0);
+    assert_int_equal(end_line(b, 1, "r", "success", NULL, false), 0);
     struct fl_logs_payload p;
     json_t *arr = take(b, &p);
     const char *want[] = {"warn", "critical", "info", "info", "error", "error", "info"};
     for (size_t i = 0; i < 7; i++)
         assert_string_equal(field(arr, i, "message.status"), want[i]);
+    assert_string_equal(field(arr, 4, "message.message"),
+                        "END RequestId: r Task timed out after 3.00 seconds");
+    assert_string_equal(field(arr, 5, "message.message"),
+                        "END RequestId: r Task failed: \"Runtime.ExitError\"");
+    assert_string_equal(field(arr, 6, "message.message"), "END RequestId: r");
     /* The JSON text itself is kept as the message. */
     assert_string_equal(field(arr, 0, "message.message"), "{\"level\":\"Warning\",\"message\":\"a\"}");
     json_decref(arr);
@@ -121,10 +145,10 @@ static void test_ddtags_move(void **state)
 {
     (void)state;
     struct fl_logs *b = mk(NULL);
-    add(b, 1, FL_LOGS_FUNCTION, "r", "{\"level\":\"info\",\"ddtags\":\"k1:v1,k2:v2\",\"x\":1}");
-    add(b, 1, FL_LOGS_FUNCTION, "r",
+    add(b, 1, LOG_SRC_FUNCTION, "r", "{\"level\":\"info\",\"ddtags\":\"k1:v1,k2:v2\",\"x\":1}");
+    add(b, 1, LOG_SRC_FUNCTION, "r",
         "{\"message\":{\"ddtags\":\"inner:yes\",\"text\":\"hi\"},\"level\":\"debug\"}");
-    add(b, 1, FL_LOGS_FUNCTION, "r", "{\"ddtags\":5,\"y\":2}");
+    add(b, 1, LOG_SRC_FUNCTION, "r", "{\"ddtags\":5,\"y\":2}");
     struct fl_logs_payload p;
     json_t *arr = take(b, &p);
     assert_string_equal(field(arr, 0, "ddtags"), "env:prod,team:a,k1:v1,k2:v2");
@@ -146,20 +170,19 @@ static void test_request_id_attribution(void **state)
     struct fl_logs_stats st;
     struct fl_logs_payload p;
     /* Init-phase logs: no invocation yet, so they wait. */
-    add(b, 1, FL_LOGS_FUNCTION, NULL, "init log");
-    add(b, 1, FL_LOGS_EXTENSION, NULL, "ext init log");
+    add(b, 1, LOG_SRC_FUNCTION, NULL, "init log");
+    add(b, 1, LOG_SRC_EXTENSION, NULL, "ext init log");
     fl_logs_get_stats(b, &st);
     assert_int_equal(st.held, 2);
     assert_int_equal(fl_logs_take_payload(b, &p), 0);
 
-    add(b, 2, FL_LOGS_PLATFORM, "rid-A", "START RequestId: rid-A Version: $LATEST");
-    add(b, 3, FL_LOGS_FUNCTION, NULL, "during A");
-    add(b, 3, FL_LOGS_FUNCTION, NULL, "{\"requestId\":\"explicit\",\"message\":\"m\"}");
-    add(b, 4, FL_LOGS_PLATFORM, "rid-A", "END RequestId: rid-A");
-    add(b, 5, FL_LOGS_EXTENSION, NULL, "after END");
-    /* START line without a request id field: the id comes from the text. */
-    add(b, 6, FL_LOGS_PLATFORM, NULL, "START RequestId: rid-B Version: 7");
-    add(b, 7, FL_LOGS_FUNCTION, NULL, "during B");
+    plat(b, 2, PE_START, "rid-A", NULL);
+    add(b, 3, LOG_SRC_FUNCTION, NULL, "during A");
+    add(b, 3, LOG_SRC_FUNCTION, NULL, "{\"requestId\":\"explicit\",\"message\":\"m\"}");
+    plat(b, 4, PE_RUNTIME_DONE, "rid-A", NULL);
+    add(b, 5, LOG_SRC_EXTENSION, NULL, "after END");
+    plat(b, 6, PE_START, "rid-B", "7");
+    add(b, 7, LOG_SRC_FUNCTION, NULL, "during B");
     fl_logs_get_stats(b, &st);
     assert_int_equal(st.held, 0);
     json_t *arr = take(b, &p);
@@ -178,8 +201,10 @@ static void test_request_id_attribution(void **state)
     fl_logs_payload_done(b, &p, FL_LOGS_SENT);
 
     /* After END B, a log waits; a forced release sends it with null. */
-    add(b, 8, FL_LOGS_PLATFORM, "rid-B", "END RequestId: rid-B");
-    add(b, 9, FL_LOGS_FUNCTION, NULL, "orphan");
+    plat(b, 8, PE_RUNTIME_DONE, "rid-B", NULL);
+    /* a platform record without a line moves nothing but the watermark */
+    assert_int_equal(plat(b, 9, PE_LOGS_DROPPED, NULL, NULL), FL_LOGS_NO_LINE);
+    add(b, 9, LOG_SRC_FUNCTION, NULL, "orphan");
     arr = take(b, &p);
     assert_int_equal(p.entries, 1);
     json_decref(arr);
@@ -195,7 +220,7 @@ static void test_request_id_attribution(void **state)
     fl_logs_payload_done(b, &p, FL_LOGS_SENT);
 
     /* An invocation known from the context (no START line) also releases. */
-    add(b, 10, FL_LOGS_FUNCTION, NULL, "early");
+    add(b, 10, LOG_SRC_FUNCTION, NULL, "early");
     assert_int_equal(fl_logs_start_invocation(b, "rid-C"), 0);
     arr = take(b, &p);
     assert_string_equal(field(arr, 0, "message.lambda.request_id"), "rid-C");
@@ -209,7 +234,7 @@ static void test_split_entries(void **state)
     (void)state;
     struct fl_logs *b = mk(NULL);
     for (int i = 0; i < 2500; i++)
-        assert_int_equal(add(b, (uint64_t)i + 1, FL_LOGS_FUNCTION, "r", "line"), 0);
+        assert_int_equal(add(b, (uint64_t)i + 1, LOG_SRC_FUNCTION, "r", "line"), 0);
     size_t sizes[4] = {0};
     int n = 0;
     struct fl_logs_payload p;
@@ -238,7 +263,7 @@ static void test_split_bytes(void **state)
     memset(msg, 'x', big);
     msg[big] = '\0';
     for (int i = 0; i < 12; i++)
-        assert_int_equal(add(b, (uint64_t)i + 1, FL_LOGS_FUNCTION, "r", msg), 0);
+        assert_int_equal(add(b, (uint64_t)i + 1, LOG_SRC_FUNCTION, "r", msg), 0);
     size_t total = 0;
     int n = 0;
     struct fl_logs_payload p;
@@ -268,7 +293,7 @@ static void test_entry_truncated(void **state)
         memcpy(msg + i + 1, "\xe2\x82\xac", 3);
     }
     msg[n] = '\0';
-    assert_int_equal(add(b, 1, FL_LOGS_FUNCTION, "r", msg), 0);
+    assert_int_equal(add(b, 1, LOG_SRC_FUNCTION, "r", msg), 0);
     struct fl_logs_stats st;
     fl_logs_get_stats(b, &st);
     assert_int_equal(st.truncated, 1);
@@ -298,7 +323,7 @@ static void test_bounded_queue(void **state)
     char msg[64];
     for (int i = 0; i < 100; i++) {
         snprintf(msg, sizeof(msg), "message %03d", i);
-        assert_true(add(b, (uint64_t)i + 1, FL_LOGS_FUNCTION, "r", msg) >= 0);
+        assert_true(add(b, (uint64_t)i + 1, LOG_SRC_FUNCTION, "r", msg) >= 0);
     }
     struct fl_logs_stats st;
     fl_logs_get_stats(b, &st);
@@ -317,7 +342,7 @@ static void test_bounded_queue(void **state)
     /* In-flight records are never dropped: the newcomers pay instead. */
     size_t before = st.dropped;
     for (int i = 0; i < 100; i++)
-        assert_true(add(b, 200, FL_LOGS_FUNCTION, "r", "another") >= 0);
+        assert_true(add(b, 200, LOG_SRC_FUNCTION, "r", "another") >= 0);
     fl_logs_get_stats(b, &st);
     assert_true(st.dropped > before);
     assert_int_equal(st.in_flight, p.entries);
@@ -326,7 +351,7 @@ static void test_bounded_queue(void **state)
     char *huge = malloc(8192);
     memset(huge, 'h', 8191);
     huge[8191] = '\0';
-    assert_int_equal(add(b, 201, FL_LOGS_FUNCTION, "r", huge), 1);
+    assert_int_equal(add(b, 201, LOG_SRC_FUNCTION, "r", huge), 1);
     free(huge);
     fl_logs_payload_done(b, &p, FL_LOGS_SENT);
     fl_logs_free(b);
@@ -340,9 +365,9 @@ static void test_ack_semantics(void **state)
     lim.max_entries = 2;
     struct fl_logs *b = mk(&lim);
     assert_int_equal(fl_logs_ackable(b), 0);
-    add(b, 1, FL_LOGS_FUNCTION, "r", "a");
-    add(b, 1, FL_LOGS_FUNCTION, "r", "b");
-    add(b, 2, FL_LOGS_FUNCTION, "r", "c");
+    add(b, 1, LOG_SRC_FUNCTION, "r", "a");
+    add(b, 1, LOG_SRC_FUNCTION, "r", "b");
+    add(b, 2, LOG_SRC_FUNCTION, "r", "c");
     fl_logs_note_seq(b, 3); /* a frame with no log record */
     assert_int_equal(fl_logs_ackable(b), 0);
 
@@ -372,8 +397,8 @@ static void test_ack_semantics(void **state)
     assert_int_equal(fl_logs_ackable(b), 3);
 
     /* A held record blocks the watermark until it is sent. */
-    add(b, 4, FL_LOGS_FUNCTION, NULL, "held");
-    add(b, 5, FL_LOGS_FUNCTION, "r", "ready");
+    add(b, 4, LOG_SRC_FUNCTION, NULL, "held");
+    add(b, 5, LOG_SRC_FUNCTION, "r", "ready");
     fl_logs_note_seq(b, 6);
     struct fl_logs_payload p4;
     arr = take(b, &p4);
@@ -399,7 +424,7 @@ static void test_bytes_escaped(void **state)
     (void)state;
     struct fl_logs *b = mk(NULL);
     const char raw[] = "bad \xff\xfe utf8 \x01 tab\t nul";
-    struct fl_logs_record r = {.seq = 1, .time_ms = 5, .source = FL_LOGS_FUNCTION,
+    struct fl_logs_record r = {.seq = 1, .time_ms = 5, .source = LOG_SRC_FUNCTION,
                                .request_id = "r", .message = raw, .message_len = sizeof(raw)};
     assert_int_equal(fl_logs_add(b, &r), 0);
     struct fl_logs_payload p;
@@ -418,7 +443,7 @@ static void test_context_late_arn(void **state)
     (void)state;
     struct fl_logs *b = fl_logs_new(NULL, NULL);
     assert_non_null(b);
-    add(b, 1, FL_LOGS_FUNCTION, "r", "x");
+    add(b, 1, LOG_SRC_FUNCTION, "r", "x");
     struct fl_logs_ctx ctx = {.arn = "ARN:X", .service = NULL, .tags = NULL};
     assert_int_equal(fl_logs_set_context(b, &ctx), 0);
     struct fl_logs_payload p;
@@ -458,9 +483,78 @@ static void test_build_tags(void **state)
     assert_int_equal(fl_logs_build_tags(&s, out, 20), -1);
 }
 
+/* The Datadog text of each platform record, from its typed fields. */
+static void test_platform_lines(void **state)
+{
+    (void)state;
+    struct ft_platform p = {
+        .event = PE_REPORT, .request_id = "test-request-id",
+        .duration_ms = 100.0, .has_duration_ms = true, .billed_ms = 128, .has_billed_ms = true,
+        .memory_mb = 256, .has_memory_mb = true, .max_memory_mb = 64, .has_max_memory_mb = true,
+        .init_ms = 50.0, .has_init_ms = true,
+    };
+    char buf[512];
+    int n = fl_logs_platform_line(&p, buf, sizeof(buf));
+    const char *want0 = "REPORT RequestId: test-request-id Duration: 100.00 ms Runtime Duration: "
+                        "0.00 ms Post Runtime Duration: 0.00 ms Billed Duration: 128 ms Memory "
+                        "Size: 256 MB Max Memory Used: 64 MB Init Duration: 50.00 ms";
+    assert_string_equal(buf, want0);
+    assert_int_equal(n, (int)strlen(want0));
+    /* With the runtimeDone duration known, and no init duration (warm). */
+    p.has_init_ms = false;
+    p.duration_ms = 152.456;
+    p.runtime_ms = 140.0;
+    p.has_runtime_ms = true;
+    fl_logs_platform_line(&p, buf, sizeof(buf));
+    assert_string_equal(buf, "REPORT RequestId: test-request-id Duration: 152.46 ms Runtime "
+                             "Duration: 140.00 ms Post Runtime Duration: 12.46 ms Billed "
+                             "Duration: 128 ms Memory Size: 256 MB Max Memory Used: 64 MB");
+    /* A short buffer cuts, NUL-terminated, without overrunning. */
+    char small[16];
+    memset(small, 'x', sizeof(small));
+    n = fl_logs_platform_line(&p, small, sizeof(small));
+    assert_int_equal(n, 15);
+    assert_string_equal(small, "REPORT RequestI");
+
+    /* END: the reason only for an is_error record; errorType quoted. */
+    struct ft_platform e = {.event = PE_RUNTIME_DONE, .request_id = "r1", .status = "timeout",
+                            .duration_ms = 5000.0, .has_duration_ms = true,
+                            .is_error = true, .has_is_error = true};
+    fl_logs_platform_line(&e, buf, sizeof(buf));
+    assert_string_equal(buf, "END RequestId: r1 Task timed out after 5.00 seconds");
+    e.status = "error";
+    e.error_type = "Bad \"quote\"\n";
+    fl_logs_platform_line(&e, buf, sizeof(buf));
+    assert_string_equal(buf, "END RequestId: r1 Task failed: \"Bad \\\"quote\\\"\\n\"");
+    e.is_error = false;
+    fl_logs_platform_line(&e, buf, sizeof(buf));
+    assert_string_equal(buf, "END RequestId: r1");
+
+    /* Defaults when optional fields are missing. */
+    struct ft_platform s = {.event = PE_START, .request_id = "r2"};
+    fl_logs_platform_line(&s, buf, sizeof(buf));
+    assert_string_equal(buf, "START RequestId: r2 Version: $LATEST");
+    struct ft_platform is = {.event = PE_INIT_START};
+    fl_logs_platform_line(&is, buf, sizeof(buf));
+    assert_string_equal(buf, "INIT_START Runtime Version: ? Runtime Version ARN: ?");
+    is.runtime_version = "python:3.12.v20";
+    is.runtime_version_arn = "arn:aws:lambda:us-east-1::runtime:abc";
+    fl_logs_platform_line(&is, buf, sizeof(buf));
+    assert_string_equal(buf, "INIT_START Runtime Version: python:3.12.v20 Runtime Version ARN: "
+                             "arn:aws:lambda:us-east-1::runtime:abc");
+    /* Events Datadog's extension writes no line for. */
+    enum platform_event none[] = {PE_INIT_RUNTIME_DONE, PE_INIT_REPORT, PE_LOGS_DROPPED,
+                                  PE_EXTENSION, PE_TELEMETRY_SUBSCRIPTION, PE_RESTORE_START};
+    for (size_t i = 0; i < sizeof(none) / sizeof(*none); i++) {
+        struct ft_platform x = {.event = none[i], .request_id = "r"};
+        assert_int_equal(fl_logs_platform_line(&x, buf, sizeof(buf)), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_platform_lines),
         cmocka_unit_test(test_entry_exact),
         cmocka_unit_test(test_status_table),
         cmocka_unit_test(test_ddtags_move),

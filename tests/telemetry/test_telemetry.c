@@ -23,20 +23,25 @@ struct got {
         char status[16];
         char error_type[64];
         char version[32];
-        char rv[64], rv_arn[128], phase[16], init_type[32], name[32], state[32];
-        unsigned has;
-        double duration_ms, init_ms, overhead_ms;
+        char rv[64], rv_arn[128], reason[64];
+        unsigned has; /* TP_* bits */
+        double duration_ms, init_ms;
         int64_t billed_ms, memory_mb, max_memory_mb, produced, drec, dbytes;
         int source;
         char *message;
         size_t message_len;
         int truncated, is_json;
         char level[16];
-        char line[512];
-        int line_len, line_err;
+        int is_error;
+        double runtime_ms;
     } r[64];
     int stop_after;
+    struct lc_tele_linectx lines; /* across records, as the listener keeps it */
 };
+
+/* Which optional numbers a parsed platform record has (test-side bits). */
+enum { TP_DURATION = 1, TP_BILLED = 2, TP_MEMORY = 4, TP_MAX_MEMORY = 8, TP_INIT = 16,
+       TP_PRODUCED = 32, TP_DROPPED_RECORDS = 64, TP_DROPPED_BYTES = 128 };
 
 static void cp(char *dst, size_t cap, const char *s)
 {
@@ -52,8 +57,12 @@ static int collect(const struct lc_tele_record *rec, void *arg)
     memset(o, 0, sizeof(*o));
     o->kind = rec->kind;
     if (rec->kind == LC_TELE_PLATFORM) {
-        const struct lc_tele_platform *p = &rec->u.platform;
-        cp(o->event, sizeof(o->event), p->event);
+        struct ft_platform pc = rec->u.platform;
+        const struct ft_platform *p = &rec->u.platform;
+        /* the parser leaves these two to the pairing */
+        assert_false(p->has_is_error);
+        assert_false(p->has_runtime_ms);
+        cp(o->event, sizeof(o->event), frame_event_name(p->event));
         o->time_ms = p->time_ms;
         cp(o->request_id, sizeof(o->request_id), p->request_id);
         cp(o->status, sizeof(o->status), p->status);
@@ -61,23 +70,24 @@ static int collect(const struct lc_tele_record *rec, void *arg)
         cp(o->version, sizeof(o->version), p->version);
         cp(o->rv, sizeof(o->rv), p->runtime_version);
         cp(o->rv_arn, sizeof(o->rv_arn), p->runtime_version_arn);
-        cp(o->phase, sizeof(o->phase), p->phase);
-        cp(o->init_type, sizeof(o->init_type), p->init_type);
-        cp(o->name, sizeof(o->name), p->name);
-        cp(o->state, sizeof(o->state), p->state);
-        o->has = p->has;
+        cp(o->reason, sizeof(o->reason), p->reason);
+        o->has = (p->has_duration_ms ? TP_DURATION : 0) | (p->has_billed_ms ? TP_BILLED : 0) |
+                 (p->has_memory_mb ? TP_MEMORY : 0) | (p->has_max_memory_mb ? TP_MAX_MEMORY : 0) |
+                 (p->has_init_ms ? TP_INIT : 0) | (p->has_produced_bytes ? TP_PRODUCED : 0) |
+                 (p->has_dropped_records ? TP_DROPPED_RECORDS : 0) |
+                 (p->has_dropped_bytes ? TP_DROPPED_BYTES : 0);
         o->duration_ms = p->duration_ms;
         o->init_ms = p->init_ms;
-        o->overhead_ms = p->overhead_ms;
         o->billed_ms = p->billed_ms;
         o->memory_mb = p->memory_mb;
         o->max_memory_mb = p->max_memory_mb;
         o->produced = p->produced_bytes;
         o->drec = p->dropped_records;
         o->dbytes = p->dropped_bytes;
-        bool err = false;
-        o->line_len = lc_telemetry_platform_line(p, 0, o->line, sizeof(o->line), &err);
-        o->line_err = err;
+        lc_tele_pair(&g->lines, &pc);
+        assert_true(pc.has_is_error);
+        o->is_error = pc.is_error;
+        o->runtime_ms = pc.has_runtime_ms ? pc.runtime_ms : 0.0;
     } else {
         const struct lc_tele_log *l = &rec->u.log;
         o->time_ms = l->time_ms;
@@ -182,139 +192,100 @@ static void test_platform_records(void **state)
     }
     assert_string_equal(g.r[0].event, "initStart");
     assert_string_equal(g.r[0].rv, "python:3.12.v20");
-    assert_string_equal(g.r[0].phase, "init");
-    assert_string_equal(g.r[0].init_type, "on-demand");
-    assert_string_equal(g.r[0].line,
-                        "INIT_START Runtime Version: python:3.12.v20 Runtime Version ARN: "
-                        "arn:aws:lambda:us-east-1::runtime:abc");
+    assert_string_equal(g.r[0].rv_arn, "arn:aws:lambda:us-east-1::runtime:abc");
     assert_string_equal(g.r[1].event, "initRuntimeDone");
     assert_string_equal(g.r[1].status, "success");
-    assert_int_equal(g.r[1].line_len, 0);
+    assert_false(g.r[1].is_error);
     assert_string_equal(g.r[2].event, "initReport");
-    assert_true(g.r[2].has & LC_TP_DURATION);
+    assert_true(g.r[2].has & TP_DURATION);
     assert_float_equal(g.r[2].duration_ms, 125.33, 1e-9);
     assert_string_equal(g.r[3].event, "start");
     assert_string_equal(g.r[3].request_id, "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa");
     assert_string_equal(g.r[3].version, "$LATEST");
-    assert_string_equal(g.r[3].line,
-                        "START RequestId: 6d68ca91-49c9-448d-89b8-7ca3e6dc66aa Version: $LATEST");
+
     assert_string_equal(g.r[4].event, "runtimeDone");
-    assert_true(g.r[4].has & LC_TP_PRODUCED);
+    assert_true(g.r[4].has & TP_PRODUCED);
     assert_int_equal(g.r[4].produced, 16);
     assert_float_equal(g.r[4].duration_ms, 140.0, 1e-9);
-    assert_string_equal(g.r[4].line, "END RequestId: 6d68ca91-49c9-448d-89b8-7ca3e6dc66aa");
-    assert_false(g.r[4].line_err);
+    assert_false(g.r[4].is_error); /* success */
     assert_string_equal(g.r[5].event, "report");
     assert_int_equal(g.r[5].billed_ms, 153);
     assert_int_equal(g.r[5].memory_mb, 128);
     assert_int_equal(g.r[5].max_memory_mb, 69);
-    assert_true(g.r[5].has & LC_TP_INIT);
+    assert_true(g.r[5].has & TP_INIT);
     assert_float_equal(g.r[5].init_ms, 210.71, 1e-9);
-    assert_true(g.r[5].has & LC_TP_OVERHEAD);
-    assert_float_equal(g.r[5].overhead_ms, 12.5, 1e-9);
+    /* the report is paired with its runtimeDone's duration */
+    assert_float_equal(g.r[5].runtime_ms, 140.0, 1e-9);
     assert_string_equal(g.r[6].event, "extension");
-    assert_string_equal(g.r[6].name, "forkcap");
-    assert_string_equal(g.r[6].state, "Ready");
     assert_string_equal(g.r[7].event, "telemetrySubscription");
-    assert_string_equal(g.r[7].state, "Subscribed");
     assert_string_equal(g.r[8].event, "logsDropped");
+    assert_string_equal(g.r[8].reason, "Consumer seems to have fallen behind");
     assert_int_equal(g.r[8].drec, 123);
     assert_int_equal(g.r[8].dbytes, 12345);
+    assert_true((g.r[8].has & (TP_DROPPED_RECORDS | TP_DROPPED_BYTES)) ==
+                (TP_DROPPED_RECORDS | TP_DROPPED_BYTES));
     assert_string_equal(g.r[9].event, "restoreStart");
     got_free(&g);
 }
 
-static void test_report_line(void **state)
+/* Which runtimeDone records make an error END line: the rule the flusher's
+ * line follows (lines themselves: tests/telemetry/test_logs.c). */
+static void test_is_error(void **state)
 {
     (void)state;
-    struct lc_tele_platform p = {
-        .event = "report", .request_id = "test-request-id",
-        .has = LC_TP_DURATION | LC_TP_BILLED | LC_TP_MEMORY | LC_TP_MAX_MEMORY | LC_TP_INIT,
-        .duration_ms = 100.0, .billed_ms = 128, .memory_mb = 256, .max_memory_mb = 64,
-        .init_ms = 50.0,
-    };
-    char buf[512];
-    int n = lc_telemetry_platform_line(&p, 0, buf, sizeof(buf), NULL);
-    const char *want0 = "REPORT RequestId: test-request-id Duration: 100.00 ms Runtime Duration: "
-                        "0.00 ms Post Runtime Duration: 0.00 ms Billed Duration: 128 ms Memory "
-                        "Size: 256 MB Max Memory Used: 64 MB Init Duration: 50.00 ms";
-    assert_string_equal(buf, want0);
-    assert_int_equal(n, (int)strlen(want0));
-    /* With the runtimeDone duration known, and no init duration (warm). */
-    p.has &= ~LC_TP_INIT;
-    p.duration_ms = 152.456;
-    lc_telemetry_platform_line(&p, 140.0, buf, sizeof(buf), NULL);
-    assert_string_equal(buf, "REPORT RequestId: test-request-id Duration: 152.46 ms Runtime "
-                             "Duration: 140.00 ms Post Runtime Duration: 12.46 ms Billed "
-                             "Duration: 128 ms Memory Size: 256 MB Max Memory Used: 64 MB");
-    /* A short buffer cuts, NUL-terminated, without overrunning. */
-    char small[16];
-    memset(small, 'x', sizeof(small));
-    n = lc_telemetry_platform_line(&p, 140.0, small, sizeof(small), NULL);
-    assert_int_equal(n, 15);
-    assert_string_equal(small, "REPORT RequestI");
+    struct ft_platform p = {.event = PE_RUNTIME_DONE, .request_id = "r1", .status = "timeout",
+                            .has_duration_ms = true, .duration_ms = 5000.0};
+    assert_true(lc_tele_is_error(&p));
+    p.status = "error";
+    assert_true(lc_tele_is_error(&p));
+    p.status = "success";
+    assert_false(lc_tele_is_error(&p));
+    p.status = "failure";
+    assert_false(lc_tele_is_error(&p));
+    p.status = NULL;
+    assert_false(lc_tele_is_error(&p));
+    /* Without metrics Datadog's extension adds no reason. */
+    p.status = "timeout";
+    p.has_duration_ms = false;
+    assert_false(lc_tele_is_error(&p));
+    /* Only runtimeDone ends an invocation. */
+    p.has_duration_ms = true;
+    p.event = PE_REPORT;
+    assert_false(lc_tele_is_error(&p));
 }
 
-static void test_line_ctx(void **state)
+static void test_runtime_pairing(void **state)
 {
     (void)state;
     struct lc_tele_linectx ctx;
     memset(&ctx, 0, sizeof(ctx));
-    char buf[512];
-    struct lc_tele_platform done = {.event = "runtimeDone", .request_id = "r1",
-                                    .status = "success", .has = LC_TP_DURATION,
-                                    .duration_ms = 90.0};
-    struct lc_tele_platform rep = {.event = "report", .request_id = "r1",
-                                   .has = LC_TP_DURATION | LC_TP_BILLED | LC_TP_MEMORY |
-                                          LC_TP_MAX_MEMORY,
-                                   .duration_ms = 100.5, .billed_ms = 101, .memory_mb = 128,
-                                   .max_memory_mb = 60};
-    assert_true(lc_telemetry_platform_line_ctx(&ctx, &done, buf, sizeof(buf), NULL) > 0);
-    lc_telemetry_platform_line_ctx(&ctx, &rep, buf, sizeof(buf), NULL);
-    assert_string_equal(buf, "REPORT RequestId: r1 Duration: 100.50 ms Runtime Duration: 90.00 ms "
-                             "Post Runtime Duration: 10.50 ms Billed Duration: 101 ms Memory "
-                             "Size: 128 MB Max Memory Used: 60 MB");
+    struct ft_platform done = {.event = PE_RUNTIME_DONE, .request_id = "r1", .status = "timeout",
+                               .has_duration_ms = true, .duration_ms = 90.0};
+    struct ft_platform rep = {.event = PE_REPORT, .request_id = "r1", .has_duration_ms = true,
+                              .duration_ms = 100.5};
+    struct ft_platform d = done, r = rep;
+    lc_tele_pair(&ctx, &d);
+    assert_true(d.has_is_error && d.is_error);
+    assert_false(d.has_runtime_ms);
+    lc_tele_pair(&ctx, &r);
+    assert_true(r.has_is_error && !r.is_error);
+    assert_true(r.has_runtime_ms);
+    assert_float_equal(r.runtime_ms, 90.0, 1e-9);
     /* Another invocation's report does not borrow r1's runtime. */
-    rep.request_id = "r2";
-    lc_telemetry_platform_line_ctx(&ctx, &rep, buf, sizeof(buf), NULL);
-    assert_non_null(strstr(buf, "Runtime Duration: 0.00 ms Post Runtime Duration: 0.00 ms"));
-}
-
-static void test_end_lines(void **state)
-{
-    (void)state;
-    struct lc_tele_platform p = {.event = "runtimeDone", .request_id = "r1",
-                                 .status = "timeout", .has = LC_TP_DURATION,
-                                 .duration_ms = 5000.0};
-    char buf[256];
-    bool err = false;
-    lc_telemetry_platform_line(&p, 0, buf, sizeof(buf), &err);
-    assert_string_equal(buf, "END RequestId: r1 Task timed out after 5.00 seconds");
-    assert_true(err);
-    p.status = "error";
-    p.error_type = "Runtime.ExitError";
-    lc_telemetry_platform_line(&p, 0, buf, sizeof(buf), &err);
-    assert_string_equal(buf, "END RequestId: r1 Task failed: \"Runtime.ExitError\"");
-    assert_true(err);
-    p.status = "success";
-    lc_telemetry_platform_line(&p, 0, buf, sizeof(buf), &err);
-    assert_string_equal(buf, "END RequestId: r1");
-    assert_false(err);
-    /* Without metrics Datadog's extension adds no reason. */
-    p.status = "timeout";
-    p.has = 0;
-    lc_telemetry_platform_line(&p, 0, buf, sizeof(buf), &err);
-    assert_string_equal(buf, "END RequestId: r1");
-    assert_false(err);
-    /* Defaults when optional fields are missing. */
-    struct lc_tele_platform s = {.event = "start", .request_id = "r2"};
-    lc_telemetry_platform_line(&s, 0, buf, sizeof(buf), NULL);
-    assert_string_equal(buf, "START RequestId: r2 Version: $LATEST");
-    struct lc_tele_platform is = {.event = "initStart"};
-    lc_telemetry_platform_line(&is, 0, buf, sizeof(buf), NULL);
-    assert_string_equal(buf, "INIT_START Runtime Version: ? Runtime Version ARN: ?");
-    struct lc_tele_platform ld = {.event = "logsDropped"};
-    assert_int_equal(lc_telemetry_platform_line(&ld, 0, buf, sizeof(buf), NULL), 0);
+    r = rep;
+    r.request_id = "r2";
+    lc_tele_pair(&ctx, &r);
+    assert_false(r.has_runtime_ms);
+    /* A runtimeDone without metrics leaves nothing to pair. */
+    d = done;
+    d.request_id = "r2";
+    d.has_duration_ms = false;
+    lc_tele_pair(&ctx, &d);
+    assert_false(d.is_error);
+    r = rep;
+    r.request_id = "r2";
+    lc_tele_pair(&ctx, &r);
+    assert_false(r.has_runtime_ms);
 }
 
 static void test_function_logs(void **state)
@@ -334,12 +305,12 @@ static void test_function_logs(void **state)
     assert_int_equal(parse(body, &g, &st), LC_TELE_OK);
     assert_int_equal(g.n, 4);
     assert_int_equal(g.r[0].kind, LC_TELE_LOG);
-    assert_int_equal(g.r[0].source, LC_TELE_FUNCTION);
+    assert_int_equal(g.r[0].source, LOG_SRC_FUNCTION);
     assert_string_equal(g.r[0].message,
                         "2022-10-12T00:03:50.000Z\t6d68ca91\tINFO\thello \xc3\xa9\n");
     assert_false(g.r[0].is_json);
     assert_string_equal(g.r[0].request_id, "");
-    assert_int_equal(g.r[1].source, LC_TELE_EXTENSION);
+    assert_int_equal(g.r[1].source, LOG_SRC_EXTENSION);
     assert_int_equal(g.r[1].time_ms, T0_MS + 1);
     assert_true(g.r[2].is_json);
     assert_string_equal(g.r[2].message,
@@ -363,11 +334,11 @@ static void test_numbers_as_strings(void **state)
     struct got g;
     assert_int_equal(parse(body, &g, NULL), LC_TELE_OK);
     assert_int_equal(g.n, 1);
-    assert_true(g.r[0].has & LC_TP_DURATION);
+    assert_true(g.r[0].has & TP_DURATION);
     assert_float_equal(g.r[0].duration_ms, 12.25, 1e-12);
     assert_int_equal(g.r[0].billed_ms, 13);
     assert_int_equal(g.r[0].memory_mb, 128);
-    assert_false(g.r[0].has & LC_TP_MAX_MEMORY);
+    assert_false(g.r[0].has & TP_MAX_MEMORY);
     got_free(&g);
 }
 
@@ -614,9 +585,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_platform_records),
-        cmocka_unit_test(test_report_line),
-        cmocka_unit_test(test_end_lines),
-        cmocka_unit_test(test_line_ctx),
+        cmocka_unit_test(test_is_error),
+        cmocka_unit_test(test_runtime_pairing),
         cmocka_unit_test(test_function_logs),
         cmocka_unit_test(test_numbers_as_strings),
         cmocka_unit_test(test_missing_fields_and_bad_records),

@@ -36,8 +36,7 @@ static void cb(struct peer *p, const struct frame *f, void *arg)
             snprintf(s->err, sizeof s->err, "%s", peer_error(p));
         return;
     }
-    uint64_t u = 0;
-    frame_get_uint(f, "upto", &u);
+    uint64_t u = f->type == FT_ACK ? f->u.ack.upto : 0;
     if (s->frames < 64)
         s->upto[s->frames] = u;
     s->frames++;
@@ -54,9 +53,7 @@ static void spin(struct event_base *b, int rounds)
 static size_t ack_frame(uint8_t *out, uint64_t seq, uint64_t upto)
 {
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_ACK);
-    frame_put_uint(&fb, "upto", upto);
-    frame_finish(&fb);
+    assert_int_equal(frame_encode_ack(&fb, &(struct ft_ack){.upto = upto}), 0);
     frame_set_seq(fb.p, seq);
     memcpy(out, fb.p, fb.len);
     size_t n = fb.len;
@@ -116,14 +113,24 @@ static void test_bounded_queue_and_partial_writes(void **st)
     const size_t wq = 64 * 1024;
     struct peer *p = peer_new(b, sv[0], "w", FRAME_DIR_F2S, wq, cb, &s);
     struct peer *q = NULL;
+    /* a frame whose encoding failed is never queued */
+    struct frame_buf bad = {0};
+    char *huge = malloc(FRAME_MAX + 1);
+    memset(huge, 'h', FRAME_MAX);
+    huge[FRAME_MAX] = '\0';
+    assert_int_equal(frame_encode_fatal(&bad, &(struct ft_fatal){.error = huge}), -1);
+    free(huge);
+    assert_int_equal(peer_send_buf(p, &bad), 0);
+    assert_int_equal(peer_queued(p), 0);
+    frame_buf_free(&bad);
     uint64_t sent = 0;
     char payload[1000];
-    memset(payload, 'p', sizeof payload);
+    memset(payload, 'p', sizeof payload - 1);
+    payload[sizeof payload - 1] = '\0';
     /* nobody reads: sends succeed until the queue bound, never block */
     for (int i = 0; i < 10000; i++) {
         struct frame_buf fb = {0};
-        frame_begin(&fb, FT_FATAL);
-        frame_put_strn(&fb, "error", payload, sizeof payload);
+        assert_int_equal(frame_encode_fatal(&fb, &(struct ft_fatal){.error = payload}), 0);
         uint64_t seq = peer_send_buf(p, &fb);
         frame_buf_free(&fb);
         if (seq == 0)
@@ -172,7 +179,7 @@ static void expect_protocol_error(const uint8_t *bytes, size_t n, unsigned dirs,
     assert_int_equal(s.nulls, 1);
     /* a dead peer refuses to send */
     struct frame_buf fb = {0};
-    frame_begin(&fb, FT_GO);
+    assert_int_equal(frame_encode_go(&fb, &(struct ft_go){0}), 0);
     assert_int_equal(peer_send_buf(p, &fb), 0);
     frame_buf_free(&fb);
     peer_free(p);

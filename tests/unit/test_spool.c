@@ -27,7 +27,7 @@ static void cb(struct peer *p, const struct frame *f, void *arg)
     (void)p;
     if (f == NULL || g->n >= 64)
         return;
-    frame_get_int(f, "time_ms", &g->t[g->n]);
+    g->t[g->n] = f->type == FT_PLATFORM ? f->u.platform.time_ms : -1;
     g->seq[g->n] = f->seq;
     g->n++;
 }
@@ -36,10 +36,8 @@ static void platform_frame(struct frame_buf *fb, int64_t t, size_t pad)
 {
     char *s = calloc(1, pad + 1);
     memset(s, 'p', pad);
-    frame_begin(fb, FT_PLATFORM);
-    frame_put_str(fb, "event", s);
-    frame_put_int(fb, "time_ms", t);
-    assert_int_equal(frame_finish(fb), 0);
+    const struct ft_platform m = {.event = PE_LOGS_DROPPED, .time_ms = t, .reason = s};
+    assert_int_equal(frame_encode_platform(fb, &m), 0);
     free(s);
 }
 
