@@ -239,6 +239,7 @@ int lc_listener_build(const char *body, size_t len, bool logs_enabled, struct lc
     struct lc_tele_limits lim;
     lc_tele_limits_default(&lim);
     lim.max_body = LC_LS_BODY_MAX;
+    lim.memory_mb = ctx ? ctx->memory_mb : 0;
     int rc = lc_telemetry_parse(body, len, &lim, on_record, &b, stats);
     if (!b.err)
         logs_close(&b);
@@ -581,6 +582,12 @@ static void job_build(struct lc_listener *l, struct job *j)
         log_warn("telemetry listener: %zu malformed record(s) skipped (logged once)", st.malformed);
     }
     l->bad_records += st.malformed;
+    size_t refused = st.ill_typed + st.out_of_range;
+    if (refused > 0 && l->st.fields_refused == 0)
+        log_warn("telemetry listener: %zu platform field(s) refused (%zu of the wrong type, %zu out of "
+                 "range), e.g. %s (logged once)",
+                 refused, st.ill_typed, st.out_of_range, st.refused_field ? st.refused_field : "?");
+    l->st.fields_refused += refused;
 }
 
 static void pump(struct lc_listener *l)
@@ -679,4 +686,9 @@ void lc_listener_get_stats(const struct lc_listener *l, struct lc_listener_stats
     *out = l->st;
     out->conns = l->nconns;
     out->conns_max = l->conns_max;
+}
+
+void lc_listener_set_memory_mb(struct lc_listener *l, uint32_t memory_mb)
+{
+    l->ctx.memory_mb = memory_mb;
 }

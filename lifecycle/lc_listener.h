@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 
@@ -41,12 +42,17 @@ struct lc_listener *lc_listener_new(struct event_base *base, int fd, struct peer
                                     bool logs_enabled);
 void lc_listener_free(struct lc_listener *l);
 
+/* The function's configured memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE; 0 =
+ * unknown): platform records claiming more are refused field by field. */
+void lc_listener_set_memory_mb(struct lc_listener *l, uint32_t memory_mb);
+
 /* Tests: other bounds than the defaults (0 keeps one). */
 void lc_listener_set_limits(struct lc_listener *l, unsigned conns_max, unsigned request_timeout_ms);
 
 struct lc_listener_stats {
     unsigned conns, conns_max;
     unsigned long accepted, evicted_idle, evicted_slow, timed_out, refused, over_budget;
+    unsigned long fields_refused; /* platform fields of the wrong type or out of range */
 };
 void lc_listener_get_stats(const struct lc_listener *l, struct lc_listener_stats *out);
 
