@@ -54,7 +54,7 @@ struct cfg {
     char env[CFG_STR_MAX];          /* DD_ENV */
     char service[CFG_STR_MAX];      /* DD_SERVICE */
     char version[CFG_STR_MAX];      /* DD_VERSION */
-    char tags[CFG_LIST_MAX];        /* DD_TAGS, as given (comma or space separated) */
+    char tags[CFG_LIST_MAX];        /* DD_TAGS, canonical "k:v,k:v" (common/tags.h) */
     uint32_t metric_contexts;       /* FORKCAP_METRIC_CONTEXTS: custom (DogStatsD) metric
                                        contexts held at once, default 1024, 16..100000;
                                        enhanced metrics have their own */
@@ -67,7 +67,6 @@ struct cfg {
     char runtime_api[CFG_STR_MAX];  /* AWS_LAMBDA_RUNTIME_API host:port (required) */
     char fn_name[CFG_STR_MAX];      /* AWS_LAMBDA_FUNCTION_NAME */
     char region[CFG_STR_MAX];       /* AWS_REGION */
-    char exec_env[CFG_STR_MAX];     /* AWS_EXECUTION_ENV */
     uint32_t memory_mb;             /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE, 0 = unknown */
     /* outcome */
     bool idle;                      /* nothing can be shipped: register and /next only */
