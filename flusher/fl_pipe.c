@@ -233,14 +233,19 @@ static void need_runtime(struct fl_pipe *p)
     set_runtime(p, rt, src);
 }
 
-/* enhanced "invocations" once per request id, from FT_CONTEXT or a start record */
+static bool invocation_seen(const struct fl_pipe *p, const char *rid)
+{
+    for (unsigned i = 0; rid && i < FL_PIPE_SEEN_IDS; i++)
+        if (!strcmp(p->seen[i], rid))
+            return true;
+    return false;
+}
+
+/* enhanced "invocations" once per request id, from FT_CONTEXT (INVOKE) */
 static void count_invocation(struct fl_pipe *p, const char *rid, int64_t time_ms)
 {
-    if (!rid || !rid[0] || !p->cfg->enhanced_metrics)
+    if (!rid || !rid[0] || !p->cfg->enhanced_metrics || invocation_seen(p, rid))
         return;
-    for (unsigned i = 0; i < FL_PIPE_SEEN_IDS; i++)
-        if (!strcmp(p->seen[i], rid))
-            return;
     snprintf(p->seen[p->seen_next], ID_MAX, "%s", rid);
     p->seen_next = (p->seen_next + 1) % FL_PIPE_SEEN_IDS;
     enh_on_invoke(p->enh, time_ms, rid);
@@ -314,7 +319,10 @@ static void on_platform(struct fl_pipe *p, const struct ft_platform *m, uint64_t
         return;
     note_platform_folded(p, seq);
     if (m->event == PE_START) {
-        count_invocation(p, m->request_id, m->time_ms);
+        /* anyone in the sandbox can post telemetry: a start record counts
+         * no invocation by itself, only INVOKE (FT_CONTEXT) does */
+        if (!invocation_seen(p, m->request_id))
+            p->st.starts_unannounced++;
         return;
     }
     enh_on_platform(p->enh, m);

@@ -11,8 +11,10 @@
  *    first needed (fl_runtime.h).
  *  - FT_PLATFORM: the Datadog log line of START/END/REPORT/INIT_START
  *    records (DD_LOGS_ENABLED, in frame order with the FT_LOGS records),
- *    enhanced metrics (DD_ENHANCED_METRICS); a "start" record counts the
- *    invocation too (once per request id, whichever comes first); a
+ *    enhanced metrics (DD_ENHANCED_METRICS); "invocations" are counted from
+ *    INVOKE (FT_CONTEXT) only: a start record of a request id no INVOKE
+ *    named (anyone in the sandbox can post telemetry) counts nothing
+ *    (starts_unannounced); a
  *    logsDropped record is a warning in the extension's own log (Datadog's
  *    extension sends no metric for it); initStart's runtime_version names
  *    the runtime when it comes before the runtime is first needed.
@@ -103,6 +105,7 @@ struct fl_pipe_stats {
     uint64_t logs_dropped;                         /* records dropped by the batcher */
     uint64_t platform_logs_dropped;                /* platform.logsDropped records seen */
     uint64_t own_lines, own_lines_dropped;         /* forkcap's own lines seen / over the bound */
+    uint64_t starts_unannounced;                   /* start records of no INVOKE seen: not counted */
     struct met_stats custom, enhanced;             /* the two aggregators' counters */
     struct dsd_stats dsd;                          /* DogStatsD parsing */
     uint64_t acked;                                /* last FT_ACK upto */

@@ -810,6 +810,31 @@ static void library_invocations_dropped(void **state)
     fl_pipe_free(p);
 }
 
+/* A forged start record (a request id no INVOKE announced) creates no
+ * invocation; the real one is counted once, whether its start record
+ * comes or not. */
+static void unknown_request_id_counts_nothing(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_context(p, "real-1");
+    feed_platform(p, &(struct ft_platform){.event = PE_START, .time_ms = 1700000000000,
+                                           .request_id = "real-1", .version = "1"});
+    for (int i = 0; i < 5; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "forged-%d", i);
+        feed_platform(p, &(struct ft_platform){.event = PE_START, .time_ms = 1700000000000,
+                                               .request_id = rid, .version = "1"});
+    }
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.starts_unannounced, 5);
+    feed_flush(p, 1, false);
+    assert_int_equal(sketch_count(&calls[0], "aws.lambda.enhanced.invocations"), 1);
+    complete(&calls[0], NULL);
+    fl_pipe_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -824,6 +849,7 @@ int main(void)
         cmocka_unit_test(failing_intake_logs_once),
         cmocka_unit_test(own_lines_bounded),
         cmocka_unit_test(enhanced_exact_under_storm),
+        cmocka_unit_test(unknown_request_id_counts_nothing),
         cmocka_unit_test(platform_lines_in_order),
         cmocka_unit_test(function_tags_on_metrics_and_logs),
         cmocka_unit_test(runtime_resolved_once),
