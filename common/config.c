@@ -155,6 +155,7 @@ static void set_url(struct cfg *c, const char *name, const char *v, char *dst, b
     const char *why = proxy ? url_proxy(v, tmp, sizeof tmp) : url_intake_base(v, add_scheme, tmp, sizeof tmp);
     if (why == NULL) {
         memcpy(dst, tmp, strlen(tmp) + 1);
+        explicit_bzero(tmp, sizeof tmp); /* a proxy URL may hold a password */
         return;
     }
     /* a proxy URL may hold credentials: never echo it; an intake URL is
@@ -179,6 +180,27 @@ static void proxy_secrets(const char *u)
     char *colon = strchr(cred, ':');
     if (colon)
         log_add_secret(colon + 1);
+    explicit_bzero(cred, sizeof cred);
+}
+
+/* The variables whose values are secrets (or may hold one). */
+static const char *const secret_vars[] = {"DD_API_KEY", "DD_PROXY_HTTPS", "HTTPS_PROXY", "https_proxy",
+                                          "DD_PROXY_HTTP", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                                          "all_proxy", NULL};
+
+void cfg_forget_secrets(struct cfg *c, char **env)
+{
+    explicit_bzero(c->api_key, sizeof c->api_key);
+    explicit_bzero(c->proxy_https, sizeof c->proxy_https);
+    for (char **e = env; e && *e; e++) {
+        char *eq = strchr(*e, '=');
+        if (eq == NULL)
+            continue;
+        for (const char *const *n = secret_vars; *n; n++)
+            if ((size_t)(eq - *e) == strlen(*n) && memcmp(*e, *n, strlen(*n)) == 0)
+                explicit_bzero(eq + 1, strlen(eq + 1));
+    }
+    log_clear_secrets(); /* the masking table holds copies; wiped as it is freed */
 }
 
 const char *cfg_flush_name(enum cfg_flush_kind k)

@@ -87,6 +87,13 @@ const char *cfg_getenv_process(const char *name, void *arg);
  * AWS_LAMBDA_RUNTIME_API), with c->error set. Nothing is printed. */
 int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg);
 
+/* Least privilege, for a process that has no use for them (the lifecycle
+ * child, right after the fork): overwrite the API key and the proxy URL in
+ * c, the values of those variables in env (the process environment, so
+ * neither its memory nor /proc/<pid>/environ shows them) and the log
+ * masking table's copies (log_clear_secrets). */
+void cfg_forget_secrets(struct cfg *c, char **env);
+
 /* Parse a DD_SERVERLESS_FLUSH_STRATEGY value; false when invalid. */
 bool cfg_parse_flush(const char *s, struct cfg_flush *out);
 const char *cfg_flush_name(enum cfg_flush_kind k);

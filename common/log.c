@@ -67,8 +67,10 @@ bool log_add_secret(const char *secret)
 
 void log_clear_secrets(void)
 {
-    for (size_t i = 0; i < nsecrets; i++)
+    for (size_t i = 0; i < nsecrets; i++) {
+        explicit_bzero(secrets[i], strlen(secrets[i])); /* free() leaves the bytes behind */
         free(secrets[i]);
+    }
     nsecrets = 0;
 }
 

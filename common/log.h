@@ -25,6 +25,8 @@ void log_set_component(const char *name);
  * Strings shorter than 4 bytes are ignored (they would mask ordinary text).
  * Returns false when the table is full. */
 bool log_add_secret(const char *secret);
+/* Forget them all, overwriting the copies (a process that must not hold
+ * them, see cfg_forget_secrets). */
 void log_clear_secrets(void);
 
 /* The one masking function: every occurrence of secret in buf (NUL-

@@ -197,6 +197,8 @@ int sup_spawn(struct sup *s, enum sup_kind k)
         close(sv[0]);
         child_setup(s, k, parent);
         if (k == SUP_LIFECYCLE) {
+            /* it talks to Lambda only: no key, no proxy credentials in its memory */
+            cfg_forget_secrets(&s->cfg, environ);
             struct lc_args a = {.cfg = &s->cfg, .sup_fd = sv[1], .telemetry_fd = s->socks.telemetry,
                                 .telemetry_port = s->socks.telemetry_port, .t_start_us = t_start};
             snprintf(a.ext_name, sizeof a.ext_name, "%s", s->ext_name);
