@@ -185,7 +185,7 @@ static void proxy_secrets(const char *u)
 
 /* The variables whose values are secrets (or may hold one). */
 static const char *const secret_vars[] = {"DD_API_KEY", "DD_PROXY_HTTPS", "HTTPS_PROXY", "https_proxy",
-                                          "DD_PROXY_HTTP", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                                          "HTTP_PROXY", "http_proxy", "ALL_PROXY",
                                           "all_proxy", NULL};
 
 void cfg_forget_secrets(struct cfg *c, char **env)
