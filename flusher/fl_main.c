@@ -175,11 +175,13 @@ int fl_main(const struct fl_args *a)
              (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked,
              (unsigned long long)ist.aborted);
     log_info("metrics: custom %llu samples taken, %llu refused as invalid, %llu over the context limit, "
-             "%llu set members over the limit; DogStatsD %llu datagrams too large, %llu lines malformed, "
+             "%llu set members over the limit; DogStatsD %llu datagrams too large, %llu lines malformed "
+             "(%llu of them |T outside [now - 1 h, now + 10 min]), "
              "%llu events and %llu service checks not supported; enhanced %llu taken, %llu refused",
              (unsigned long long)ps.custom.added, (unsigned long long)ps.custom.invalid,
              (unsigned long long)ps.custom.dropped_contexts, (unsigned long long)ps.custom.set_overflow,
              (unsigned long long)ps.dsd.too_large, (unsigned long long)ps.dsd.invalid,
+             (unsigned long long)ps.dsd.bad_timestamp,
              (unsigned long long)ps.dsd.events, (unsigned long long)ps.dsd.service_checks,
              (unsigned long long)ps.enhanced.added,
              (unsigned long long)(ps.enhanced.invalid + ps.enhanced.dropped_contexts));
