@@ -7,35 +7,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-
 #include "log.h"
 
 #define FL_DGRAM_MAX 65536
 
-/* A TCP connection to a port not served yet: answered 503, then read to
- * its end before closing (closing with unread bytes would reset it). */
-struct stub {
-    struct fl_receivers *r;
-    struct bufferevent *bev;
-    size_t drained;
-    struct stub *prev, *next;
-};
-
 struct fl_receivers {
-    struct event_base *base;
     struct event *ev_statsd, *ev_apm, *ev_lambda;
     struct fl_receivers_stats st;
     fl_dgram_fn on_dgram;
     void *arg;
-    struct stub *stubs;
-    unsigned nstubs;
 };
-
-static const char STUB_ANSWER[] =
-    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 38\r\n"
-    "Connection: close\r\n\r\n{\"error\":\"not served by this version\"}";
 
 static void on_datagram(evutil_socket_t fd, short what, void *arg)
 {
@@ -52,45 +33,6 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void stub_free(struct stub *s)
-{
-    struct fl_receivers *r = s->r;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        r->stubs = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    r->nstubs--;
-    bufferevent_free(s->bev);
-    free(s);
-}
-
-static void stub_read(struct bufferevent *bev, void *arg)
-{
-    struct stub *s = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    s->drained += evbuffer_get_length(in);
-    evbuffer_drain(in, evbuffer_get_length(in));
-    if (s->drained > FL_STUB_DRAIN_MAX)
-        stub_free(s); /* whatever it sends, it has its answer */
-}
-
-static void stub_write(struct bufferevent *bev, void *arg)
-{
-    (void)arg;
-    /* answered: half-close, then read until the client closes */
-    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        shutdown(bufferevent_getfd(bev), SHUT_WR);
-}
-
-static void stub_event(struct bufferevent *bev, short what, void *arg)
-{
-    (void)bev;
-    (void)what;
-    stub_free(arg); /* EOF, error or time-out */
-}
-
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
     struct fl_receivers *r = arg;
@@ -103,30 +45,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
             break;
         }
         r->st.accepted++;
-        struct stub *s = r->nstubs < FL_STUB_CONNS_MAX ? calloc(1, sizeof *s) : NULL;
-        struct bufferevent *bev = s ? bufferevent_socket_new(r->base, c, BEV_OPT_CLOSE_ON_FREE) : NULL;
-        if (bev == NULL) {
-            /* over the bound: the answer, best effort, then close */
-            r->st.answered_busy++;
-            ssize_t w = send(c, STUB_ANSWER, sizeof STUB_ANSWER - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-            (void)w;
-            free(s);
-            close(c);
-            continue;
-        }
-        s->r = r;
-        s->bev = bev;
-        s->next = r->stubs;
-        if (r->stubs)
-            r->stubs->prev = s;
-        r->stubs = s;
-        r->nstubs++;
-        r->st.answered++;
-        evbuffer_add(bufferevent_get_output(bev), STUB_ANSWER, sizeof STUB_ANSWER - 1);
-        struct timeval tv = {FL_STUB_TIMEOUT_S, 0};
-        bufferevent_set_timeouts(bev, &tv, &tv);
-        bufferevent_setcb(bev, stub_read, stub_write, stub_event, s);
-        bufferevent_enable(bev, EV_READ | EV_WRITE);
+        close(c);
     }
 }
 
@@ -151,7 +70,6 @@ struct fl_receivers *fl_receivers_start(struct event_base *base, const struct fl
     struct fl_receivers *r = calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
-    r->base = base;
     r->on_dgram = on_dgram;
     r->arg = arg;
     r->ev_statsd = serve(base, a->dogstatsd_fd, on_datagram, r);
@@ -175,7 +93,5 @@ void fl_receivers_free(struct fl_receivers *r)
         event_free(r->ev_apm);
     if (r->ev_lambda)
         event_free(r->ev_lambda);
-    while (r->stubs)
-        stub_free(r->stubs);
     free(r);
 }

@@ -15,7 +15,6 @@ struct fl_receivers;
 struct fl_receivers_stats {
     uint64_t datagrams; /* DogStatsD datagrams read */
     uint64_t accepted;  /* TCP connections accepted (trace + /lambda) */
-    uint64_t answered, answered_busy; /* 503 with the request read to its end / best effort */
 };
 
 /* One DogStatsD datagram, borrowed for the call. */
@@ -23,16 +22,9 @@ typedef void (*fl_dgram_fn)(const char *buf, size_t len, void *arg);
 
 /* Start serving every descriptor that is >= 0. Datagrams go to on_dgram
  * (NULL: read and counted only), at most FL_DGRAMS_PER_EVENT per wake-up so
- * a flood cannot starve the supervisor link. TCP connections (traces, the
- * /lambda endpoints) are not served yet: each is answered 503 at once,
- * half-closed, and read to its end (at most FL_STUB_DRAIN_MAX bytes or
- * FL_STUB_TIMEOUT_S idle) before it is closed, so a client gets an answer,
- * never a reset; beyond FL_STUB_CONNS_MAX at once, the answer is best
- * effort. Nothing piles up in the kernel. */
+ * a flood cannot starve the supervisor link; TCP connections are accepted
+ * and closed until their parsers plug in, so nothing piles up in the kernel. */
 #define FL_DGRAMS_PER_EVENT 256
-#define FL_STUB_CONNS_MAX 64
-#define FL_STUB_DRAIN_MAX (4u << 20)
-#define FL_STUB_TIMEOUT_S 2
 struct fl_receivers *fl_receivers_start(struct event_base *base, const struct fl_args *a,
                                         fl_dgram_fn on_dgram, void *arg);
 void fl_receivers_stats(const struct fl_receivers *r, struct fl_receivers_stats *out);
