@@ -39,7 +39,7 @@ endif()
 # parser, the Datadog line and enhanced metrics (input = value choices).
 if(FORKCAP_FUZZ)
   set(TELE_ENH ${PROJECT_SOURCE_DIR}/flusher/enhanced.c ${PROJECT_SOURCE_DIR}/flusher/metrics.c
-               ${PROJECT_SOURCE_DIR}/flusher/ddsketch.c)
+               ${PROJECT_SOURCE_DIR}/flusher/ddsketch.c ${PROJECT_SOURCE_DIR}/common/tags.c)
   add_executable(fuzz_tele_values ${TELE_DIR}/fuzz_tele_values.c ${TELE_PARSER} ${TELE_LOGS} ${TELE_FRAME}
                  ${TELE_ENH})
   target_include_directories(fuzz_tele_values PRIVATE ${PROJECT_SOURCE_DIR}/lifecycle
