@@ -31,10 +31,12 @@
  * data that was answered 200. */
 #define FL_TRACE_BACKLOG_MAX (8u * 1024u * 1024u)
 /* How long a flush waits for a key still being resolved before it is
- * answered "not done" (its data waits for the next flush). Resolution takes
- * tens of ms when AWS answers; this bounds what an unreachable AWS endpoint
- * adds to an invocation's end. */
+ * answered "not done" (its data waits for the next flush): FL_KEY_WAIT_MS,
+ * or until FL_KEY_TICK_MS * 2 before its own deadline, checked every tick.
+ * Resolution takes tens of ms when AWS answers; this bounds what an
+ * unreachable AWS endpoint adds to an invocation's end. */
 #define FL_KEY_WAIT_MS 1000u
+#define FL_KEY_TICK_MS 100u
 
 struct fl {
     struct event_base *base;
@@ -129,6 +131,8 @@ static void on_key(const char *key, const char *error, double ms, void *arg)
     }
 }
 
+static void on_key_wait(evutil_socket_t fd, short what, void *arg);
+
 /* Start resolving the key from its AWS source, on our loop, after the TLS
  * set-up. The AWS credentials are secrets from here on. */
 static void fl_key_start(struct fl *fl)
@@ -143,6 +147,10 @@ static void fl_key_start(struct fl *fl)
 #endif
     char err[400];
     fl->key_pending = true;
+    fl->key_wait = event_new(fl->base, -1, EV_PERSIST, on_key_wait, fl);
+    struct timeval tick = {FL_KEY_TICK_MS / 1000, (FL_KEY_TICK_MS % 1000) * 1000};
+    if (fl->key_wait == NULL || event_add(fl->key_wait, &tick) < 0)
+        log_warn("API key: no timer bounds a flush waiting for it (out of memory)");
     fl->key = aws_key_start(fl->base, fl->intake, &o, on_key, fl, err, sizeof err);
     if (fl->key == NULL) {
         fl->key_pending = false;
@@ -158,9 +166,9 @@ static void on_key_wait(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!fl->key_pending)
         return;
-    log_debug("API key still being resolved after %u ms: the waiting flush is answered, its data kept",
-              FL_KEY_WAIT_MS);
-    fl_pipe_key_wait_over(fl->pipe);
+    /* a flush (from the supervisor or /lambda/flush) waits at most one tick */
+    if (fl_pipe_key_wait_over(fl->pipe, FL_KEY_WAIT_MS * 1000ull, FL_KEY_TICK_MS * 2000ull) > 0)
+        log_debug("API key still being resolved: the waiting flush is answered, its data kept");
 }
 
 static void fl_send(struct fl *fl, struct frame_buf *fb)
@@ -261,13 +269,6 @@ static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)
     else if (f->type == FT_TRACE_STATS)
         fl->trace_back_bytes += f->u.trace_stats.body_len;
     fl_pipe_frame(fl->pipe, f);
-    if (fl->key_pending && f->type == FT_FLUSH) {
-        if (fl->key_wait == NULL)
-            fl->key_wait = evtimer_new(fl->base, on_key_wait, fl);
-        struct timeval tv = {FL_KEY_WAIT_MS / 1000, (FL_KEY_WAIT_MS % 1000) * 1000};
-        if (fl->key_wait && !evtimer_pending(fl->key_wait, NULL))
-            evtimer_add(fl->key_wait, &tv);
-    }
     if (f->type == FT_CONTEXT)
         fl_lambda_api_context(fl->lambda);
 }
@@ -346,15 +347,32 @@ int fl_main(const struct fl_args *a)
         event_free(ev_term);
     struct fl_pipe_stats ps;
     fl_pipe_get_stats(fl.pipe, &ps);
-    log_info("exiting: %llu log records (%llu dropped, %llu malformed), %llu platform frames, "
+    struct fl_intake_stats ist = {0};
+    if (fl.intake)
+        fl_intake_stats(fl.intake, &ist);
+    log_info("exiting (metrics): custom %llu samples taken, %llu refused as invalid, %llu over the context limit, "
+             "%llu set members over the limit; DogStatsD %llu datagrams too large, %llu lines malformed "
+             "(%llu of them |T outside [now - 1 h, now + 10 min]), "
+             "%llu events and %llu service checks not supported; enhanced %llu taken, %llu refused",
+             (unsigned long long)ps.custom.added, (unsigned long long)ps.custom.invalid,
+             (unsigned long long)ps.custom.dropped_contexts, (unsigned long long)ps.custom.set_overflow,
+             (unsigned long long)ps.dsd.too_large, (unsigned long long)ps.dsd.invalid,
+             (unsigned long long)ps.dsd.bad_timestamp,
+             (unsigned long long)ps.dsd.events, (unsigned long long)ps.dsd.service_checks,
+             (unsigned long long)ps.enhanced.added,
+             (unsigned long long)(ps.enhanced.invalid + ps.enhanced.dropped_contexts));
+    log_info("exiting: %llu log records (%llu dropped, %llu malformed, %llu of forkcap's own lines "
+             "over their bound), %llu platform frames, "
              "%llu datagrams (%llu enhanced-metric copies dropped), %llu flushes; posts %llu ok, "
-             "%llu failed, %llu dropped; acked to %llu",
+             "%llu failed, %llu dropped; acked to %llu; %llu posts cut off by the flush deadline",
              (unsigned long long)ps.records, (unsigned long long)ps.logs_dropped,
-             (unsigned long long)ps.records_bad, (unsigned long long)ps.frames_platform,
+             (unsigned long long)ps.records_bad, (unsigned long long)ps.own_lines_dropped,
+             (unsigned long long)ps.frames_platform,
              (unsigned long long)ps.datagrams, (unsigned long long)ps.dsd_owned_dropped,
              (unsigned long long)ps.flushes,
              (unsigned long long)ps.posts_ok, (unsigned long long)ps.posts_failed,
-             (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked);
+             (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked,
+             (unsigned long long)ist.aborted);
     struct fl_trace_recv_stats ts;
     fl_trace_recv_get_stats(fl.traces, &ts);
     if (ts.requests)

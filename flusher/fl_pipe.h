@@ -11,17 +11,22 @@
  *    first needed (fl_runtime.h).
  *  - FT_PLATFORM: the Datadog log line of START/END/REPORT/INIT_START
  *    records (DD_LOGS_ENABLED, in frame order with the FT_LOGS records),
- *    enhanced metrics (DD_ENHANCED_METRICS); a "start" record counts the
- *    invocation too (once per request id, whichever comes first); a
+ *    enhanced metrics (DD_ENHANCED_METRICS); "invocations" are counted from
+ *    INVOKE (FT_CONTEXT) only: a start record of a request id no INVOKE
+ *    named (anyone in the sandbox can post telemetry) counts nothing
+ *    (starts_unannounced); a
  *    logsDropped record is a warning in the extension's own log (Datadog's
  *    extension sends no metric for it); initStart's runtime_version names
  *    the runtime when it comes before the runtime is first needed.
- *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
+ *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq;
+ *    forkcap's own lines among the extension records only within
+ *    FL_PIPE_OWN_BURST / FL_PIPE_OWN_PER_MIN.
  *  - FT_TRACES, FT_TRACE_STATS: held (fl_traces.h) and posted at the next
  *    flush to the traces and stats endpoints; acked once their posts are
  *    final, like logs.
- *  - DogStatsD datagrams: parsed into the aggregator; copies of the enhanced
- *    metrics forkcap produces itself (enh_owns) are dropped and counted.
+ *  - DogStatsD datagrams: parsed into the custom aggregator; copies of the
+ *    enhanced metrics forkcap produces itself (enh_owns) are dropped and
+ *    counted.
  *  - FT_FLUSH {flush_id, budget_ms, final}: the aggregator is drained whole
  *    (as Datadog's extension does at the end of an invocation), encoded as
  *    series JSON and sketch protobuf, log payloads are taken (held records
@@ -56,12 +61,22 @@
 
 #include "config.h"
 #include "frame.h"
+#include "dogstatsd.h"
 #include "intake.h"
+#include "metrics.h"
 
 #define FL_PIPE_GENS 64u          /* metric drains tracked until final */
 #define FL_PIPE_LOG_PAYLOADS 32u  /* log payloads taken per flush */
 #define FL_PIPE_SEEN_IDS 32u      /* request ids remembered for "invocations" */
 #define FL_PIPE_WAITERS 16u       /* FT_FLUSH frames waiting for the running flush */
+#define FL_PIPE_ENH_CONTEXTS 512u /* enhanced metrics' own aggregator: custom metrics
+                                     (cfg metric_contexts) can never starve them */
+/* forkcap's own log lines come back from the Telemetry API as "extension"
+ * records; at most this many are shipped in a burst, then OWN_PER_MIN a
+ * minute (the rest are counted in own_lines_dropped): a noisy forkcap must
+ * not feed its own pipeline. */
+#define FL_PIPE_OWN_BURST 20u
+#define FL_PIPE_OWN_PER_MIN 10u
 
 /* Sends one frame_buf the pipe built with frame_encode_*() (check fb->err);
  * the callee sends and frees it. */
@@ -95,6 +110,10 @@ struct fl_pipe_stats {
     uint64_t gens_forgotten;                       /* drains forgotten past FL_PIPE_GENS */
     uint64_t logs_dropped;                         /* records dropped by the batcher */
     uint64_t platform_logs_dropped;                /* platform.logsDropped records seen */
+    uint64_t own_lines, own_lines_dropped;         /* forkcap's own lines seen / over the bound */
+    uint64_t starts_unannounced;                   /* start records of no INVOKE seen: not counted */
+    struct met_stats custom, enhanced;             /* the two aggregators' counters */
+    struct dsd_stats dsd;                          /* DogStatsD parsing */
     uint64_t acked;                                /* last FT_ACK upto */
     uint64_t trace_frames, trace_spans, trace_stats_frames; /* FT_TRACES / FT_TRACE_STATS in */
     uint64_t trace_delivered, trace_given_up;      /* frames whose posts were final */
@@ -138,12 +157,14 @@ void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out);
  * !ok = idle mode from here on (everything received is acked, nothing sent). */
 void fl_pipe_key_ready(struct fl_pipe *p, bool ok);
 
-/* The key is still pending and the waiting flushes have waited long enough
- * (an invocation's end must not hang on a slow AWS call): answer every
- * waiting non-final FT_FLUSH now, ok=false, nothing sent or acked; their
- * data stays for the first flush after the key. A final flush keeps waiting
- * (the supervisor's own deadline bounds it). */
-void fl_pipe_key_wait_over(struct fl_pipe *p);
+/* The key is still pending: answer each waiting non-final flush (FT_FLUSH
+ * or local) that has waited max_wait_us, or whose deadline is within
+ * margin_us (an invocation's end must not hang on a slow AWS call, and an
+ * unanswered flush would read as an unreachable intake): not ok, nothing
+ * sent or acked; its data stays for the first flush after the key. A final
+ * flush keeps waiting (the supervisor's own deadline bounds it). Returns how
+ * many were answered. */
+unsigned fl_pipe_key_wait_over(struct fl_pipe *p, uint64_t max_wait_us, uint64_t margin_us);
 
 /* The function tag set joined with commas (fl_tags.h), for traces'
  * _dd.tags.function; "" until FT_CONTEXT or configuration gave any. */

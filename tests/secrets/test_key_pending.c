@@ -174,7 +174,9 @@ static void wait_over_keeps_data(void **st)
     struct fl_pipe *p = new_pipe();
     feed_log(p, "before key");
     feed_flush(p, 1);
-    fl_pipe_key_wait_over(p);
+    assert_int_equal(fl_pipe_key_wait_over(p, 60000000u, 0), 0); /* not waited long enough */
+    assert_int_equal(nflushed, 0);
+    assert_int_equal(fl_pipe_key_wait_over(p, 0, 0), 1);
     assert_int_equal(nflushed, 1);
     assert_int_equal(nflushed_ok, 0);
     assert_int_equal(last_ack, 0);
