@@ -433,3 +433,67 @@ int met_drain(struct met_agg *a, int64_t now, bool all, struct met_batch *out)
     }
     return 0;
 }
+
+/* Copy e's name and tags into fresh storage owned by the batch. */
+static int copy_ident(const struct met_entry *e, char **metric, char ***tags)
+{
+    char *blob = malloc(e->blob_len);
+    char **t = calloc(e->ntags ? e->ntags : 1, sizeof(*t));
+    if (!blob || !t) {
+        free(blob);
+        free(t);
+        return -1;
+    }
+    memcpy(blob, e->blob, e->blob_len);
+    for (size_t i = 0; i < e->ntags; i++)
+        t[i] = blob + (e->tags[i] - e->blob);
+    *metric = blob;
+    *tags = t;
+    return 0;
+}
+
+int met_snapshot(const struct met_agg *a, struct met_batch *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t ns = 0, nk = 0;
+    for (size_t i = 0; i < a->nslots; i++)
+        for (const struct met_entry *e = a->slots[i]; e; e = e->next) {
+            if (e->type == MET_DISTRIBUTION)
+                nk++;
+            else
+                ns++;
+        }
+    if (ns + nk == 0)
+        return 0;
+    out->series = calloc(ns ? ns : 1, sizeof(*out->series));
+    out->sketches = calloc(nk ? nk : 1, sizeof(*out->sketches));
+    if (!out->series || !out->sketches)
+        goto fail;
+    for (size_t i = 0; i < a->nslots; i++)
+        for (const struct met_entry *e = a->slots[i]; e; e = e->next) {
+            if (e->type == MET_DISTRIBUTION) {
+                struct met_sketch *k = &out->sketches[out->nsketches];
+                if (copy_ident(e, &k->metric, &k->tags) != 0)
+                    goto fail;
+                k->ntags = e->ntags;
+                k->ts = e->ts;
+                dds_init(&k->sk);
+                out->nsketches++;
+                if (dds_copy(&k->sk, &e->sk) != 0)
+                    goto fail;
+            } else {
+                struct met_series *r = &out->series[out->nseries];
+                if (copy_ident(e, &r->metric, &r->tags) != 0)
+                    goto fail;
+                out->nseries++;
+                r->ntags = e->ntags;
+                r->ts = e->ts;
+                r->type = e->type == MET_COUNT ? 1 : 3;
+                r->value = e->type == MET_SET ? (double)e->nset : e->value;
+            }
+        }
+    return 0;
+fail:
+    met_batch_free(out);
+    return -1;
+}
