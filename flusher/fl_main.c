@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "fl_ckpt.h"
 #include "fl_pipe.h"
 #include "frame.h"
 #include "intake.h"
@@ -67,6 +68,23 @@ static void fl_send(struct fl *fl, struct frame_buf *fb)
 static void fl_emit(struct frame_buf *fb, void *arg)
 {
     fl_send(arg, fb);
+}
+
+/* A checkpoint is written before anything it vouches for goes on: 200 ms
+ * at most (the supervisor reads at once unless it is stopped). */
+static void fl_settle(void *arg)
+{
+    struct fl *fl = arg;
+    if (!peer_flush_wait(fl->sup, 200))
+        log_debug("supervisor link: a checkpoint is still queued");
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct fl *fl = arg;
+    (void)fd;
+    (void)what;
+    fl_pipe_tick(fl->pipe);
 }
 
 static void on_dgram(const char *buf, size_t len, void *arg)
@@ -127,6 +145,7 @@ int fl_main(const struct fl_args *a)
         .sender = fl.intake,
         .emit = fl_emit,
         .emit_arg = &fl,
+        .settle = fl_settle,
         .init_type = init_type[0] ? init_type : NULL,
     };
     fl.pipe = fl_pipe_new(&po);
@@ -145,7 +164,13 @@ int fl_main(const struct fl_args *a)
     struct event *ev_term = evsignal_new(fl.base, SIGTERM, on_sigterm, &fl);
     if (ev_term == NULL || event_add(ev_term, NULL) < 0)
         log_warn("cannot catch SIGTERM: no summary line at exit");
+    struct event *ev_tick = event_new(fl.base, -1, EV_PERSIST, on_tick, &fl);
+    struct timeval tv = {0, FL_CKPT_INTERVAL_MS * 1000};
+    if (ev_tick == NULL || event_add(ev_tick, &tv) < 0)
+        log_warn("no checkpoint timer: DogStatsD state is checkpointed at flushes only");
     event_base_dispatch(fl.base);
+    if (ev_tick)
+        event_free(ev_tick);
     if (ev_term)
         event_free(ev_term);
     struct fl_pipe_stats ps;
@@ -157,6 +182,17 @@ int fl_main(const struct fl_args *a)
              (unsigned long long)ps.datagrams, (unsigned long long)ps.flushes,
              (unsigned long long)ps.posts_ok, (unsigned long long)ps.posts_failed,
              (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked);
+    struct fl_receivers_stats rs = {0};
+    if (fl.recv)
+        fl_receivers_stats(fl.recv, &rs);
+    log_info("dogstatsd: %llu datagrams in %llu reads, %llu metrics, %llu invalid lines, "
+             "%llu dropped by the kernel (receive buffer %u bytes), %llu truncated; "
+             "%llu checkpoints (%llu incomplete), %llu payloads restored",
+             (unsigned long long)rs.datagrams, (unsigned long long)rs.recv_calls,
+             (unsigned long long)ps.dsd_metrics, (unsigned long long)ps.dsd_invalid,
+             (unsigned long long)rs.kernel_drops, rs.rcvbuf, (unsigned long long)rs.truncated,
+             (unsigned long long)ps.ckpts, (unsigned long long)ps.ckpt_incomplete,
+             (unsigned long long)ps.dsd_restored);
     fl_receivers_free(fl.recv);
     peer_free(fl.sup);
     fl_intake_free(fl.intake); /* no callbacks after this: the pipe can go */

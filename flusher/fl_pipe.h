@@ -14,7 +14,12 @@
  *    logsDropped record is a warning in the extension's own log (Datadog's
  *    extension sends no metric for it).
  *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
- *  - DogStatsD datagrams: parsed into the aggregator.
+ *  - DogStatsD datagrams: parsed into their own aggregator, checkpointed
+ *    to the supervisor (FT_DSD_STATE, fl_ckpt.h) at least every
+ *    FL_CKPT_INTERVAL_MS while it changes (fl_pipe_tick), at each drain and
+ *    after each DogStatsD payload's final outcome.
+ *  - FT_DSD_STATE (a restarted flusher): the payloads go out with the next
+ *    flush.
  *  - FT_FLUSH {flush_id, budget_ms, final}: the aggregator is drained whole
  *    (as Datadog's extension does at the end of an invocation), encoded as
  *    series JSON and sketch protobuf, log payloads are taken (held records
@@ -69,6 +74,8 @@ struct fl_pipe_opts {
     fl_pipe_flush_fn flush;    /* NULL = fl_intake_flush (tests pass a fake) */
     fl_pipe_emit_fn emit;      /* frames to the supervisor */
     void *emit_arg;
+    /* optional: wait until every emitted frame is written (checkpoints) */
+    void (*settle)(void *emit_arg);
     const char *architecture;  /* "x86_64" | "arm64"; NULL = this machine's */
     const char *init_type;     /* AWS_LAMBDA_INITIALIZATION_TYPE; NULL = none */
 };
@@ -82,6 +89,9 @@ struct fl_pipe_stats {
     uint64_t logs_dropped;                         /* records dropped by the batcher */
     uint64_t platform_logs_dropped;                /* platform.logsDropped records seen */
     uint64_t acked;                                /* last FT_ACK upto */
+    uint64_t ckpts, ckpt_incomplete;               /* FT_DSD_STATE sent; with payloads left out */
+    uint64_t dsd_metrics, dsd_invalid;             /* DogStatsD values taken; bad lines */
+    uint64_t dsd_restored;                         /* payloads taken from a checkpoint */
     bool flushing;
 };
 
@@ -99,6 +109,9 @@ void fl_pipe_frame(struct fl_pipe *p, const struct frame *f);
 
 /* One DogStatsD datagram (now = unix seconds). */
 void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len);
+
+/* Every FL_CKPT_INTERVAL_MS: a DogStatsD checkpoint if anything changed. */
+void fl_pipe_tick(struct fl_pipe *p);
 
 void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out);
 

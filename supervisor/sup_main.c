@@ -506,6 +506,18 @@ void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
         }
         sup_proc_event(s, SUP_FLUSHER, PE_READY);
         break;
+    case FT_DSD_STATE: {
+        /* only the latest counts: it replaces the one held */
+        struct frame_buf fb = {0};
+        if (frame_encode(&fb, f) == 0) {
+            frame_buf_free(&s->dsd_state);
+            s->dsd_state = fb;
+        } else {
+            frame_buf_free(&fb);
+            log_warn("DogStatsD checkpoint not kept (cannot encode it): the previous one stands");
+        }
+        break;
+    }
     case FT_ACK:
         sup_spool_ack(&s->spool, f->u.ack.upto);
         sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
@@ -537,7 +549,11 @@ void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
 void sup_link_up(struct sup *s, enum sup_kind k)
 {
     if (k == SUP_FLUSHER) {
-        /* a new flusher gets the identity, then every unacknowledged frame */
+        /* a new flusher gets the previous one's DogStatsD state, the
+         * identity, then every unacknowledged frame */
+        struct peer *p = link_of(s, SUP_FLUSHER);
+        if (s->dsd_state.len && p && peer_send(p, s->dsd_state.p, s->dsd_state.len) == 0)
+            log_warn("DogStatsD checkpoint not handed to the new flusher (queue full)");
         send_context(s);
         sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
         sched_sync_flusher(s);
