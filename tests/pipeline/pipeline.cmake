@@ -20,6 +20,8 @@ if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
   set_tests_properties(pipeline_flood PROPERTIES LABELS "e2e" TIMEOUT 180)
   add_test(NAME pipeline_kills COMMAND bash ${FORKCAP_TESTS}/pipeline/kills.sh ${PIPE_ARGS})
   set_tests_properties(pipeline_kills PROPERTIES LABELS "crash" TIMEOUT 180)
+  add_test(NAME pipeline_statsd_kills COMMAND bash ${FORKCAP_TESTS}/pipeline/statsd_kills.sh ${PIPE_ARGS})
+  set_tests_properties(pipeline_statsd_kills PROPERTIES LABELS "crash" TIMEOUT 180)
 endif()
 
 # libFuzzer: scripts of frames, datagrams and intake outcomes through the
