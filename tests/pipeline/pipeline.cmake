@@ -31,7 +31,7 @@ if(FORKCAP_FUZZ AND TARGET fc_flusher)
   add_executable(fuzz_fl_pipe ${FORKCAP_TESTS}/pipeline/fuzz_fl_pipe.c
                  ${PROJECT_SOURCE_DIR}/flusher/fl_pipe.c ${PROJECT_SOURCE_DIR}/flusher/logs.c
                  ${PROJECT_SOURCE_DIR}/flusher/enhanced.c ${PROJECT_SOURCE_DIR}/flusher/metrics.c
-                 ${PROJECT_SOURCE_DIR}/flusher/dogstatsd.c)
+                 ${PROJECT_SOURCE_DIR}/flusher/dogstatsd.c ${PROJECT_SOURCE_DIR}/flusher/fl_ckpt.c)
   target_compile_options(fuzz_fl_pipe PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(fuzz_fl_pipe PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_fl_pipe PRIVATE fc_flusher)
