@@ -19,6 +19,7 @@
 #include "log.h"
 #include "peer.h"
 #include "receivers.h"
+#include "testfault.h"
 
 #define FL_WQ_MAX (8u * 1024u * 1024u)
 
@@ -119,6 +120,10 @@ static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)
         return;
 #endif
     fl_pipe_frame(fl->pipe, f);
+    if (f->type == FT_LOGS)
+        TEST_FAULT("fl_tele");
+    else if (f->type == FT_FLUSH)
+        TEST_FAULT(f->u.flush.has_final && f->u.flush.final ? "fl_final" : "fl_flush");
 }
 
 int fl_main(const struct fl_args *a)
@@ -135,6 +140,7 @@ int fl_main(const struct fl_args *a)
         log_error("cannot set up the supervisor link");
         return 1;
     }
+    TEST_FAULT("fl_start");
     fl_tls_init(&fl); /* on failure it says why, and the flusher stays idle */
     uint64_t t_tls = clock_us();
     char init_type[32];

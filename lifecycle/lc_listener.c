@@ -19,6 +19,7 @@
 #include "frame.h"
 #include "lc_req.h"
 #include "log.h"
+#include "testfault.h"
 
 /* Jobs whose connection went away still finish (their frames are sent);
  * this bounds them together with the live ones. */
@@ -449,6 +450,7 @@ static void job_done(struct lc_listener *l)
     l->njobs--;
     if (j->c) {
         j->c->job = NULL;
+        TEST_FAULT("lc_tele"); /* frames handed over, Lambda not answered yet */
         respond(j->c, j->status, !j->c->req.keep_alive || j->status != 200);
     }
     lc_listener_frames_free(j->frames, j->n);
