@@ -2,22 +2,26 @@
  * FT_CONTEXT and DogStatsD datagrams in; FT_FLUSH turns them into intake posts.
  *
  * What it does with each input:
- *  - FT_CONTEXT: identity tags for enhanced metrics, logs (ddtags, ARN,
- *    service) and the aggregator's common tags (env, service, version,
- *    DD_TAGS); a new request_id starts an invocation (logs take its id,
- *    enhanced "invocations" counts it once). Before any FT_CONTEXT the tags
- *    come from the configuration (function name, region, memory, runtime).
+ *  - FT_CONTEXT: identity for the function tag set (fl_tags.h), which goes
+ *    on every series and sketch (the aggregator's common tags) and every
+ *    log (ddtags), and for enhanced metrics' own tags; a new request_id
+ *    starts an invocation (logs take its id, enhanced "invocations" counts
+ *    it once). Before any FT_CONTEXT the tags come from the configuration
+ *    (function name, region, memory). The runtime tag is resolved once, when
+ *    first needed (fl_runtime.h).
  *  - FT_PLATFORM: the Datadog log line of START/END/REPORT/INIT_START
  *    records (DD_LOGS_ENABLED, in frame order with the FT_LOGS records),
  *    enhanced metrics (DD_ENHANCED_METRICS); a "start" record counts the
  *    invocation too (once per request id, whichever comes first); a
  *    logsDropped record is a warning in the extension's own log (Datadog's
- *    extension sends no metric for it).
+ *    extension sends no metric for it); initStart's runtime_version names
+ *    the runtime when it comes before the runtime is first needed.
  *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
- *  - DogStatsD datagrams: parsed into their own aggregator, checkpointed
- *    to the supervisor (FT_DSD_STATE, fl_ckpt.h) at least every
- *    FL_CKPT_INTERVAL_MS while it changes (fl_pipe_tick), at each drain and
- *    after each DogStatsD payload's final outcome.
+ *  - DogStatsD datagrams: parsed into their own aggregator (copies of the
+ *    enhanced metrics forkcap produces itself, enh_owns, are dropped and
+ *    counted), checkpointed to the supervisor (FT_DSD_STATE, fl_ckpt.h) at
+ *    least every FL_CKPT_INTERVAL_MS while it changes (fl_pipe_tick), at
+ *    each drain and after each DogStatsD payload's final outcome.
  *  - FT_DSD_STATE (a restarted flusher): the payloads go out with the next
  *    flush.
  *  - FT_FLUSH {flush_id, budget_ms, final}: the aggregator is drained whole
@@ -78,11 +82,15 @@ struct fl_pipe_opts {
     void (*settle)(void *emit_arg);
     const char *architecture;  /* "x86_64" | "arm64"; NULL = this machine's */
     const char *init_type;     /* AWS_LAMBDA_INITIALIZATION_TYPE; NULL = none */
+    const char *proc_root;     /* runtime detection (fl_runtime.h); NULL = /proc */
+    const char *os_release;    /* NULL = /etc/os-release */
 };
 
 struct fl_pipe_stats {
     uint64_t frames_platform, frames_logs, records, records_bad;
     uint64_t datagrams, flushes, flushes_coalesced;
+    uint64_t dsd_owned_dropped;                    /* DogStatsD copies of forkcap's own
+                                                      enhanced metrics, dropped */
     uint64_t posts_ok, posts_failed, posts_dropped; /* payload outcomes, resends included */
     uint64_t series_skipped, sketches_skipped;     /* too big to encode: dropped */
     uint64_t gens_forgotten;                       /* drains forgotten past FL_PIPE_GENS */
@@ -114,5 +122,9 @@ void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len);
 void fl_pipe_tick(struct fl_pipe *p);
 
 void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out);
+
+/* The function tag set joined with commas (fl_tags.h), for traces'
+ * _dd.tags.function; "" until FT_CONTEXT or configuration gave any. */
+const char *fl_pipe_function_tags(const struct fl_pipe *p);
 
 #endif
