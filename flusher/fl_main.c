@@ -30,6 +30,8 @@ struct fl {
     struct fl_receivers *recv;
     struct fl_intake *intake; /* the HTTPS client (CA store loaded once); NULL = idle */
     struct fl_pipe *pipe;     /* frames and datagrams -> intake posts */
+    uint64_t drops_said, t_drops_said; /* kernel drops already warned about, when */
+    uint64_t t_drops_polled;
 };
 
 /* TLS client state: the intake client with the system roots plus
@@ -80,12 +82,33 @@ static void fl_settle(void *arg)
         log_debug("supervisor link: a checkpoint is still queued");
 }
 
+/* Kernel drops are said when they happen, at most every 10 s, not only in
+ * the exit summary. */
+#define FL_DROPS_WARN_US (10u * 1000u * 1000u)
+#define FL_DROPS_POLL_US (1000u * 1000u)
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct fl *fl = arg;
     (void)fd;
     (void)what;
     fl_pipe_tick(fl->pipe);
+    if (fl->recv == NULL)
+        return;
+    uint64_t now = clock_us();
+    if (now - fl->t_drops_polled >= FL_DROPS_POLL_US) {
+        fl_receivers_poll_drops(fl->recv);
+        fl->t_drops_polled = now;
+    }
+    struct fl_receivers_stats rs;
+    fl_receivers_stats(fl->recv, &rs);
+    if (rs.kernel_drops > fl->drops_said && now - fl->t_drops_said >= FL_DROPS_WARN_US) {
+        log_warn("DogStatsD: the kernel dropped %llu datagrams (receive buffer of %u bytes full; "
+                 "DD_DOGSTATSD_SO_RCVBUF)",
+                 (unsigned long long)(rs.kernel_drops - fl->drops_said), rs.rcvbuf);
+        fl->drops_said = rs.kernel_drops;
+        fl->t_drops_said = now;
+    }
 }
 
 static void on_dgram(const char *buf, size_t len, void *arg)
@@ -200,8 +223,14 @@ int fl_main(const struct fl_args *a)
              (unsigned long long)ps.posts_ok, (unsigned long long)ps.posts_failed,
              (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked);
     struct fl_receivers_stats rs = {0};
-    if (fl.recv)
+    if (fl.recv) {
+        fl_receivers_poll_drops(fl.recv);
         fl_receivers_stats(fl.recv, &rs);
+        if (rs.kernel_drops > fl.drops_said)
+            log_warn("DogStatsD: the kernel dropped %llu datagrams (receive buffer of %u bytes "
+                     "full; DD_DOGSTATSD_SO_RCVBUF)",
+                     (unsigned long long)(rs.kernel_drops - fl.drops_said), rs.rcvbuf);
+    }
     log_info("dogstatsd: %llu datagrams in %llu reads, %llu metrics, %llu invalid lines, "
              "%llu dropped by the kernel (receive buffer %u bytes), %llu truncated; "
              "%llu checkpoints (%llu incomplete), %llu payloads restored",

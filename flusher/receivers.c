@@ -18,6 +18,7 @@
 
 struct fl_receivers {
     struct event *ev_statsd, *ev_apm, *ev_lambda;
+    int statsd_fd;
     struct fl_receivers_stats st;
     fl_dgram_fn on_dgram;
     void *arg;
@@ -31,8 +32,20 @@ struct fl_receivers {
     } ctl[FL_MMSG];
 };
 
-/* SO_RXQ_OVFL: the socket's drop counter as of this datagram (uint32,
- * wraps); absent until the first drop. */
+/* The socket's drop counter (sk_drops, uint32, wraps) seen at absolute
+ * value d: ours is what it gained since this flusher started. */
+static void drops_at(struct fl_receivers *r, uint32_t d)
+{
+    uint32_t delta = d - r->st.drops_seen; /* modulo 2^32 */
+    if (delta && delta < (1u << 31)) {
+        r->st.drops_seen = d;
+        r->st.kernel_drops += delta;
+    }
+}
+
+/* SO_RXQ_OVFL: the counter as it was when this datagram was queued; a
+ * datagram queued before a drop carries none, so the counter also comes
+ * from /proc/net/udp (fl_receivers_poll_drops). */
 static void note_drops(struct fl_receivers *r, struct msghdr *m)
 {
     for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
@@ -41,11 +54,7 @@ static void note_drops(struct fl_receivers *r, struct msghdr *m)
             continue;
         uint32_t d;
         memcpy(&d, CMSG_DATA(c), sizeof d);
-        uint32_t delta = d - r->st.drops_seen; /* modulo 2^32 */
-        if (delta && delta < (1u << 31)) {
-            r->st.drops_seen = d;
-            r->st.kernel_drops += delta;
-        }
+        drops_at(r, d);
     }
 }
 
@@ -166,6 +175,7 @@ struct fl_receivers *fl_receivers_start(struct event_base *base, const struct fl
         return NULL;
     r->on_dgram = on_dgram;
     r->arg = arg;
+    r->statsd_fd = a->dogstatsd_fd;
     if (a->dogstatsd_fd >= 0) {
         r->bufs = malloc((size_t)FL_MMSG * FL_DGRAM_MAX);
         if (r->bufs == NULL) {
@@ -186,6 +196,13 @@ struct fl_receivers *fl_receivers_start(struct event_base *base, const struct fl
     r->ev_apm = serve(base, a->apm_fd, on_accept, r);
     r->ev_lambda = serve(base, a->lambda_fd, on_accept, r);
     return r;
+}
+
+void fl_receivers_poll_drops(struct fl_receivers *r)
+{
+    uint32_t d;
+    if (r->statsd_fd >= 0 && proc_udp_drops(r->statsd_fd, &d))
+        drops_at(r, d);
 }
 
 void fl_receivers_stats(const struct fl_receivers *r, struct fl_receivers_stats *out)

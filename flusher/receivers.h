@@ -35,6 +35,9 @@ typedef void (*fl_dgram_fn)(const char *buf, size_t len, void *arg);
 #define FL_DGRAMS_PER_EVENT 256
 struct fl_receivers *fl_receivers_start(struct event_base *base, const struct fl_args *a,
                                         fl_dgram_fn on_dgram, void *arg);
+/* Read the DogStatsD socket's drop counter from /proc/net/udp (a few
+ * hundred bytes in a sandbox): call it now and then and before reporting. */
+void fl_receivers_poll_drops(struct fl_receivers *r);
 void fl_receivers_stats(const struct fl_receivers *r, struct fl_receivers_stats *out);
 void fl_receivers_free(struct fl_receivers *r);
 

@@ -27,6 +27,9 @@ if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
   set_tests_properties(pipeline_kills PROPERTIES LABELS "crash" TIMEOUT 180)
   add_test(NAME pipeline_statsd_kills COMMAND bash ${FORKCAP_TESTS}/pipeline/statsd_kills.sh ${PIPE_ARGS})
   set_tests_properties(pipeline_statsd_kills PROPERTIES LABELS "crash" TIMEOUT 180)
+  add_test(NAME pipeline_statsd_drops COMMAND bash ${FORKCAP_TESTS}/pipeline/statsd_drops.sh
+           $<TARGET_FILE:lambda-sim> $<TARGET_FILE:forkcap>)
+  set_tests_properties(pipeline_statsd_drops PROPERTIES LABELS "e2e" TIMEOUT 60)
   # a Node.js runtime sending DogStatsD as hot-shots and datadog-lambda-js do
   add_test(NAME pipeline_function_tags
            COMMAND bash ${FORKCAP_TESTS}/pipeline/function_tags.sh ${PIPE_ARGS})
