@@ -609,6 +609,14 @@ static void bind_all(struct sup *s)
                                      &s->socks.telemetry_port, "telemetry listener");
     s->socks.dogstatsd = bind_socket(SOCK_DGRAM, lo, s->cfg.port_dogstatsd, &s->socks.dogstatsd_port,
                                      "DogStatsD");
+    if (s->socks.dogstatsd >= 0 && s->cfg.dogstatsd_rcvbuf) {
+        /* sized here, before any datagram: the flusher reads only once its
+         * TLS client is built (and again after each restart); it sets the
+         * same size again and says what the kernel granted */
+        int v = (int)s->cfg.dogstatsd_rcvbuf;
+        if (setsockopt(s->socks.dogstatsd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) != 0)
+            (void)setsockopt(s->socks.dogstatsd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+    }
     s->socks.apm = bind_socket(SOCK_STREAM, lo, s->cfg.port_apm, &s->socks.apm_port, "trace receiver");
     s->socks.lambda = bind_socket(SOCK_STREAM, lo, s->cfg.port_lambda, &s->socks.lambda_port,
                                   "/lambda endpoints");

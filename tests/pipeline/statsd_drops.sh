@@ -14,7 +14,9 @@ export DD_DOGSTATSD_SO_RCVBUF=4096 DD_LOG_LEVEL=info
 run_sim "$T" --invokes 1 --fn-ms 1500 --timeout-ms 10000 &
 SIMPID=$!
 port=$(fc_port "$T/stats.json" dogstatsd 10) || fail "no DogStatsD port"
-while fl=$(stat_of "$T" .flusher.pid); [ "$fl" = 0 ] || [ "$fl" = null ]; do sleep 0.05; done
+# the flusher reads (and counts) once it is ready
+while r=$(stat_of "$T" '.flusher_ready_ms // 0'); [ "$r" = 0 ] || [ "$r" = null ]; do sleep 0.05; done
+fl=$(stat_of "$T" .flusher.pid)
 N=400
 kill -STOP "$fl"
 for i in $(seq 1 $N); do printf 'drops.c:1|c' > "/dev/udp/127.0.0.1/$port"; done
