@@ -70,7 +70,7 @@ struct ft_log_record {
 #define FT_DECL_BOOL(n) bool n;
 #define FT_DECL_EVENT(n) enum platform_event n;
 #define FT_DECL_LOGRECS(n) const struct ft_log_record *n; uint32_t n_##n;
-#define FT_DECL_BIN(n) const uint8_t *n; uint32_t n_##n;
+#define FT_DECL_BIN(n) const uint8_t *n; size_t n##_len;
 #define FT_HAS_R(T, n)
 #define FT_HAS_O(T, n) FT_HASO_##T(n)
 #define FT_HASO_STR(n)

@@ -140,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct frame_buf fb = {0};
             struct frame f;
             char err[64];
-            if (frame_encode_dsd_state(&fb, &(struct ft_dsd_state){.payloads = b, .n_payloads = (uint32_t)len}) == 0) {
+            if (frame_encode_dsd_state(&fb, &(struct ft_dsd_state){.payloads = b, .payloads_len = len}) == 0) {
                 frame_set_seq(fb.p, ++seq);
                 if (frame_decode(fb.p + FRAME_HDR_LEN, fb.len - FRAME_HDR_LEN, &f, err, sizeof err) != 0)
                     abort();

@@ -15,6 +15,7 @@
 #include "fl_ckpt.h"
 #include "fl_pipe.h"
 #include "frame.h"
+#include "trace.pb-c.h"
 
 /* ---- fake intake ---------------------------------------------------------- */
 
@@ -125,9 +126,9 @@ static void emit(struct frame_buf *fb, void *arg)
     } else if (f.type == FT_DSD_STATE) {
         nckpts++;
         ckpt_items = 0;
-        assert_true(f.u.dsd_state.n_payloads <= sizeof ckpt_blob);
-        memcpy(ckpt_blob, f.u.dsd_state.payloads, f.u.dsd_state.n_payloads);
-        ckpt_blob_len = f.u.dsd_state.n_payloads;
+        assert_true(f.u.dsd_state.payloads_len <= sizeof ckpt_blob);
+        memcpy(ckpt_blob, f.u.dsd_state.payloads, f.u.dsd_state.payloads_len);
+        ckpt_blob_len = f.u.dsd_state.payloads_len;
         size_t off = 0;
         unsigned n = 0;
         struct ckpt_item it;
@@ -193,6 +194,29 @@ static void feed_report(struct fl_pipe *p, const char *rid, double dur)
         .has_max_memory_mb = true,
     };
     frame_encode_platform(&fb, &m);
+    feed(p, &fb);
+}
+
+/* One FT_TRACES frame: a TracerPayload of one chunk with one span named name. */
+static void feed_traces(struct fl_pipe *p, const char *name)
+{
+    Datadog__Trace__Span sp = DATADOG__TRACE__SPAN__INIT;
+    Datadog__Trace__Span *sps[1] = {&sp};
+    Datadog__Trace__TraceChunk ch = DATADOG__TRACE__TRACE_CHUNK__INIT;
+    Datadog__Trace__TraceChunk *chs[1] = {&ch};
+    Datadog__Trace__TracerPayload tp = DATADOG__TRACE__TRACER_PAYLOAD__INIT;
+    sp.name = (char *)name;
+    sp.traceid = 42;
+    ch.spans = sps;
+    ch.n_spans = 1;
+    tp.chunks = chs;
+    tp.n_chunks = 1;
+    tp.languagename = (char *)"nodejs";
+    uint8_t buf[256];
+    size_t n = datadog__trace__tracer_payload__pack(&tp, buf);
+    struct frame_buf fb = {0};
+    assert_int_equal(frame_encode_traces(&fb, &(struct ft_traces){.pb = buf, .pb_len = n, .spans = 1,
+                                                                  .lang = "nodejs"}), 0);
     feed(p, &fb);
 }
 
@@ -350,6 +374,101 @@ static void failed_logs_not_kept_are_requeued(void **state)
     fl_pipe_free(p);
 }
 
+/* Trace and stats frames go out at the next flush (an AgentPayload holding
+ * the TracerPayload as sent, with the languages header; the stats wrapped
+ * and gzip'd) and are acked only once delivered. */
+static void traces_delivered_then_acked(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    C.enhanced_metrics = false;
+    feed_traces(p, "span-a");               /* seq 1 */
+    struct frame_buf fb = {0};
+    const uint8_t stats[] = {0x81, 0xa1, 'k', 0x01}; /* {"k": 1} */
+    assert_int_equal(frame_encode_trace_stats(&fb, &(struct ft_trace_stats){.body = stats, .body_len = sizeof stats}),
+                     0);
+    feed(p, &fb);                           /* seq 2 */
+    feed_flush(p, 1, false);                /* seq 3 */
+    assert_int_equal(ncalls, 1);
+    const struct fpost *tp = find_post(&calls[0], "/api/v0.2/traces");
+    assert_non_null(tp);
+    assert_string_equal(tp->hdr, "X-Datadog-Reported-Languages: nodejs");
+    Datadog__Trace__AgentPayload *ap =
+        datadog__trace__agent_payload__unpack(NULL, tp->len, (const uint8_t *)tp->body);
+    assert_non_null(ap);
+    assert_string_equal(ap->env, "prod");
+    assert_int_equal(ap->n_tracerpayloads, 1);
+    assert_string_equal(ap->tracerpayloads[0]->chunks[0]->spans[0]->name, "span-a");
+    datadog__trace__agent_payload__free_unpacked(ap, NULL);
+    const struct fpost *st = find_post(&calls[0], "/api/v0.2/stats");
+    assert_non_null(st);
+    assert_string_equal(st->hdr, "Content-Encoding: gzip");
+    assert_true(st->len > 2 && (uint8_t)st->body[0] == 0x1f && (uint8_t)st->body[1] == 0x8b);
+    assert_int_equal(last_ack, 0);          /* nothing delivered yet */
+    complete(&calls[0], NULL);
+    assert_int_equal(last_ack, 2);
+    fl_pipe_free(p);
+}
+
+/* A trace post that failed and could not be kept goes again at the next
+ * flush; until then its frame holds the ack back. */
+static void failed_traces_requeued_hold_the_ack(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    C.enhanced_metrics = false;
+    feed_traces(p, "span-b");               /* seq 1 */
+    feed_log(p, "r", "line");               /* seq 2 */
+    feed_flush(p, 1, false);
+    assert_int_equal(ncalls, 1);
+    enum fl_outcome oc[MAXP];
+    for (size_t i = 0; i < calls[0].n; i++)
+        oc[i] = FL_OK;
+    struct fl_flush_summary s = {.posted = (unsigned)calls[0].n};
+    for (size_t i = 0; i < calls[0].n; i++) {
+        bool tr = strstr(calls[0].posts[i].url, "/api/v0.2/traces") != NULL;
+        struct fl_post_result r = {.tag = calls[0].posts[i].tag, .outcome = tr ? FL_FAILED : FL_OK,
+                                   .kept = false};
+        calls[0].each(&r, calls[0].arg);
+        free(calls[0].posts[i].body);
+    }
+    calls[0].done(&s, calls[0].arg);
+    (void)oc;
+    assert_int_equal(last_ack, 0);          /* seq 1 undelivered, so seq 2 waits too */
+    feed_flush(p, 2, false);
+    assert_int_equal(ncalls, 2);
+    const struct fpost *tp = find_post(&calls[1], "/api/v0.2/traces");
+    assert_non_null(tp);
+    complete(&calls[1], NULL);
+    assert_int_equal(last_ack, 2);
+    fl_pipe_free(p);
+}
+
+static bool local_done, local_ok;
+static void on_local(bool ok, void *arg)
+{
+    (void)arg;
+    local_done = true;
+    local_ok = ok;
+}
+
+/* /lambda/flush's flush: a callback, no FT_FLUSHED to the supervisor. */
+static void local_flush_calls_back(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_traces(p, "span-c");
+    local_done = false;
+    fl_pipe_flush_local(p, 5000, on_local, NULL);
+    assert_int_equal(ncalls, 1);
+    assert_false(local_done);
+    complete(&calls[0], NULL);
+    assert_true(local_done);
+    assert_true(local_ok);
+    assert_int_equal(nflushed, 0);
+    fl_pipe_free(p);
+}
+
 static void flush_during_flush_waits_and_coalesces(void **state)
 {
     (void)state;
@@ -494,7 +613,7 @@ static void dogstatsd_checkpoint_and_restore(void **state)
     struct fl_pipe *q = new_pipe(false);
     C.enhanced_metrics = false;
     struct frame_buf fb = {0};
-    frame_encode_dsd_state(&fb, &(struct ft_dsd_state){.payloads = held, .n_payloads = (uint32_t)held_len});
+    frame_encode_dsd_state(&fb, &(struct ft_dsd_state){.payloads = held, .payloads_len = held_len});
     feed(q, &fb);
     const char *d3 = "ck.other:1|c";
     fl_pipe_dogstatsd(q, d3, strlen(d3));
@@ -524,7 +643,7 @@ static void dogstatsd_checkpoint_and_restore(void **state)
     /* a malformed checkpoint is refused without harm */
     struct fl_pipe *z = new_pipe(false);
     const uint8_t bad[] = {9, 0, 0, 0, 1, 'x'};
-    frame_encode_dsd_state(&fb, &(struct ft_dsd_state){.payloads = bad, .n_payloads = sizeof bad});
+    frame_encode_dsd_state(&fb, &(struct ft_dsd_state){.payloads = bad, .payloads_len = sizeof bad});
     feed(z, &fb);
     feed_flush(z, 1, false);
     assert_int_equal(count_posts(&calls[0], "/api/v2/series"), 0);
@@ -781,6 +900,9 @@ int main(void)
         cmocka_unit_test(dogstatsd_checkpoint_and_restore),
         cmocka_unit_test(idle_acks_and_sends_nothing),
         cmocka_unit_test(empty_logs_frame_acked),
+        cmocka_unit_test(traces_delivered_then_acked),
+        cmocka_unit_test(failed_traces_requeued_hold_the_ack),
+        cmocka_unit_test(local_flush_calls_back),
         cmocka_unit_test(platform_lines_in_order),
         cmocka_unit_test(function_tags_on_metrics_and_logs),
         cmocka_unit_test(runtime_resolved_once),

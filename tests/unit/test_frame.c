@@ -122,6 +122,10 @@ static const struct rt_case cases[] = {
     CASE(PLATFORM, platform, .event = PE_LOGS_DROPPED, .time_ms = -1),
     CASE(PLATFORM, platform, .event = PE_START, .time_ms = 0, .is_error = false, .has_is_error = true),
     CASE(LOGS, logs, .records = recs, .n_records = 3),
+    CASE(TRACES, traces, .pb = (const uint8_t *)"\x0a\x00\x32\x02\x08\x01", .pb_len = 6, .spans = 3,
+         .lambda_rid = "6d68ca91-49c9", .lang = "nodejs"),
+    CASE(TRACES, traces, .pb = (const uint8_t *)"", .pb_len = 0, .spans = 0),
+    CASE(TRACE_STATS, trace_stats, .body = (const uint8_t *)"\x81\xa1k\x00", .body_len = 4),
     CASE(LOGS, logs, .records = NULL, .n_records = 0),
     CASE(GO, go, 0),
     CASE(CONTEXT, context, .fn_name = "fn", .fn_version = "$LATEST", .account_id = "1",
@@ -135,8 +139,8 @@ static const struct rt_case cases[] = {
          .ms = 17),
     /* bytes with NULs and every value survive; an empty one too */
     CASE(DSD_STATE, dsd_state, .payloads = (const uint8_t *)"\x01\x00\x00\x00\x02\xff\x00",
-         .n_payloads = 7),
-    CASE(DSD_STATE, dsd_state, .payloads = NULL, .n_payloads = 0),
+         .payloads_len = 7),
+    CASE(DSD_STATE, dsd_state, .payloads = (const uint8_t *)"", .payloads_len = 0),
 };
 #undef CASE
 
@@ -220,6 +224,9 @@ static void test_every_type_covered(void **st)
     assert_int_equal(FT_GO, 16);
     assert_int_equal(FT_CONTEXT, 32);
     assert_int_equal(FT_FLUSHED, 50);
+    assert_int_equal(FT_TRACES, 51);
+    assert_int_equal(FT_TRACE_STATS, 52);
+    assert_int_equal(frame_type_dirs(FT_TRACES), FRAME_DIR_F2S | FRAME_DIR_S2F);
     assert_int_equal(FT_DSD_STATE, 56);
     assert_int_equal(frame_type_dirs(FT_DSD_STATE), FRAME_DIR_F2S | FRAME_DIR_S2F);
     assert_int_equal(frame_type_dirs(FT_PLATFORM), FRAME_DIR_L2S | FRAME_DIR_S2F);
