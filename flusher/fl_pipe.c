@@ -65,9 +65,11 @@ struct waiter {
 struct fl_pipe {
     struct fl_pipe_opts o;
     const struct cfg *cfg;
-    struct met_agg *agg;     /* enhanced metrics (replayed from platform frames) */
-    struct met_agg *dsd_agg; /* DogStatsD (checkpointed: nothing replays it) */
+    struct met_agg *agg;     /* custom metrics (DogStatsD) */
+    struct met_agg *enh_agg; /* enhanced metrics, a budget of their own */
     struct enh_state *enh;
+    uint64_t ctx_dropped_told; /* custom samples over the context limit, last logged */
+    struct log_limit ctx_log;
     struct fl_logs *logs;
     struct fl_traces *traces;
     struct fl_endpoints ep;
@@ -110,9 +112,17 @@ struct fl_pipe {
     unsigned nwaiting;
     uint64_t t0_us;
     unsigned n_series_posts, n_sketch_posts, n_log_posts, n_trace_posts;
+    unsigned n_answered; /* posts of the running flush that got an HTTP status */
+    char fail_example[200]; /* the running flush's first failed post, in words */
+    struct log_limit fail_log; /* failed flushes: one line, then rarely (log.h) */
+    uint64_t failed_flushes;   /* in a row */
     uint64_t max_seq;    /* highest data seq received */
     uint64_t last_acked;
     uint64_t unacked_idle;
+
+    /* forkcap's own lines shipped: a token bucket (fl_pipe.h) */
+    double own_tokens;
+    uint64_t own_t_us;
 
     struct dsd_stats dsd;
     struct fl_pipe_stats st;
@@ -179,10 +189,10 @@ static void apply_context(struct fl_pipe *p)
     if (fl_tags_build(&ts, &p->tags) != 0)
         why = "function tags longer than the limit: metrics and logs carry none";
     if (met_set_common_tags(p->agg, p->tags.tags, p->tags.n) != 0 ||
-        met_set_common_tags(p->dsd_agg, p->tags.tags, p->tags.n) != 0) {
+        met_set_common_tags(p->enh_agg, p->tags.tags, p->tags.n) != 0) {
         why = "function tags refused by the aggregator: metrics carry none";
         met_set_common_tags(p->agg, NULL, 0);
-        met_set_common_tags(p->dsd_agg, NULL, 0);
+        met_set_common_tags(p->enh_agg, NULL, 0);
     }
     if (why && !p->tags_warned)
         log_warn("%s", why);
@@ -251,14 +261,19 @@ static void need_runtime(struct fl_pipe *p)
     set_runtime(p, rt, src);
 }
 
-/* enhanced "invocations" once per request id, from FT_CONTEXT or a start record */
+static bool invocation_seen(const struct fl_pipe *p, const char *rid)
+{
+    for (unsigned i = 0; rid && i < FL_PIPE_SEEN_IDS; i++)
+        if (!strcmp(p->seen[i], rid))
+            return true;
+    return false;
+}
+
+/* enhanced "invocations" once per request id, from FT_CONTEXT (INVOKE) */
 static void count_invocation(struct fl_pipe *p, const char *rid, int64_t time_ms)
 {
-    if (!rid || !rid[0] || !p->cfg->enhanced_metrics)
+    if (!rid || !rid[0] || !p->cfg->enhanced_metrics || invocation_seen(p, rid))
         return;
-    for (unsigned i = 0; i < FL_PIPE_SEEN_IDS; i++)
-        if (!strcmp(p->seen[i], rid))
-            return;
     snprintf(p->seen[p->seen_next], ID_MAX, "%s", rid);
     p->seen_next = (p->seen_next + 1) % FL_PIPE_SEEN_IDS;
     enh_on_invoke(p->enh, time_ms, rid);
@@ -334,10 +349,54 @@ static void on_platform(struct fl_pipe *p, const struct ft_platform *m, uint64_t
         return;
     note_platform_folded(p, seq);
     if (m->event == PE_START) {
-        count_invocation(p, m->request_id, m->time_ms);
+        /* anyone in the sandbox can post telemetry: a start record counts
+         * no invocation by itself, only INVOKE (FT_CONTEXT) does */
+        if (!invocation_seen(p, m->request_id))
+            p->st.starts_unannounced++;
         return;
     }
     enh_on_platform(p->enh, m);
+}
+
+/* One of forkcap's own lines ("LEVEL | component | ...", log.h)? */
+static bool own_line(const char *m, size_t n)
+{
+    static const char *const lv[] = {"TRACE | ", "DEBUG | ", "INFO | ", "WARN | ", "ERROR | "};
+    static const char *const comp[] = {"supervisor | ", "lifecycle | ", "flusher | "};
+    for (size_t i = 0; i < sizeof lv / sizeof *lv; i++) {
+        size_t l = strlen(lv[i]);
+        if (n < l || memcmp(m, lv[i], l) != 0)
+            continue;
+        for (size_t j = 0; j < sizeof comp / sizeof *comp; j++) {
+            size_t c = strlen(comp[j]);
+            if (n - l >= c && memcmp(m + l, comp[j], c) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Whether an extension record may be shipped: other extensions' lines
+ * always, ours within the bucket. */
+static bool own_line_admit(struct fl_pipe *p, const char *m, size_t n)
+{
+    if (!own_line(m, n))
+        return true;
+    p->st.own_lines++;
+    uint64_t now = clock_us();
+    if (p->own_t_us == 0)
+        p->own_tokens = FL_PIPE_OWN_BURST;
+    else
+        p->own_tokens += (double)(now - p->own_t_us) * FL_PIPE_OWN_PER_MIN / 60e6;
+    if (p->own_tokens > FL_PIPE_OWN_BURST)
+        p->own_tokens = FL_PIPE_OWN_BURST;
+    p->own_t_us = now;
+    if (p->own_tokens < 1.0) {
+        p->st.own_lines_dropped++;
+        return false;
+    }
+    p->own_tokens -= 1.0;
+    return true;
 }
 
 static void on_logs(struct fl_pipe *p, const struct ft_logs *m, uint64_t seq)
@@ -360,6 +419,8 @@ static void on_logs(struct fl_pipe *p, const struct ft_logs *m, uint64_t seq)
             p->st.logs_dropped++;
             continue;
         }
+        if (rec.source == LOG_SRC_EXTENSION && !own_line_admit(p, rec.message, rec.message_len))
+            continue;
         p->st.records++;
         if (fl_logs_add(p->logs, &rec) < 0)
             p->st.records_bad++;
@@ -375,7 +436,7 @@ void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len)
     /* the library's copies of what forkcap counts itself are dropped (as
      * Datadog's extension does), but only while forkcap does count them */
     uint64_t owned = p->dsd.owned;
-    int took = dsd_parse_owned(p->dsd_agg, buf, len, (int64_t)time(NULL),
+    int took = dsd_parse_owned(p->agg, buf, len, (int64_t)time(NULL),
                                p->cfg->enhanced_metrics ? enh_owns : NULL, &p->dsd);
     p->st.dsd_owned_dropped += p->dsd.owned - owned;
     if (took > 0)
@@ -452,7 +513,7 @@ static void ckpt_emit(struct fl_pipe *p)
         if (ckpt_append(&cb, d->kind, d->body, d->len) != 0)
             lost++;
     struct met_batch b;
-    if (met_snapshot(p->dsd_agg, &b) != 0) {
+    if (met_snapshot(p->agg, &b) != 0) {
         lost++;
     } else {
         lost += encode_batch(p, &b, ckpt_add_snapshot, &cb);
@@ -584,24 +645,27 @@ static void emit_ack(struct fl_pipe *p)
 }
 
 static void emit_flushed(struct fl_pipe *p, uint64_t id, bool ok, unsigned sent, unsigned failed,
-                         unsigned dropped, uint64_t ms);
+                         unsigned dropped, uint64_t ms, bool unreachable);
 
 /* A waiting flush is over: FT_FLUSHED to the supervisor, or the local callback. */
 static void answer_waiter(struct fl_pipe *p, const struct waiter *w, bool ok, unsigned sent, unsigned failed,
-                          unsigned dropped, uint64_t ms)
+                          unsigned dropped, uint64_t ms, bool unreachable)
 {
     if (w->local)
         w->local(ok, w->local_arg);
     else
-        emit_flushed(p, w->flush_id, ok, sent, failed, dropped, ms);
+        emit_flushed(p, w->flush_id, ok, sent, failed, dropped, ms, unreachable);
 }
 
+/* unreachable: the flush failed and no post got any HTTP answer (refused,
+ * TLS or connect stalled, timed out): the supervisor's circuit breaker. */
 static void emit_flushed(struct fl_pipe *p, uint64_t id, bool ok, unsigned sent, unsigned failed,
-                         unsigned dropped, uint64_t ms)
+                         unsigned dropped, uint64_t ms, bool unreachable)
 {
     struct frame_buf fb = {0};
     const struct ft_flushed m = {.flush_id = id, .ok = ok, .sent = sent, .failed = failed,
-                                 .dropped = dropped, .ms = ms};
+                                 .dropped = dropped, .ms = ms, .unreachable = unreachable,
+                                 .has_unreachable = unreachable};
     frame_encode_flushed(&fb, &m);
     p->o.emit(&fb, p->o.emit_arg);
 }
@@ -633,6 +697,16 @@ static bool outcome_final(const struct fl_post_result *r)
 static void on_post(const struct fl_post_result *r, void *arg)
 {
     struct fl_pipe *p = arg;
+    if (r->http_status != 0)
+        p->n_answered++;
+    if (r->outcome != FL_OK && p->fail_example[0] == '\0') {
+        if (r->http_status)
+            snprintf(p->fail_example, sizeof p->fail_example, "HTTP %ld%s%.160s", r->http_status,
+                     r->error[0] ? ": " : "", r->error);
+        else
+            snprintf(p->fail_example, sizeof p->fail_example, "%.180s",
+                     r->error[0] ? r->error : fl_outcome_name(r->outcome));
+    }
     switch (r->outcome) {
     case FL_OK: p->st.posts_ok++; break;
     case FL_FAILED:
@@ -703,16 +777,47 @@ static void on_post(const struct fl_post_result *r, void *arg)
 
 static void start_flush(struct fl_pipe *p);
 
+/* Failed flushes in a row are one condition: a WARN line when it starts,
+ * then rarely (log_limit), each saying what was held back; one INFO line
+ * when delivery works again. (A failing intake used to print a line per
+ * post per flush: billed in CloudWatch, and shipped back to us as logs.) */
+static void log_flush_outcome(struct fl_pipe *p, const struct fl_flush_summary *s, bool ok,
+                              bool unreachable, unsigned failed)
+{
+    if (ok) {
+        if (s->posted && p->failed_flushes) {
+            log_info("intake: delivering again after %llu failed flush%s",
+                     (unsigned long long)p->failed_flushes, p->failed_flushes == 1 ? "" : "es");
+            p->failed_flushes = 0;
+            log_limit_reset(&p->fail_log);
+        }
+        return;
+    }
+    p->failed_flushes++;
+    unsigned held = 0;
+    if (!log_limit_pass(&p->fail_log, clock_us(), &held))
+        return;
+    char more[96] = "";
+    if (held)
+        snprintf(more, sizeof more, "; %u more failed flushes since the last such line", held);
+    log_warn("intake %s: %u of %u payloads sent, %u failed (kept for a retry when they fit), "
+             "%u dropped%s (%s)%s",
+             unreachable ? "unreachable" : "failing", s->ok, s->posted, failed, s->dropped,
+             s->deadline_hit ? ", flush deadline hit" : "", p->fail_example[0] ? p->fail_example : "-",
+             more);
+}
+
 static void on_flush_done(const struct fl_flush_summary *s, void *arg)
 {
     struct fl_pipe *p = arg;
     prune_gens(p);
     unsigned failed = s->failed + s->aborted + s->rejected + s->forbidden;
     bool ok = s->ok == s->posted;
+    bool unreachable = !ok && p->n_answered == 0 && (s->failed + s->aborted) > 0;
     uint64_t ms = (clock_us() - p->t0_us) / 1000;
     emit_ack(p);
     for (unsigned i = 0; i < p->nrunning; i++)
-        answer_waiter(p, &p->running[i], ok, s->ok, failed, s->dropped, ms);
+        answer_waiter(p, &p->running[i], ok, s->ok, failed, s->dropped, ms, unreachable);
     if (ok)
         log_debug("flush %llu: %u series, %u sketch, %u log, %u trace payload(s) (+%u resent), ok in "
                   "%llu ms, acked to %llu",
@@ -721,10 +826,11 @@ static void on_flush_done(const struct fl_flush_summary *s, void *arg)
                   s->posted - p->n_series_posts - p->n_sketch_posts - p->n_log_posts - p->n_trace_posts,
                   (unsigned long long)ms, (unsigned long long)p->last_acked);
     else
-        log_warn("flush %llu: %u of %u payloads sent, %u failed (kept for a retry when possible), "
-                 "%u dropped, in %llu ms%s",
-                 (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped,
-                 (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "");
+        log_debug("flush %llu: %u of %u payloads sent, %u failed (kept for a retry when possible), "
+                  "%u dropped, in %llu ms%s: %s",
+                  (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped,
+                  (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "", p->fail_example);
+    log_flush_outcome(p, s, ok, unreachable, failed);
     p->flushing = false;
     p->nrunning = 0;
     if (p->nwaiting)
@@ -769,11 +875,26 @@ static void posts_free(struct posts *ps)
 
 static const char *const LOG_HEADERS[] = {"DD-PROTOCOL: agent-json", NULL};
 
-/* Drain the aggregator into payloads of a new generation. */
+/* Custom metrics over their context limit: one WARN line, then rarely,
+ * with the count so far (the counters are in the exit line too). */
+static void log_context_drops(struct fl_pipe *p)
+{
+    struct met_stats ms = met_get_stats(p->agg);
+    unsigned held = 0;
+    if (ms.dropped_contexts == p->ctx_dropped_told || !log_limit_pass(&p->ctx_log, clock_us(), &held))
+        return;
+    p->ctx_dropped_told = ms.dropped_contexts;
+    log_warn("custom metrics: %llu samples dropped so far: more than %u contexts (name + tags) at "
+             "once (FORKCAP_METRIC_CONTEXTS); enhanced metrics are not affected",
+             (unsigned long long)ms.dropped_contexts, p->cfg->metric_contexts);
+}
+
+/* Drain the enhanced metrics into payloads of a new generation (the
+ * custom ones go out apart, checkpointed: add_dsd_posts). */
 static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *dropped)
 {
     struct met_batch b;
-    if (met_drain(p->agg, (int64_t)time(NULL), true, &b) != 0) {
+    if (met_drain(p->enh_agg, (int64_t)time(NULL), true, &b) != 0) {
         log_warn("metrics: drain failed (out of memory): kept for the next flush");
         return;
     }
@@ -850,7 +971,9 @@ static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *drop
 static void add_dsd_posts(struct fl_pipe *p, struct posts *ps, unsigned *dropped)
 {
     struct met_batch b;
-    if (met_drain(p->dsd_agg, (int64_t)time(NULL), true, &b) != 0) {
+    int rc = met_drain(p->agg, (int64_t)time(NULL), true, &b);
+    log_context_drops(p);
+    if (rc != 0) {
         log_warn("DogStatsD: drain failed (out of memory): kept for the next flush");
     } else {
         size_t lost = encode_batch(p, &b, dpay_add, NULL);
@@ -955,7 +1078,7 @@ static void start_flush(struct fl_pipe *p)
     for (unsigned i = 0; i < p->nwaiting; i++) {
         struct waiter *w = &p->waiting[i];
         if (w->deadline_us <= now + 1000) { /* too late to start: answer it now */
-            answer_waiter(p, w, false, 0, 0, 0, 0);
+            answer_waiter(p, w, false, 0, 0, 0, 0, false);
             continue;
         }
         if (w->deadline_us < deadline)
@@ -971,6 +1094,8 @@ static void start_flush(struct fl_pipe *p)
     p->st.flushes++;
     p->t0_us = now;
     p->n_series_posts = p->n_sketch_posts = p->n_log_posts = p->n_trace_posts = 0;
+    p->n_answered = 0;
+    p->fail_example[0] = '\0';
     if (!p->idle)
         need_runtime(p); /* logs take their ddtags now */
 
@@ -981,7 +1106,7 @@ static void start_flush(struct fl_pipe *p)
             p->last_acked = p->st.acked = p->max_seq;
         }
         for (unsigned i = 0; i < p->nrunning; i++)
-            answer_waiter(p, &p->running[i], true, 0, 0, 0, 0);
+            answer_waiter(p, &p->running[i], true, 0, 0, 0, 0, false);
         p->nrunning = 0;
         return;
     }
@@ -1022,7 +1147,7 @@ static void start_flush(struct fl_pipe *p)
         for (unsigned i = 0; i < p->nrunning; i++)
             answer_waiter(p, &p->running[i], false, 0, 0,
                          dropped + p->n_series_posts + p->n_sketch_posts,
-                         (clock_us() - now) / 1000);
+                         (clock_us() - now) / 1000, false);
         p->nrunning = 0;
     }
 }
@@ -1048,7 +1173,7 @@ static void add_waiter(struct fl_pipe *p, struct waiter w)
 {
     if (p->nwaiting == FL_PIPE_WAITERS) {
         /* the supervisor asked faster than we can flush: answer the oldest waiter now */
-        answer_waiter(p, &p->waiting[0], false, 0, 0, 0, 0);
+        answer_waiter(p, &p->waiting[0], false, 0, 0, 0, 0, false);
         w.final |= p->waiting[0].final;
         memmove(&p->waiting[0], &p->waiting[1], (FL_PIPE_WAITERS - 1) * sizeof w);
         p->nwaiting--;
@@ -1140,12 +1265,12 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
     else
         machine_arch(p->arch, sizeof p->arch);
 
-    p->agg = met_new(0);
-    p->dsd_agg = met_new(0);
-    p->enh = p->agg ? enh_new(p->agg) : NULL;
+    p->agg = met_new(c->metric_contexts);
+    p->enh_agg = met_new(FL_PIPE_ENH_CONTEXTS);
+    p->enh = p->enh_agg ? enh_new(p->enh_agg) : NULL;
     p->logs = fl_logs_new(NULL, NULL);
     p->traces = fl_traces_new();
-    if (!p->agg || !p->dsd_agg || !p->enh || !p->logs || !p->traces) {
+    if (!p->agg || !p->enh_agg || !p->enh || !p->logs || !p->traces) {
         fl_pipe_free(p);
         return NULL;
     }
@@ -1175,8 +1300,8 @@ void fl_pipe_free(struct fl_pipe *p)
     fl_logs_free(p->logs);
     fl_traces_free(p->traces);
     enh_free(p->enh);
+    met_free(p->enh_agg);
     met_free(p->agg);
-    met_free(p->dsd_agg);
     while (p->dpays) {
         struct dpay *d = p->dpays;
         p->dpays = d->next;
@@ -1198,6 +1323,9 @@ void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)
     out->dsd_metrics = p->dsd.metrics;
     out->dsd_invalid = p->dsd.invalid;
     out->logs_dropped += ls.dropped; /* ours (after a 403) + the batcher's */
+    out->custom = met_get_stats(p->agg);
+    out->enhanced = met_get_stats(p->enh_agg);
+    out->dsd = p->dsd;
     struct fl_traces_stats ts;
     fl_traces_get_stats(p->traces, &ts);
     out->trace_frames = ts.frames;
