@@ -132,20 +132,24 @@ static void emit(struct frame_buf *fb, void *arg)
         last_ack = u;
         nacks++;
     } else if (f.type == FT_DSD_STATE) {
+        /* every checkpoint parses; small ones are kept for the test to read */
         nckpts++;
         ckpt_items = 0;
-        assert_true(f.u.dsd_state.payloads_len <= sizeof ckpt_blob);
-        memcpy(ckpt_blob, f.u.dsd_state.payloads, f.u.dsd_state.payloads_len);
-        ckpt_blob_len = f.u.dsd_state.payloads_len;
+        const uint8_t *blob = f.u.dsd_state.payloads;
+        size_t blen = f.u.dsd_state.payloads_len;
+        ckpt_blob_len = blen <= sizeof ckpt_blob ? blen : 0;
+        if (ckpt_blob_len)
+            memcpy(ckpt_blob, blob, blen);
         size_t off = 0;
         unsigned n = 0;
         struct ckpt_item it;
         int rc;
-        while ((rc = ckpt_next(ckpt_blob, ckpt_blob_len, &off, &n, &it)) == 1) {
-            assert_true(ckpt_items < 8 && it.len < sizeof ckpt_body[0]);
-            ckpt_kind[ckpt_items] = it.kind;
-            memcpy(ckpt_body[ckpt_items], it.p, it.len);
-            ckpt_body[ckpt_items][it.len] = '\0';
+        while ((rc = ckpt_next(blob, blen, &off, &n, &it)) == 1) {
+            if (ckpt_items < 8 && it.len < sizeof ckpt_body[0]) {
+                ckpt_kind[ckpt_items] = it.kind;
+                memcpy(ckpt_body[ckpt_items], it.p, it.len);
+                ckpt_body[ckpt_items][it.len] = '\0';
+            }
             ckpt_items++;
         }
         assert_int_equal(rc, 0);
