@@ -183,9 +183,8 @@ held_until_resolved)
     first_post=$(jq -s '[.[] | select(.kind == "logs")] | map(.time_ms) | min' "$CAP")
     key_at=$(jq -s '[.[] | select(.kind == "aws")] | map(.time_ms) | min' "$CAP")
     [ "$first_post" -ge "$key_at" ] || fail "a post went out before the key was known"
-    # an invocation's end waited for the key only a bounded time
-    grep -q "still being resolved: the waiting flush is answered" "$T/ext.log" ||
-        fail "the first flush was not answered while the key was pending"
+    # (how long a flush waits for the key is checked in test_key_pending:
+    # here it depends on when the first invocation ends)
     ;;
 flusher_killed_while_pending)
     # the flusher dies while its first GetSecretValue hangs: the supervisor
