@@ -5,7 +5,14 @@
 #include <string.h>
 
 const struct cfg_var cfg_vars[] = {
-    {"DD_API_KEY", "intake key; unset: forkcap runs idle (registers, follows invocations, sends nothing)"},
+    {"DD_API_KEY", "intake key; unset (and no AWS source below): forkcap runs idle (registers, follows invocations, "
+                   "sends nothing)"},
+    {"DD_KMS_API_KEY", "the key as a KMS ciphertext (base64), decrypted at start (wins over the sources below)"},
+    {"DD_API_KEY_SECRET_ARN", "the key in a Secrets Manager secret (its ARN), read at start"},
+    {"DD_API_KEY_SSM_ARN", "the key in an SSM parameter (its ARN, or name), read with decryption at start"},
+    {"DD_API_KEY_SSM_NAME", "same as DD_API_KEY_SSM_ARN, by parameter name"},
+    {"DD_FIPS_MODE", "true: AWS calls for the key go to <service>-fips endpoints (default false)"},
+    {"FORKCAP_AWS_ENDPOINT_URL", "tests: every AWS call for the key goes to this base URL (still signed)"},
     {"DD_SITE", "intake site (default datadoghq.com)"},
     {"DD_DD_URL", "metrics intake base URL (wins over DD_URL)"},
     {"DD_URL", "metrics intake base URL"},
@@ -44,6 +51,11 @@ const struct cfg_var cfg_vars[] = {
     {"AWS_REGION", "set by Lambda: region"},
     {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "set by Lambda: memory size in MB"},
     {"AWS_LAMBDA_INITIALIZATION_TYPE", "set by Lambda: on-demand, provisioned-concurrency, snap-start"},
+    {"AWS_ACCESS_KEY_ID", "set by Lambda: credentials that sign the AWS calls for the key"},
+    {"AWS_SECRET_ACCESS_KEY", "set by Lambda: see AWS_ACCESS_KEY_ID (never logged)"},
+    {"AWS_SESSION_TOKEN", "set by Lambda: see AWS_ACCESS_KEY_ID (never logged)"},
+    {"AWS_CONTAINER_CREDENTIALS_FULL_URI", "set under SnapStart: where the credentials come from"},
+    {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "set under SnapStart: the token for that URI (never logged)"},
     {NULL, NULL},
 };
 

@@ -336,9 +336,30 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
         warn(c, "DD_LOG_LEVEL: unknown level, using info");
     }
 
-    /* API key */
-    v = get1(get, arg, "DD_API_KEY");
-    if (v == NULL) {
+    /* API key: an AWS secret source (resolved by the flusher) wins over DD_API_KEY */
+    static const struct {
+        const char *name;
+        enum cfg_key_source src;
+    } key_srcs[] = {{"DD_KMS_API_KEY", CFG_KEY_KMS},
+                    {"DD_API_KEY_SECRET_ARN", CFG_KEY_SECRET_ARN},
+                    {"DD_API_KEY_SSM_ARN", CFG_KEY_SSM},
+                    {"DD_API_KEY_SSM_NAME", CFG_KEY_SSM}};
+    for (size_t i = 0; i < sizeof key_srcs / sizeof key_srcs[0] && c->key_source == CFG_KEY_ENV; i++) {
+        v = get1(get, arg, key_srcs[i].name);
+        if (v == NULL)
+            continue;
+        snprintf(c->key_source_var, sizeof c->key_source_var, "%s", key_srcs[i].name);
+        c->key_source = key_srcs[i].src;
+        if (!copy_trim(c->key_source_value, sizeof c->key_source_value, v) || c->key_source_value[0] == '\0')
+            go_idle(c, "%s is empty or longer than %u bytes", key_srcs[i].name, CFG_KEY_SOURCE_MAX - 1);
+    }
+    opt_bool(c, get, arg, "DD_FIPS_MODE", &c->fips_mode);
+    if ((v = get1(get, arg, "FORKCAP_AWS_ENDPOINT_URL")) != NULL)
+        set_url(c, "FORKCAP_AWS_ENDPOINT_URL", v, c->aws_endpoint_url, false, false);
+    v = c->key_source == CFG_KEY_ENV ? get1(get, arg, "DD_API_KEY") : NULL;
+    if (c->key_source != CFG_KEY_ENV) {
+        /* not idle: the flusher resolves the key */
+    } else if (v == NULL) {
         go_idle(c, "DD_API_KEY is not set");
     } else if (!copy_trim(c->api_key, sizeof c->api_key, v)) {
         go_idle(c, "DD_API_KEY is longer than %u bytes", CFG_STR_MAX - 1);

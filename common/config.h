@@ -26,6 +26,11 @@ enum cfg_flush_kind {
 
 enum cfg_http { CFG_HTTP_AUTO, CFG_HTTP1 };
 
+/* Where the API key comes from (flusher/aws_secrets.h). */
+enum cfg_key_source { CFG_KEY_ENV, CFG_KEY_KMS, CFG_KEY_SECRET_ARN, CFG_KEY_SSM };
+
+#define CFG_KEY_SOURCE_MAX 8192u /* a KMS ciphertext in base64 */
+
 struct cfg_flush {
     enum cfg_flush_kind kind;
     uint32_t interval_ms; /* 0 for default and end */
@@ -38,6 +43,14 @@ struct cfg_flush {
 struct cfg {
     /* intake */
     char api_key[CFG_STR_MAX];      /* DD_API_KEY, trimmed; never log it */
+    enum cfg_key_source key_source; /* DD_KMS_API_KEY, DD_API_KEY_SECRET_ARN, DD_API_KEY_SSM_ARN,
+                                       DD_API_KEY_SSM_NAME (first set wins, over
+                                       DD_API_KEY): the flusher
+                                       resolves it; api_key stays "" */
+    char key_source_var[32];        /* the variable's name */
+    char key_source_value[CFG_KEY_SOURCE_MAX]; /* ciphertext, ARN or parameter name */
+    char aws_endpoint_url[CFG_URL_MAX]; /* FORKCAP_AWS_ENDPOINT_URL (tests): every AWS call here */
+    bool fips_mode;                 /* DD_FIPS_MODE: AWS <service>-fips hosts */
     char site[CFG_STR_MAX];         /* DD_SITE, default datadoghq.com */
     char metrics_url[CFG_URL_MAX];  /* DD_DD_URL, DD_URL, else https://api.<site> */
     char logs_url[CFG_URL_MAX];     /* DD_LOGS_CONFIG_LOGS_DD_URL (https:// added when no

@@ -10,7 +10,7 @@
 enum log_level { LOG_TRACE = 0, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 
 #define LOG_LINE_MAX 2048u  /* longer messages are cut, marked with "..." */
-#define LOG_SECRETS_MAX 8u
+#define LOG_SECRETS_MAX 12u
 
 /* Parse a DD_LOG_LEVEL value (trace, debug, info, warn/warning, error,
  * critical, off; any case). Returns false on an unknown value. */

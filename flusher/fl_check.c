@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "aws_secrets.h"
 #include "cfg_vars.h"
 #include "clock.h"
 #include "endpoints.h"
@@ -34,6 +35,12 @@ struct chk {
     int next;           /* next post to submit */
     bool done[CHK_POSTS];
     struct fl_post_result res[CHK_POSTS];
+    /* the key from an AWS secret, resolved as the flusher does at start */
+    const char *key_var;
+    bool key_done, key_ok;
+    double key_ms;
+    char key_shown[64];
+    char key_err[400];
 };
 
 static const char *const chk_names[CHK_POSTS] = {"series", "logs"};
@@ -99,6 +106,30 @@ static void on_validate(int valid, long status, void *arg)
     k->valid_status = status;
     k->valid_ms = clock_ms_between(k->t_validate_us, clock_us());
     chk_submit_next(k);
+}
+
+static void on_key(const char *key, const char *error, double ms, void *arg)
+{
+    struct chk *k = arg;
+    k->key_done = true;
+    k->key_ms = ms;
+    if (key == NULL) {
+        snprintf(k->key_err, sizeof k->key_err, "%s", error ? error : "API key not resolved");
+        event_base_loopbreak(k->base);
+        return;
+    }
+    if (fl_intake_set_api_key(k->in, key, k->key_var) != 0) {
+        snprintf(k->key_err, sizeof k->key_err,
+                 "API key from %s: the value is not a usable API key (control characters, non-ASCII or over "
+                 "255 bytes)", k->key_var);
+        event_base_loopbreak(k->base);
+        return;
+    }
+    k->key_ok = true;
+    mask_key(key, k->key_shown, sizeof k->key_shown);
+    k->t_validate_us = clock_us();
+    if (fl_intake_validate(k->in, k->ep->validate, k->deadline_us, on_validate, k) != 0)
+        event_base_loopbreak(k->base);
 }
 
 static void on_budget(evutil_socket_t fd, short what, void *arg)
@@ -201,7 +232,13 @@ static int check_run(const struct cfg *c, const struct fl_check_opts *o, FILE *o
     /* 2. the API key. Resolution from Secrets Manager, KMS or SSM, once the
      * flusher has it, is called here and its source printed. */
     fprintf(out, "api key\n");
-    if (c->api_key[0]) {
+    if (c->key_source != CFG_KEY_ENV) {
+        if (c->key_source == CFG_KEY_KMS)
+            fprintf(out, "  %-19s (ciphertext, %zu characters)\n", c->key_source_var, strlen(c->key_source_value));
+        else
+            fprintf(out, "  %-19s %s\n", c->key_source_var, c->key_source_value);
+        fprintf(out, "  resolved            at the intake step, as the flusher does at start\n");
+    } else if (c->api_key[0]) {
         mask_key(c->api_key, buf, sizeof buf);
         fprintf(out, "  DD_API_KEY          %s\n", buf);
     } else {
@@ -249,8 +286,10 @@ static int check_run(const struct cfg *c, const struct fl_check_opts *o, FILE *o
     k.base = event_base_new();
     if (k.base == NULL)
         return fail(out, err, "cannot create an event loop");
+    bool key_later = c->key_source != CFG_KEY_ENV;
     struct fl_intake_opts io = {
-        .api_key = c->api_key,
+        .api_key = key_later ? NULL : c->api_key,
+        .key_later = key_later,
         .proxy = c->proxy_https,
         .no_proxy = c->no_proxy,
         .ca_file = o->ca_file,
@@ -272,15 +311,34 @@ static int check_run(const struct cfg *c, const struct fl_check_opts *o, FILE *o
     struct timeval tv = {.tv_sec = budget / 1000 + 1, .tv_usec = (budget % 1000) * 1000};
     if (guard)
         evtimer_add(guard, &tv);
-    k.t_validate_us = clock_us();
-    if (fl_intake_validate(k.in, ep.validate, k.deadline_us, on_validate, &k) == 0)
-        event_base_dispatch(k.base);
+    struct aws_key *key = NULL;
+    if (key_later) {
+        struct aws_key_opts ko;
+        aws_key_opts_from_env(c, &ko);
+        k.key_var = c->key_source_var;
+        key = aws_key_start(k.base, k.in, &ko, on_key, &k, k.key_err, sizeof k.key_err);
+        if (key != NULL)
+            event_base_dispatch(k.base);
+    } else {
+        k.t_validate_us = clock_us();
+        if (fl_intake_validate(k.in, ep.validate, k.deadline_us, on_validate, &k) == 0)
+            event_base_dispatch(k.base);
+    }
     if (guard)
         event_free(guard);
-    fl_intake_free(k.in);
+    fl_intake_free(k.in); /* no callbacks after this: the resolver can go */
+    aws_key_free(key);
     event_base_free(k.base);
 
     fprintf(out, "intake\n");
+    if (key_later) {
+        if (k.key_ok)
+            fprintf(out, "  api key   resolved from %s in %.1f ms: %s\n", c->key_source_var, k.key_ms, k.key_shown);
+        else if (k.key_err[0])
+            return fail(out, err, "%s", k.key_err);
+        else
+            return fail(out, err, "API key from %s not resolved within %ld ms", c->key_source_var, budget);
+    }
     if (k.valid == 1)
         fprintf(out, "  validate  key accepted (HTTP %ld, %.1f ms)\n", k.valid_status, k.valid_ms);
     else if (k.valid == 0)

@@ -5,10 +5,10 @@
  * produced from the same environment the extension reads at start. Then, in
  * order (the first failure is the verdict):
  *  1. settings: the effective values, secrets masked, config warnings;
- *  2. the API key: where it comes from. Today only the plain DD_API_KEY;
- *     key resolution (Secrets Manager, KMS, SSM) plugs in at this step,
- *     through the same resolver the flusher will use at start, so check
- *     reports exactly what the extension would get;
+ *  2. the API key: where it comes from (DD_API_KEY, or an AWS source that
+ *     is then resolved at step 5, before the key check, through the same
+ *     resolver the flusher uses at start, so check reports exactly what the
+ *     extension would get: the AWS error code, or the key masked);
  *  3. endpoints (endpoints.h) and, per endpoint, whether the proxy applies
  *     (intake_proxy.h: the same NO_PROXY rules curl is given);
  *  4. the CA store, built the way the flusher builds it (source, count);

@@ -11,7 +11,9 @@
 
 #include <event2/event.h>
 
+#include "aws_secrets.h"
 #include "clock.h"
+#include "endpoints.h"
 #include "fl_ckpt.h"
 #include "fl_pipe.h"
 #include "frame.h"
@@ -30,6 +32,13 @@
  * than the spool (16 MiB, shared with telemetry) dropping its oldest frames,
  * data that was answered 200. */
 #define FL_TRACE_BACKLOG_MAX (8u * 1024u * 1024u)
+/* How long a flush waits for a key still being resolved before it is
+ * answered "not done" (its data waits for the next flush): FL_KEY_WAIT_MS,
+ * or until FL_KEY_TICK_MS * 2 before its own deadline, checked every tick.
+ * Resolution takes tens of ms when AWS answers; this bounds what an
+ * unreachable AWS endpoint adds to an invocation's end. */
+#define FL_KEY_WAIT_MS 1000u
+#define FL_KEY_TICK_MS 100u
 
 struct fl {
     struct event_base *base;
@@ -38,6 +47,9 @@ struct fl {
     struct fl_receivers *recv;
     struct fl_intake *intake; /* the HTTPS client (CA store loaded once); NULL = idle */
     struct fl_pipe *pipe;     /* frames and datagrams -> intake posts */
+    struct aws_key *key;      /* the API key being resolved from an AWS secret */
+    bool key_pending;         /* ... and not resolved (nor failed) yet */
+    struct event *key_wait;   /* bounds how long a flush waits for it */
     uint64_t drops_said, t_drops_said; /* kernel drops already warned about, when */
     uint64_t t_drops_polled;
     struct fl_trace_recv *traces; /* the trace port */
@@ -54,8 +66,10 @@ static bool fl_tls_init(struct fl *fl)
     const struct cfg *c = fl->a->cfg;
     if (c->idle)
         return false; /* nothing will be sent: spend nothing */
+    bool key_later = c->key_source != CFG_KEY_ENV;
     struct fl_intake_opts o = {
-        .api_key = c->api_key,
+        .api_key = key_later ? NULL : c->api_key,
+        .key_later = key_later,
         .proxy = c->proxy_https,
         .no_proxy = c->no_proxy,
         .extra_ca_file = c->tls_cert_file[0] ? c->tls_cert_file : NULL,
@@ -71,6 +85,94 @@ static bool fl_tls_init(struct fl *fl)
         return false;
     }
     return true;
+}
+
+static void on_key_checked(int valid, long http_status, void *arg)
+{
+    (void)arg;
+    /* a 403 was logged by the intake client (one line naming the site);
+     * Datadog's extension keeps running on a rejected key, and so do we */
+    log_debug("API key check: %s (HTTP %ld)", valid == 1 ? "valid" : valid == 0 ? "rejected" : "inconclusive",
+              http_status);
+}
+
+/* GET /api/v1/validate once the key is known: a rejected key is said at
+ * start-up, not only at the first flush. */
+static void fl_check_key(struct fl *fl)
+{
+    const struct cfg *c = fl->a->cfg;
+    struct fl_endpoint_src src = {.site = c->site, .dd_url = c->metrics_url, .logs_dd_url = c->logs_url,
+                                  .apm_dd_url = c->apm_url};
+    struct fl_endpoints ep;
+    char err[256];
+    if (fl_endpoints_build(&src, &ep, err, sizeof err) != 0)
+        return; /* the pipe said it already */
+    uint64_t deadline = clock_us() + (uint64_t)(c->flush_timeout_s ? c->flush_timeout_s : 30) * 1000000u;
+    if (fl_intake_validate(fl->intake, ep.validate, deadline, on_key_checked, fl) != 0)
+        log_warn("API key check could not be started");
+}
+
+static void on_key(const char *key, const char *error, double ms, void *arg)
+{
+    struct fl *fl = arg;
+    const struct cfg *c = fl->a->cfg;
+    fl->key_pending = false;
+    if (fl->key_wait)
+        evtimer_del(fl->key_wait);
+    if (key != NULL && fl_intake_set_api_key(fl->intake, key, c->key_source_var) == 0) {
+        log_info("API key resolved from %s in %.1f ms (%.1f ms after the flusher started)",
+                 c->key_source_var, ms, clock_ms_between(fl->a->t_start_us, clock_us()));
+        fl_pipe_key_ready(fl->pipe, true);
+        fl_check_key(fl);
+    } else {
+        if (key != NULL)
+            log_error("API key from %s not resolved: the value is not a usable API key (control characters, "
+                      "non-ASCII or over 255 bytes); sending nothing (idle mode)",
+                      c->key_source_var);
+        else
+            log_error("%s; sending nothing (idle mode)", error ? error : "API key not resolved");
+        fl_pipe_key_ready(fl->pipe, false);
+    }
+}
+
+static void on_key_wait(evutil_socket_t fd, short what, void *arg);
+
+/* Start resolving the key from its AWS source, on our loop, after the TLS
+ * set-up. The AWS credentials are secrets from here on. */
+static void fl_key_start(struct fl *fl)
+{
+    struct aws_key_opts o;
+    aws_key_opts_from_env(fl->a->cfg, &o);
+#ifdef FORKCAP_TEST_HOOKS
+    /* test builds only: sign with a skewed clock (fake-intake's date check) */
+    const char *skew = getenv("FORKCAP_TEST_AWS_SKEW_S");
+    if (skew)
+        o.skew_s = strtol(skew, NULL, 10);
+#endif
+    char err[400];
+    fl->key_pending = true;
+    fl->key_wait = event_new(fl->base, -1, EV_PERSIST, on_key_wait, fl);
+    struct timeval tick = {FL_KEY_TICK_MS / 1000, (FL_KEY_TICK_MS % 1000) * 1000};
+    if (fl->key_wait == NULL || event_add(fl->key_wait, &tick) < 0)
+        log_warn("API key: no timer bounds a flush waiting for it (out of memory)");
+    fl->key = aws_key_start(fl->base, fl->intake, &o, on_key, fl, err, sizeof err);
+    if (fl->key == NULL) {
+        fl->key_pending = false;
+        log_error("%s; sending nothing (idle mode)", err);
+        fl_pipe_key_ready(fl->pipe, false);
+    }
+}
+
+static void on_key_wait(evutil_socket_t fd, short what, void *arg)
+{
+    struct fl *fl = arg;
+    (void)fd;
+    (void)what;
+    if (!fl->key_pending)
+        return;
+    /* a flush (from the supervisor or /lambda/flush) waits at most one tick */
+    if (fl_pipe_key_wait_over(fl->pipe, FL_KEY_WAIT_MS * 1000ull, FL_KEY_TICK_MS * 2000ull) > 0)
+        log_debug("API key still being resolved: the waiting flush is answered, its data kept");
 }
 
 static void fl_send(struct fl *fl, struct frame_buf *fb)
@@ -232,7 +334,7 @@ int fl_main(const struct fl_args *a)
         return 1;
     }
     TEST_FAULT("fl_start");
-    fl_tls_init(&fl); /* on failure it says why, and the flusher stays idle */
+    bool tls_ok = fl_tls_init(&fl); /* on failure it says why, and the flusher stays idle */
     uint64_t t_tls = clock_us();
     char init_type[32];
     const char *it = getenv("AWS_LAMBDA_INITIALIZATION_TYPE");
@@ -251,6 +353,7 @@ int fl_main(const struct fl_args *a)
         .emit_arg = &fl,
         .settle = fl_settle,
         .init_type = init_type[0] ? init_type : NULL,
+        .key_pending = tls_ok && a->cfg->key_source != CFG_KEY_ENV,
         .proc_root = proc_root,
         .os_release = os_release,
     };
@@ -259,6 +362,10 @@ int fl_main(const struct fl_args *a)
         log_error("cannot build the pipeline (out of memory)");
         return 1;
     }
+    if (po.key_pending)
+        fl_key_start(&fl);
+    else if (tls_ok)
+        fl_check_key(&fl); /* DD_API_KEY: known now */
     /* the trace port is served by the trace receiver, the rest here */
     struct fl_args ra = *a;
     ra.apm_fd = -1;
@@ -353,6 +460,9 @@ int fl_main(const struct fl_args *a)
     fl_receivers_free(fl.recv);
     peer_free(fl.sup);
     fl_intake_free(fl.intake); /* no callbacks after this: the pipe can go */
+    aws_key_free(fl.key);
+    if (fl.key_wait)
+        event_free(fl.key_wait);
     fl_pipe_free(fl.pipe);
     event_base_free(fl.base);
     return 0;

@@ -60,6 +60,7 @@ struct waiter {
     bool final;
     fl_pipe_flushed_fn local; /* a flush the flusher asked itself (/lambda/flush) */
     void *local_arg;
+    uint64_t t_added_us;      /* when it started waiting (a pending key bounds that) */
 };
 
 struct fl_pipe {
@@ -74,6 +75,7 @@ struct fl_pipe {
     struct fl_traces *traces;
     struct fl_endpoints ep;
     bool idle;
+    bool key_pending; /* flushes wait for the API key (o.key_pending) */
     bool logs_forbidden;
     bool shutdown_seen; /* "shutdowns" counted once, whatever the final flushes */
 
@@ -1178,8 +1180,9 @@ static void add_waiter(struct fl_pipe *p, struct waiter w)
         memmove(&p->waiting[0], &p->waiting[1], (FL_PIPE_WAITERS - 1) * sizeof w);
         p->nwaiting--;
     }
+    w.t_added_us = clock_us();
     p->waiting[p->nwaiting++] = w;
-    if (!p->flushing)
+    if (!p->flushing && !p->key_pending)
         start_flush(p);
 }
 
@@ -1258,6 +1261,7 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
     p->o = *o;
     p->cfg = o->cfg;
     p->idle = o->sender == NULL;
+    p->key_pending = o->key_pending && !p->idle;
     const struct cfg *c = o->cfg;
     snprintf(p->fn_name, sizeof p->fn_name, "%s", c->fn_name);
     if (o->architecture)
@@ -1283,6 +1287,8 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
             p->idle = true;
         }
     }
+    if (p->idle)
+        p->key_pending = false;
     apply_context(p);
     return p;
 }
@@ -1308,6 +1314,37 @@ void fl_pipe_free(struct fl_pipe *p)
         dpay_free(p, d);
     }
     free(p);
+}
+
+unsigned fl_pipe_key_wait_over(struct fl_pipe *p, uint64_t max_wait_us, uint64_t margin_us)
+{
+    if (!p->key_pending)
+        return 0;
+    uint64_t now = clock_us();
+    unsigned kept = 0, answered = 0;
+    for (unsigned i = 0; i < p->nwaiting; i++) {
+        const struct waiter *w = &p->waiting[i];
+        bool over = now - w->t_added_us >= max_wait_us || w->deadline_us <= now + margin_us;
+        if (w->final || !over)
+            p->waiting[kept++] = p->waiting[i];
+        else {
+            answer_waiter(p, &p->waiting[i], false, 0, 0, 0, 0, false);
+            answered++;
+        }
+    }
+    p->nwaiting = kept;
+    return answered;
+}
+
+void fl_pipe_key_ready(struct fl_pipe *p, bool ok)
+{
+    if (!p->key_pending)
+        return;
+    p->key_pending = false;
+    if (!ok)
+        p->idle = true;
+    if (!p->flushing && p->nwaiting)
+        start_flush(p);
 }
 
 const char *fl_pipe_function_tags(const struct fl_pipe *p)

@@ -101,6 +101,8 @@ struct fl_pipe_opts {
     void (*settle)(void *emit_arg);
     const char *architecture;  /* "x86_64" | "arm64"; NULL = this machine's */
     const char *init_type;     /* AWS_LAMBDA_INITIALIZATION_TYPE; NULL = none */
+    bool key_pending;          /* the API key is still being resolved (AWS secrets):
+                                  frames are taken, FT_FLUSH waits, nothing is acked */
     const char *proc_root;     /* runtime detection (fl_runtime.h); NULL = /proc */
     const char *os_release;    /* NULL = /etc/os-release */
 };
@@ -163,6 +165,19 @@ void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len);
 void fl_pipe_tick(struct fl_pipe *p);
 
 void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out);
+
+/* The API key's resolution ended (key_pending): ok = waiting flushes run now;
+ * !ok = idle mode from here on (everything received is acked, nothing sent). */
+void fl_pipe_key_ready(struct fl_pipe *p, bool ok);
+
+/* The key is still pending: answer each waiting non-final flush (FT_FLUSH
+ * or local) that has waited max_wait_us, or whose deadline is within
+ * margin_us (an invocation's end must not hang on a slow AWS call, and an
+ * unanswered flush would read as an unreachable intake): not ok, nothing
+ * sent or acked; its data stays for the first flush after the key. A final
+ * flush keeps waiting (the supervisor's own deadline bounds it). Returns how
+ * many were answered. */
+unsigned fl_pipe_key_wait_over(struct fl_pipe *p, uint64_t max_wait_us, uint64_t margin_us);
 
 /* The function tag set joined with commas (fl_tags.h), for traces'
  * _dd.tags.function; "" until FT_CONTEXT or configuration gave any. */

@@ -33,6 +33,8 @@ struct payload {
     uint64_t tag;
     bool proxied;
     bool get; /* the key check */
+    bool raw;    /* fl_intake_raw: the caller's headers only, one attempt */
+    bool direct; /* fl_intake_raw: never through the proxy */
     struct payload *next; /* retry buffer link */
 };
 
@@ -54,6 +56,13 @@ struct xfer {
     char resp[RESP_KEEP];
     size_t resp_len;
     char errbuf[CURL_ERROR_SIZE];
+    /* fl_intake_raw only: the whole answer (bounded) and who gets it */
+    char *rbuf;
+    size_t rlen, rcap;
+    bool rtrunc;
+    long raw_timeout_ms;
+    fl_raw_done_fn raw_done;
+    void *raw_arg;
     struct xfer *prev, *next;
 };
 
@@ -80,6 +89,7 @@ struct fl_intake {
     double tls_setup_ms;
     /* options, copied */
     char *api_key, *proxy, *no_proxy, *user_agent;
+    char key_origin[40]; /* the variable the key came from, for the 403 line */
     char proxy_cred[256]; /* "user:pass" of the proxy URL, scrubbed from curl errors */
     long timeout_ms;
     bool http1_only, skip_verify, no_tls_resume, verbose;
@@ -211,6 +221,10 @@ static struct payload *payload_build(struct fl_intake *in, const struct fl_post 
                 return NULL;
             }
 
+    if (in->api_key[0] == '\0') {
+        set_err(err, errlen, "post: the API key is not known yet");
+        return NULL;
+    }
     struct payload *p = calloc(1, sizeof *p);
     if (p == NULL)
         goto oom;
@@ -389,6 +403,27 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *userdata)
 {
     struct xfer *x = userdata;
     size_t n = size * nmemb;
+    if (x->pl->raw) {
+        size_t want = x->rlen + n;
+        if (want > FL_RAW_RESP_MAX) {
+            x->rtrunc = true;
+            want = FL_RAW_RESP_MAX;
+        }
+        if (want + 1 > x->rcap) {
+            size_t cap = x->rcap ? x->rcap : 4096;
+            while (cap < want + 1)
+                cap *= 2;
+            char *nb = realloc(x->rbuf, cap);
+            if (nb == NULL)
+                return 0; /* curl fails the transfer: reported as a write error */
+            x->rbuf = nb;
+            x->rcap = cap;
+        }
+        memcpy(x->rbuf + x->rlen, buf, want - x->rlen);
+        x->rlen = want;
+        x->rbuf[x->rlen] = '\0';
+        return n;
+    }
     size_t room = sizeof x->resp - 1 - x->resp_len;
     size_t take = n < room ? n : room;
     memcpy(x->resp + x->resp_len, buf, take);
@@ -419,6 +454,9 @@ static void xfer_free(struct xfer *x)
     if (x->backoff_ev)
         event_free(x->backoff_ev);
     payload_free(x->pl);
+    if (x->rbuf) /* may hold a secret: wipe before freeing */
+        OPENSSL_cleanse(x->rbuf, x->rcap);
+    free(x->rbuf);
     free(x);
 }
 
@@ -525,8 +563,8 @@ static void finish(struct xfer *x, enum fl_outcome o)
             char more[64] = "";
             if (held)
                 snprintf(more, sizeof more, " (%u more since the last such line)", held);
-            log_error("intake: %s answered 403 Forbidden: the API key was rejected (check DD_API_KEY)%s",
-                      host, more);
+            log_error("intake: %s answered 403 Forbidden: the API key was rejected (check %s)%s", host,
+                      in->key_origin[0] ? in->key_origin : "DD_API_KEY", more);
         }
     } else if (o == FL_FAILED || o == FL_ABORTED || o == FL_REJECTED) {
         /* within a flush, its summary line (fl_pipe) speaks for every post,
@@ -564,7 +602,7 @@ static int start_attempt(struct xfer *x)
 {
     struct fl_intake *in = x->in;
     uint64_t now = clock_us();
-    long tmo = in->timeout_ms;
+    long tmo = x->raw_timeout_ms > 0 ? x->raw_timeout_ms : in->timeout_ms;
     if (x->fl && x->fl->deadline_us) {
         if (now + 1000 >= x->fl->deadline_us)
             return -1;
@@ -577,6 +615,8 @@ static int start_attempt(struct xfer *x)
     x->resp_len = 0;
     x->resp[0] = '\0';
     x->errbuf[0] = '\0';
+    x->rlen = 0;
+    x->rtrunc = false;
     curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, tmo);
     curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, tmo);
     if (curl_multi_add_handle(in->multi, x->easy) != CURLM_OK)
@@ -611,6 +651,26 @@ static void pump(struct fl_intake *in)
         }
         x = next;
     }
+}
+
+/* A raw request ends after its one attempt: the caller decides about retries
+ * (AWS says "throttled" with a 400 and a JSON body, not with a 429). */
+static void finish_raw(struct xfer *x, CURLcode cc, long status)
+{
+    struct fl_intake *in = x->in;
+    struct fl_raw_resp r = {.http_status = status, .curl_code = (int)cc, .body = x->rbuf ? x->rbuf : "",
+                            .len = x->rlen, .truncated = x->rtrunc};
+    if (cc != CURLE_OK) {
+        scrub(in, x->errbuf);
+        snprintf(r.error, sizeof r.error, "%.159s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+    }
+    r.ms = clock_ms_between(x->t_submit, clock_us());
+    xfer_unlink(in, x);
+    fl_raw_done_fn done = x->raw_done;
+    void *arg = x->raw_arg;
+    if (done)
+        done(&r, arg);
+    xfer_free(x);
 }
 
 /* Is this outcome worth another attempt, and what would it be otherwise? */
@@ -668,6 +728,10 @@ static void on_transfer_done(struct fl_intake *in, struct xfer *x, CURLcode cc)
         in->st.tls_resumed++;
     if (x->res.h2)
         in->st.h2++;
+    if (x->pl->raw) {
+        finish_raw(x, cc, status);
+        return;
+    }
     if (cc != CURLE_OK) {
         /* scrub before cutting, so no half credential survives the cut */
         scrub(in, x->errbuf);
@@ -808,8 +872,8 @@ static struct xfer *xfer_new(struct fl_intake *in, struct flush *fl, struct payl
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     /* proxy: only what we were given; "" also stops curl's own env lookup */
-    curl_easy_setopt(e, CURLOPT_PROXY, in->proxy);
-    curl_easy_setopt(e, CURLOPT_NOPROXY, in->no_proxy);
+    curl_easy_setopt(e, CURLOPT_PROXY, p->direct ? "" : in->proxy);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, p->direct ? "*" : in->no_proxy);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      (in->http1_only || p->proxied) ? (long)CURL_HTTP_VERSION_1_1
                                                     : (long)CURL_HTTP_VERSION_2TLS);
@@ -941,8 +1005,9 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
         set_err(err, errlen, "intake: no event base or options");
         return NULL;
     }
-    if (o->api_key == NULL || o->api_key[0] == '\0' || strnlen(o->api_key, 256) >= 256 ||
-        strpbrk(o->api_key, "\r\n\t :") != NULL) {
+    if (o->key_later ? (o->api_key != NULL && o->api_key[0] != '\0')
+                     : (o->api_key == NULL || o->api_key[0] == '\0' || strnlen(o->api_key, 256) >= 256 ||
+                        strpbrk(o->api_key, "\r\n\t :") != NULL)) {
         set_err(err, errlen, "intake: the API key is missing or malformed");
         return NULL;
     }
@@ -974,7 +1039,7 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
     in->verbose = o->curl_verbose;
     in->zstd_level = o->zstd_level;
     in->retry_cap = o->retry_buffer_bytes ? o->retry_buffer_bytes : FL_INTAKE_RETRY_BUF_DEFAULT;
-    in->api_key = strdup(o->api_key);
+    in->api_key = strdup(o->key_later ? "" : o->api_key);
     in->proxy = dup_or_empty(o->proxy);
     in->no_proxy = dup_or_empty(o->no_proxy);
     char ua[96];
@@ -1160,6 +1225,83 @@ int fl_intake_validate(struct fl_intake *in, const char *url, uint64_t deadline_
     return 0;
 }
 
+int fl_intake_set_api_key(struct fl_intake *in, const char *key, const char *origin)
+{
+    /* a secret is used whole, as Datadog does (a JSON secret string too):
+     * anything printable goes, the intake then says whether it is a key */
+    if (key == NULL || key[0] == '\0' || strnlen(key, 256) >= 256)
+        return -1;
+    for (const char *q = key; *q; q++)
+        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+            return -1;
+    char *k = strdup(key);
+    if (k == NULL)
+        return -1;
+    if (in->api_key)
+        OPENSSL_cleanse(in->api_key, strlen(in->api_key));
+    free(in->api_key);
+    in->api_key = k;
+    snprintf(in->key_origin, sizeof in->key_origin, "%s", origin ? origin : "");
+    return 0;
+}
+
+int fl_intake_raw(struct fl_intake *in, const struct fl_raw_req *req, fl_raw_done_fn done, void *arg)
+{
+    if (req == NULL || req->url == NULL || strnlen(req->url, URL_MAX) >= URL_MAX ||
+        (strncmp(req->url, "https://", 8) != 0 && strncmp(req->url, "http://", 7) != 0) ||
+        req->len > FL_RAW_BODY_MAX || (req->len > 0 && req->body == NULL))
+        return -1;
+    struct payload *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return -1;
+    p->raw = true;
+    p->direct = req->direct;
+    p->get = !req->post;
+    p->url = strdup(req->url);
+    p->proxied = !req->direct && fl_proxy_applies(req->url, in->proxy, in->no_proxy);
+    bool ok = p->url != NULL && append_hdr(&p->hdrs, "Expect:");
+    size_t nh = 0;
+    for (; ok && req->headers && req->headers[nh]; nh++) {
+        const char *h = req->headers[nh];
+        size_t n = strnlen(h, FL_RAW_HEADER_MAX);
+        const char *colon = strchr(h, ':');
+        if (nh >= FL_RAW_HEADERS_MAX || n == 0 || n >= FL_RAW_HEADER_MAX || colon == NULL || colon == h ||
+            strpbrk(h, "\r\n") != NULL) {
+            ok = false;
+            break;
+        }
+        struct curl_slist *l = curl_slist_append(p->hdrs, h);
+        if (l == NULL)
+            ok = false;
+        else
+            p->hdrs = l;
+    }
+    if (ok && req->post) {
+        p->body = malloc(req->len ? req->len : 1);
+        if (p->body == NULL)
+            ok = false;
+        else if (req->len)
+            memcpy(p->body, req->body, req->len);
+        p->len = req->len;
+    }
+    if (!ok) {
+        payload_free(p);
+        return -1;
+    }
+    struct xfer *x = xfer_new(in, NULL, p, false, clock_us());
+    if (x == NULL) {
+        payload_free(p);
+        return -1;
+    }
+    in->st.posts--; /* not an intake post */
+    x->raw_done = done;
+    x->raw_arg = arg;
+    x->raw_timeout_ms = req->timeout_ms;
+    struct timeval zero = {0, 0};
+    evtimer_add(in->kick, &zero);
+    return 0;
+}
+
 void fl_intake_stats(const struct fl_intake *in, struct fl_intake_stats *out)
 {
     *out = in->st;
@@ -1195,6 +1337,8 @@ void fl_intake_free(struct fl_intake *in)
         event_free(in->kick);
     if (in->store)
         X509_STORE_free(in->store);
+    if (in->api_key)
+        OPENSSL_cleanse(in->api_key, strlen(in->api_key));
     free(in->api_key);
     free(in->proxy);
     free(in->no_proxy);

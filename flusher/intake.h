@@ -58,6 +58,8 @@ struct fl_intake_opts {
     const char *version;       /* User-Agent forkcap/<version>; NULL = "dev" */
     bool no_tls_resume;        /* benchmarks only: a full handshake every time */
     bool curl_verbose;         /* debugging: curl's own trace on stderr (may show headers) */
+    bool key_later;            /* api_key is resolved later (AWS secrets): must be NULL now;
+                                  posts are refused until fl_intake_set_api_key */
 };
 
 /* One payload. Everything is copied (or compressed into a copy) at submit. */
@@ -152,6 +154,41 @@ int fl_intake_validate(struct fl_intake *in, const char *url, uint64_t deadline_
                        void *arg);
 
 void fl_intake_stats(const struct fl_intake *in, struct fl_intake_stats *out);
+
+/* The API key, once resolved (key_later): printable ASCII without blanks
+ * (a JSON secret is used whole). origin (the variable it came from) is
+ * named in the 403 line. Returns 0 or -1 (malformed: key unchanged). */
+int fl_intake_set_api_key(struct fl_intake *in, const char *key, const char *origin);
+
+/* A request that is not an intake post (AWS APIs, credentials endpoint):
+ * the caller's headers only (no DD-API-KEY), one attempt, the whole answer
+ * (up to FL_RAW_RESP_MAX bytes) handed to done from the loop. Shares the
+ * client's TLS store, proxy rules (unless direct), sessions and loop. */
+#define FL_RAW_HEADERS_MAX 12u
+#define FL_RAW_HEADER_MAX 4096u      /* a session token is long */
+#define FL_RAW_BODY_MAX (64u << 10)
+#define FL_RAW_RESP_MAX (256u << 10)
+struct fl_raw_req {
+    const char *url;
+    bool post;                  /* POST body; else GET */
+    const char *const *headers; /* "Name: value", NULL-terminated, or NULL */
+    const void *body;
+    size_t len;
+    long timeout_ms;            /* connect + transfer; <= 0 = the client's timeout_ms */
+    bool direct;                /* never through the proxy (link-local endpoints) */
+};
+struct fl_raw_resp {
+    long http_status;           /* 0 when no answer */
+    int curl_code;              /* CURLcode, 0 = the transfer worked */
+    char error[160];            /* transport error in words, "" when none */
+    const char *body;           /* NUL-terminated; valid only during the callback; wiped after */
+    size_t len;
+    bool truncated;             /* the answer was longer than FL_RAW_RESP_MAX */
+    double ms;
+};
+typedef void (*fl_raw_done_fn)(const struct fl_raw_resp *r, void *arg);
+/* Returns 0 (done is called once, later), or -1 (bad request, no callback). */
+int fl_intake_raw(struct fl_intake *in, const struct fl_raw_req *req, fl_raw_done_fn done, void *arg);
 
 /* Abort whatever is in flight (no callbacks), free everything. */
 void fl_intake_free(struct fl_intake *in);

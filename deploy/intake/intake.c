@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -30,6 +31,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "aws.h"
 #include "decode.h"
 #include "http1.h"
 
@@ -60,6 +62,7 @@ struct server {
 	uint64_t seq, conn_serial, requests;
 	uint64_t delayed; /* requests held by a delay rule so far (answered or not) */
 	json_t *stats; /* path -> {"requests","by_status":{code:n},"injected":n} */
+	struct ik_aws *aws; /* --aws FILE: the AWS APIs (aws.h); NULL = none */
 	struct conn *conns;
 };
 
@@ -467,6 +470,39 @@ static json_t *capture_base(struct conn *c, struct request *r)
 	return j;
 }
 
+/* An AWS call (aws.h): answered there; failure rules and stats use its
+ * route ("/aws/<X-Amz-Target>" or the credentials path). */
+static void aws_evaluate(struct server *s, struct conn *c, struct request *r, const char *route)
+{
+	json_t *cap = capture_base(c, r);
+	json_t *info = json_object();
+	int status = 500;
+	char *resp = NULL;
+	ik_aws_answer(s->aws, r->method, r->path, r->query, r->headers, r->wire, r->wire_len, time(NULL), &status, &resp,
+		      info);
+	set_resp(r, status, resp ? resp : "{}");
+	free(resp);
+	json_object_set_new(cap, "kind", json_string("aws"));
+	json_object_set_new(cap, "route", json_string(route));
+	json_object_set_new(cap, "aws", info);
+	json_object_set_new(cap, "body", r->wire_len ? ik_json_str((const char *)r->wire, r->wire_len) : json_null());
+	char *rp = strdup(route);
+	if (rp) {
+		free(r->path);
+		r->path = rp;
+	}
+	int inj_status, inj_reset;
+	long delay;
+	rules_apply(s, r->path, &inj_status, &delay, &inj_reset);
+	if (inj_status)
+		set_resp(r, inj_status, "{\"__type\":\"InternalFailure\",\"message\":\"injected failure\"}");
+	r->reset = inj_reset;
+	r->injected = inj_reset ? INJ_RESET : inj_status ? INJ_STATUS : delay ? INJ_DELAY : INJ_NONE;
+	json_object_set_new(cap, "error", json_null());
+	r->cap = cap;
+	r->delay_ms = delay;
+}
+
 /* Works out the answer to a whole request and the capture line for it. */
 static void request_evaluate(struct server *s, struct conn *c, struct request *r)
 {
@@ -476,6 +512,11 @@ static void request_evaluate(struct server *s, struct conn *c, struct request *r
 		return;
 	}
 	r->conn_req = ++c->nreq;
+	char route[256];
+	if (ik_aws_route(s->aws, r->method, r->path, r->headers, route, sizeof(route))) {
+		aws_evaluate(s, c, r, route);
+		return;
+	}
 	const char *want_method;
 	enum ik_kind kind = kind_of(r->path, &want_method);
 	json_t *cap = capture_base(c, r);
@@ -1353,6 +1394,7 @@ static void usage(FILE *f)
 	      "  --api-key KEY          the only DD-API-KEY accepted (default: any non-empty)\n"
 	      "  --fail SPEC            e.g. path=/api/v2/series,status=500,count=2 (repeatable)\n"
 	      "  --idle-close-ms N      close keep-alive connections idle for N ms\n"
+	      "  --aws FILE             serve Secrets Manager, KMS, SSM and container credentials (README)\n"
 	      "  --quiet                log errors only\n",
 	      f);
 }
@@ -1363,14 +1405,15 @@ int main(int argc, char **argv)
 	struct server *s = &srv;
 	long http_port = -1, https_port = -1;
 	const char *cert = NULL, *key = NULL, *port_file = NULL, *capture = NULL;
-	enum { O_HTTP = 1, O_HTTPS, O_CERT, O_KEY, O_PORTFILE, O_CAPTURE, O_APIKEY, O_FAIL, O_IDLE, O_QUIET, O_HELP };
+	enum { O_HTTP = 1, O_HTTPS, O_CERT, O_KEY, O_PORTFILE, O_CAPTURE, O_APIKEY, O_FAIL, O_IDLE, O_QUIET, O_HELP, O_AWS };
 	static const struct option opts[] = {
 		{ "http-port", required_argument, NULL, O_HTTP },   { "https-port", required_argument, NULL, O_HTTPS },
 		{ "cert", required_argument, NULL, O_CERT },        { "key", required_argument, NULL, O_KEY },
 		{ "port-file", required_argument, NULL, O_PORTFILE }, { "capture", required_argument, NULL, O_CAPTURE },
 		{ "api-key", required_argument, NULL, O_APIKEY },   { "fail", required_argument, NULL, O_FAIL },
 		{ "idle-close-ms", required_argument, NULL, O_IDLE }, { "quiet", no_argument, NULL, O_QUIET },
-		{ "help", no_argument, NULL, O_HELP },              { NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, O_HELP },              { "aws", required_argument, NULL, O_AWS },
+		{ NULL, 0, NULL, 0 },
 	};
 	s->stats = json_object();
 	int o;
@@ -1407,6 +1450,15 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_QUIET: s->quiet = 1; break;
+		case O_AWS: {
+			char aerr[512];
+			ik_aws_free(s->aws);
+			if (!(s->aws = ik_aws_load(optarg, aerr, sizeof(aerr)))) {
+				fprintf(stderr, "ERROR | intake | --aws %s\n", aerr);
+				return 2;
+			}
+			break;
+		}
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1468,6 +1520,7 @@ int main(int argc, char **argv)
 	if (s->ssl_ctx)
 		SSL_CTX_free(s->ssl_ctx);
 	json_decref(s->stats);
+	ik_aws_free(s->aws);
 	if (s->capture_fd >= 0 && close(s->capture_fd) != 0)
 		return 1;
 	return 0;

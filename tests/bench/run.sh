@@ -79,10 +79,17 @@ for f in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt; do
     if [ -s "$f" ]; then SYS_BUNDLE_CERTS=$(grep -c 'BEGIN CERT' "$f"); break; fi
 done
 KEY=0123456789abcdef0123456789abcdef
+# the same key in a Secrets Manager secret, for the cold start with DD_API_KEY_SECRET_ARN
+SECRET_ARN=arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-dd-api-key-AbCdEf
+cat > "$T/aws.json" <<JSON
+{"region": "us-east-1",
+ "credentials": [{"AccessKeyId": "AKIDBENCH", "SecretAccessKey": "bench-secret", "Token": "bench-token"}],
+ "secrets": {"$SECRET_ARN": "$KEY"}}
+JSON
 CAP=$T/capture.jsonl
 : > "$CAP"
 "$FAKE" --http-port 0 --https-port 0 --cert "$T/pki/server.pem" --key "$T/pki/server.key" \
-    --port-file "$T/ports.json" --capture "$CAP" --quiet 2>>"$T/intake.log" &
+    --port-file "$T/ports.json" --capture "$CAP" --aws "$T/aws.json" --quiet 2>>"$T/intake.log" &
 PIDS="$PIDS $!"
 wait_for_file "$T/ports.json" 10 || { say "fake-intake did not start"; exit 2; }
 URL=https://localhost:$(jq -r .https "$T/ports.json")
@@ -194,6 +201,42 @@ for b in "${BUILDS[@]}"; do
         done
     done
 done
+# The same with the key in Secrets Manager (dev build, single CA): the
+# register path must not change; the key is resolved by the flusher after
+# its TLS set-up, and "API key resolved ... (N ms after the flusher started)" says when.
+say "cold start: dev build, single CA file, DD_API_KEY_SECRET_ARN, $COLD_RUNS runs"
+: > "$R/cold-dev-single-secret.jsonl"
+XENV=(DD_API_KEY_SECRET_ARN="$SECRET_ARN" FORKCAP_AWS_ENDPOINT_URL="$URL" AWS_ACCESS_KEY_ID=AKIDBENCH
+      AWS_SECRET_ACCESS_KEY=bench-secret AWS_SESSION_TOKEN=bench-token)
+for i in $(seq 1 "$COLD_RUNS"); do
+    d=$T/cold/dev-secret-$i
+    rc=0; fc_run "$d" "${BIN[dev]}" "$CA_SMALL" --invokes 1 --fn-ms 1 --log-lines 0 || rc=$?
+    line=$(grep -oE 'API key resolved from [A-Z_]+ in [0-9.]+ ms \([0-9.]+ ms after the flusher started\)' "$d/ext.log" 2>/dev/null || true)
+    if [ $rc = 0 ] && run_ok "$d" && [ -s "$d/stats.json" ] && [ -n "$line" ]; then
+        call_ms=$(sed -E 's/.* in ([0-9.]+) ms .*/\1/' <<<"$line")
+        after_ms=$(sed -E 's/.*\(([0-9.]+) ms after the flusher started\)/\1/' <<<"$line")
+        jq -c -n --slurpfile r "$d/report.json" --slurpfile s "$d/stats.json" \
+            --argjson call "$call_ms" --argjson after "$after_ms" '
+            $r[0].extensions[0] as $e | $s[0] as $s |
+            {ok: true, sim_register_ms: $e.register_ms, sim_ready_ms: $e.ready_ms,
+             register_ms: $s.register_ms, subscribe_ms: $s.subscribe_ms,
+             first_next_ms: $s.first_next_ms, flusher_tls_ms: $s.flusher_tls_ms,
+             flusher_ready_ms: $s.flusher_ready_ms,
+             serial_ms: (if $s.flusher_tls_ms > 0 then $s.flusher_tls_ms + $s.first_next_ms else null end),
+             key_resolved_ms: $after, key_call_ms: $call}' >> "$R/cold-dev-single-secret.jsonl"
+    else
+        echo '{"ok":false}' >> "$R/cold-dev-single-secret.jsonl"
+    fi
+    rm -rf "$d"
+done
+XENV=()
+jq -s -c "$JQLIB"' . as $a | map(select(.ok)) as $o |
+    {runs: ($a | length), failed: ([$a[] | select(.ok | not)] | length)} +
+    ([ "sim_register_ms","sim_ready_ms","register_ms","subscribe_ms","first_next_ms",
+       "flusher_tls_ms","flusher_ready_ms","serial_ms","key_resolved_ms","key_call_ms" ] |
+     map({key: ., value: (. as $k | [$o[][$k]] | dist)}) | from_entries)' \
+    "$R/cold-dev-single-secret.jsonl" > "$R/cold-dev-single-secret.json"
+
 for b in "${BUILDS[@]}"; do
     for ca in single large; do
         jq -s -c "$JQLIB"' . as $a | map(select(.ok)) as $o |
@@ -436,8 +479,9 @@ jq -n \
     --slurpfile spawn "$R/spawn.jsonl" --slurpfile ovh "$R/overhead.jsonl" \
     --slurpfile flush "$R/flush.jsonl" --slurpfile tput "$R/throughput.jsonl" \
     --slurpfile mem "$R/memory.jsonl" --slurpfile statsd "$R/statsd.jsonl" --slurpfile traces "$R/traces.jsonl" \
-    --argjson cold "$(for b in "${BUILDS[@]}"; do for ca in single large; do
-        jq -c --arg n "$b-$ca" '{($n): .}' "$R/cold-$b-$ca.json"; done; done | jq -s 'add // {}')" \
+    --argjson cold "$({ for b in "${BUILDS[@]}"; do for ca in single large; do
+        jq -c --arg n "$b-$ca" '{($n): .}' "$R/cold-$b-$ca.json"; done; done
+        jq -c '{"dev-single-secret": .}' "$R/cold-dev-single-secret.json"; } | jq -s 'add // {}')" \
     --argjson size_dev "$SIZE_DEV" --argjson size_dev_unstripped "$SIZE_DEV_UNSTRIPPED" \
     --argjson size_layer "$SIZE_LAYER" --argjson size_zip "$SIZE_ZIP" "$JQLIB"'
     def case($c): ($flush | map(select(.case == $c)) | .[0]);
@@ -491,6 +535,11 @@ jq -n \
              value: $l, met: (if $l == null or $s.p90 == null then null else $l <= $s.p90 end),
              why: (if $l == null then "layer not measured" elif $l <= $s.p90 then "single p50 \($s.p50), p90 \($s.p90)"
                    else "large p50 \($l) > single p90 \($s.p90)" end)} ),
+        ( $b.cold_start.cases["dev-single-secret"] as $k | $b.cold_start.cases["dev-single"].sim_ready_ms as $s
+          | {target: "register path unchanged with DD_API_KEY_SECRET_ARN (dev ready_ms p50 <= dev single-CA p90)",
+             value: $k.sim_ready_ms.p50,
+             met: (if $k.sim_ready_ms.p50 == null or $s.p90 == null then null else $k.sim_ready_ms.p50 <= $s.p90 end),
+             why: "key resolved \($k.key_resolved_ms.p50) ms after the flusher started, p50 (p90 \($k.key_resolved_ms.p90)), the AWS call \($k.key_call_ms.p50) ms; without the secret: ready p50 \($s.p50), p90 \($s.p90)"} ),
         ( [$b.overhead[] | select(.data == "none" and .strategy != "end") | {s: .strategy, p: .overhead_ms.p50}] as $o
           | ($o | map(.p) | max) as $m
           | {target: "overhead p50 < 1 ms with nothing to flush (periodically, continuously, default; no function data)", value: $m,

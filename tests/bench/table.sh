@@ -22,6 +22,8 @@ def ratio($a; $b): if $a == null or $b == null or $b == 0 then "–" else ($a / 
 "|---|---|---|---|---|---|---|---|---|---|---|",
 (.cold_start.cases | to_entries[] | .value as $c |
  "| \(.key) | \($c.runs - $c.failed)/\($c.runs) | \($c.sim_register_ms | d3) | \($c.sim_ready_ms | d3) | \($c.register_ms | d3) | \($c.subscribe_ms | d3) | \($c.first_next_ms | d3) | \($c.flusher_tls_ms | d3) | \($c.flusher_ready_ms | d3) | \($c.serial_ms | d3) | \(ratio($c.serial_ms.p50; $c.sim_ready_ms.p50)) |"),
+(.cold_start.cases["dev-single-secret"] | select(. != null) |
+ "", "dev-single-secret: the key in Secrets Manager (DD_API_KEY_SECRET_ARN, over TLS to the fake intake): resolved \(.key_resolved_ms | d3) ms after the flusher started; the AWS call itself \(.key_call_ms | d3) ms."),
 (if .notes.layer != "" then "", "layer build: \(.notes.layer)" else empty end),
 "",
 "### Spawn + exit of a do-nothing program (fork/exec/wait, ms p50 / p90 / p99)",
