@@ -58,8 +58,7 @@ struct fl_pipe {
     char fn_name[ID_MAX], fn_version[ID_MAX], account_id[ID_MAX], arn[512];
     char request_id[ID_MAX];
     char arch[32], runtime[ID_MAX];
-    char seen[FL_PIPE_SEEN_IDS][ID_MAX];
-    unsigned seen_next;
+    uint64_t last_invocation_n; /* FT_INVOCATION n counted last */
 
     /* metrics watermark */
     uint64_t undrained_first; /* first platform seq folded since the last drain; 0 none */
@@ -205,19 +204,6 @@ static void apply_context(struct fl_pipe *p)
         log_warn("logs: context not updated (out of memory)");
 }
 
-/* enhanced "invocations" once per request id, from FT_CONTEXT or a start record */
-static void count_invocation(struct fl_pipe *p, const char *rid, int64_t time_ms)
-{
-    if (!rid || !rid[0] || !p->cfg->enhanced_metrics)
-        return;
-    for (unsigned i = 0; i < FL_PIPE_SEEN_IDS; i++)
-        if (!strcmp(p->seen[i], rid))
-            return;
-    snprintf(p->seen[p->seen_next], ID_MAX, "%s", rid);
-    p->seen_next = (p->seen_next + 1) % FL_PIPE_SEEN_IDS;
-    enh_on_invoke(p->enh, time_ms, rid);
-}
-
 static void on_context(struct fl_pipe *p, const struct ft_context *m)
 {
     size_t n;
@@ -232,13 +218,6 @@ static void on_context(struct fl_pipe *p, const struct ft_context *m)
     if (m->has_cold_start && !m->cold_start && p->cfg->enhanced_metrics)
         enh_set_warm(p->enh); /* e.g. a restarted flusher: this sandbox has been invoked */
     apply_context(p);
-    const char *s = m->request_id;
-    if (s && (n = strlen(s)) > 0 && n < ID_MAX && strncmp(p->request_id, s, sizeof p->request_id)) {
-        copy_str(p->request_id, sizeof p->request_id, s, n);
-        if (p->cfg->logs_enabled)
-            fl_logs_start_invocation(p->logs, p->request_id);
-        count_invocation(p, p->request_id, clock_epoch_ms());
-    }
 }
 
 /* ---- data frames --------------------------------------------------------- */
@@ -280,11 +259,37 @@ static void on_platform(struct fl_pipe *p, const struct ft_platform *m, uint64_t
     if (!p->cfg->enhanced_metrics || p->idle)
         return;
     note_platform_folded(p, seq);
-    if (m->event == PE_START) {
-        count_invocation(p, m->request_id, m->time_ms);
+    enh_on_platform(p->enh, m);
+}
+
+/* An INVOKE the lifecycle received (FT_INVOCATION, in order with the data):
+ * it starts the invocation for the logs (records without an id take it)
+ * and is the one count of enhanced "invocations". The supervisor numbers
+ * them; a number at or below the last counted is a repeat. The frame is
+ * acked only once the drain holding the count is final (as a platform
+ * frame), so a restarted flusher gets it again exactly when it was not
+ * delivered. */
+static void on_invocation(struct fl_pipe *p, const struct ft_invocation *m, uint64_t seq)
+{
+    p->st.frames_invocation++;
+    fl_logs_note_seq(p->logs, seq);
+    size_t n = strlen(m->request_id);
+    if (n > 0 && n < ID_MAX)
+        copy_str(p->request_id, sizeof p->request_id, m->request_id, n);
+    if (p->idle)
+        return;
+    if (p->cfg->logs_enabled && n > 0 && !p->logs_forbidden)
+        fl_logs_start_invocation(p->logs, m->request_id);
+    if (!p->cfg->enhanced_metrics)
+        return;
+    if (m->n <= p->last_invocation_n) {
+        p->st.invocations_repeated++;
         return;
     }
-    enh_on_platform(p->enh, m);
+    p->last_invocation_n = m->n;
+    note_platform_folded(p, seq);
+    enh_on_invoke(p->enh, m->time_ms, m->request_id);
+    p->st.invocations_counted++;
 }
 
 static void on_logs(struct fl_pipe *p, const struct ft_logs *m, uint64_t seq)
@@ -717,12 +722,15 @@ void fl_pipe_frame(struct fl_pipe *p, const struct frame *f)
     switch (f->type) {
     case FT_PLATFORM:
     case FT_LOGS:
+    case FT_INVOCATION:
         if (f->seq > p->max_seq)
             p->max_seq = f->seq;
         if (f->type == FT_PLATFORM)
             on_platform(p, &f->u.platform, f->seq);
-        else
+        else if (f->type == FT_LOGS)
             on_logs(p, &f->u.logs, f->seq);
+        else
+            on_invocation(p, &f->u.invocation, f->seq);
         if (p->idle && ++p->unacked_idle >= 64) {
             p->unacked_idle = 0;
             emit_ack_upto(p, p->max_seq);

@@ -4,14 +4,16 @@
  * What it does with each input:
  *  - FT_CONTEXT: identity tags for enhanced metrics, logs (ddtags, ARN,
  *    service) and the aggregator's common tags (env, service, version,
- *    DD_TAGS); a new request_id starts an invocation (logs take its id,
- *    enhanced "invocations" counts it once). Before any FT_CONTEXT the tags
- *    come from the configuration (function name, region, memory, runtime).
+ *    DD_TAGS). Before any FT_CONTEXT the tags come from the configuration
+ *    (function name, region, memory, runtime).
+ *  - FT_INVOCATION (a data frame, in order with the others): an INVOKE the
+ *    lifecycle received; it starts the invocation for the logs (records
+ *    without an id take it) and is the only source of enhanced
+ *    "invocations", counted once per supervisor ordinal n.
  *  - FT_PLATFORM: the Datadog log line of START/END/REPORT/INIT_START
  *    records (DD_LOGS_ENABLED, in frame order with the FT_LOGS records),
- *    enhanced metrics (DD_ENHANCED_METRICS); a "start" record counts the
- *    invocation too (once per request id, whichever comes first); a
- *    logsDropped record is a warning in the extension's own log (Datadog's
+ *    enhanced metrics (DD_ENHANCED_METRICS; a runtimeDone or report of a
+ *    request id already counted is a duplicate, ignored); a logsDropped record is a warning in the extension's own log (Datadog's
  *    extension sends no metric for it).
  *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
  *  - DogStatsD datagrams: parsed into the aggregator.
@@ -52,7 +54,6 @@
 
 #define FL_PIPE_GENS 64u          /* metric drains tracked until final */
 #define FL_PIPE_LOG_PAYLOADS 32u  /* log payloads taken per flush */
-#define FL_PIPE_SEEN_IDS 32u      /* request ids remembered for "invocations" */
 #define FL_PIPE_WAITERS 16u       /* FT_FLUSH frames waiting for the running flush */
 
 /* Sends one frame_buf the pipe built with frame_encode_*() (check fb->err);
@@ -75,6 +76,8 @@ struct fl_pipe_opts {
 
 struct fl_pipe_stats {
     uint64_t frames_platform, frames_logs, records, records_bad;
+    uint64_t frames_invocation;                    /* FT_INVOCATION received */
+    uint64_t invocations_counted, invocations_repeated; /* enhanced "invocations" */
     uint64_t datagrams, flushes, flushes_coalesced;
     uint64_t posts_ok, posts_failed, posts_dropped; /* payload outcomes, resends included */
     uint64_t series_skipped, sketches_skipped;     /* too big to encode: dropped */
@@ -93,7 +96,7 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o);
  * the intake first, it makes no callbacks once freed). */
 void fl_pipe_free(struct fl_pipe *p);
 
-/* FT_PLATFORM, FT_LOGS, FT_CONTEXT, FT_FLUSH; other types are ignored.
+/* FT_PLATFORM, FT_LOGS, FT_INVOCATION, FT_CONTEXT, FT_FLUSH; other types are ignored.
  * Malformed record shapes are counted and skipped. */
 void fl_pipe_frame(struct fl_pipe *p, const struct frame *f);
 

@@ -52,7 +52,7 @@
 #define FL_LOGS_MAX_ENTRIES  1000u
 #define FL_LOGS_MAX_PAYLOAD  (5u * 1024u * 1024u)
 #define FL_LOGS_MAX_ENTRY    (1024u * 1024u)
-#define FL_LOGS_MAX_PENDING  (16u * 1024u * 1024u)
+#define FL_LOGS_MAX_PENDING  (64u * 1024u * 1024u) /* a full SUP_SPOOL_WINDOW fits */
 #define FL_LOGS_TRUNC_MARK   "...TRUNCATED..."
 
 struct fl_logs_limits {

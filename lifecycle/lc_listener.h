@@ -29,6 +29,11 @@ struct lc_listener *lc_listener_new(struct event_base *base, int fd, struct peer
                                     bool logs_enabled);
 void lc_listener_free(struct lc_listener *l);
 
+/* FT_PRESSURE: while full, every new batch is answered 503 before it is
+ * read into frames (batches already accepted are still delivered). */
+void lc_listener_set_pressure(struct lc_listener *l, bool full);
+unsigned long lc_listener_pressure_503(const struct lc_listener *l);
+
 /* Turn one batch body into finished frames (FT_PLATFORM, FT_LOGS) in batch
  * order. Exposed for tests. On success *frames (malloc'd array of
  * frame_buf, each finished) and *n; the caller frees with

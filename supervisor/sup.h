@@ -27,7 +27,7 @@
 /* SIGTERM (not from Lambda: an operator or a test) grants this budget. */
 #define SUP_SIGTERM_BUDGET_MS 1000
 #define SUP_WQ_LIFECYCLE (1u * 1024u * 1024u)
-#define SUP_WQ_FLUSHER (SUP_SPOOL_MAX + 4u * 1024u * 1024u)
+#define SUP_WQ_FLUSHER (SUP_SPOOL_WINDOW + 4u * 1024u * 1024u)
 
 enum sup_kind { SUP_LIFECYCLE, SUP_FLUSHER, SUP_NKIND };
 

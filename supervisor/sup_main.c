@@ -54,7 +54,8 @@ void sup_write_stats(const struct sup *s, const char *phase)
             "\"invocations\":%llu,\"idle\":%s,"
             "\"lifecycle\":{\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"protocol_errors\":%u},"
             "\"flusher\":{\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"protocol_errors\":%u},"
-            "\"spool\":{\"held\":%llu,\"dropped\":%llu,\"delivered\":%llu},"
+            "\"spool\":{\"held\":%llu,\"dropped\":%llu,\"delivered\":%llu,\"bytes\":%zu,"
+            "\"full\":%s,\"pressure_on\":%llu,\"window_waits\":%llu},"
             "\"ports\":{\"telemetry\":%u,\"dogstatsd\":%u,\"apm\":%u,\"lambda\":%u},",
             phase, (int)getpid(), ms_since0(s, s->t_first_next_us), ms_since0(s, s->t_register_us),
             s->t_subscribe_us && s->t_register_us ? clock_ms_between(s->t_register_us, s->t_subscribe_us) : 0.0,
@@ -64,7 +65,9 @@ void sup_write_stats(const struct sup *s, const char *phase)
             s->cfg.idle ? "true" : "false", (int)lc->pid, sup_pstate_name(lc->st), lc->restarts,
             lc->broken, (int)fl->pid, sup_pstate_name(fl->st), fl->restarts, fl->broken,
             (unsigned long long)s->spool.frames, (unsigned long long)s->spool.dropped,
-            (unsigned long long)s->spool.delivered, s->socks.telemetry_port, s->socks.dogstatsd_port,
+            (unsigned long long)s->spool.delivered, s->spool.bytes, s->spool.full ? "true" : "false",
+            (unsigned long long)s->spool.pressure_on, (unsigned long long)s->spool.window_waits,
+            s->socks.telemetry_port, s->socks.dogstatsd_port,
             s->socks.apm_port, s->socks.lambda_port);
     const struct sup_sched *sc = &s->sched;
     const struct sched_stats *st = &sc->st;
@@ -201,6 +204,36 @@ static void on_sched_timer(evutil_socket_t fd, short what, void *arg)
     sched_apply(s, &a, before);
 }
 
+/* Sends the lifecycle the spool's pressure state (FT_PRESSURE). */
+static void send_pressure(struct sup *s)
+{
+    struct frame_buf fb = {0};
+    frame_encode_pressure(&fb, &(struct ft_pressure){.full = s->spool.full});
+    send_frame(s, SUP_LIFECYCLE, &fb);
+}
+
+/* Feed the flusher from the spool within its credit window; when frames
+ * wait for the window, have it deliver (a flush) so acks open it. Then tell
+ * the lifecycle when the spool crosses a water mark (sup_spool.h). */
+static void spool_pump(struct sup *s)
+{
+    if (sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER))) {
+        struct sched_act a;
+        enum sched_phase before = s->sched.phase;
+        sup_sched_backlog(&s->sched, clock_us(), &a);
+        if (a.flush_id)
+            sched_apply(s, &a, before);
+    }
+    int change = sup_spool_pressure(&s->spool);
+    if (change > 0)
+        log_info("backpressure on: %zu bytes spooled (high-water mark %zu); Lambda is answered 503",
+                 s->spool.bytes, s->spool.high);
+    else if (change < 0)
+        log_info("backpressure off: %zu bytes spooled", s->spool.bytes);
+    if (change)
+        send_pressure(s);
+}
+
 static void on_invoke(struct sup *s, const struct ft_invoke *m)
 {
     const char *rid = m->request_id, *arn = m->arn;
@@ -213,6 +246,16 @@ static void on_invoke(struct sup *s, const struct ft_invoke *m)
     if (changed)
         send_context(s);
     s->cold_start = false; /* the next context is no longer the sandbox's first invocation */
+    if (!s->cfg.idle) {
+        /* the one count of enhanced "invocations", spooled with the data */
+        struct frame_buf fb = {0};
+        const struct ft_invocation iv = {.n = s->invocations, .request_id = rid, .time_ms = clock_epoch_ms()};
+        if (frame_encode_invocation(&fb, &iv) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
+            spool_pump(s);
+        else
+            log_warn("invocation %llu could not be spooled", (unsigned long long)s->invocations);
+        frame_buf_free(&fb);
+    }
     sched_sync_flusher(s);
     uint64_t now = clock_us();
     struct sched_act a;
@@ -270,9 +313,11 @@ static void sup_exit(struct sup *s, int code)
             while (waitpid(s->child[k].pid, NULL, 0) < 0 && errno == EINTR)
                 ;
     sup_write_stats(s, "exit");
-    log_info("exiting (%llu invocations; restarts: lifecycle %u, flusher %u; spool dropped %llu)",
+    log_info("exiting (%llu invocations; restarts: lifecycle %u, flusher %u; spool dropped %llu, "
+             "backpressure %llu time(s))",
              (unsigned long long)s->invocations, s->child[SUP_LIFECYCLE].restarts,
-             s->child[SUP_FLUSHER].restarts, (unsigned long long)s->spool.dropped);
+             s->child[SUP_FLUSHER].restarts, (unsigned long long)s->spool.dropped,
+             (unsigned long long)s->spool.pressure_on);
     exit(code);
 }
 
@@ -474,7 +519,7 @@ void sup_on_lifecycle(struct peer *p, const struct frame *f, void *arg)
         /* re-encode rather than relay the child's bytes: what we spool is ours */
         struct frame_buf fb = {0};
         if (frame_encode(&fb, f) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
-            sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+            spool_pump(s);
         else
             log_warn("data frame %s could not be spooled", frame_type_name(f->type));
         frame_buf_free(&fb);
@@ -508,7 +553,7 @@ void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
         break;
     case FT_ACK:
         sup_spool_ack(&s->spool, f->u.ack.upto);
-        sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+        spool_pump(s);
         break;
     case FT_FLUSHED: {
         const struct ft_flushed *m = &f->u.flushed;
@@ -539,8 +584,10 @@ void sup_link_up(struct sup *s, enum sup_kind k)
     if (k == SUP_FLUSHER) {
         /* a new flusher gets the identity, then every unacknowledged frame */
         send_context(s);
-        sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
         sched_sync_flusher(s);
+        spool_pump(s);
+    } else if (k == SUP_LIFECYCLE && s->spool.full) {
+        send_pressure(s); /* a new lifecycle starts without it */
     }
     sup_write_stats(s, "spawn");
 }
@@ -640,6 +687,7 @@ int main(int argc, char **argv)
     }
     bind_all(&s);
     sup_spool_init(&s.spool, SUP_SPOOL_MAX);
+    sup_spool_set_limits(&s.spool, SUP_SPOOL_WINDOW, SUP_SPOOL_HIGH, SUP_SPOOL_LOW);
     sup_sched_init(&s.sched, &s.cfg.flush, s.cfg.flush_timeout_s * 1000u, !s.cfg.idle, clock_us());
     s.cold_start = true;
     sup_proc_init(&s);

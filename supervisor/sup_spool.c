@@ -16,6 +16,29 @@ void sup_spool_init(struct sup_spool *s, size_t max_bytes)
 {
     memset(s, 0, sizeof *s);
     s->max_bytes = max_bytes;
+    s->high = max_bytes;
+    s->low = max_bytes;
+}
+
+void sup_spool_set_limits(struct sup_spool *s, size_t window, size_t high, size_t low)
+{
+    s->window = window;
+    s->high = high < s->max_bytes ? high : s->max_bytes;
+    s->low = low < s->high ? low : s->high;
+}
+
+int sup_spool_pressure(struct sup_spool *s)
+{
+    if (!s->full && s->bytes >= s->high) {
+        s->full = true;
+        s->pressure_on++;
+        return 1;
+    }
+    if (s->full && s->bytes <= s->low) {
+        s->full = false;
+        return -1;
+    }
+    return 0;
 }
 
 static void drop_head(struct sup_spool *s)
@@ -25,6 +48,8 @@ static void drop_head(struct sup_spool *s)
     if (s->head == NULL)
         s->tail = NULL;
     s->bytes -= e->len;
+    if (e->seq)
+        s->unacked -= e->len;
     s->frames--;
     free(e);
 }
@@ -60,24 +85,31 @@ int sup_spool_add(struct sup_spool *s, const uint8_t *frame, size_t len)
     return 0;
 }
 
-void sup_spool_pump(struct sup_spool *s, struct peer *flusher)
+bool sup_spool_pump(struct sup_spool *s, struct peer *flusher)
 {
     if (flusher == NULL)
-        return;
+        return false;
     for (struct sup_spool_entry *e = s->head; e; e = e->next) {
         if (e->seq)
             continue;
+        if (s->window && s->unacked > 0 && s->unacked + e->len > s->window) {
+            s->window_waits++;
+            return true;
+        }
         uint64_t seq = peer_send(flusher, e->bytes, e->len);
         if (seq == 0)
-            return;
+            return false;
         e->seq = seq;
+        s->unacked += e->len;
     }
+    return false;
 }
 
 void sup_spool_unsend(struct sup_spool *s)
 {
     for (struct sup_spool_entry *e = s->head; e; e = e->next)
         e->seq = 0;
+    s->unacked = 0;
 }
 
 void sup_spool_ack(struct sup_spool *s, uint64_t upto)

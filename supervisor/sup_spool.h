@@ -1,33 +1,65 @@
-/* sup_spool.h — data frames (FT_PLATFORM, FT_LOGS) the supervisor holds
- * until the flusher acknowledges them, so a flusher crash loses nothing. */
+/* sup_spool.h — data frames (FT_PLATFORM, FT_LOGS, FT_INVOCATION) the
+ * supervisor holds until the flusher acknowledges them, so a flusher crash
+ * loses nothing.
+ *
+ * Backpressure (README "Backpressure"): the spool is where the chain
+ * Lambda -> lifecycle -> supervisor -> flusher -> intake pushes back.
+ *  - Credit window: at most `window` bytes of frames are sent to the
+ *    flusher and not yet acknowledged (at least one frame always may be).
+ *    The flusher's log queue is sized (FL_LOGS_MAX_PENDING) to hold a full
+ *    window, so it never has to drop to make room; what the window holds
+ *    back waits here.
+ *  - Water marks: once the spool holds SUP_SPOOL_HIGH bytes it is "full"
+ *    (the lifecycle is told to answer Lambda 503: FT_PRESSURE), until it
+ *    is down to SUP_SPOOL_LOW. Between the high mark and max_bytes is room
+ *    for the batches the lifecycle had already accepted when it was told.
+ *  - Past max_bytes (only if that room was not enough) the oldest frames
+ *    are dropped and counted: the last resort, never the normal path. */
 #ifndef FORKCAP_SUP_SPOOL_H
 #define FORKCAP_SUP_SPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "peer.h"
 
-#define SUP_SPOOL_MAX (16u * 1024u * 1024u) /* bytes held; oldest dropped beyond */
+#define SUP_SPOOL_MAX (64u * 1024u * 1024u)    /* bytes held; oldest dropped beyond */
+#define SUP_SPOOL_HIGH (24u * 1024u * 1024u)   /* pressure on at or above */
+#define SUP_SPOOL_LOW (8u * 1024u * 1024u)     /* pressure off at or below */
+#define SUP_SPOOL_WINDOW (4u * 1024u * 1024u)  /* sent, unacknowledged, at most */
 
 struct sup_spool_entry;
 
 struct sup_spool {
     struct sup_spool_entry *head, *tail;
     size_t bytes, max_bytes;
+    size_t window;         /* bytes sent to the flusher, not acked, at most */
+    size_t high, low;      /* water marks, see the top of this file */
+    size_t unacked;        /* bytes sent on the current link, not acked */
+    bool full;             /* above the high mark, not yet below the low */
+    uint64_t pressure_on;  /* times it became full */
+    uint64_t window_waits; /* pumps that stopped at the window */
     uint64_t frames;       /* held now */
     uint64_t dropped;      /* frames dropped because the spool was full */
     uint64_t delivered;    /* frames released by an ACK */
 };
 
+/* window 0 = unlimited; high/low as above (low <= high <= max_bytes). */
 void sup_spool_init(struct sup_spool *s, size_t max_bytes);
+void sup_spool_set_limits(struct sup_spool *s, size_t window, size_t high, size_t low);
 void sup_spool_clear(struct sup_spool *s);
 /* Keep a copy of a finished frame (prefix included). Returns 0, or -1 when
  * out of memory. When full, the oldest frames are dropped and counted. */
 int sup_spool_add(struct sup_spool *s, const uint8_t *frame, size_t len);
 /* Send, in order, every frame not yet sent on the current link; stops at
- * the first one the peer's queue refuses. NULL peer: nothing happens. */
-void sup_spool_pump(struct sup_spool *s, struct peer *flusher);
+ * the first one the peer's queue refuses or the window does not admit.
+ * NULL peer: nothing happens. Returns true when frames wait for the window
+ * (the flusher must deliver and ack before more can go). */
+bool sup_spool_pump(struct sup_spool *s, struct peer *flusher);
+/* After an add or an ack: +1 the spool just became full, -1 it just
+ * stopped being full, 0 no change. `full` holds the state. */
+int sup_spool_pressure(struct sup_spool *s);
 /* The link went away: every held frame is to be sent again on the next. */
 void sup_spool_unsend(struct sup_spool *s);
 /* Release frames sent with seq <= upto on the current link. */
