@@ -1,6 +1,7 @@
 /* test_spool.c — supervisor/sup_spool.c: data frames are held until
  * acknowledged, replayed in order (re-stamped from seq 1) to a new
- * flusher, and the byte bound drops the oldest, counted. */
+ * flusher, and the byte bound drops the oldest, counted; the credit
+ * window and the water marks of backpressure. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,11 +142,102 @@ static void test_bound_drops_oldest(void **st)
     sup_spool_clear(&s);
 }
 
+
+/* At most `window` bytes are sent and unacknowledged; an ack opens it. */
+static void test_window(void **st)
+{
+    (void)st;
+    struct event_base *b = event_base_new();
+    struct sup_spool s;
+    struct link a;
+    link_open(&a, b);
+    struct frame_buf fb = {0};
+    platform_frame(&fb, 0, 1000);
+    size_t one = fb.len;
+    frame_buf_free(&fb);
+    sup_spool_init(&s, one * 100);
+    sup_spool_set_limits(&s, one * 3, one * 100, one * 100);
+    for (int i = 1; i <= 5; i++) {
+        platform_frame(&fb, i, 1000);
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        frame_buf_free(&fb);
+    }
+    assert_true(sup_spool_pump(&s, a.tx)); /* frames wait for the window */
+    assert_int_equal(s.unacked, one * 3);
+    spin(b);
+    assert_int_equal(a.got.n, 3);
+    sup_spool_ack(&s, 2);
+    assert_int_equal(s.unacked, one);
+    assert_false(sup_spool_pump(&s, a.tx)); /* everything fits now */
+    spin(b);
+    assert_int_equal(a.got.n, 5);
+    assert_int_equal(a.got.t[4], 5);
+    /* a new link starts with an empty window */
+    sup_spool_unsend(&s);
+    assert_int_equal(s.unacked, 0);
+    /* a frame larger than the window still goes alone */
+    sup_spool_clear(&s);
+    sup_spool_set_limits(&s, one / 2, one * 100, one * 100);
+    platform_frame(&fb, 9, 1000);
+    assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+    frame_buf_free(&fb);
+    assert_false(sup_spool_pump(&s, a.tx));
+    assert_int_equal(s.unacked, one);
+    sup_spool_clear(&s);
+    peer_free(a.tx);
+    peer_free(a.rx);
+    event_base_free(b);
+}
+
+/* Pressure turns on at the high mark and off only at the low one. */
+static void test_water_marks(void **st)
+{
+    (void)st;
+    struct sup_spool s;
+    struct frame_buf fb = {0};
+    platform_frame(&fb, 0, 1000);
+    size_t one = fb.len;
+    frame_buf_free(&fb);
+    sup_spool_init(&s, one * 10);
+    sup_spool_set_limits(&s, 0, one * 4, one * 1);
+    int changes[6];
+    for (int i = 0; i < 6; i++) {
+        platform_frame(&fb, i, 1000);
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        frame_buf_free(&fb);
+        changes[i] = sup_spool_pressure(&s);
+    }
+    assert_int_equal(changes[2], 0);
+    assert_int_equal(changes[3], 1); /* 4 frames: on */
+    assert_int_equal(changes[4], 0);
+    assert_true(s.full);
+    assert_int_equal(s.pressure_on, 1);
+    assert_int_equal(s.dropped, 0);
+    /* sent and acked down to 2 frames: still on; to 1: off */
+    assert_false(sup_spool_pump(&s, NULL));
+    struct event_base *b = event_base_new();
+    struct link a;
+    link_open(&a, b);
+    sup_spool_pump(&s, a.tx);
+    sup_spool_ack(&s, 4);
+    assert_int_equal(sup_spool_pressure(&s), 0);
+    assert_true(s.full);
+    sup_spool_ack(&s, 5);
+    assert_int_equal(sup_spool_pressure(&s), -1);
+    assert_false(s.full);
+    sup_spool_clear(&s);
+    peer_free(a.tx);
+    peer_free(a.rx);
+    event_base_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ack_and_replay),
         cmocka_unit_test(test_bound_drops_oldest),
+        cmocka_unit_test(test_window),
+        cmocka_unit_test(test_water_marks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
