@@ -55,7 +55,7 @@ void sup_write_stats(const struct sup *s, const char *phase)
             "\"lifecycle\":{\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"protocol_errors\":%u},"
             "\"flusher\":{\"pid\":%d,\"state\":\"%s\",\"restarts\":%u,\"protocol_errors\":%u},"
             "\"spool\":{\"held\":%llu,\"dropped\":%llu,\"delivered\":%llu,\"bytes\":%zu,"
-            "\"full\":%s,\"pressure_on\":%llu,\"window_waits\":%llu},"
+            "\"full\":%s,\"pressure_on\":%llu,\"window_waits\":%llu,\"high\":%zu,\"rate_bps\":%.0f},"
             "\"ports\":{\"telemetry\":%u,\"dogstatsd\":%u,\"apm\":%u,\"lambda\":%u},",
             phase, (int)getpid(), ms_since0(s, s->t_first_next_us), ms_since0(s, s->t_register_us),
             s->t_subscribe_us && s->t_register_us ? clock_ms_between(s->t_register_us, s->t_subscribe_us) : 0.0,
@@ -67,6 +67,7 @@ void sup_write_stats(const struct sup *s, const char *phase)
             (unsigned long long)s->spool.frames, (unsigned long long)s->spool.dropped,
             (unsigned long long)s->spool.delivered, s->spool.bytes, s->spool.full ? "true" : "false",
             (unsigned long long)s->spool.pressure_on, (unsigned long long)s->spool.window_waits,
+            s->spool.high, s->spool.rate_bps,
             s->socks.telemetry_port, s->socks.dogstatsd_port,
             s->socks.apm_port, s->socks.lambda_port);
     const struct sup_sched *sc = &s->sched;
@@ -217,6 +218,7 @@ static void send_pressure(struct sup *s)
  * the lifecycle when the spool crosses a water mark (sup_spool.h). */
 static void spool_pump(struct sup *s)
 {
+    sup_spool_clock(&s->spool, clock_us());
     if (sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER))) {
         struct sched_act a;
         enum sched_phase before = s->sched.phase;
@@ -687,7 +689,8 @@ int main(int argc, char **argv)
     }
     bind_all(&s);
     sup_spool_init(&s.spool, SUP_SPOOL_MAX);
-    sup_spool_set_limits(&s.spool, SUP_SPOOL_WINDOW, SUP_SPOOL_HIGH, SUP_SPOOL_LOW);
+    sup_spool_set_limits(&s.spool, SUP_SPOOL_WINDOW, SUP_SPOOL_HIGH_MIN, SUP_SPOOL_HIGH_MIN / 2);
+    sup_spool_set_adaptive(&s.spool, true);
     sup_sched_init(&s.sched, &s.cfg.flush, s.cfg.flush_timeout_s * 1000u, !s.cfg.idle, clock_us());
     s.cold_start = true;
     sup_proc_init(&s);

@@ -27,6 +27,38 @@ void sup_spool_set_limits(struct sup_spool *s, size_t window, size_t high, size_
     s->low = low < s->high ? low : s->high;
 }
 
+void sup_spool_set_adaptive(struct sup_spool *s, bool on)
+{
+    s->adaptive = on;
+}
+
+void sup_spool_clock(struct sup_spool *s, uint64_t now_us)
+{
+    if (s->t_rate_us == 0 || now_us < s->t_rate_us) {
+        s->t_rate_us = now_us;
+        s->acked_bytes = 0;
+        s->busy = s->unacked > 0;
+        return;
+    }
+    if (s->unacked == 0 && s->acked_bytes == 0)
+        s->busy = false; /* nothing to deliver: no rate to learn */
+    uint64_t dt = now_us - s->t_rate_us;
+    if (dt < SUP_SPOOL_RATE_US)
+        return;
+    if (s->busy && s->acked_bytes > 0) {
+        double r = (double)s->acked_bytes * 1e6 / (double)dt;
+        s->rate_bps = s->rate_bps > 0 ? 0.5 * s->rate_bps + 0.5 * r : r;
+    }
+    s->t_rate_us = now_us;
+    s->acked_bytes = 0;
+    s->busy = s->unacked > 0;
+    if (!s->adaptive || s->rate_bps <= 0)
+        return;
+    double h = s->rate_bps * SUP_SPOOL_DRAIN_MS / 1000.0;
+    size_t high = h < SUP_SPOOL_HIGH_MIN ? SUP_SPOOL_HIGH_MIN : h > SUP_SPOOL_HIGH_MAX ? SUP_SPOOL_HIGH_MAX : (size_t)h;
+    sup_spool_set_limits(s, s->window, high, high / 2);
+}
+
 int sup_spool_pressure(struct sup_spool *s)
 {
     if (!s->full && s->bytes >= s->high) {
@@ -115,6 +147,7 @@ void sup_spool_unsend(struct sup_spool *s)
 void sup_spool_ack(struct sup_spool *s, uint64_t upto)
 {
     while (s->head && s->head->seq != 0 && s->head->seq <= upto) {
+        s->acked_bytes += s->head->len;
         drop_head(s);
         s->delivered++;
     }

@@ -9,10 +9,15 @@
  *    The flusher's log queue is sized (FL_LOGS_MAX_PENDING) to hold a full
  *    window, so it never has to drop to make room; what the window holds
  *    back waits here.
- *  - Water marks: once the spool holds SUP_SPOOL_HIGH bytes it is "full"
- *    (the lifecycle is told to answer Lambda 503: FT_PRESSURE), until it
- *    is down to SUP_SPOOL_LOW. Between the high mark and max_bytes is room
- *    for the batches the lifecycle had already accepted when it was told.
+ *  - Water marks: once the spool holds `high` bytes it is "full" (the
+ *    lifecycle is told to answer Lambda 503: FT_PRESSURE), until it is
+ *    down to `low` (high / 2). Everything spooled must still reach the
+ *    intake in SHUTDOWN's final flush, so the high mark follows the
+ *    delivery rate: what the flusher acknowledged per second (measured
+ *    over SUP_SPOOL_RATE_US while frames were outstanding, smoothed) times
+ *    SUP_SPOOL_DRAIN_MS, within [SUP_SPOOL_HIGH_MIN, SUP_SPOOL_HIGH_MAX].
+ *    Between the high mark and max_bytes is room for the batches the
+ *    lifecycle had already accepted when it was told.
  *  - Past max_bytes (only if that room was not enough) the oldest frames
  *    are dropped and counted: the last resort, never the normal path. */
 #ifndef FORKCAP_SUP_SPOOL_H
@@ -24,10 +29,12 @@
 
 #include "peer.h"
 
-#define SUP_SPOOL_MAX (64u * 1024u * 1024u)    /* bytes held; oldest dropped beyond */
-#define SUP_SPOOL_HIGH (24u * 1024u * 1024u)   /* pressure on at or above */
-#define SUP_SPOOL_LOW (8u * 1024u * 1024u)     /* pressure off at or below */
-#define SUP_SPOOL_WINDOW (4u * 1024u * 1024u)  /* sent, unacknowledged, at most */
+#define SUP_SPOOL_MAX (32u * 1024u * 1024u)    /* bytes held; oldest dropped beyond */
+#define SUP_SPOOL_HIGH_MIN (2u * 1024u * 1024u)  /* high mark, before and at least */
+#define SUP_SPOOL_HIGH_MAX (16u * 1024u * 1024u) /* high mark, at most */
+#define SUP_SPOOL_DRAIN_MS 600u                  /* backlog: this long at the delivery rate */
+#define SUP_SPOOL_RATE_US 250000u                /* rate measured over this */
+#define SUP_SPOOL_WINDOW (1u * 1024u * 1024u)    /* sent, unacknowledged, at most */
 
 struct sup_spool_entry;
 
@@ -40,6 +47,11 @@ struct sup_spool {
     bool full;             /* above the high mark, not yet below the low */
     uint64_t pressure_on;  /* times it became full */
     uint64_t window_waits; /* pumps that stopped at the window */
+    bool adaptive;         /* high follows the delivery rate */
+    double rate_bps;       /* acknowledged bytes per second, smoothed; 0 = unknown */
+    uint64_t t_rate_us;    /* start of the current measurement */
+    size_t acked_bytes;    /* acknowledged since t_rate_us */
+    bool busy;             /* frames were outstanding all along since t_rate_us */
     uint64_t frames;       /* held now */
     uint64_t dropped;      /* frames dropped because the spool was full */
     uint64_t delivered;    /* frames released by an ACK */
@@ -60,6 +72,10 @@ bool sup_spool_pump(struct sup_spool *s, struct peer *flusher);
 /* After an add or an ack: +1 the spool just became full, -1 it just
  * stopped being full, 0 no change. `full` holds the state. */
 int sup_spool_pressure(struct sup_spool *s);
+/* Adaptive marks (see the top): call with the time after acks; high moves
+ * to rate x SUP_SPOOL_DRAIN_MS within [min, max], low to high / 2. */
+void sup_spool_set_adaptive(struct sup_spool *s, bool on);
+void sup_spool_clock(struct sup_spool *s, uint64_t now_us);
 /* The link went away: every held frame is to be sent again on the next. */
 void sup_spool_unsend(struct sup_spool *s);
 /* Release frames sent with seq <= upto on the current link. */

@@ -231,6 +231,54 @@ static void test_water_marks(void **st)
     event_base_free(b);
 }
 
+
+/* The high mark follows what the flusher acknowledges per second. */
+static void test_adaptive_marks(void **st)
+{
+    (void)st;
+    struct event_base *b = event_base_new();
+    struct sup_spool s;
+    struct link a;
+    link_open(&a, b);
+    sup_spool_init(&s, 64u << 20);
+    sup_spool_set_limits(&s, 0, SUP_SPOOL_HIGH_MIN, SUP_SPOOL_HIGH_MIN / 2);
+    sup_spool_set_adaptive(&s, true);
+    struct frame_buf fb = {0};
+    size_t total = 0;
+    for (int i = 1; i <= 20; i++) {
+        platform_frame(&fb, i, 45000); /* 20 of them fit the link's queue */
+        total += fb.len;
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        frame_buf_free(&fb);
+    }
+    sup_spool_pump(&s, a.tx);
+    assert_int_equal(s.unacked, total);
+    uint64_t t0 = 1000000;
+    sup_spool_clock(&s, t0);
+    sup_spool_ack(&s, 20);
+    sup_spool_clock(&s, t0 + SUP_SPOOL_RATE_US / 2); /* too short to measure */
+    assert_true(s.rate_bps == 0);
+    sup_spool_clock(&s, t0 + SUP_SPOOL_RATE_US);
+    double want = (double)total * 1e6 / SUP_SPOOL_RATE_US;
+    assert_true(s.rate_bps > want * 0.99 && s.rate_bps < want * 1.01);
+    size_t high = (size_t)(want * SUP_SPOOL_DRAIN_MS / 1000.0);
+    if (high > SUP_SPOOL_HIGH_MAX)
+        high = SUP_SPOOL_HIGH_MAX;
+    if (high < SUP_SPOOL_HIGH_MIN)
+        high = SUP_SPOOL_HIGH_MIN;
+    assert_true(high > SUP_SPOOL_HIGH_MIN); /* the case measures a move */
+    assert_true(s.high + 1 >= high && s.high <= high + 1);
+    assert_int_equal(s.low, s.high / 2);
+    /* idle time (nothing outstanding) teaches nothing */
+    sup_spool_clock(&s, t0 + 10 * SUP_SPOOL_RATE_US);
+    sup_spool_clock(&s, t0 + 20 * SUP_SPOOL_RATE_US);
+    assert_true(s.rate_bps > want * 0.99);
+    sup_spool_clear(&s);
+    peer_free(a.tx);
+    peer_free(a.rx);
+    event_base_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_bound_drops_oldest),
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_water_marks),
+        cmocka_unit_test(test_adaptive_marks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
