@@ -585,9 +585,9 @@ static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *drop
     met_batch_free(&b);
 }
 
-static void add_log_posts(struct fl_pipe *p, struct posts *ps)
+static void add_log_posts(struct fl_pipe *p, struct posts *ps, unsigned max)
 {
-    for (unsigned i = 0; i < FL_PIPE_LOG_PAYLOADS; i++) {
+    for (unsigned i = 0; i < max; i++) {
         struct lpay *lp = calloc(1, sizeof *lp);
         if (!lp)
             return;
@@ -674,11 +674,17 @@ static void start_flush(struct fl_pipe *p)
     struct posts ps = {0};
     unsigned dropped = 0;
     add_metric_posts(p, &ps, &dropped);
-    add_log_posts(p, &ps);
+    add_log_posts(p, &ps, final ? FL_PIPE_LOG_PAYLOADS_FINAL : FL_PIPE_LOG_PAYLOADS);
     fl_pipe_flush_fn fn = p->o.flush ? p->o.flush : (fl_pipe_flush_fn)fl_intake_flush;
     p->flushing = true;
     int rc = fn(p->o.sender, ps.v, ps.n, deadline, FL_FLUSH_RESEND_KEPT, on_post, on_flush_done, p);
     posts_free(&ps);
+    /* the sender holds its own (compressed) copy from here on; the records
+     * stay in the batcher for a requeue */
+    for (struct lpay *lp = p->lpays; lp; lp = lp->next) {
+        free(lp->p.body);
+        lp->p.body = NULL;
+    }
     if (rc != 0) {
         log_warn("flush %llu could not be submitted (out of memory?): metrics of this drain dropped, "
                  "logs requeued",

@@ -54,6 +54,8 @@
 
 #define FL_PIPE_GENS 64u          /* metric drains tracked until final */
 #define FL_PIPE_LOG_PAYLOADS 32u  /* log payloads taken per flush */
+#define FL_PIPE_LOG_PAYLOADS_FINAL 256u /* ... by the final flush: everything spooled
+                                            (sup_spool.h bounds it) goes out */
 #define FL_PIPE_WAITERS 16u       /* FT_FLUSH frames waiting for the running flush */
 
 /* Sends one frame_buf the pipe built with frame_encode_*() (check fb->err);

@@ -425,6 +425,9 @@ static void sup_final_flush(struct sup *s)
     if (budget > (int64_t)s->cfg.flush_timeout_s * 1000)
         budget = (int64_t)s->cfg.flush_timeout_s * 1000;
     log_info("final flush within %lld ms", (long long)budget);
+    /* the last flush is for everything spooled: no window now */
+    sup_spool_set_limits(&s->spool, 0, s->spool.high, s->spool.low);
+    spool_pump(s);
     sched_sync_flusher(s);
     struct sched_act a;
     sup_sched_shutdown(&s->sched, (uint32_t)budget, clock_us(), &a);
