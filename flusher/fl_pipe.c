@@ -76,6 +76,10 @@ struct fl_pipe {
     struct waiter waiting[FL_PIPE_WAITERS];
     unsigned nwaiting;
     uint64_t t0_us;
+    uint64_t deadline_us;  /* of the running flush */
+    bool split_again;      /* a 413 split payloads: send the halves before answering */
+    struct fl_flush_summary acc; /* the running flush's rounds so far */
+    struct fl_logs_stats ls0;    /* the batcher's counters when it started */
     unsigned n_series_posts, n_sketch_posts, n_log_posts;
     uint64_t max_seq;    /* highest data seq received */
     uint64_t last_acked;
@@ -420,6 +424,15 @@ static void on_post(const struct fl_post_result *r, void *arg)
                 return; /* the intake resends these bytes: records stay in flight */
             o = FL_LOGS_REQUEUE;
             break;
+        case FL_REJECTED:
+            if (r->http_status == 413) {
+                /* too large for the intake: halves, in this flush if time allows */
+                o = FL_LOGS_SPLIT;
+                p->split_again = true;
+                break;
+            }
+            o = FL_LOGS_GIVEN_UP;
+            break;
         case FL_FORBIDDEN:
             if (!p->logs_forbidden)
                 log_warn("logs: the intake refused the API key (403): logs are dropped from now on");
@@ -443,12 +456,33 @@ static void on_post(const struct fl_post_result *r, void *arg)
 
 static void start_flush(struct fl_pipe *p);
 
-static void on_flush_done(const struct fl_flush_summary *s, void *arg)
+static int submit_log_round(struct fl_pipe *p);
+
+static void on_flush_done(const struct fl_flush_summary *s0, void *arg)
 {
     struct fl_pipe *p = arg;
+    struct fl_flush_summary *s = &p->acc;
+    s->posted += s0->posted;
+    s->ok += s0->ok;
+    s->rejected += s0->rejected;
+    s->forbidden += s0->forbidden;
+    s->failed += s0->failed;
+    s->aborted += s0->aborted;
+    s->dropped += s0->dropped;
+    s->deadline_hit |= s0->deadline_hit;
+    if (p->split_again) {
+        p->split_again = false;
+        if (clock_us() + 1000u < p->deadline_us && submit_log_round(p) == 0)
+            return; /* the halves are out; this ends when they do */
+    }
     prune_gens(p);
-    unsigned failed = s->failed + s->aborted + s->rejected + s->forbidden;
-    bool ok = s->ok == s->posted;
+    /* a 413 that was split is not a failure: its halves are counted */
+    struct fl_logs_stats ls;
+    fl_logs_get_stats(p->logs, &ls);
+    unsigned split = (unsigned)(ls.splits - p->ls0.splits + ls.split_truncated - p->ls0.split_truncated);
+    unsigned rejected = s->rejected > split ? s->rejected - split : 0;
+    unsigned failed = s->failed + s->aborted + rejected + s->forbidden;
+    bool ok = s->ok + split == s->posted;
     uint64_t ms = (clock_us() - p->t0_us) / 1000;
     emit_ack(p);
     for (unsigned i = 0; i < p->nrunning; i++)
@@ -461,10 +495,12 @@ static void on_flush_done(const struct fl_flush_summary *s, void *arg)
                   s->posted - p->n_series_posts - p->n_sketch_posts - p->n_log_posts,
                   (unsigned long long)ms, (unsigned long long)p->last_acked);
     else
-        log_warn("flush %llu: %u of %u payloads sent, %u failed (kept for a retry when possible), "
-                 "%u dropped, in %llu ms%s",
-                 (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped,
-                 (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "");
+        log_warn("flush %llu: %u of %u payloads sent, %u failed, %u dropped, %u split after 413, "
+                 "in %llu ms%s; log records: %llu sent, %llu dropped, %zu kept for a retry",
+                 (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped, split,
+                 (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "",
+                 (unsigned long long)(ls.sent - p->ls0.sent),
+                 (unsigned long long)(ls.dropped - p->ls0.dropped), ls.ready + ls.in_flight);
     p->flushing = false;
     p->nrunning = 0;
     if (p->nwaiting)
@@ -651,6 +687,10 @@ static void start_flush(struct fl_pipe *p)
         return;
     p->st.flushes++;
     p->t0_us = now;
+    p->deadline_us = deadline;
+    memset(&p->acc, 0, sizeof p->acc);
+    p->split_again = false;
+    fl_logs_get_stats(p->logs, &p->ls0);
     p->n_series_posts = p->n_sketch_posts = p->n_log_posts = 0;
 
     if (p->idle) {
@@ -702,6 +742,29 @@ static void start_flush(struct fl_pipe *p)
                          (clock_us() - now) / 1000);
         p->nrunning = 0;
     }
+}
+
+/* Another round of the running flush: log payloads only (the halves of
+ * the ones a 413 split, at the front of the queue), same deadline. */
+static int submit_log_round(struct fl_pipe *p)
+{
+    struct posts ps = {0};
+    p->n_log_posts = 0;
+    add_log_posts(p, &ps, FL_PIPE_LOG_PAYLOADS);
+    if (ps.n == 0) {
+        posts_free(&ps);
+        return -1;
+    }
+    fl_pipe_flush_fn fn = p->o.flush ? p->o.flush : (fl_pipe_flush_fn)fl_intake_flush;
+    int rc = fn(p->o.sender, ps.v, ps.n, p->deadline_us, 0, on_post, on_flush_done, p);
+    posts_free(&ps);
+    for (struct lpay *lp = p->lpays; lp; lp = lp->next) {
+        free(lp->p.body);
+        lp->p.body = NULL;
+    }
+    if (rc != 0)
+        requeue_logs(p);
+    return rc;
 }
 
 static void on_flush_frame(struct fl_pipe *p, const struct ft_flush *m)
