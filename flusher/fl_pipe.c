@@ -487,20 +487,23 @@ static void on_flush_done(const struct fl_flush_summary *s0, void *arg)
     emit_ack(p);
     for (unsigned i = 0; i < p->nrunning; i++)
         emit_flushed(p, p->running[i].flush_id, ok, s->ok, failed, s->dropped, ms);
-    if (ok)
+    if (ok && split == 0) {
         log_debug("flush %llu: %u series, %u sketch, %u log payload%s (+%u resent), ok in %llu ms, "
                   "acked to %llu",
                   (unsigned long long)p->running[0].flush_id, p->n_series_posts, p->n_sketch_posts,
                   p->n_log_posts, p->n_log_posts == 1 ? "" : "s",
                   s->posted - p->n_series_posts - p->n_sketch_posts - p->n_log_posts,
                   (unsigned long long)ms, (unsigned long long)p->last_acked);
-    else
-        log_warn("flush %llu: %u of %u payloads sent, %u failed, %u dropped, %u split after 413, "
-                 "in %llu ms%s; log records: %llu sent, %llu dropped, %zu kept for a retry",
-                 (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped, split,
-                 (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "",
-                 (unsigned long long)(ls.sent - p->ls0.sent),
-                 (unsigned long long)(ls.dropped - p->ls0.dropped), ls.ready + ls.in_flight);
+    } else {
+        /* what was sent, kept and dropped, exactly: payloads, then records */
+        log_msg(ok ? LOG_INFO : LOG_WARN,
+                "flush %llu: %u of %u payloads sent, %u failed, %u dropped, %u split after 413, "
+                "in %llu ms%s; log records: %llu sent, %llu dropped, %zu kept for a retry",
+                (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped, split,
+                (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "",
+                (unsigned long long)(ls.sent - p->ls0.sent),
+                (unsigned long long)(ls.dropped - p->ls0.dropped), ls.ready + ls.in_flight);
+    }
     p->flushing = false;
     p->nrunning = 0;
     if (p->nwaiting)

@@ -20,6 +20,12 @@ if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
   set_tests_properties(pipeline_flood PROPERTIES LABELS "e2e" TIMEOUT 180)
   add_test(NAME pipeline_kills COMMAND bash ${FORKCAP_TESTS}/pipeline/kills.sh ${PIPE_ARGS})
   set_tests_properties(pipeline_kills PROPERTIES LABELS "crash" TIMEOUT 180)
+  add_test(NAME pipeline_backpressure COMMAND bash ${FORKCAP_TESTS}/pipeline/backpressure.sh ${PIPE_ARGS})
+  set_tests_properties(pipeline_backpressure PROPERTIES LABELS "e2e" TIMEOUT 180)
+  add_test(NAME pipeline_exactly_once COMMAND bash ${FORKCAP_TESTS}/pipeline/exactly_once.sh ${PIPE_ARGS})
+  set_tests_properties(pipeline_exactly_once PROPERTIES LABELS "crash" TIMEOUT 240)
+  add_test(NAME pipeline_split_413 COMMAND bash ${FORKCAP_TESTS}/pipeline/split_413.sh ${PIPE_ARGS})
+  set_tests_properties(pipeline_split_413 PROPERTIES LABELS "e2e" TIMEOUT 120)
 endif()
 
 # libFuzzer: scripts of frames, datagrams and intake outcomes through the
