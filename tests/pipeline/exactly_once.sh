@@ -21,7 +21,7 @@ T=$BASE/restarts
 mkdir -p "$T"
 pipe_setup
 N=40
-run_sim "$T" --invokes $N --fn-ms 10 --interval-ms 30 --log-lines 5 &
+run_sim "$T" --invokes $N --fn-ms 5 --interval-ms 120 --log-lines 5 &
 SIMPID=$!
 wait_for_file "$T/stats.json" 10 || fail "no stats file"
 kill_loop "$T" flusher 6
@@ -46,7 +46,7 @@ curl -sS --noproxy '*' -o /dev/null -X POST -H 'Content-Type: application/json' 
     -d '{"path":"/api/v2/logs","delay_ms":300}' "http://127.0.0.1:$HTTP_PORT/_intake/fail" ||
     fail "intake control refused the delay rule"
 N=70
-run_sim "$T" --invokes $N --fn-ms 1 --interval-ms 0 --log-lines 2000 --log-bytes 80 || true
+run_sim "$T" --invokes $N --fn-ms 1 --interval-ms 0 --log-lines 5000 --log-bytes 80 || true
 pipe_stop_intake
 check_all_invocations "$T" $N
 got=$(sketch_stat $E.invocations cnt)
