@@ -39,7 +39,6 @@ const struct cfg_var cfg_vars[] = {
     {"AWS_LAMBDA_RUNTIME_API", "set by Lambda: the Runtime API host:port (required, except for check)"},
     {"AWS_LAMBDA_FUNCTION_NAME", "set by Lambda: function name"},
     {"AWS_REGION", "set by Lambda: region"},
-    {"AWS_EXECUTION_ENV", "set by Lambda: runtime"},
     {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "set by Lambda: memory size in MB"},
     {"AWS_LAMBDA_INITIALIZATION_TYPE", "set by Lambda: on-demand, provisioned-concurrency, snap-start"},
     {NULL, NULL},

@@ -2,6 +2,8 @@
  * copied; every parse failure is a warning with the variable's name (never
  * its value when it may be secret) and a fallback to the default. */
 #include "config.h"
+#include "tags.h"
+#include "url.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -144,111 +146,34 @@ static bool host_char(char ch)
     return isalnum((unsigned char)ch) || ch == '.' || ch == '-' || ch == '_';
 }
 
-/* scheme://host[:port][/path] with scheme http or https; host is a DNS name,
- * an IPv4 address or a bracketed IPv6 address; userinfo only when allowed. */
-static bool url_valid(const char *u, bool allow_userinfo)
-{
-    const char *p;
-    if (strncasecmp(u, "https://", 8) == 0)
-        p = u + 8;
-    else if (strncasecmp(u, "http://", 7) == 0)
-        p = u + 7;
-    else
-        return false;
-    const char *at = NULL;
-    for (const char *q = p; *q && *q != '/'; q++)
-        if (*q == '@')
-            at = q;
-    if (at) {
-        if (!allow_userinfo)
-            return false;
-        p = at + 1;
-    }
-    size_t hl = 0;
-    if (*p == '[') {
-        const char *close = strchr(p, ']');
-        if (close == NULL || close == p + 1)
-            return false;
-        for (const char *q = p + 1; q < close; q++)
-            if (!isxdigit((unsigned char)*q) && *q != ':' && *q != '.')
-                return false;
-        p = close + 1;
-        hl = 1;
-    } else {
-        while (host_char(p[hl]))
-            hl++;
-        p += hl;
-    }
-    if (hl == 0)
-        return false;
-    if (*p == ':') {
-        p++;
-        size_t dl = 0;
-        unsigned long port = 0;
-        while (isdigit((unsigned char)p[dl])) {
-            port = port * 10 + (unsigned long)(p[dl] - '0');
-            if (++dl > 5)
-                return false;
-        }
-        if (dl == 0 || port == 0 || port > 65535)
-            return false;
-        p += dl;
-    }
-    if (*p && *p != '/')
-        return false;
-    for (; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-            return false;
-    return true;
-}
-
-/* Set dst to url (trailing '/' removed) or go idle naming the variable. */
+/* Set dst to the URL (normalised by common/url.c, the one validator, so the
+ * flusher can take it as is) or go idle naming the variable. */
 static void set_url(struct cfg *c, const char *name, const char *v, char *dst, bool add_scheme,
-                    bool allow_userinfo)
+                    bool proxy)
 {
     char tmp[CFG_URL_MAX];
-    if (!copy_trim(tmp, sizeof tmp, v)) {
-        go_idle(c, "%s is longer than %u bytes", name, CFG_URL_MAX - 1);
+    const char *why = proxy ? url_proxy(v, tmp, sizeof tmp) : url_intake_base(v, add_scheme, tmp, sizeof tmp);
+    if (why == NULL) {
+        memcpy(dst, tmp, strlen(tmp) + 1);
         return;
     }
-    if (add_scheme && strstr(tmp, "://") == NULL) {
-        char t2[CFG_URL_MAX];
-        if ((size_t)snprintf(t2, sizeof t2, "https://%s", tmp) >= sizeof t2) {
-            go_idle(c, "%s is longer than %u bytes", name, CFG_URL_MAX - 1);
-            return;
-        }
-        memcpy(tmp, t2, sizeof tmp);
-    }
-    size_t n = strlen(tmp);
-    while (n > 0 && tmp[n - 1] == '/')
-        tmp[--n] = '\0';
-    if (!url_valid(tmp, allow_userinfo)) {
-        /* a proxy URL may hold credentials: never echo it */
-        if (allow_userinfo)
-            go_idle(c, "%s is not a valid http(s) URL", name);
-        else
-            go_idle(c, "%s is not a valid http(s) URL: %.200s", name, tmp);
-        return;
-    }
-    memcpy(dst, tmp, n + 1);
+    /* a proxy URL may hold credentials: never echo it; an intake URL is
+     * echoed only when it has no userinfo */
+    if (proxy || strchr(tmp, '@') || strlen(tmp) > 200)
+        go_idle(c, "%s is not a valid http(s) URL (%s)", name, why);
+    else
+        go_idle(c, "%s is not a valid http(s) URL (%s): %s", name, why, tmp);
 }
 
 /* user:password@ in a proxy URL: register both the pair and the password. */
 static void proxy_secrets(const char *u)
 {
-    const char *s = strstr(u, "://");
-    s = s ? s + 3 : u;
-    const char *at = NULL;
-    for (const char *q = s; *q && *q != '/'; q++)
-        if (*q == '@')
-            at = q;
-    if (at == NULL)
-        return;
+    const char *ui;
+    size_t n;
     char cred[CFG_URL_MAX];
-    size_t n = (size_t)(at - s);
-    if (n >= sizeof cred)
+    if (!url_userinfo(u, &ui, &n) || n >= sizeof cred)
         return;
-    memcpy(cred, s, n);
+    memcpy(cred, ui, n);
     cred[n] = '\0';
     log_add_secret(cred);
     char *colon = strchr(cred, ':');
@@ -326,16 +251,6 @@ bool cfg_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *por
     return true;
 }
 
-static bool site_valid(const char *s)
-{
-    if (*s == '\0' || *s == '.' || *s == '-')
-        return false;
-    for (; *s; s++)
-        if (!host_char(*s))
-            return false;
-    return true;
-}
-
 int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
 {
     memset(c, 0, sizeof *c);
@@ -381,7 +296,6 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
     }
     opt_str(c, get, arg, "AWS_LAMBDA_FUNCTION_NAME", c->fn_name, sizeof c->fn_name);
     opt_str(c, get, arg, "AWS_REGION", c->region, sizeof c->region);
-    opt_str(c, get, arg, "AWS_EXECUTION_ENV", c->exec_env, sizeof c->exec_env);
     v = get1(get, arg, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
     if (v) {
         uint64_t m;
@@ -419,8 +333,9 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
     v = get1(get, arg, "DD_SITE");
     if (v) {
         char s[CFG_STR_MAX];
-        if (!copy_trim(s, sizeof s, v) || !site_valid(s))
-            go_idle(c, "DD_SITE is not a host name: %.100s", v);
+        const char *why = url_site(v, s, sizeof s);
+        if (why)
+            go_idle(c, "DD_SITE is not a host name (%s): %.100s", why, v);
         else
             memcpy(c->site, s, sizeof s);
     }
@@ -497,7 +412,15 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
     opt_str(c, get, arg, "DD_ENV", c->env, sizeof c->env);
     opt_str(c, get, arg, "DD_SERVICE", c->service, sizeof c->service);
     opt_str(c, get, arg, "DD_VERSION", c->version, sizeof c->version);
-    opt_str(c, get, arg, "DD_TAGS", c->tags, sizeof c->tags);
+    v = get1(get, arg, "DD_TAGS");
+    if (v) {
+        struct tags_parse_stats ts;
+        if (tags_parse(v, c->tags, sizeof c->tags, &ts) != 0)
+            warn(c, "DD_TAGS: longer than %u bytes, ignored", CFG_LIST_MAX - 1);
+        else if (ts.skipped)
+            warn(c, "DD_TAGS: %u item(s) not of the form key:value (or past %u items) ignored",
+                 ts.skipped, TAGS_ITEMS_MAX);
+    }
 
     opt_port(c, get, arg, "DD_DOGSTATSD_PORT", &c->port_dogstatsd);
     opt_port(c, get, arg, "DD_APM_RECEIVER_PORT", &c->port_apm);

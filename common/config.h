@@ -54,7 +54,7 @@ struct cfg {
     char env[CFG_STR_MAX];          /* DD_ENV */
     char service[CFG_STR_MAX];      /* DD_SERVICE */
     char version[CFG_STR_MAX];      /* DD_VERSION */
-    char tags[CFG_LIST_MAX];        /* DD_TAGS, as given (comma or space separated) */
+    char tags[CFG_LIST_MAX];        /* DD_TAGS, canonical "k:v,k:v" (common/tags.h) */
     /* ports; 0 = any free port (tests) */
     uint16_t port_dogstatsd;        /* DD_DOGSTATSD_PORT, 8125/udp */
     uint16_t port_apm;              /* DD_APM_RECEIVER_PORT, 8126 */
@@ -64,7 +64,6 @@ struct cfg {
     char runtime_api[CFG_STR_MAX];  /* AWS_LAMBDA_RUNTIME_API host:port (required) */
     char fn_name[CFG_STR_MAX];      /* AWS_LAMBDA_FUNCTION_NAME */
     char region[CFG_STR_MAX];       /* AWS_REGION */
-    char exec_env[CFG_STR_MAX];     /* AWS_EXECUTION_ENV */
     uint32_t memory_mb;             /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE, 0 = unknown */
     /* outcome */
     bool idle;                      /* nothing can be shipped: register and /next only */

@@ -78,18 +78,23 @@ void log_set_sink(log_sink_fn fn, void *arg)
     sink_arg = arg;
 }
 
-/* Replace every occurrence of each secret in buf (NUL-terminated, capacity
- * cap) with "***". The mask is never longer than a secret, so it fits. */
+void log_mask(char *buf, const char *secret)
+{
+    size_t sl = secret ? strlen(secret) : 0;
+    if (sl < 3)
+        return; /* "***" must not be longer than what it replaces */
+    char *p = buf;
+    while ((p = strstr(p, secret)) != NULL) {
+        memcpy(p, "***", 3);
+        memmove(p + 3, p + sl, strlen(p + sl) + 1);
+        p += 3;
+    }
+}
+
 static void mask_secrets(char *buf)
 {
-    for (size_t i = 0; i < nsecrets; i++) {
-        size_t sl = strlen(secrets[i]);
-        char *p;
-        while ((p = strstr(buf, secrets[i])) != NULL) {
-            memcpy(p, "***", 3);
-            memmove(p + 3, p + sl, strlen(p + sl) + 1);
-        }
-    }
+    for (size_t i = 0; i < nsecrets; i++)
+        log_mask(buf, secrets[i]);
 }
 
 void log_msg(enum log_level l, const char *fmt, ...)

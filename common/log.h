@@ -26,6 +26,12 @@ void log_set_component(const char *name);
 bool log_add_secret(const char *secret);
 void log_clear_secrets(void);
 
+/* The one masking function: every occurrence of secret in buf (NUL-
+ * terminated) becomes "***", in place (never longer). Secrets shorter than
+ * 3 bytes are left alone. log_msg applies it with every registered secret;
+ * the intake applies it to curl's error texts. */
+void log_mask(char *buf, const char *secret);
+
 /* Formats, masks secrets, folds newlines, writes one line to the sink. */
 void log_msg(enum log_level l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

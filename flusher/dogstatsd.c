@@ -172,6 +172,12 @@ static bool parse_line(struct met_agg *agg, const char *p, const char *end, int6
 int dsd_parse(struct met_agg *agg, const char *buf, size_t len, int64_t now,
               struct dsd_stats *st)
 {
+    return dsd_parse_owned(agg, buf, len, now, NULL, st);
+}
+
+int dsd_parse_owned(struct met_agg *agg, const char *buf, size_t len, int64_t now, dsd_drop_fn drop,
+                    struct dsd_stats *st)
+{
     if (len > DSD_DATAGRAM_MAX) {
         st->too_large++;
         return -1;
@@ -190,6 +196,8 @@ int dsd_parse(struct met_agg *agg, const char *buf, size_t len, int64_t now,
                 st->events++;
             else if (ll >= 4 && memcmp(p, "_sc|", 4) == 0)
                 st->service_checks++;
+            else if (drop && drop(p, (size_t)(find(p, lend, ':') - p)))
+                st->owned++;
             else if (!parse_line(agg, p, lend, now, st))
                 st->invalid++;
         }

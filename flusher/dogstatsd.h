@@ -3,6 +3,7 @@
 #ifndef FORKCAP_DOGSTATSD_H
 #define FORKCAP_DOGSTATSD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ struct dsd_stats {
     uint64_t refused;        /* values the aggregator refused (limits, full) */
     uint64_t events;         /* _e{...} lines, skipped */
     uint64_t service_checks; /* _sc| lines, skipped */
+    uint64_t owned;          /* lines the drop filter refused (see dsd_parse_owned) */
 };
 
 /* Line grammar: name:value[:value...]|type[|@rate][|#tag,tag][|T<unix s>]
@@ -32,5 +34,12 @@ struct dsd_stats {
  * taken, or -1 when the datagram itself is refused (too large). */
 int dsd_parse(struct met_agg *agg, const char *buf, size_t len, int64_t now,
               struct dsd_stats *st);
+
+/* dsd_parse, except that a line whose metric name drop(name, len) accepts
+ * is skipped and counted in st->owned: metrics the extension produces
+ * itself, which a library's copy over DogStatsD would double. */
+typedef bool (*dsd_drop_fn)(const char *name, size_t len);
+int dsd_parse_owned(struct met_agg *agg, const char *buf, size_t len, int64_t now, dsd_drop_fn drop,
+                    struct dsd_stats *st);
 
 #endif

@@ -13,9 +13,9 @@
  *   logs_dd_url (DD_LOGS_CONFIG_LOGS_DD_URL)    logs; "host:port" without a
  *                                               scheme gets https:// (as Datadog)
  *   apm_dd_url  (DD_APM_DD_URL)                 traces, stats
- * Surrounding blanks and trailing '/' are removed. A base must be http(s),
- * name a host (DNS name, IPv4, [IPv6]), an optional port 1..65535, no
- * user:password@, no query or fragment, printable ASCII only. */
+ * Surrounding blanks and trailing '/' are removed. The rules are
+ * common/url.h's (url_site, url_intake_base), the ones configuration
+ * applies: a configuration that is not idle always builds here. */
 #ifndef FORKCAP_FL_ENDPOINTS_H
 #define FORKCAP_FL_ENDPOINTS_H
 

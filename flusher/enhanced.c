@@ -25,6 +25,8 @@
  * the last ENH_PENDING remembered. */
 #include "enhanced.h"
 
+#include "tags.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,17 +133,9 @@ int enh_set_context(struct enh_state *st, const struct enh_tag_context *c)
     rc |= add_kv(st, "env", c->env);
     rc |= add_kv(st, "service", c->service);
     rc |= add_kv(st, "version", c->version);
-    if (c->dd_tags) {
-        const char *p = c->dd_tags;
-        while (*p) {
-            size_t n = strcspn(p, ", ");
-            if (n)
-                rc |= add_tag(st, NULL, p, n);
-            p += n;
-            if (*p)
-                p++;
-        }
-    }
+    struct tag_item it;
+    for (const char *p = c->dd_tags ? c->dd_tags : ""; tags_next(&p, &it);)
+        rc |= add_tag(st, NULL, it.key, it.key_len + 1 + it.value_len);
     if (c->architecture && !(st->arch = strdup(c->architecture)))
         rc = -1;
     if (c->runtime && !(st->runtime = strdup(c->runtime)))
@@ -365,4 +359,20 @@ int enh_on_shutdown(struct enh_state *st, int64_t time_ms)
     if (!st->invoked)
         r += emit(st, "unused_init", 1, time_ms, false, false);
     return r;
+}
+
+bool enh_owns(const char *name, size_t len)
+{
+    static const char *const owned[] = {
+        "invocations", "errors", "timeouts", "out_of_memory", "runtime_duration",
+        "produced_bytes", "duration", "billed_duration", "max_memory_used", "memorysize",
+        "estimated_cost", "post_runtime_duration", "init_duration", "shutdowns", "unused_init",
+    };
+    const size_t pl = sizeof ENH_PREFIX - 1;
+    if (len <= pl || memcmp(name, ENH_PREFIX, pl) != 0)
+        return false;
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        if (strlen(owned[i]) == len - pl && !memcmp(name + pl, owned[i], len - pl))
+            return true;
+    return false;
 }

@@ -20,7 +20,7 @@
 #define ENH_PRICE_GBS_ARM 0.0000133334
 
 /* Identity for tags; strings are copied, NULL or "" leaves a tag out.
- * dd_tags is DD_TAGS ("k:v" separated by ',' or ' '). */
+ * dd_tags is canonical DD_TAGS (common/tags.h, as cfg.tags holds it). */
 struct enh_tag_context {
     const char *function_name, *region, *account_id, *resource, *executed_version,
         *runtime, *architecture, *env, *service, *version, *dd_tags;
@@ -51,6 +51,16 @@ int enh_on_shutdown(struct enh_state *st, int64_t time_ms);
 /* An invocation of this sandbox came before (a restarted flusher learns it
  * from FT_CONTEXT): the next one is not a cold start. */
 void enh_set_warm(struct enh_state *st);
+
+/* True when name (len bytes, not NUL-terminated) is an enhanced metric this
+ * module produces itself: aws.lambda.enhanced.{invocations, errors,
+ * timeouts, out_of_memory, runtime_duration, produced_bytes, duration,
+ * billed_duration, max_memory_used, memorysize, estimated_cost,
+ * post_runtime_duration, init_duration, shutdowns, unused_init}. A Datadog
+ * library sends some of them over DogStatsD too (datadog-lambda-js sends
+ * invocations and errors); the flusher drops those copies so each is
+ * counted once. */
+bool enh_owns(const char *name, size_t len);
 
 /* The cost of one invocation, rounded to 1e-12 USD; < 0 for an unknown
  * architecture ("x86_64"/"amd64", "arm64"/"aarch64" are known). */

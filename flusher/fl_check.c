@@ -4,6 +4,8 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -11,6 +13,8 @@
 #include "cfg_vars.h"
 #include "clock.h"
 #include "endpoints.h"
+#include "fl_runtime.h"
+#include "fl_tags.h"
 #include "intake.h"
 #include "intake_proxy.h"
 #include "intake_tls.h"
@@ -169,17 +173,25 @@ static int check_run(const struct cfg *c, const struct fl_check_opts *o, FILE *o
     fprintf(out, "  skip TLS validation %s\n", yes_no(c->skip_ssl_validation));
     fprintf(out, "  ports               dogstatsd %u/udp, traces %u, telemetry %u, /lambda %u\n",
             c->port_dogstatsd, c->port_apm, c->port_telemetry, c->port_lambda);
-    fprintf(out, "  tags                ");
-    const char *sep = "";
-    if (c->env[0])
-        fprintf(out, "%senv:%s", sep, c->env), sep = ",";
-    if (c->service[0])
-        fprintf(out, "%sservice:%s", sep, c->service), sep = ",";
-    if (c->version[0])
-        fprintf(out, "%sversion:%s", sep, c->version), sep = ",";
-    if (c->tags[0])
-        fprintf(out, "%s%s", sep, c->tags), sep = ",";
-    fprintf(out, "%s\n", sep[0] ? "" : "(none)");
+    /* the function tag set the flusher builds (fl_tags.h); the account is
+     * only known once Lambda answers the registration */
+    static struct fl_tags tags;
+    char rt[FL_RUNTIME_MAX];
+    enum fl_runtime_source rts = fl_runtime_resolve(NULL, NULL, rt, sizeof rt);
+    struct utsname un;
+    const char *arch = uname(&un) == 0 && (!strcmp(un.machine, "aarch64") || !strcmp(un.machine, "arm64"))
+                           ? "arm64" : "x86_64";
+    struct fl_tags_src ts = {
+        .fn_name = c->fn_name, .qualifier = getenv("AWS_LAMBDA_FUNCTION_VERSION"),
+        .region = c->region, .memory_mb = c->memory_mb, .runtime = rt, .architecture = arch,
+        .init_type = getenv("AWS_LAMBDA_INITIALIZATION_TYPE"), .env = c->env,
+        .service = c->service, .version = c->version, .dd_tags = c->tags,
+    };
+    if (fl_tags_build(&ts, &tags) == 0)
+        fprintf(out, "  tags                %s (runtime from %s)\n", tags.joined,
+                fl_runtime_source_name(rts));
+    else
+        fprintf(out, "  tags                (too long: metrics and logs would carry none)\n");
     for (unsigned i = 0; i < c->nwarnings; i++)
         fprintf(out, "  warning             %s\n", c->warnings[i]);
     char unh[1024];

@@ -122,12 +122,21 @@ int fl_main(const struct fl_args *a)
     char init_type[32];
     const char *it = getenv("AWS_LAMBDA_INITIALIZATION_TYPE");
     snprintf(init_type, sizeof init_type, "%s", it && strlen(it) < sizeof init_type ? it : "");
+    /* where runtime detection looks (tests point them at fake trees) */
+    const char *proc_root = getenv("FORKCAP_TEST_PROC_ROOT");
+    const char *os_release = getenv("FORKCAP_TEST_OS_RELEASE");
+    if (proc_root && (!proc_root[0] || strlen(proc_root) > 1024))
+        proc_root = NULL;
+    if (os_release && (!os_release[0] || strlen(os_release) > 1024))
+        os_release = NULL;
     struct fl_pipe_opts po = {
         .cfg = a->cfg,
         .sender = fl.intake,
         .emit = fl_emit,
         .emit_arg = &fl,
         .init_type = init_type[0] ? init_type : NULL,
+        .proc_root = proc_root,
+        .os_release = os_release,
     };
     fl.pipe = fl_pipe_new(&po);
     if (fl.pipe == NULL) {
@@ -151,10 +160,12 @@ int fl_main(const struct fl_args *a)
     struct fl_pipe_stats ps;
     fl_pipe_get_stats(fl.pipe, &ps);
     log_info("exiting: %llu log records (%llu dropped, %llu malformed), %llu platform frames, "
-             "%llu datagrams, %llu flushes; posts %llu ok, %llu failed, %llu dropped; acked to %llu",
+             "%llu datagrams (%llu enhanced-metric copies dropped), %llu flushes; posts %llu ok, "
+             "%llu failed, %llu dropped; acked to %llu",
              (unsigned long long)ps.records, (unsigned long long)ps.logs_dropped,
              (unsigned long long)ps.records_bad, (unsigned long long)ps.frames_platform,
-             (unsigned long long)ps.datagrams, (unsigned long long)ps.flushes,
+             (unsigned long long)ps.datagrams, (unsigned long long)ps.dsd_owned_dropped,
+             (unsigned long long)ps.flushes,
              (unsigned long long)ps.posts_ok, (unsigned long long)ps.posts_failed,
              (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked);
     fl_receivers_free(fl.recv);

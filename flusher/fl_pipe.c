@@ -11,6 +11,8 @@
 #include "dogstatsd.h"
 #include "endpoints.h"
 #include "enhanced.h"
+#include "fl_runtime.h"
+#include "fl_tags.h"
 #include "log.h"
 #include "logs.h"
 #include "metrics.h"
@@ -20,8 +22,6 @@
 #define TAG_LOGS (1ull << 63)
 #define GEN_SHIFT 24
 #define ID_MAX CFG_STR_MAX
-#define TAGS_BUF 4096
-#define FL_VERSION "forkcap"
 
 /* One metrics drain: the platform frames folded before it and how many of
  * its payloads are not final yet. */
@@ -57,7 +57,10 @@ struct fl_pipe {
     /* identity */
     char fn_name[ID_MAX], fn_version[ID_MAX], account_id[ID_MAX], arn[512];
     char request_id[ID_MAX];
-    char arch[32], runtime[ID_MAX];
+    char arch[32], runtime[FL_RUNTIME_MAX];
+    bool runtime_known;   /* resolved once (fl_runtime.h), then fixed */
+    struct fl_tags tags;  /* the function tag set (fl_tags.h) */
+    bool tags_warned;     /* its failure is logged once, not per FT_CONTEXT */
     uint64_t last_invocation_n; /* FT_INVOCATION n counted last */
 
     /* metrics watermark */
@@ -104,108 +107,120 @@ static const char *nz(const char *s)
     return s && s[0] ? s : NULL;
 }
 
-/* The ARN: FT_CONTEXT's, else built from region, account and name. */
-static const char *current_arn(struct fl_pipe *p, char *buf, size_t cap)
+/* The account: FT_CONTEXT's, else the invoked ARN's fifth field. */
+static const char *account_of(struct fl_pipe *p, char *buf, size_t cap)
 {
-    if (p->arn[0])
-        return p->arn;
-    if (p->cfg->region[0] && p->account_id[0] && p->fn_name[0]) {
-        int n = snprintf(buf, cap, "arn:aws:lambda:%s:%s:function:%s", p->cfg->region,
-                         p->account_id, p->fn_name);
-        if (n > 0 && (size_t)n < cap)
-            return buf;
+    if (p->account_id[0])
+        return p->account_id;
+    const char *a = p->arn;
+    for (int i = 0; i < 4 && a; i++) {
+        a = strchr(a, ':');
+        if (a)
+            a++;
     }
-    return NULL;
+    size_t n = a ? strcspn(a, ":") : 0;
+    if (n == 0 || n >= cap)
+        return NULL;
+    memcpy(buf, a, n);
+    buf[n] = '\0';
+    return buf;
 }
 
-/* Split DD_TAGS ("k:v" separated by commas or spaces) plus env/service/
- * version into the aggregator's common tags. */
-static void set_common_tags(struct fl_pipe *p)
-{
-    const struct cfg *c = p->cfg;
-    static char store[CFG_LIST_MAX + 3 * (CFG_STR_MAX + 10)];
-    struct met_str tags[MET_TAGS_MAX];
-    size_t n = 0, off = 0;
-    const char *keys[3] = {"env", "service", "version"};
-    const char *vals[3] = {c->env, c->service, c->version};
-    for (int i = 0; i < 3; i++) {
-        if (!vals[i][0])
-            continue;
-        int k = snprintf(store + off, sizeof store - off, "%s:%s", keys[i], vals[i]);
-        if (k <= 0 || (size_t)k >= sizeof store - off || (size_t)k > MET_TAG_MAX)
-            continue;
-        tags[n++] = (struct met_str){store + off, (size_t)k};
-        off += (size_t)k + 1;
-    }
-    const char *s = c->tags;
-    while (*s && n < MET_TAGS_MAX / 2) {
-        size_t len = strcspn(s, ", ");
-        if (len > 0 && len <= MET_TAG_MAX && met_text_ok(s, len))
-            tags[n++] = (struct met_str){s, len};
-        s += len;
-        if (*s)
-            s++;
-    }
-    if (met_set_common_tags(p->agg, tags, n) != 0) {
-        log_warn("some DD_ENV/DD_SERVICE/DD_VERSION/DD_TAGS tags are invalid: metrics carry none");
-        met_set_common_tags(p->agg, NULL, 0);
-    }
-}
-
+/* Rebuild the function tag set and hand it to metrics (common tags), logs
+ * (ddtags) and enhanced metrics (their own rules). Runs when an input
+ * changes: FT_CONTEXT's identity, or the runtime once resolved. */
 static void apply_context(struct fl_pipe *p)
 {
     const struct cfg *c = p->cfg;
-    char arnbuf[512], mem[24] = "";
-    const char *arn = current_arn(p, arnbuf, sizeof arnbuf);
+    char acct[ID_MAX];
+    const char *account = account_of(p, acct, sizeof acct);
     bool latest = !p->fn_version[0] || !strcmp(p->fn_version, "$LATEST");
+    struct fl_tags_src ts = {
+        .fn_name = p->fn_name,
+        .qualifier = p->fn_version,
+        .account_id = account,
+        .region = c->region,
+        .memory_mb = c->memory_mb,
+        .runtime = p->runtime_known ? p->runtime : NULL,
+        .architecture = p->arch,
+        .init_type = p->o.init_type,
+        .env = c->env,
+        .service = c->service,
+        .version = c->version,
+        .dd_tags = c->tags,
+    };
+    const char *why = NULL;
+    if (fl_tags_build(&ts, &p->tags) != 0)
+        why = "function tags longer than the limit: metrics and logs carry none";
+    if (met_set_common_tags(p->agg, p->tags.tags, p->tags.n) != 0) {
+        why = "function tags refused by the aggregator: metrics carry none";
+        met_set_common_tags(p->agg, NULL, 0);
+    }
+    if (why && !p->tags_warned)
+        log_warn("%s", why);
+    p->tags_warned |= why != NULL;
+
     char resource[ID_MAX * 2];
     if (latest)
         snprintf(resource, sizeof resource, "%s", p->fn_name);
     else
         snprintf(resource, sizeof resource, "%s:%s", p->fn_name, p->fn_version);
-    if (c->memory_mb)
-        snprintf(mem, sizeof mem, "%u", c->memory_mb);
-
+    /* Enhanced metrics carry the set above too (it is the aggregator's
+     * common tags): their own context then adds only what the set lacks, so
+     * no key gets a second value (DD_SERVICE's case, or a DD_TAGS key that
+     * overrides env). Runtime and architecture stay: the cost needs them.
+     * Without a set, they keep the whole identity. */
+    bool have_set = p->tags.n > 0;
     struct enh_tag_context ec = {
-        .function_name = nz(p->fn_name),
-        .region = nz(c->region),
-        .account_id = nz(p->account_id),
-        .resource = nz(resource),
-        .executed_version = latest ? NULL : p->fn_version,
-        .runtime = nz(p->runtime),
+        .runtime = p->runtime_known ? p->runtime : NULL,
         .architecture = nz(p->arch),
-        .env = nz(c->env),
-        .service = nz(c->service),
-        .version = nz(c->version),
-        .dd_tags = nz(c->tags),
         .memory_mb = c->memory_mb,
     };
+    if (!have_set) {
+        ec.function_name = nz(p->fn_name);
+        ec.region = nz(c->region);
+        ec.account_id = account;
+        ec.resource = nz(resource);
+        ec.executed_version = latest ? NULL : p->fn_version;
+        ec.env = nz(c->env);
+        ec.service = nz(c->service);
+        ec.version = nz(c->version);
+        ec.dd_tags = nz(c->tags);
+    }
     if (enh_set_context(p->enh, &ec) != 0)
         log_warn("enhanced metrics: some tags were refused");
 
-    struct fl_logs_tagsrc ts = {
-        .arn = arn,
-        .qualifier = latest ? NULL : p->fn_version,
-        .env = nz(c->env),
-        .service = nz(c->service),
-        .version = nz(c->version),
-        .dd_tags = nz(c->tags),
-        .memory_size = nz(mem),
-        .runtime = nz(p->runtime),
-        .init_type = nz(p->o.init_type),
-        .architecture = nz(p->arch),
-        .extension_version = FL_VERSION,
-    };
-    static char tags[TAGS_BUF];
-    if (fl_logs_build_tags(&ts, tags, sizeof tags) < 0) {
-        log_warn("logs: tags too long, sent without them");
-        tags[0] = '\0';
-    }
+    char arn[1024] = "";
+    if (p->arn[0])
+        snprintf(arn, sizeof arn, "%s", p->arn);
+    else if (c->region[0] && account && p->fn_name[0])
+        snprintf(arn, sizeof arn, "arn:%s:lambda:%s:%s:function:%s", fl_tags_partition(c->region),
+                 c->region, account, p->fn_name);
     char service[CFG_STR_MAX];
     snprintf(service, sizeof service, "%s", c->service[0] ? c->service : p->fn_name);
-    struct fl_logs_ctx lc = {.arn = arn, .service = service, .tags = tags};
+    struct fl_logs_ctx lc = {.arn = nz(arn), .service = service, .tags = p->tags.joined};
     if (fl_logs_set_context(p->logs, &lc) != 0)
         log_warn("logs: context not updated (out of memory)");
+}
+
+/* The runtime tag, resolved once when first needed (see fl_runtime.h):
+ * platform.initStart's runtimeVersion when it came first, else the runtime
+ * process's environment, else os-release. */
+static void set_runtime(struct fl_pipe *p, const char *name, enum fl_runtime_source src)
+{
+    snprintf(p->runtime, sizeof p->runtime, "%s", name);
+    p->runtime_known = true;
+    log_debug("runtime %s (from %s)", p->runtime, fl_runtime_source_name(src));
+    apply_context(p);
+}
+
+static void need_runtime(struct fl_pipe *p)
+{
+    if (p->runtime_known)
+        return;
+    char rt[FL_RUNTIME_MAX];
+    enum fl_runtime_source src = fl_runtime_resolve(p->o.proc_root, p->o.os_release, rt, sizeof rt);
+    set_runtime(p, rt, src);
 }
 
 static void on_context(struct fl_pipe *p, const struct ft_context *m)
@@ -222,6 +237,12 @@ static void on_context(struct fl_pipe *p, const struct ft_context *m)
     if (m->has_cold_start && !m->cold_start && p->cfg->enhanced_metrics)
         enh_set_warm(p->enh); /* e.g. a restarted flusher: this sandbox has been invoked */
     apply_context(p);
+    const char *s = m->request_id;
+    if (s && (n = strlen(s)) > 0 && n < ID_MAX && strncmp(p->request_id, s, sizeof p->request_id)) {
+        /* the invocation itself starts with its FT_INVOCATION, in data order */
+        copy_str(p->request_id, sizeof p->request_id, s, n);
+        need_runtime(p);
+    }
 }
 
 /* ---- data frames --------------------------------------------------------- */
@@ -247,6 +268,10 @@ static void on_platform(struct fl_pipe *p, const struct ft_platform *m, uint64_t
     p->st.frames_platform++;
     if (m->event == PE_LOGS_DROPPED)
         warn_logs_dropped(p, m);
+    char rt[FL_RUNTIME_MAX];
+    if (!p->runtime_known && m->event == PE_INIT_START && m->runtime_version &&
+        fl_runtime_from_version(m->runtime_version, rt, sizeof rt))
+        set_runtime(p, rt, FL_RT_INIT_START);
     /* the Datadog log line (START, END, REPORT, INIT_START) in batch order */
     if (p->cfg->logs_enabled && !p->idle && !p->logs_forbidden) {
         int rc = fl_logs_add_platform(p->logs, seq, m);
@@ -282,6 +307,7 @@ static void on_invocation(struct fl_pipe *p, const struct ft_invocation *m, uint
         copy_str(p->request_id, sizeof p->request_id, m->request_id, n);
     if (p->idle)
         return;
+    need_runtime(p);
     if (p->cfg->logs_enabled && n > 0 && !p->logs_forbidden)
         fl_logs_start_invocation(p->logs, m->request_id);
     if (!p->cfg->enhanced_metrics)
@@ -327,7 +353,13 @@ void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len)
     p->st.datagrams++;
     if (p->idle)
         return;
-    dsd_parse(p->agg, buf, len, (int64_t)time(NULL), &p->dsd);
+    need_runtime(p);
+    /* the library's copies of what forkcap counts itself are dropped (as
+     * Datadog's extension does), but only while forkcap does count them */
+    uint64_t owned = p->dsd.owned;
+    dsd_parse_owned(p->agg, buf, len, (int64_t)time(NULL),
+                    p->cfg->enhanced_metrics ? enh_owns : NULL, &p->dsd);
+    p->st.dsd_owned_dropped += p->dsd.owned - owned;
 }
 
 /* ---- acks ---------------------------------------------------------------- */
@@ -695,6 +727,8 @@ static void start_flush(struct fl_pipe *p)
     p->split_again = false;
     fl_logs_get_stats(p->logs, &p->ls0);
     p->n_series_posts = p->n_sketch_posts = p->n_log_posts = 0;
+    if (!p->idle)
+        need_runtime(p); /* logs take their ddtags now */
 
     if (p->idle) {
         /* nothing is sent: everything received is done with */
@@ -847,11 +881,6 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
         snprintf(p->arch, sizeof p->arch, "%s", o->architecture);
     else
         machine_arch(p->arch, sizeof p->arch);
-    /* AWS_EXECUTION_ENV is "AWS_Lambda_<runtime>"; the tag is the runtime */
-    const char *rt = c->exec_env;
-    if (!strncmp(rt, "AWS_Lambda_", 11))
-        rt += 11;
-    snprintf(p->runtime, sizeof p->runtime, "%s", rt);
 
     p->agg = met_new(0);
     p->enh = p->agg ? enh_new(p->agg) : NULL;
@@ -869,7 +898,6 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
             p->idle = true;
         }
     }
-    set_common_tags(p);
     apply_context(p);
     return p;
 }
@@ -888,6 +916,11 @@ void fl_pipe_free(struct fl_pipe *p)
     enh_free(p->enh);
     met_free(p->agg);
     free(p);
+}
+
+const char *fl_pipe_function_tags(const struct fl_pipe *p)
+{
+    return p->tags.joined;
 }
 
 void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)

@@ -2,10 +2,12 @@
  * FT_CONTEXT and DogStatsD datagrams in; FT_FLUSH turns them into intake posts.
  *
  * What it does with each input:
- *  - FT_CONTEXT: identity tags for enhanced metrics, logs (ddtags, ARN,
- *    service) and the aggregator's common tags (env, service, version,
- *    DD_TAGS). Before any FT_CONTEXT the tags come from the configuration
- *    (function name, region, memory, runtime).
+ *  - FT_CONTEXT: identity for the function tag set (fl_tags.h), which goes
+ *    on every series and sketch (the aggregator's common tags) and every
+ *    log (ddtags), and for enhanced metrics' own tags. Before any
+ *    FT_CONTEXT the tags come from the configuration (function name,
+ *    region, memory). The runtime tag is resolved once, when first needed
+ *    (fl_runtime.h).
  *  - FT_INVOCATION (a data frame, in order with the others): an INVOKE the
  *    lifecycle received; it starts the invocation for the logs (records
  *    without an id take it) and is the only source of enhanced
@@ -13,10 +15,13 @@
  *  - FT_PLATFORM: the Datadog log line of START/END/REPORT/INIT_START
  *    records (DD_LOGS_ENABLED, in frame order with the FT_LOGS records),
  *    enhanced metrics (DD_ENHANCED_METRICS; a runtimeDone or report of a
- *    request id already counted is a duplicate, ignored); a logsDropped record is a warning in the extension's own log (Datadog's
- *    extension sends no metric for it).
+ *    request id already counted is a duplicate, ignored); a logsDropped
+ *    record is a warning in the extension's own log (Datadog's extension
+ *    sends no metric for it); initStart's runtime_version names the
+ *    runtime when it comes before the runtime is first needed.
  *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
- *  - DogStatsD datagrams: parsed into the aggregator.
+ *  - DogStatsD datagrams: parsed into the aggregator; copies of the enhanced
+ *    metrics forkcap produces itself (enh_owns) are dropped and counted.
  *  - FT_FLUSH {flush_id, budget_ms, final}: the aggregator is drained whole
  *    (as Datadog's extension does at the end of an invocation), encoded as
  *    series JSON and sketch protobuf, log payloads are taken (held records
@@ -74,6 +79,8 @@ struct fl_pipe_opts {
     void *emit_arg;
     const char *architecture;  /* "x86_64" | "arm64"; NULL = this machine's */
     const char *init_type;     /* AWS_LAMBDA_INITIALIZATION_TYPE; NULL = none */
+    const char *proc_root;     /* runtime detection (fl_runtime.h); NULL = /proc */
+    const char *os_release;    /* NULL = /etc/os-release */
 };
 
 struct fl_pipe_stats {
@@ -81,6 +88,8 @@ struct fl_pipe_stats {
     uint64_t frames_invocation;                    /* FT_INVOCATION received */
     uint64_t invocations_counted, invocations_repeated; /* enhanced "invocations" */
     uint64_t datagrams, flushes, flushes_coalesced;
+    uint64_t dsd_owned_dropped;                    /* DogStatsD copies of forkcap's own
+                                                      enhanced metrics, dropped */
     uint64_t posts_ok, posts_failed, posts_dropped; /* payload outcomes, resends included */
     uint64_t series_skipped, sketches_skipped;     /* too big to encode: dropped */
     uint64_t gens_forgotten;                       /* drains forgotten past FL_PIPE_GENS */
@@ -106,5 +115,9 @@ void fl_pipe_frame(struct fl_pipe *p, const struct frame *f);
 void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len);
 
 void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out);
+
+/* The function tag set joined with commas (fl_tags.h), for traces'
+ * _dd.tags.function; "" until FT_CONTEXT or configuration gave any. */
+const char *fl_pipe_function_tags(const struct fl_pipe *p);
 
 #endif

@@ -15,6 +15,7 @@
 #include <zstd.h>
 
 #include "clock.h"
+#include "url.h"
 #include "intake_proxy.h"
 #include "intake_tls.h"
 #include "log.h"
@@ -127,22 +128,10 @@ static void scrub(const struct fl_intake *in, char *s)
 {
     if (in->proxy_cred[0] == '\0')
         return;
-    const char *parts[2] = {in->proxy_cred, strchr(in->proxy_cred, ':')};
-    for (int i = 0; i < 2; i++) {
-        const char *needle = parts[i];
-        if (needle == NULL)
-            continue;
-        if (i == 1)
-            needle++;
-        size_t nl = strlen(needle);
-        if (nl < 2)
-            continue;
-        char *p;
-        while ((p = strstr(s, needle)) != NULL) {
-            memcpy(p, "***", 3);
-            memmove(p + 3, p + nl, strlen(p + nl) + 1);
-        }
-    }
+    log_mask(s, in->proxy_cred);
+    const char *pw = strchr(in->proxy_cred, ':');
+    if (pw)
+        log_mask(s, pw + 1);
 }
 
 /* ---- payloads and the retry buffer -------------------------------------- */
@@ -987,15 +976,10 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
             set_err(err, errlen, "intake: the proxy URL is too long or holds blanks");
             goto fail;
         }
-        const char *s = strstr(in->proxy, "://");
-        s = s ? s + 3 : in->proxy;
-        const char *end = s + strcspn(s, "/?#");
-        const char *at = NULL;
-        for (const char *q = s; q < end; q++)
-            if (*q == '@')
-                at = q;
-        if (at && (size_t)(at - s) < sizeof in->proxy_cred)
-            snprintf(in->proxy_cred, sizeof in->proxy_cred, "%.*s", (int)(at - s), s);
+        const char *ui;
+        size_t n;
+        if (url_userinfo(in->proxy, &ui, &n) && n < sizeof in->proxy_cred)
+            snprintf(in->proxy_cred, sizeof in->proxy_cred, "%.*s", (int)n, ui);
     }
 
     struct fl_tls_store_info info;

@@ -1,6 +1,8 @@
 /* intake_proxy.c — see intake_proxy.h. */
 #include "intake_proxy.h"
 
+#include "url.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdint.h>
@@ -149,37 +151,7 @@ bool fl_noproxy_match(const char *host, const char *no_proxy)
 
 bool fl_url_host(const char *url, char *host, size_t hostlen)
 {
-    const char *s = strstr(url, "://");
-    if (s == NULL || hostlen == 0)
-        return false;
-    s += 3;
-    /* skip userinfo: the last '@' before the path */
-    const char *end = s;
-    while (*end && *end != '/' && *end != '?' && *end != '#')
-        end++;
-    for (const char *q = s; q < end; q++)
-        if (*q == '@')
-            s = q + 1;
-    const char *hs, *he;
-    if (*s == '[') {
-        const char *close = memchr(s, ']', (size_t)(end - s));
-        if (close == NULL)
-            return false;
-        hs = s + 1;
-        he = close;
-    } else {
-        hs = s;
-        he = hs;
-        while (he < end && *he != ':')
-            he++;
-    }
-    size_t n = (size_t)(he - hs);
-    if (n == 0 || n >= hostlen)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        host[i] = (char)tolower((unsigned char)hs[i]);
-    host[n] = '\0';
-    return true;
+    return url_host(url, host, hostlen);
 }
 
 bool fl_proxy_applies(const char *url, const char *proxy, const char *no_proxy)
@@ -194,24 +166,5 @@ bool fl_proxy_applies(const char *url, const char *proxy, const char *no_proxy)
 
 char *fl_redact_url(const char *url, char *out, size_t outlen)
 {
-    if (outlen == 0)
-        return out;
-    const char *s = strstr(url, "://");
-    const char *start = s ? s + 3 : url;
-    const char *end = start;
-    while (*end && *end != '/' && *end != '?' && *end != '#')
-        end++;
-    const char *at = NULL;
-    for (const char *q = start; q < end; q++)
-        if (*q == '@')
-            at = q;
-    if (at == NULL) {
-        snprintf(out, outlen, "%s", url);
-        return out;
-    }
-    int pre = (int)(start - url);
-    /* the prefix (scheme) and the part after '@' hold no secret, so a cut
-     * anywhere is safe */
-    snprintf(out, outlen, "%.*s***%s", pre, url, at);
-    return out;
+    return url_redact(url, out, outlen);
 }

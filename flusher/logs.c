@@ -1,5 +1,6 @@
 /* logs.c — log batcher and /api/v2/logs encoder. Contract in logs.h. */
 #include "logs.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -115,34 +116,6 @@ static char *dup_lower(const char *s)
         for (char *p = d; *p; p++)
             *p = (char)tolower((unsigned char)*p);
     return d;
-}
-
-/* Length of the valid UTF-8 sequence at p (RFC 3629), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else
-        return 0;
-    if (left < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t k = 2; k < n; k++)
-        if (p[k] < 0x80 || p[k] > 0xBF)
-            return 0;
-    return n;
 }
 
 /* A writer that only counts when p is NULL, so one routine both sizes and
@@ -724,133 +697,6 @@ void fl_logs_get_stats(const struct fl_logs *b, struct fl_logs_stats *out)
     out->in_flight = 0;
     for (const struct flight *f = b->flights; f; f = f->next)
         out->in_flight += f->q.n;
-}
-
-/* ---- tags ------------------------------------------------------------ */
-
-#define TAGS_MAX 64
-
-struct kv {
-    const char *k, *v;
-    size_t kl, vl;
-};
-
-static void kv_set(struct kv *t, size_t *n, const char *k, size_t kl, const char *v, size_t vl)
-{
-    for (size_t i = 0; i < *n; i++) {
-        if (t[i].kl == kl && memcmp(t[i].k, k, kl) == 0) {
-            t[i].v = v;
-            t[i].vl = vl;
-            return;
-        }
-    }
-    if (*n < TAGS_MAX)
-        t[(*n)++] = (struct kv){k, v, kl, vl};
-}
-
-static void kv_sets(struct kv *t, size_t *n, const char *k, const char *v)
-{
-    if (v)
-        kv_set(t, n, k, strlen(k), v, strlen(v));
-}
-
-static int kv_cmp(const void *a, const void *b)
-{
-    const struct kv *x = a, *y = b;
-    size_t m = x->kl < y->kl ? x->kl : y->kl;
-    int c = memcmp(x->k, y->k, m);
-    if (c)
-        return c;
-    return x->kl < y->kl ? -1 : x->kl > y->kl;
-}
-
-int fl_logs_build_tags(const struct fl_logs_tagsrc *src, char *out, size_t cap)
-{
-    struct kv t[TAGS_MAX];
-    size_t n = 0;
-    char arn_lc[512], svc_lc[256], resource[512];
-    if (!src || !out || cap == 0)
-        return -1;
-    if (src->arn) {
-        if (strlen(src->arn) >= sizeof(arn_lc))
-            return -1;
-        const char *parts[8];
-        size_t lens[8], np = 0;
-        const char *p = src->arn;
-        while (np < 8) {
-            const char *c = strchr(p, ':');
-            parts[np] = p;
-            lens[np] = c ? (size_t)(c - p) : strlen(p);
-            np++;
-            if (!c)
-                break;
-            p = c + 1;
-        }
-        if (np > 6) {
-            kv_set(t, &n, "region", 6, parts[3], lens[3]);
-            kv_set(t, &n, "account_id", 10, parts[4], lens[4]);
-            kv_set(t, &n, "aws_account", 11, parts[4], lens[4]);
-            kv_set(t, &n, "functionname", 12, parts[6], lens[6]);
-            if (src->qualifier && strcmp(src->qualifier, "$LATEST") != 0) {
-                int k = snprintf(resource, sizeof(resource), "%.*s:%s", (int)lens[6],
-                                 parts[6], src->qualifier);
-                if (k < 0 || (size_t)k >= sizeof(resource))
-                    return -1;
-                kv_sets(t, &n, "resource", resource);
-                kv_sets(t, &n, "executedversion", src->qualifier);
-            } else {
-                kv_set(t, &n, "resource", 8, parts[6], lens[6]);
-            }
-        }
-        size_t i;
-        for (i = 0; src->arn[i]; i++)
-            arn_lc[i] = (char)tolower((unsigned char)src->arn[i]);
-        arn_lc[i] = '\0';
-        kv_sets(t, &n, "function_arn", arn_lc);
-    }
-    kv_sets(t, &n, "version", src->version);
-    kv_sets(t, &n, "env", src->env);
-    if (src->service) {
-        size_t i;
-        if (strlen(src->service) >= sizeof(svc_lc))
-            return -1;
-        for (i = 0; src->service[i]; i++)
-            svc_lc[i] = (char)tolower((unsigned char)src->service[i]);
-        svc_lc[i] = '\0';
-        kv_sets(t, &n, "service", svc_lc);
-    }
-    kv_sets(t, &n, "init_type", src->init_type);
-    kv_sets(t, &n, "memorysize", src->memory_size);
-    kv_sets(t, &n, "runtime", src->runtime);
-    kv_sets(t, &n, "architecture", src->architecture);
-    kv_sets(t, &n, "dd_extension_version", src->extension_version);
-    /* DD_TAGS: "k:v" items separated by commas or spaces; last one wins. */
-    for (const char *p = src->dd_tags; p && *p;) {
-        size_t len = strcspn(p, ", ");
-        const char *colon = memchr(p, ':', len);
-        if (colon && colon > p)
-            kv_set(t, &n, p, (size_t)(colon - p), colon + 1, len - (size_t)(colon - p) - 1);
-        p += len;
-        while (*p == ',' || *p == ' ')
-            p++;
-    }
-    qsort(t, n, sizeof(*t), kv_cmp);
-    size_t at = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        size_t need = (i ? 1 : 0) + t[i].kl + 1 + t[i].vl;
-        if (at + need >= cap)
-            return -1;
-        if (i)
-            out[at++] = ',';
-        memcpy(out + at, t[i].k, t[i].kl);
-        at += t[i].kl;
-        out[at++] = ':';
-        memcpy(out + at, t[i].v, t[i].vl);
-        at += t[i].vl;
-    }
-    out[at] = '\0';
-    return (int)at;
 }
 
 /* ---- platform lines ---------------------------------------------------- */

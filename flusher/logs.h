@@ -64,8 +64,8 @@ struct fl_logs_limits {
 };
 void fl_logs_limits_default(struct fl_logs_limits *lim);
 
-/* Copied; NULL means empty. tags is the ddtags string ("k:v,k:v"), see
- * fl_logs_build_tags(). */
+/* Copied; NULL means empty. tags is the ddtags string ("k:v,k:v"): the
+ * function tag set (fl_tags.h). */
 struct fl_logs_ctx {
     const char *arn;
     const char *service;
@@ -178,27 +178,6 @@ void fl_logs_payload_done(struct fl_logs *b, struct fl_logs_payload *p, enum fl_
 uint64_t fl_logs_ackable(const struct fl_logs *b);
 
 void fl_logs_get_stats(const struct fl_logs *b, struct fl_logs_stats *out);
-
-/* The ddtags string Datadog's extension puts on logs, sorted by key:
- * region, account_id, aws_account, functionname, resource (+":qualifier"),
- * executedversion (unless $LATEST), function_arn (lowercase) from the ARN;
- * env, version, service (lowercase); memorysize, runtime, init_type,
- * architecture, dd_extension_version; then DD_TAGS ("k:v" separated by
- * commas or spaces) overriding any of them. NULL fields are left out.
- * Returns the length written (< cap, NUL-terminated), or -1 if it did not
- * fit. */
-struct fl_logs_tagsrc {
-    const char *arn;          /* function ARN                             */
-    const char *qualifier;    /* AWS_LAMBDA_FUNCTION_VERSION              */
-    const char *env, *service, *version; /* DD_ENV, DD_SERVICE, DD_VERSION */
-    const char *dd_tags;      /* DD_TAGS                                  */
-    const char *memory_size;  /* AWS_LAMBDA_FUNCTION_MEMORY_SIZE          */
-    const char *runtime;      /* AWS_EXECUTION_ENV                        */
-    const char *init_type;    /* AWS_LAMBDA_INITIALIZATION_TYPE           */
-    const char *architecture; /* x86_64 | arm64                           */
-    const char *extension_version;
-};
-int fl_logs_build_tags(const struct fl_logs_tagsrc *src, char *out, size_t cap);
 
 /* Datadog status for a log level name (case-insensitive), NULL if unknown. */
 const char *fl_logs_map_level(const char *level);

@@ -1,6 +1,7 @@
 /* metrics.c — hash table of (context, type, bucket) entries with a hard
  * bound; drain moves closed buckets out as series and sketches. */
 #include "metrics.h"
+#include "utf8.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -43,40 +44,7 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 
 bool met_text_ok(const char *p, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)p;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned min;
-        unsigned cp;
-        if ((c & 0xe0) == 0xc0) {
-            n = 1, min = 0x80, cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, min = 0x800, cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, min = 0x10000, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + n >= len) /* needs bytes i+1 .. i+n */
-            return false;
-        for (size_t j = 1; j <= n; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    return true;
+    return utf8_text_ok(p, len);
 }
 
 struct met_agg *met_new(size_t max_contexts)

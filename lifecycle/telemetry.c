@@ -1,6 +1,7 @@
 /* telemetry.c — Telemetry API batch parser and platform log lines.
  * See telemetry.h for the contract and the handling of bad input. */
 #include "telemetry.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -178,41 +179,6 @@ static int split_array(const char *b, size_t len, struct span *out, size_t cap,
     *total = n;
     *max_depth = deepest;
     return 0;
-}
-
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, <= U+10FFFF), or 0 if there is none. */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (left < n)
-        return 0;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t k = 2; k < n; k++)
-        if (p[k] < 0x80 || p[k] > 0xBF)
-            return 0;
-    return n;
 }
 
 /* Copy of s with every byte that does not start a valid UTF-8 sequence

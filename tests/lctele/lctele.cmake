@@ -28,7 +28,7 @@ if(FORKCAP_FUZZ)
   set(LCTELE_SRC ${PROJECT_SOURCE_DIR}/lifecycle)
   add_executable(fuzz_lc_build ${LCTELE_DIR}/fuzz_lc_build.c ${LCTELE_SRC}/lc_listener.c
                  ${LCTELE_SRC}/lc_req.c ${LCTELE_SRC}/telemetry.c ${PROJECT_SOURCE_DIR}/common/frame.c
-                 ${PROJECT_SOURCE_DIR}/common/mpwalk.c
+                 ${PROJECT_SOURCE_DIR}/common/mpwalk.c ${PROJECT_SOURCE_DIR}/common/utf8.c
                  ${PROJECT_SOURCE_DIR}/common/peer.c ${PROJECT_SOURCE_DIR}/common/log.c)
   target_include_directories(fuzz_lc_build PRIVATE ${LCTELE_SRC} ${PROJECT_SOURCE_DIR}/common)
   target_compile_options(fuzz_lc_build PRIVATE -fsanitize=fuzzer,address,undefined)

@@ -8,6 +8,7 @@ if(TARGET fc_proto)
   foreach(f ddsketch metrics series_json sketch_pb enhanced dogstatsd)
     list(APPEND MET_SRCS ${PROJECT_SOURCE_DIR}/flusher/${f}.c)
   endforeach()
+  list(APPEND MET_SRCS ${PROJECT_SOURCE_DIR}/common/utf8.c ${PROJECT_SOURCE_DIR}/common/tags.c)
 
   add_library(fc_metrics_core STATIC ${MET_SRCS})
   target_include_directories(fc_metrics_core PUBLIC ${PROJECT_SOURCE_DIR}/flusher

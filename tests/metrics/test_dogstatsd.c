@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dogstatsd.h"
+#include "enhanced.h"
 
 #define NOW 1700000123
 
@@ -212,12 +213,43 @@ static void test_bounds(void **state)
     met_free(a);
 }
 
+/* A Datadog library's copies of the enhanced metrics forkcap produces are
+ * dropped and counted; other names, near misses included, pass. */
+static void test_owned_enhanced_dropped(void **state)
+{
+    (void)state;
+    struct met_agg *a = met_new(0);
+    struct dsd_stats st = { 0 };
+    const char *d = "aws.lambda.enhanced.invocations:1|d|#functionname:f,datadog_lambda:v9.0.0\n"
+                    "aws.lambda.enhanced.errors:1|d|#datadog_lambda:v9.0.0\n"
+                    "aws.lambda.enhanced.invocationsx:1|c\n"
+                    "aws.lambda.enhanced.custom:1|c\n"
+                    "aws.lambda.enhanced:1|c\n"
+                    "my.invocations:1|c";
+    assert_int_equal(dsd_parse_owned(a, d, strlen(d), NOW, enh_owns, &st), 4);
+    assert_int_equal(st.owned, 2);
+    assert_int_equal(st.invalid, 0);
+    struct met_batch b;
+    assert_int_equal(met_drain(a, 0, true, &b), 0);
+    assert_null(sketch(&b, "aws.lambda.enhanced.invocations"));
+    assert_null(sketch(&b, "aws.lambda.enhanced.errors"));
+    assert_non_null(series(&b, "aws.lambda.enhanced.invocationsx"));
+    assert_non_null(series(&b, "aws.lambda.enhanced.custom"));
+    met_batch_free(&b);
+    /* without a filter (forkcap's own enhanced metrics off) they pass */
+    struct dsd_stats st2 = { 0 };
+    assert_int_equal(dsd_parse_owned(a, d, strlen(d), NOW, NULL, &st2), 6);
+    assert_int_equal(st2.owned, 0);
+    met_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_type),          cmocka_unit_test(test_rates_tags_timestamps),
         cmocka_unit_test(test_multi_line_and_value), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_events_service_checks), cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_owned_enhanced_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,7 +52,7 @@ static const struct enh_tag_context CTX = {
     .function_name = "my-fn", .region = "us-east-1", .account_id = "123456789012",
     .resource = "my-fn", .executed_version = "7", .runtime = "python3.12",
     .architecture = "x86_64", .env = "prod", .service = "svc", .version = "1.0",
-    .dd_tags = "team:a,owner:b extra:c", .memory_mb = 1024,
+    .dd_tags = "team:a,owner:b,extra:c" /* canonical, as cfg.tags */, .memory_mb = 1024,
 };
 
 /* Which optional numbers of a platform record are present (bits). */
@@ -71,6 +71,18 @@ static void set_has(struct ft_platform *e, unsigned bits)
 static struct ft_platform ev(enum platform_event event, int64_t t, const char *id)
 {
     return (struct ft_platform){ .event = event, .time_ms = t, .request_id = id };
+}
+
+/* Every name this module emits is one the flusher drops when a library
+ * sends it over DogStatsD too (enh_owns), so none is ever counted twice. */
+static void assert_all_owned(const struct met_batch *b)
+{
+    for (size_t i = 0; i < b->nsketches; i++)
+        if (!enh_owns(b->sketches[i].metric, strlen(b->sketches[i].metric)))
+            fail_msg("%s is emitted but not in enh_owns", b->sketches[i].metric);
+    for (size_t i = 0; i < b->nseries; i++)
+        if (!enh_owns(b->series[i].metric, strlen(b->series[i].metric)))
+            fail_msg("%s is emitted but not in enh_owns", b->series[i].metric);
 }
 
 static void test_sequence_x86(void **state)
@@ -253,6 +265,7 @@ static void test_oom_provided(void **state)
     /* o1 by memory, o2 not (1000 < 1024), o3 by error type and not twice */
     assert_int_equal(find(&b, "out_of_memory", NULL).cnt, 2);
     assert_int_equal(find(&b, "errors", NULL).cnt, 3);
+    assert_all_owned(&b);
     met_batch_free(&b);
     enh_free(st);
     met_free(a);
@@ -269,6 +282,7 @@ static void test_unused_init_and_proactive(void **state)
     assert_int_equal(met_drain(a, 0, true, &b), 0);
     assert_int_equal(find(&b, "shutdowns", NULL).cnt, 1);
     assert_int_equal(find(&b, "unused_init", NULL).cnt, 1);
+    assert_all_owned(&b);
     met_batch_free(&b);
     enh_free(st);
 

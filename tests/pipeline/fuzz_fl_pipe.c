@@ -96,11 +96,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(c.site, sizeof c.site, "datadoghq.com");
     snprintf(c.fn_name, sizeof c.fn_name, "fn");
     snprintf(c.region, sizeof c.region, "us-east-1");
-    snprintf(c.tags, sizeof c.tags, "a:b c:d");
+    snprintf(c.tags, sizeof c.tags, "a:b,c:d"); /* canonical, as config leaves it */
     c.logs_enabled = c.enhanced_metrics = true;
     c.memory_mb = 128;
+    /* runtime detection stays off this machine's /proc (deterministic runs) */
     struct fl_pipe_opts o = {.cfg = &c, .sender = &sender, .flush = fake_flush, .emit = emit,
-                             .architecture = "arm64"};
+                             .architecture = "arm64", .proc_root = "/nonexistent/proc",
+                             .os_release = "/nonexistent/os-release"};
     memset(&pend, 0, sizeof pend);
     nkept = 0;
     last_ack = flushes_in = flushed_out = 0;

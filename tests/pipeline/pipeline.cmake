@@ -7,6 +7,11 @@ if(TARGET fc_flusher)
   target_link_libraries(test_fl_pipe PRIVATE fc_flusher PkgConfig::CMOCKA PkgConfig::JANSSON)
   add_test(NAME pipeline_unit COMMAND test_fl_pipe)
   set_tests_properties(pipeline_unit PROPERTIES LABELS "unit" TIMEOUT 60)
+  # DD_TAGS, the function tag set, runtime detection on fake /proc trees
+  add_executable(test_fl_tags ${FORKCAP_TESTS}/pipeline/test_fl_tags.c)
+  target_link_libraries(test_fl_tags PRIVATE fc_flusher PkgConfig::CMOCKA)
+  add_test(NAME pipeline_tags COMMAND test_fl_tags)
+  set_tests_properties(pipeline_tags PROPERTIES LABELS "unit" TIMEOUT 60)
 endif()
 
 # End-to-end (need the lifecycle's telemetry listener for logs and platform
@@ -26,6 +31,13 @@ if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
   set_tests_properties(pipeline_exactly_once PROPERTIES LABELS "crash" TIMEOUT 240)
   add_test(NAME pipeline_split_413 COMMAND bash ${FORKCAP_TESTS}/pipeline/split_413.sh ${PIPE_ARGS})
   set_tests_properties(pipeline_split_413 PROPERTIES LABELS "e2e" TIMEOUT 120)
+  # a Node.js runtime sending DogStatsD as hot-shots and datadog-lambda-js do
+  add_test(NAME pipeline_function_tags
+           COMMAND bash ${FORKCAP_TESTS}/pipeline/function_tags.sh ${PIPE_ARGS})
+  set_tests_properties(pipeline_function_tags PROPERTIES LABELS "e2e" TIMEOUT 180)
+  # the runtime tag with Lambda's environment, in a PID namespace of its own
+  add_test(NAME pipeline_runtime_tag COMMAND bash ${FORKCAP_TESTS}/pipeline/runtime_tag.sh ${PIPE_ARGS})
+  set_tests_properties(pipeline_runtime_tag PROPERTIES LABELS "e2e" TIMEOUT 180)
 endif()
 
 # libFuzzer: scripts of frames, datagrams and intake outcomes through the

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,6 +189,15 @@ static void feed_flush(struct fl_pipe *p, uint64_t id, bool final)
 
 static struct cfg C;
 static int sender_dummy;
+#define OS_RELEASE_AL2 "fl_pipe_os_release"
+
+static void write_os_release(void)
+{
+    FILE *f = fopen(OS_RELEASE_AL2, "w");
+    assert_non_null(f);
+    fputs("NAME=\"Amazon Linux\"\nPRETTY_NAME=\"Amazon Linux 2\"\n", f);
+    fclose(f);
+}
 
 static struct fl_pipe *new_pipe(bool idle)
 {
@@ -196,12 +206,14 @@ static struct fl_pipe *new_pipe(bool idle)
     snprintf(C.fn_name, sizeof C.fn_name, "my-fn");
     snprintf(C.region, sizeof C.region, "eu-west-1");
     snprintf(C.env, sizeof C.env, "prod");
-    snprintf(C.tags, sizeof C.tags, "team:a, tier:b");
+    snprintf(C.tags, sizeof C.tags, "team:a,tier:b"); /* canonical, as config leaves it */
     C.memory_mb = 128;
     C.logs_enabled = true;
     C.enhanced_metrics = true;
+    /* runtime detection never looks at this machine's /proc */
     struct fl_pipe_opts o = {.cfg = &C, .sender = idle ? NULL : &sender_dummy, .flush = fake_flush,
-                             .emit = emit, .architecture = "x86_64"};
+                             .emit = emit, .architecture = "x86_64", .init_type = "on-demand",
+                             .proc_root = "/nonexistent/proc", .os_release = OS_RELEASE_AL2};
     ncalls = nkept = 0;
     last_ack = nacks = 0;
     nflushed = 0;
@@ -549,6 +561,144 @@ static void invocation_acked_after_its_drain(void **state)
     fl_pipe_free(p);
 }
 
+static void feed_init_start(struct fl_pipe *p, const char *rv)
+{
+    feed_platform(p, &(struct ft_platform){.event = PE_INIT_START, .time_ms = 1700000000000,
+                                           .runtime_version = rv});
+}
+
+static void feed_context_v(struct fl_pipe *p, const char *version, const char *rid)
+{
+    struct frame_buf fb = {0};
+    frame_encode_context(&fb, &(struct ft_context){.fn_name = "My-Fn", .fn_version = version,
+                                                   .account_id = "123456789012", .request_id = rid});
+    feed(p, &fb);
+}
+
+/* The tags of series NAME in the first call's series post, joined with ','
+ * in the order given, the function tags only (the line's own are "own:*"). */
+static void series_tags(const char *name, char *out, size_t cap)
+{
+    const struct fpost *sp = find_post(&calls[0], "/api/v2/series");
+    assert_non_null(sp);
+    json_error_t je;
+    json_t *j = json_loads(sp->body, 0, &je);
+    assert_non_null(j);
+    json_t *arr = json_object_get(j, "series"), *s;
+    size_t i;
+    out[0] = '\0';
+    json_array_foreach(arr, i, s) {
+        if (strcmp(json_string_value(json_object_get(s, "metric")), name))
+            continue;
+        json_t *t;
+        size_t k;
+        json_array_foreach(json_object_get(s, "tags"), k, t) {
+            const char *v = json_string_value(t);
+            if (!strncmp(v, "own:", 4))
+                continue;
+            snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? "," : "", v);
+        }
+    }
+    json_decref(j);
+}
+
+static void log_ddtags(char *out, size_t cap)
+{
+    const struct fpost *lp = find_post(&calls[0], "/api/v2/logs");
+    assert_non_null(lp);
+    json_error_t je;
+    json_t *arr = json_loads(lp->body, 0, &je);
+    assert_non_null(arr);
+    snprintf(out, cap, "%s", json_string_value(json_object_get(json_array_get(arr, 0), "ddtags")));
+    json_decref(arr);
+}
+
+/* Custom metrics carry the whole function tag set, logs carry the same
+ * values; initStart's runtime wins over os-release (which says al2). */
+static void function_tags_on_metrics_and_logs(void **state)
+{
+    (void)state;
+    write_os_release();
+    static const char *const versions[] = {"7", "$LATEST"};
+    for (int v = 0; v < 2; v++) {
+        struct fl_pipe *p = new_pipe(false);
+        snprintf(C.service, sizeof C.service, "RcSvc");
+        snprintf(C.version, sizeof C.version, "1.0");
+        feed_init_start(p, "nodejs:20.v13");
+        feed_context_v(p, versions[v], "req-1");
+        const char *d = "custom.count:1|c|#own:x";
+        fl_pipe_dogstatsd(p, d, strlen(d));
+        feed_log(p, "req-1", "hello");
+        feed_flush(p, 1, false);
+        char mt[2048], lt[2048];
+        series_tags("custom.count", mt, sizeof mt);
+        log_ddtags(lt, sizeof lt);
+        const char *want_v =
+            "account_id:123456789012,architecture:x86_64,aws_account:123456789012,"
+            "dd_extension_version:forkcap,env:prod,executedversion:7,"
+            "function_arn:arn:aws:lambda:eu-west-1:123456789012:function:my-fn,"
+            "functionname:My-Fn,init_type:on-demand,memorysize:128,region:eu-west-1,"
+            "resource:My-Fn:7,runtime:nodejs20.x,service:rcsvc,team:a,tier:b,version:1.0";
+        const char *want_l =
+            "account_id:123456789012,architecture:x86_64,aws_account:123456789012,"
+            "dd_extension_version:forkcap,env:prod,"
+            "function_arn:arn:aws:lambda:eu-west-1:123456789012:function:my-fn,"
+            "functionname:My-Fn,init_type:on-demand,memorysize:128,region:eu-west-1,"
+            "resource:My-Fn,runtime:nodejs20.x,service:rcsvc,team:a,tier:b,version:1.0";
+        assert_string_equal(mt, v == 0 ? want_v : want_l);
+        assert_string_equal(lt, mt);
+        assert_string_equal(fl_pipe_function_tags(p), mt);
+        complete(&calls[0], NULL);
+        fl_pipe_free(p);
+    }
+    remove(OS_RELEASE_AL2);
+}
+
+/* No initStart before the first datagram: os-release answers (no /proc
+ * here), and the answer stays even when initStart comes later. */
+static void runtime_resolved_once(void **state)
+{
+    (void)state;
+    write_os_release();
+    struct fl_pipe *p = new_pipe(false);
+    C.enhanced_metrics = false;
+    feed_context_v(p, "$LATEST", NULL);
+    const char *d = "custom.count:1|c";
+    fl_pipe_dogstatsd(p, d, strlen(d));
+    feed_init_start(p, "python:3.12.v20");
+    fl_pipe_dogstatsd(p, d, strlen(d));
+    feed_flush(p, 1, false);
+    char mt[2048];
+    series_tags("custom.count", mt, sizeof mt);
+    assert_non_null(strstr(mt, "runtime:provided.al2,"));
+    assert_null(strstr(mt, "python"));
+    complete(&calls[0], NULL);
+    fl_pipe_free(p);
+    remove(OS_RELEASE_AL2);
+}
+
+/* datadog-lambda-js's own invocations line is dropped and counted; forkcap
+ * still counts the invocation once from FT_CONTEXT. */
+static void library_invocations_dropped(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_context_v(p, "$LATEST", "req-1");
+    const char *d = "aws.lambda.enhanced.invocations:1|d|#functionname:my-fn,datadog_lambda:v9.0.0";
+    fl_pipe_dogstatsd(p, d, strlen(d));
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.dsd_owned_dropped, 1);
+    fl_pipe_free(p);
+    /* with forkcap's enhanced metrics off, the library's copy is kept */
+    p = new_pipe(false);
+    C.enhanced_metrics = false;
+    fl_pipe_dogstatsd(p, d, strlen(d));
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.dsd_owned_dropped, 0);
+    fl_pipe_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +713,9 @@ int main(void)
         cmocka_unit_test(platform_lines_in_order),
         cmocka_unit_test(invocations_once_per_ordinal),
         cmocka_unit_test(invocation_acked_after_its_drain),
+        cmocka_unit_test(function_tags_on_metrics_and_logs),
+        cmocka_unit_test(runtime_resolved_once),
+        cmocka_unit_test(library_invocations_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,8 @@ set(TELE_DIR ${FORKCAP_TESTS}/telemetry)
 set(TELE_PARSER ${PROJECT_SOURCE_DIR}/lifecycle/telemetry.c)
 set(TELE_LOGS ${PROJECT_SOURCE_DIR}/flusher/logs.c)
 # the frame codec (event and source names), instrumented with the rest
-set(TELE_FRAME ${PROJECT_SOURCE_DIR}/common/frame.c ${PROJECT_SOURCE_DIR}/common/mpwalk.c)
+set(TELE_FRAME ${PROJECT_SOURCE_DIR}/common/frame.c ${PROJECT_SOURCE_DIR}/common/mpwalk.c
+    ${PROJECT_SOURCE_DIR}/common/utf8.c)
 
 add_executable(test_telemetry ${TELE_DIR}/test_telemetry.c ${TELE_PARSER})
 target_include_directories(test_telemetry PRIVATE ${PROJECT_SOURCE_DIR}/lifecycle)

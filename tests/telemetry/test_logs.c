@@ -456,33 +456,6 @@ static void test_context_late_arn(void **state)
     fl_logs_free(b);
 }
 
-static void test_build_tags(void **state)
-{
-    (void)state;
-    char out[1024];
-    struct fl_logs_tagsrc s = {
-        .arn = ARN, .qualifier = "7", .env = "prod", .service = "Checkout",
-        .version = "1.2", .dd_tags = "team:pay, env:staging,bare,x:y:z",
-        .memory_size = "1024", .runtime = "AWS_Lambda_python3.12",
-        .architecture = "x86_64", .extension_version = "forkcap-1",
-    };
-    int n = fl_logs_build_tags(&s, out, sizeof(out));
-    const char *want =
-        "account_id:123456789012,architecture:x86_64,aws_account:123456789012,"
-        "dd_extension_version:forkcap-1,env:staging,executedversion:7,"
-        "function_arn:" ARN_LC ",functionname:My-Func,memorysize:1024,"
-        "region:us-east-1,resource:My-Func:7,runtime:AWS_Lambda_python3.12,"
-        "service:checkout,team:pay,version:1.2,x:y:z";
-    assert_string_equal(out, want);
-    assert_int_equal(n, (int)strlen(want));
-    s.qualifier = "$LATEST";
-    s.dd_tags = NULL;
-    fl_logs_build_tags(&s, out, sizeof(out));
-    assert_non_null(strstr(out, "resource:My-Func,"));
-    assert_null(strstr(out, "executedversion"));
-    assert_int_equal(fl_logs_build_tags(&s, out, 20), -1);
-}
-
 /* The Datadog text of each platform record, from its typed fields. */
 static void test_platform_lines(void **state)
 {
@@ -635,7 +608,6 @@ int main(void)
         cmocka_unit_test(test_ack_semantics),
         cmocka_unit_test(test_bytes_escaped),
         cmocka_unit_test(test_context_late_arn),
-        cmocka_unit_test(test_build_tags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,8 +27,10 @@ if(TARGET fc_common)
     # the two parsers are built into the target itself, so they are
     # instrumented for coverage (they depend on libc only)
     add_executable(fuzz_transport_env ${CMAKE_CURRENT_LIST_DIR}/fuzz_transport_env.c
-                   ${CMAKE_SOURCE_DIR}/flusher/endpoints.c ${CMAKE_SOURCE_DIR}/flusher/intake_proxy.c)
-    target_include_directories(fuzz_transport_env PRIVATE ${CMAKE_SOURCE_DIR}/flusher)
+                   ${CMAKE_SOURCE_DIR}/flusher/endpoints.c ${CMAKE_SOURCE_DIR}/flusher/intake_proxy.c
+                   ${CMAKE_SOURCE_DIR}/common/url.c)
+    target_include_directories(fuzz_transport_env PRIVATE ${CMAKE_SOURCE_DIR}/flusher
+                               ${CMAKE_SOURCE_DIR}/common)
     target_compile_options(fuzz_transport_env PRIVATE -fsanitize=fuzzer,address)
     target_link_options(fuzz_transport_env PRIVATE -fsanitize=fuzzer,address)
     add_test(NAME transport_fuzz_env COMMAND fuzz_transport_env -max_total_time=5)

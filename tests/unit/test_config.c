@@ -126,7 +126,6 @@ static void test_every_variable(void **st)
     env_set(&e, "AWS_LAMBDA_FUNCTION_NAME", "checkout-fn");
     env_set(&e, "AWS_REGION", "eu-west-1");
     env_set(&e, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024");
-    env_set(&e, "AWS_EXECUTION_ENV", "AWS_Lambda_python3.12");
     struct cfg *c = load(&e, 0);
     assert_false(c->idle);
     assert_int_equal(c->nwarnings, 0);
@@ -157,7 +156,6 @@ static void test_every_variable(void **st)
     assert_string_equal(c->fn_name, "checkout-fn");
     assert_string_equal(c->region, "eu-west-1");
     assert_int_equal(c->memory_mb, 1024);
-    assert_string_equal(c->exec_env, "AWS_Lambda_python3.12");
     /* site-derived URLs follow DD_SITE when not overridden; lowercase fallbacks */
     struct env e2 = base_env();
     env_set(&e2, "DD_SITE", "us5.datadoghq.com");
