@@ -30,9 +30,9 @@
 #include "peer.h"
 
 #define SUP_SPOOL_MAX (32u * 1024u * 1024u)    /* bytes held; oldest dropped beyond */
-#define SUP_SPOOL_HIGH_MIN (2u * 1024u * 1024u)  /* high mark, before and at least */
+#define SUP_SPOOL_HIGH_MIN (512u * 1024u)        /* high mark, before and at least */
 #define SUP_SPOOL_HIGH_MAX (16u * 1024u * 1024u) /* high mark, at most */
-#define SUP_SPOOL_DRAIN_MS 600u                  /* backlog: this long at the delivery rate */
+#define SUP_SPOOL_DRAIN_MS 400u                  /* backlog: this long at the delivery rate */
 #define SUP_SPOOL_RATE_US 250000u                /* rate measured over this */
 #define SUP_SPOOL_WINDOW (1u * 1024u * 1024u)    /* sent, unacknowledged, at most */
 
