@@ -214,12 +214,14 @@ static void send_pressure(struct sup *s)
 }
 
 /* Feed the flusher from the spool within its credit window; when frames
- * wait for the window, have it deliver (a flush) so acks open it. Then tell
- * the lifecycle when the spool crosses a water mark (sup_spool.h). */
+ * wait for the window, or the flusher holds a payload's worth, have it
+ * deliver (a flush) so acks open the window. Then tell the lifecycle when
+ * the spool crosses a water mark (sup_spool.h). */
 static void spool_pump(struct sup *s)
 {
     sup_spool_clock(&s->spool, clock_us());
-    if (sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER))) {
+    bool blocked = sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+    if (blocked || s->spool.unacked >= SUP_SPOOL_FLUSH_AT) {
         struct sched_act a;
         enum sched_phase before = s->sched.phase;
         sup_sched_backlog(&s->sched, clock_us(), &a);

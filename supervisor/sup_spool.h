@@ -35,6 +35,7 @@
 #define SUP_SPOOL_DRAIN_MS 400u                  /* backlog: this long at the delivery rate */
 #define SUP_SPOOL_RATE_US 250000u                /* rate measured over this */
 #define SUP_SPOOL_WINDOW (1u * 1024u * 1024u)    /* sent, unacknowledged, at most */
+#define SUP_SPOOL_FLUSH_AT (128u * 1024u)        /* the flusher holds this much: flush it */
 
 struct sup_spool_entry;
 
