@@ -32,8 +32,20 @@ void sup_spool_set_adaptive(struct sup_spool *s, bool on)
     s->adaptive = on;
 }
 
+static bool stalled(const struct sup_spool *s)
+{
+    if (s->t_last_ack_us == 0)
+        return true; /* nothing delivered yet: no rate, no reason to push back */
+    return s->unacked > 0 && s->now_us > s->t_last_ack_us + SUP_SPOOL_STALL_US;
+}
+
 void sup_spool_clock(struct sup_spool *s, uint64_t now_us)
 {
+    s->now_us = now_us;
+    if (s->acked_total != s->acked_seen) {
+        s->acked_seen = s->acked_total;
+        s->t_last_ack_us = now_us;
+    }
     if (s->t_rate_us == 0 || now_us < s->t_rate_us) {
         s->t_rate_us = now_us;
         s->acked_bytes = 0;
@@ -61,12 +73,12 @@ void sup_spool_clock(struct sup_spool *s, uint64_t now_us)
 
 int sup_spool_pressure(struct sup_spool *s)
 {
-    if (!s->full && s->bytes >= s->high) {
+    if (!s->full && s->bytes >= s->high && !stalled(s)) {
         s->full = true;
         s->pressure_on++;
         return 1;
     }
-    if (s->full && s->bytes <= s->low) {
+    if (s->full && (s->bytes <= s->low || stalled(s))) {
         s->full = false;
         return -1;
     }
@@ -148,6 +160,7 @@ void sup_spool_ack(struct sup_spool *s, uint64_t upto)
 {
     while (s->head && s->head->seq != 0 && s->head->seq <= upto) {
         s->acked_bytes += s->head->len;
+        s->acked_total += s->head->len;
         drop_head(s);
         s->delivered++;
     }

@@ -18,6 +18,12 @@
  *    SUP_SPOOL_DRAIN_MS, within [SUP_SPOOL_HIGH_MIN, SUP_SPOOL_HIGH_MAX].
  *    Between the high mark and max_bytes is room for the batches the
  *    lifecycle had already accepted when it was told.
+ *  - Only while the intake takes data: pressure turns on only when the
+ *    flusher acknowledged something in the last SUP_SPOOL_STALL_US, and
+ *    lifts when it has not for that long although frames are outstanding
+ *    (an intake down or refusing). Telling Lambda 503 then would only hold
+ *    back the platform records the scheduler waits for; the spool's bound
+ *    applies instead.
  *  - Past max_bytes (only if that room was not enough) the oldest frames
  *    are dropped and counted: the last resort, never the normal path. */
 #ifndef FORKCAP_SUP_SPOOL_H
@@ -34,6 +40,7 @@
 #define SUP_SPOOL_HIGH_MAX (16u * 1024u * 1024u) /* high mark, at most */
 #define SUP_SPOOL_DRAIN_MS 400u                  /* backlog: this long at the delivery rate */
 #define SUP_SPOOL_RATE_US 250000u                /* rate measured over this */
+#define SUP_SPOOL_STALL_US 2000000u              /* no ack this long: the intake is not taking data */
 #define SUP_SPOOL_WINDOW (1u * 1024u * 1024u)    /* sent, unacknowledged, at most */
 #define SUP_SPOOL_FLUSH_AT (128u * 1024u)        /* the flusher holds this much: flush it */
 
@@ -53,6 +60,9 @@ struct sup_spool {
     uint64_t t_rate_us;    /* start of the current measurement */
     size_t acked_bytes;    /* acknowledged since t_rate_us */
     bool busy;             /* frames were outstanding all along since t_rate_us */
+    uint64_t now_us;       /* the last sup_spool_clock() */
+    uint64_t t_last_ack_us; /* the last clock that saw bytes acknowledged; 0 never */
+    uint64_t acked_total, acked_seen;
     uint64_t frames;       /* held now */
     uint64_t dropped;      /* frames dropped because the spool was full */
     uint64_t delivered;    /* frames released by an ACK */

@@ -189,10 +189,15 @@ static void test_window(void **st)
     event_base_free(b);
 }
 
-/* Pressure turns on at the high mark and off only at the low one. */
+/* Pressure turns on at the high mark and off only at the low one, and
+ * only while the flusher is delivering: not before the first ack, and it
+ * lifts once nothing was acknowledged for SUP_SPOOL_STALL_US. */
 static void test_water_marks(void **st)
 {
     (void)st;
+    struct event_base *b = event_base_new();
+    struct link a;
+    link_open(&a, b);
     struct sup_spool s;
     struct frame_buf fb = {0};
     platform_frame(&fb, 0, 1000);
@@ -200,37 +205,51 @@ static void test_water_marks(void **st)
     frame_buf_free(&fb);
     sup_spool_init(&s, one * 10);
     sup_spool_set_limits(&s, 0, one * 4, one * 1);
-    int changes[6];
-    for (int i = 0; i < 6; i++) {
+    uint64_t t = 1000000;
+    /* nothing delivered yet: no pressure, however full */
+    for (int i = 0; i < 4; i++) {
         platform_frame(&fb, i, 1000);
         assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
         frame_buf_free(&fb);
-        changes[i] = sup_spool_pressure(&s);
     }
-    assert_int_equal(changes[2], 0);
-    assert_int_equal(changes[3], 1); /* 4 frames: on */
-    assert_int_equal(changes[4], 0);
+    sup_spool_clock(&s, t);
+    assert_int_equal(sup_spool_pressure(&s), 0);
+    /* one delivered: the flusher is taking data */
+    sup_spool_pump(&s, a.tx);
+    sup_spool_ack(&s, 1);
+    sup_spool_clock(&s, t += 1000);
+    assert_int_equal(sup_spool_pressure(&s), 0); /* 3 frames */
+    platform_frame(&fb, 4, 1000);
+    assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+    frame_buf_free(&fb);
+    assert_int_equal(sup_spool_pressure(&s), 1); /* 4 frames: on */
     assert_true(s.full);
     assert_int_equal(s.pressure_on, 1);
-    assert_int_equal(s.dropped, 0);
-    /* sent and acked down to 2 frames: still on; to 1: off */
-    assert_false(sup_spool_pump(&s, NULL));
-    struct event_base *b = event_base_new();
-    struct link a;
-    link_open(&a, b);
-    sup_spool_pump(&s, a.tx);
+    sup_spool_ack(&s, 2);
+    sup_spool_clock(&s, t += 1000);
+    assert_int_equal(sup_spool_pressure(&s), 0); /* 3 frames: still on */
     sup_spool_ack(&s, 4);
-    assert_int_equal(sup_spool_pressure(&s), 0);
-    assert_true(s.full);
-    sup_spool_ack(&s, 5);
-    assert_int_equal(sup_spool_pressure(&s), -1);
+    sup_spool_clock(&s, t += 1000);
+    assert_int_equal(sup_spool_pressure(&s), -1); /* 1 frame: off */
     assert_false(s.full);
+    /* full again, then the flusher stops acknowledging */
+    for (int i = 5; i < 9; i++) {
+        platform_frame(&fb, i, 1000);
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        frame_buf_free(&fb);
+    }
+    sup_spool_pump(&s, a.tx);
+    assert_int_equal(sup_spool_pressure(&s), 1);
+    sup_spool_clock(&s, t += SUP_SPOOL_STALL_US / 2);
+    assert_int_equal(sup_spool_pressure(&s), 0);
+    sup_spool_clock(&s, t += SUP_SPOOL_STALL_US);
+    assert_int_equal(sup_spool_pressure(&s), -1); /* stalled: lifted */
+    assert_int_equal(s.dropped, 0);
     sup_spool_clear(&s);
     peer_free(a.tx);
     peer_free(a.rx);
     event_base_free(b);
 }
-
 
 /* The high mark follows what the flusher acknowledges per second. */
 static void test_adaptive_marks(void **st)
