@@ -32,16 +32,23 @@ void sup_spool_set_adaptive(struct sup_spool *s, bool on)
     s->adaptive = on;
 }
 
+/* Frames outstanding, and none acknowledged for SUP_SPOOL_STALL_US since
+ * the later of the last ack and the moment frames became outstanding. */
 static bool stalled(const struct sup_spool *s)
 {
-    if (s->t_last_ack_us == 0)
-        return true; /* nothing delivered yet: no rate, no reason to push back */
-    return s->unacked > 0 && s->now_us > s->t_last_ack_us + SUP_SPOOL_STALL_US;
+    if (s->unacked == 0 || s->t_outstanding_us == 0)
+        return false;
+    uint64_t since = s->t_last_ack_us > s->t_outstanding_us ? s->t_last_ack_us : s->t_outstanding_us;
+    return s->now_us > since + SUP_SPOOL_STALL_US;
 }
 
 void sup_spool_clock(struct sup_spool *s, uint64_t now_us)
 {
     s->now_us = now_us;
+    if (s->unacked == 0)
+        s->t_outstanding_us = 0;
+    else if (s->t_outstanding_us == 0)
+        s->t_outstanding_us = now_us;
     if (s->acked_total != s->acked_seen) {
         s->acked_seen = s->acked_total;
         s->t_last_ack_us = now_us;

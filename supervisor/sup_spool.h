@@ -18,10 +18,9 @@
  *    SUP_SPOOL_DRAIN_MS, within [SUP_SPOOL_HIGH_MIN, SUP_SPOOL_HIGH_MAX].
  *    Between the high mark and max_bytes is room for the batches the
  *    lifecycle had already accepted when it was told.
- *  - Only while the intake takes data: pressure turns on only when the
- *    flusher acknowledged something in the last SUP_SPOOL_STALL_US, and
- *    lifts when it has not for that long although frames are outstanding
- *    (an intake down or refusing). Telling Lambda 503 then would only hold
+ *  - Only while the intake takes data: pressure does not turn on, and
+ *    lifts, when frames have been outstanding and nothing was acknowledged
+ *    for SUP_SPOOL_STALL_US (an intake down or refusing). Telling Lambda 503 then would only hold
  *    back the platform records the scheduler waits for; the spool's bound
  *    applies instead.
  *  - Past max_bytes (only if that room was not enough) the oldest frames
@@ -62,6 +61,7 @@ struct sup_spool {
     bool busy;             /* frames were outstanding all along since t_rate_us */
     uint64_t now_us;       /* the last sup_spool_clock() */
     uint64_t t_last_ack_us; /* the last clock that saw bytes acknowledged; 0 never */
+    uint64_t t_outstanding_us; /* the clock that first saw frames outstanding; 0 none */
     uint64_t acked_total, acked_seen;
     uint64_t frames;       /* held now */
     uint64_t dropped;      /* frames dropped because the spool was full */
