@@ -570,6 +570,7 @@ void sup_on_flusher(struct peer *p, const struct frame *f, void *arg)
                   (unsigned long long)id, ok ? "ok" : "not ok", (unsigned long long)m->sent,
                   (unsigned long long)m->failed, (unsigned long long)m->dropped,
                   (unsigned long long)m->ms);
+        sup_spool_flushed(&s->spool, m->ms);
         struct sched_act a;
         sup_sched_flushed(&s->sched, id, ok, clock_us(), &a);
         if (s->shutting)

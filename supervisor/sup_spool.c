@@ -53,25 +53,18 @@ void sup_spool_clock(struct sup_spool *s, uint64_t now_us)
         s->acked_seen = s->acked_total;
         s->t_last_ack_us = now_us;
     }
-    if (s->t_rate_us == 0 || now_us < s->t_rate_us) {
-        s->t_rate_us = now_us;
-        s->acked_bytes = 0;
-        s->busy = s->unacked > 0;
-        return;
-    }
-    if (s->unacked == 0 && s->acked_bytes == 0)
-        s->busy = false; /* nothing to deliver: no rate to learn */
-    uint64_t dt = now_us - s->t_rate_us;
-    if (dt < SUP_SPOOL_RATE_US)
-        return;
-    if (s->busy && s->acked_bytes > 0) {
-        double r = (double)s->acked_bytes * 1e6 / (double)dt;
-        s->rate_bps = s->rate_bps > 0 ? 0.5 * s->rate_bps + 0.5 * r : r;
-    }
-    s->t_rate_us = now_us;
+}
+
+void sup_spool_flushed(struct sup_spool *s, uint64_t ms)
+{
+    /* the acks of a flush precede its FT_FLUSHED: what it delivered */
+    size_t bytes = s->acked_bytes;
     s->acked_bytes = 0;
-    s->busy = s->unacked > 0;
-    if (!s->adaptive || s->rate_bps <= 0)
+    if (bytes < SUP_SPOOL_RATE_MIN_BYTES)
+        return; /* too little to tell a rate (and latency would dominate) */
+    double r = (double)bytes * 1000.0 / (double)(ms ? ms : 1);
+    s->rate_bps = s->rate_bps > 0 ? 0.5 * s->rate_bps + 0.5 * r : r;
+    if (!s->adaptive)
         return;
     double h = s->rate_bps * SUP_SPOOL_DRAIN_MS / 1000.0;
     size_t high = h < SUP_SPOOL_HIGH_MIN ? SUP_SPOOL_HIGH_MIN : h > SUP_SPOOL_HIGH_MAX ? SUP_SPOOL_HIGH_MAX : (size_t)h;

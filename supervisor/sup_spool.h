@@ -13,8 +13,9 @@
  *    lifecycle is told to answer Lambda 503: FT_PRESSURE), until it is
  *    down to `low` (high / 2). Everything spooled must still reach the
  *    intake in SHUTDOWN's final flush, so the high mark follows the
- *    delivery rate: what the flusher acknowledged per second (measured
- *    over SUP_SPOOL_RATE_US while frames were outstanding, smoothed) times
+ *    delivery rate: the bytes a flush acknowledged over the time it took
+ *    (FT_FLUSHED's ms; flushes that delivered under
+ *    SUP_SPOOL_RATE_MIN_BYTES teach nothing; smoothed) times
  *    SUP_SPOOL_DRAIN_MS, within [SUP_SPOOL_HIGH_MIN, SUP_SPOOL_HIGH_MAX].
  *    Between the high mark and max_bytes is room for the batches the
  *    lifecycle had already accepted when it was told.
@@ -38,7 +39,7 @@
 #define SUP_SPOOL_HIGH_MIN (512u * 1024u)        /* high mark, before and at least */
 #define SUP_SPOOL_HIGH_MAX (16u * 1024u * 1024u) /* high mark, at most */
 #define SUP_SPOOL_DRAIN_MS 400u                  /* backlog: this long at the delivery rate */
-#define SUP_SPOOL_RATE_US 250000u                /* rate measured over this */
+#define SUP_SPOOL_RATE_MIN_BYTES (64u * 1024u)   /* a flush this big measures the rate */
 #define SUP_SPOOL_STALL_US 2000000u              /* no ack this long: the intake is not taking data */
 #define SUP_SPOOL_WINDOW (1u * 1024u * 1024u)    /* sent, unacknowledged, at most */
 #define SUP_SPOOL_FLUSH_AT (128u * 1024u)        /* the flusher holds this much: flush it */
@@ -55,10 +56,8 @@ struct sup_spool {
     uint64_t pressure_on;  /* times it became full */
     uint64_t window_waits; /* pumps that stopped at the window */
     bool adaptive;         /* high follows the delivery rate */
-    double rate_bps;       /* acknowledged bytes per second, smoothed; 0 = unknown */
-    uint64_t t_rate_us;    /* start of the current measurement */
-    size_t acked_bytes;    /* acknowledged since t_rate_us */
-    bool busy;             /* frames were outstanding all along since t_rate_us */
+    double rate_bps;       /* delivered bytes per second of flushing, smoothed; 0 = unknown */
+    size_t acked_bytes;    /* acknowledged since the last FT_FLUSHED */
     uint64_t now_us;       /* the last sup_spool_clock() */
     uint64_t t_last_ack_us; /* the last clock that saw bytes acknowledged; 0 never */
     uint64_t t_outstanding_us; /* the clock that first saw frames outstanding; 0 none */
@@ -83,9 +82,11 @@ bool sup_spool_pump(struct sup_spool *s, struct peer *flusher);
 /* After an add or an ack: +1 the spool just became full, -1 it just
  * stopped being full, 0 no change. `full` holds the state. */
 int sup_spool_pressure(struct sup_spool *s);
-/* Adaptive marks (see the top): call with the time after acks; high moves
- * to rate x SUP_SPOOL_DRAIN_MS within [min, max], low to high / 2. */
+/* Adaptive marks (see the top): at each FT_FLUSHED, with its ms, the high
+ * mark moves to rate x SUP_SPOOL_DRAIN_MS within [min, max], low to high / 2. */
 void sup_spool_set_adaptive(struct sup_spool *s, bool on);
+void sup_spool_flushed(struct sup_spool *s, uint64_t ms);
+/* The time, before sup_spool_pressure(): stall detection (see the top). */
 void sup_spool_clock(struct sup_spool *s, uint64_t now_us);
 /* The link went away: every held frame is to be sent again on the next. */
 void sup_spool_unsend(struct sup_spool *s);

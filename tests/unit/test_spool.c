@@ -271,13 +271,10 @@ static void test_adaptive_marks(void **st)
     }
     sup_spool_pump(&s, a.tx);
     assert_int_equal(s.unacked, total);
-    uint64_t t0 = 1000000;
-    sup_spool_clock(&s, t0);
+    /* a flush that delivered everything in 100 ms */
     sup_spool_ack(&s, 20);
-    sup_spool_clock(&s, t0 + SUP_SPOOL_RATE_US / 2); /* too short to measure */
-    assert_true(s.rate_bps == 0);
-    sup_spool_clock(&s, t0 + SUP_SPOOL_RATE_US);
-    double want = (double)total * 1e6 / SUP_SPOOL_RATE_US;
+    sup_spool_flushed(&s, 100);
+    double want = (double)total * 1000.0 / 100.0;
     assert_true(s.rate_bps > want * 0.99 && s.rate_bps < want * 1.01);
     size_t high = (size_t)(want * SUP_SPOOL_DRAIN_MS / 1000.0);
     if (high > SUP_SPOOL_HIGH_MAX)
@@ -287,10 +284,22 @@ static void test_adaptive_marks(void **st)
     assert_true(high > SUP_SPOOL_HIGH_MIN); /* the case measures a move */
     assert_true(s.high + 1 >= high && s.high <= high + 1);
     assert_int_equal(s.low, s.high / 2);
-    /* idle time (nothing outstanding) teaches nothing */
-    sup_spool_clock(&s, t0 + 10 * SUP_SPOOL_RATE_US);
-    sup_spool_clock(&s, t0 + 20 * SUP_SPOOL_RATE_US);
+    /* a flush that delivered (almost) nothing teaches nothing */
+    sup_spool_flushed(&s, 5000);
     assert_true(s.rate_bps > want * 0.99);
+    /* a slower one moves the smoothed rate halfway */
+    for (int i = 21; i <= 40; i++) {
+        platform_frame(&fb, i, 45000);
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        frame_buf_free(&fb);
+    }
+    spin(b);
+    sup_spool_pump(&s, a.tx);
+    assert_int_equal(s.unacked, total);
+    sup_spool_ack(&s, 40);
+    sup_spool_flushed(&s, 300);
+    double slow = (double)total * 1000.0 / 300.0;
+    assert_true(s.rate_bps > (want + slow) / 2 * 0.99 && s.rate_bps < (want + slow) / 2 * 1.01);
     sup_spool_clear(&s);
     peer_free(a.tx);
     peer_free(a.rx);
