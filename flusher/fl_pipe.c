@@ -81,6 +81,7 @@ struct fl_pipe {
     uint64_t t0_us;
     uint64_t deadline_us;  /* of the running flush */
     bool split_again;      /* a 413 split payloads: send the halves before answering */
+    bool final_running;    /* the running flush is the final one */
     struct fl_flush_summary acc; /* the running flush's rounds so far */
     struct fl_logs_stats ls0;    /* the batcher's counters when it started */
     unsigned n_series_posts, n_sketch_posts, n_log_posts;
@@ -502,10 +503,16 @@ static void on_flush_done(const struct fl_flush_summary *s0, void *arg)
     s->aborted += s0->aborted;
     s->dropped += s0->dropped;
     s->deadline_hit |= s0->deadline_hit;
-    if (p->split_again) {
+    if (p->final_running)
+        fl_logs_release_held(p->logs); /* records that came during the final flush */
+    struct fl_logs_stats now_st;
+    fl_logs_get_stats(p->logs, &now_st);
+    if (p->split_again || (p->final_running && now_st.ready > 0 && !p->logs_forbidden)) {
+        /* the halves of a 413, or (final flush) what arrived since it
+         * started: another round while the deadline allows */
         p->split_again = false;
         if (clock_us() + 1000u < p->deadline_us && submit_log_round(p) == 0)
-            return; /* the halves are out; this ends when they do */
+            return; /* this ends when they do */
     }
     prune_gens(p);
     /* a 413 that was split is not a failure: its halves are counted */
@@ -723,6 +730,7 @@ static void start_flush(struct fl_pipe *p)
     p->st.flushes++;
     p->t0_us = now;
     p->deadline_us = deadline;
+    p->final_running = final;
     memset(&p->acc, 0, sizeof p->acc);
     p->split_again = false;
     fl_logs_get_stats(p->logs, &p->ls0);
@@ -787,7 +795,7 @@ static int submit_log_round(struct fl_pipe *p)
 {
     struct posts ps = {0};
     p->n_log_posts = 0;
-    add_log_posts(p, &ps, FL_PIPE_LOG_PAYLOADS);
+    add_log_posts(p, &ps, p->final_running ? FL_PIPE_LOG_PAYLOADS_FINAL : FL_PIPE_LOG_PAYLOADS);
     if (ps.n == 0) {
         posts_free(&ps);
         return -1;
