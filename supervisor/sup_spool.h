@@ -36,9 +36,9 @@
 #include "peer.h"
 
 #define SUP_SPOOL_MAX (32u * 1024u * 1024u)    /* bytes held; oldest dropped beyond */
-#define SUP_SPOOL_HIGH_MIN (2u * 1024u * 1024u)  /* high mark, before and at least */
+#define SUP_SPOOL_HIGH_MIN (512u * 1024u)        /* high mark, before and at least */
 #define SUP_SPOOL_HIGH_MAX (16u * 1024u * 1024u) /* high mark, at most */
-#define SUP_SPOOL_DRAIN_MS 400u                  /* backlog: this long at the delivery rate */
+#define SUP_SPOOL_DRAIN_MS 800u                  /* backlog: this long at the delivery rate */
 #define SUP_SPOOL_RATE_MIN_BYTES (64u * 1024u)   /* a flush this big measures the rate */
 #define SUP_SPOOL_STALL_US 2000000u              /* no ack this long: the intake is not taking data */
 #define SUP_SPOOL_WINDOW (2u * 1024u * 1024u)    /* sent, unacknowledged, at most */
