@@ -164,6 +164,15 @@ static int pack_logrecs(msgpack_packer *pk, const struct ft_log_record *r, uint3
     return 0;
 }
 
+static int pack_bin(msgpack_packer *pk, const uint8_t *b, size_t len)
+{
+    if (len > UINT32_MAX)
+        return -1;
+    msgpack_pack_bin(pk, len);
+    msgpack_pack_bin_body(pk, b, len);
+    return 0;
+}
+
 /* Is field n present in *m? */
 #define FT_PRESENT_R(T, n) 1
 #define FT_PRESENT_O(T, n) FT_PRESO_##T(n)
@@ -174,6 +183,7 @@ static int pack_logrecs(msgpack_packer *pk, const struct ft_log_record *r, uint3
 #define FT_PRESO_BOOL(n) (m->has_##n)
 #define FT_PRESO_EVENT(n) (m->has_##n)
 #define FT_PRESO_LOGRECS(n) (m->n_##n > 0)
+#define FT_PRESO_BIN(n) (m->n != NULL)
 
 /* Pack the value of field n (returns -1 when it cannot be encoded). */
 #define FT_PACK_STR(n) (pack_cstr(pk, m->n), 0)
@@ -183,6 +193,7 @@ static int pack_logrecs(msgpack_packer *pk, const struct ft_log_record *r, uint3
 #define FT_PACK_BOOL(n) ((m->n ? msgpack_pack_true(pk) : msgpack_pack_false(pk)), 0)
 #define FT_PACK_EVENT(n) ((unsigned)m->n < PE_COUNT ? (pack_event(pk, m->n), 0) : -1)
 #define FT_PACK_LOGRECS(n) pack_logrecs(pk, m->n, m->n_##n)
+#define FT_PACK_BIN(n) pack_bin(pk, m->n, m->n##_len)
 
 /* pass: count the fields present */
 #define FIELD(n, T, Q) c += FT_PRESENT_##Q(T, n) ? 1u : 0u;
@@ -301,6 +312,21 @@ static int dec_STR(const msgpack_object *v, const char **out, msgpack_zone *z)
     return (*out = zone_str(z, v->via.str.ptr, v->via.str.size)) ? 0 : -2;
 }
 
+/* bin: copied into the zone (the frame owns it, as its strings) */
+static int dec_BIN(const msgpack_object *v, const uint8_t **out, size_t *len, msgpack_zone *z)
+{
+    if (v->type != MSGPACK_OBJECT_BIN)
+        return -1;
+    uint8_t *b = msgpack_zone_malloc(z, v->via.bin.size ? v->via.bin.size : 1);
+    if (b == NULL)
+        return -2;
+    if (v->via.bin.size)
+        memcpy(b, v->via.bin.ptr, v->via.bin.size);
+    *out = b;
+    *len = v->via.bin.size;
+    return 0;
+}
+
 static int dec_UINT(const msgpack_object *v, uint64_t *out, msgpack_zone *z)
 {
     (void)z;
@@ -405,6 +431,7 @@ static int dec_LOGRECS(const msgpack_object *v, const struct ft_log_record **out
 #define FT_DEC_BOOL(n) dec_BOOL(v, &m->n, z)
 #define FT_DEC_EVENT(n) dec_EVENT(v, &m->n, z)
 #define FT_DEC_LOGRECS(n) dec_LOGRECS(v, &m->n, &m->n_##n, z)
+#define FT_DEC_BIN(n) dec_BIN(v, &m->n, &m->n##_len, z)
 #define FT_SETHAS_R(T, n)
 #define FT_SETHAS_O(T, n) FT_SETHASO_##T(n)
 #define FT_SETHASO_STR(n)
@@ -414,6 +441,7 @@ static int dec_LOGRECS(const msgpack_object *v, const struct ft_log_record **out
 #define FT_SETHASO_BOOL(n) m->has_##n = true;
 #define FT_SETHASO_EVENT(n) m->has_##n = true;
 #define FT_SETHASO_LOGRECS(n)
+#define FT_SETHASO_BIN(n)
 #define FT_REQ_R 1
 #define FT_REQ_O 0
 
@@ -596,6 +624,13 @@ static bool str_eq(const char *a, const char *b)
     return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
 }
 
+static bool bin_eq(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return na == nb && (na == 0 || memcmp(a, b, na) == 0);
+}
+
 static bool logrecs_eq(const struct ft_log_record *a, uint32_t na, const struct ft_log_record *b,
                        uint32_t nb)
 {
@@ -616,6 +651,7 @@ static bool logrecs_eq(const struct ft_log_record *a, uint32_t na, const struct 
 #define FT_EQ_BOOL(n) (a->n == b->n)
 #define FT_EQ_EVENT(n) (a->n == b->n)
 #define FT_EQ_LOGRECS(n) logrecs_eq(a->n, a->n_##n, b->n, b->n_##n)
+#define FT_EQ_BIN(n) bin_eq(a->n, a->n##_len, b->n, b->n##_len)
 #define FT_EQHAS_R(T, n) true
 #define FT_EQHAS_O(T, n) FT_EQHASO_##T(n)
 #define FT_EQHASO_STR(n) true
@@ -625,6 +661,7 @@ static bool logrecs_eq(const struct ft_log_record *a, uint32_t na, const struct 
 #define FT_EQHASO_BOOL(n) (a->has_##n == b->has_##n)
 #define FT_EQHASO_EVENT(n) (a->has_##n == b->has_##n)
 #define FT_EQHASO_LOGRECS(n) true
+#define FT_EQHASO_BIN(n) true
 /* an absent optional's value does not count */
 #define FT_EQVAL_R(T, n) FT_EQ_##T(n)
 #define FT_EQVAL_O(T, n) (!FT_PRESO_A_##T(n) || FT_EQ_##T(n))
@@ -635,6 +672,7 @@ static bool logrecs_eq(const struct ft_log_record *a, uint32_t na, const struct 
 #define FT_PRESO_A_BOOL(n) a->has_##n
 #define FT_PRESO_A_EVENT(n) a->has_##n
 #define FT_PRESO_A_LOGRECS(n) true
+#define FT_PRESO_A_BIN(n) true
 
 #define FIELD(n, T, Q)                                                                             \
     if (!FT_EQHAS_##Q(T, n) || !FT_EQVAL_##Q(T, n))                                                \

@@ -70,6 +70,7 @@ struct ft_log_record {
 #define FT_DECL_BOOL(n) bool n;
 #define FT_DECL_EVENT(n) enum platform_event n;
 #define FT_DECL_LOGRECS(n) const struct ft_log_record *n; uint32_t n_##n;
+#define FT_DECL_BIN(n) const uint8_t *n; size_t n##_len;
 #define FT_HAS_R(T, n)
 #define FT_HAS_O(T, n) FT_HASO_##T(n)
 #define FT_HASO_STR(n)
@@ -79,6 +80,7 @@ struct ft_log_record {
 #define FT_HASO_BOOL(n) bool has_##n;
 #define FT_HASO_EVENT(n) bool has_##n;
 #define FT_HASO_LOGRECS(n)
+#define FT_HASO_BIN(n)
 #define FIELD(n, T, Q) FT_DECL_##T(n) FT_HAS_##Q(T, n)
 /* reserved_: C has no empty struct (FT_GO has no field); never on the wire */
 #define FRAME(NAME, name, num, dirs, FIELDS) struct ft_##name { FIELDS char reserved_; };

@@ -1,6 +1,8 @@
 /* utf8.c — see utf8.h. */
 #include "utf8.h"
 
+#include <string.h>
+
 size_t utf8_seq(const unsigned char *p, size_t left)
 {
     if (left == 0)
@@ -43,4 +45,24 @@ bool utf8_text_ok(const char *p, size_t len)
         i += n;
     }
     return true;
+}
+
+size_t utf8_copy_valid(const char *s, size_t len, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+        if (n == 0) {
+            if (out)
+                memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+            continue;
+        }
+        if (out)
+            memcpy(out + o, s + i, n);
+        o += n;
+        i += n;
+    }
+    return o;
 }

@@ -15,11 +15,19 @@
 #include "fl_pipe.h"
 #include "frame.h"
 #include "intake.h"
+#include "lambda_api.h"
 #include "log.h"
 #include "peer.h"
 #include "receivers.h"
+#include "trace_recv.h"
 
-#define FL_WQ_MAX (8u * 1024u * 1024u)
+/* room for a 10 MiB trace payload's frames on top of everything else */
+#define FL_WQ_MAX (24u * 1024u * 1024u)
+/* Accepted trace data not yet delivered (on its way through the supervisor's
+ * spool, or held here) is kept under this: past it tracers get 503 rather
+ * than the spool (16 MiB, shared with telemetry) dropping its oldest frames,
+ * data that was answered 200. */
+#define FL_TRACE_BACKLOG_MAX (8u * 1024u * 1024u)
 
 struct fl {
     struct event_base *base;
@@ -28,6 +36,10 @@ struct fl {
     struct fl_receivers *recv;
     struct fl_intake *intake; /* the HTTPS client (CA store loaded once); NULL = idle */
     struct fl_pipe *pipe;     /* frames and datagrams -> intake posts */
+    struct fl_trace_recv *traces; /* the trace port */
+    struct fl_lambda_api *lambda; /* the /lambda endpoints */
+    uint64_t trace_sent_bytes;    /* payload bytes of FT_TRACES/FT_TRACE_STATS sent to the supervisor */
+    uint64_t trace_back_bytes;    /* ... and received back from it (the same bytes) */
 };
 
 /* TLS client state: the intake client with the system roots plus
@@ -76,6 +88,56 @@ static void on_dgram(const char *buf, size_t len, void *arg)
         fl_pipe_dogstatsd(fl->pipe, buf, len);
 }
 
+/* ---- trace receiver hooks ---- */
+
+static const char *tr_fn_tags(void *arg)
+{
+    struct fl *fl = arg;
+    return fl->pipe ? fl_pipe_function_tags(fl->pipe) : NULL;
+}
+
+/* All or none: a payload is either answered 200 with every frame queued or
+ * refused (503) with none. */
+static int tr_submit(struct frame_buf *fbs, size_t n, size_t data, void *arg)
+{
+    struct fl *fl = arg;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += fbs[i].len;
+    if (peer_queued(fl->sup) + bytes > FL_WQ_MAX)
+        return -1;
+    struct fl_pipe_stats ps;
+    fl_pipe_get_stats(fl->pipe, &ps);
+    if (fl->trace_back_bytes > fl->trace_sent_bytes) /* replays from a previous flusher */
+        fl->trace_back_bytes = fl->trace_sent_bytes;
+    uint64_t transit = fl->trace_sent_bytes - fl->trace_back_bytes;
+    if (transit + ps.trace_held_bytes + data > FL_TRACE_BACKLOG_MAX)
+        return -1;
+    fl->trace_sent_bytes += data;
+    for (size_t i = 0; i < n; i++)
+        if (peer_send(fl->sup, fbs[i].p, fbs[i].len) == 0) {
+            /* cannot happen after the check above unless the link died, in
+             * which case the process is about to exit and the tracer gets
+             * no answer (it retries) */
+            log_error("cannot queue a trace frame to the supervisor");
+            return i == 0 ? -1 : 0;
+        }
+    return 0;
+}
+
+static bool tr_in_kernel(void *arg)
+{
+    struct fl *fl = arg;
+    return peer_queued(fl->sup) == 0;
+}
+
+static void on_sup_drained(struct peer *p, void *arg)
+{
+    struct fl *fl = arg;
+    (void)p;
+    fl_trace_recv_drained(fl->traces);
+}
+
 /* SIGTERM (the supervisor stopping us): leave the loop so the summary line
  * is written; whatever is still in flight is given up. */
 static void on_sigterm(evutil_socket_t sig, short what, void *arg)
@@ -100,7 +162,13 @@ static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)
     if (f->type == FT_FLUSH && getenv("FORKCAP_TEST_FLUSHER_IGNORE_FLUSH"))
         return;
 #endif
+    if (f->type == FT_TRACES)
+        fl->trace_back_bytes += f->u.traces.pb_len;
+    else if (f->type == FT_TRACE_STATS)
+        fl->trace_back_bytes += f->u.trace_stats.body_len;
     fl_pipe_frame(fl->pipe, f);
+    if (f->type == FT_CONTEXT)
+        fl_lambda_api_context(fl->lambda);
 }
 
 int fl_main(const struct fl_args *a)
@@ -143,7 +211,20 @@ int fl_main(const struct fl_args *a)
         log_error("cannot build the pipeline (out of memory)");
         return 1;
     }
-    fl.recv = fl_receivers_start(fl.base, a, on_dgram, &fl);
+    /* the trace port is served by the trace receiver, the rest here */
+    struct fl_args ra = *a;
+    ra.apm_fd = -1;
+    ra.lambda_fd = -1;
+    fl.recv = fl_receivers_start(fl.base, &ra, on_dgram, &fl);
+    struct fl_trace_recv_hooks th = {
+        .fn_tags = tr_fn_tags,
+        .submit = fl.intake ? tr_submit : NULL, /* idle: answered, not kept */
+        .in_kernel = tr_in_kernel,
+        .arg = &fl,
+    };
+    fl.traces = fl_trace_recv_start(fl.base, a->apm_fd, a->cfg, &th);
+    peer_set_drained_cb(fl.sup, on_sup_drained, &fl);
+    fl.lambda = fl_lambda_api_start(fl.base, a->lambda_fd, a->cfg, fl.pipe, fl.traces);
     uint64_t t_ready = clock_us();
 
     struct frame_buf fb = {0};
@@ -168,6 +249,19 @@ int fl_main(const struct fl_args *a)
              (unsigned long long)ps.flushes,
              (unsigned long long)ps.posts_ok, (unsigned long long)ps.posts_failed,
              (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked);
+    struct fl_trace_recv_stats ts;
+    fl_trace_recv_get_stats(fl.traces, &ts);
+    if (ts.requests)
+        log_info("trace receiver: %llu requests, %llu payloads (%llu traces, %llu spans), %llu stats; "
+                 "refused %llu malformed, %llu too big, %llu busy; %llu P0 chunks dropped; "
+                 "shipped %llu of %llu trace frames",
+                 (unsigned long long)ts.requests, (unsigned long long)ts.payloads,
+                 (unsigned long long)ts.traces, (unsigned long long)ts.spans, (unsigned long long)ts.stats,
+                 (unsigned long long)ts.malformed, (unsigned long long)ts.too_big,
+                 (unsigned long long)ts.refused, (unsigned long long)ts.p0_chunks,
+                 (unsigned long long)ps.trace_delivered, (unsigned long long)ps.trace_frames);
+    fl_lambda_api_free(fl.lambda);
+    fl_trace_recv_free(fl.traces);
     fl_receivers_free(fl.recv);
     peer_free(fl.sup);
     fl_intake_free(fl.intake); /* no callbacks after this: the pipe can go */

@@ -13,6 +13,7 @@
 #include "enhanced.h"
 #include "fl_runtime.h"
 #include "fl_tags.h"
+#include "fl_traces.h"
 #include "log.h"
 #include "logs.h"
 #include "metrics.h"
@@ -20,6 +21,7 @@
 #include "sketch_pb.h"
 
 #define TAG_LOGS (1ull << 63)
+#define TAG_TRACES (1ull << 62)
 #define GEN_SHIFT 24
 #define ID_MAX CFG_STR_MAX
 
@@ -41,6 +43,8 @@ struct waiter {
     uint64_t flush_id;
     uint64_t deadline_us;
     bool final;
+    fl_pipe_flushed_fn local; /* a flush the flusher asked itself (/lambda/flush) */
+    void *local_arg;
 };
 
 struct fl_pipe {
@@ -49,6 +53,7 @@ struct fl_pipe {
     struct met_agg *agg;
     struct enh_state *enh;
     struct fl_logs *logs;
+    struct fl_traces *traces;
     struct fl_endpoints ep;
     bool idle;
     bool logs_forbidden;
@@ -57,6 +62,7 @@ struct fl_pipe {
     /* identity */
     char fn_name[ID_MAX], fn_version[ID_MAX], account_id[ID_MAX], arn[512];
     char request_id[ID_MAX];
+    bool cold_start;      /* FT_CONTEXT: request_id is the sandbox's first invocation */
     char arch[32], runtime[FL_RUNTIME_MAX];
     bool runtime_known;   /* resolved once (fl_runtime.h), then fixed */
     struct fl_tags tags;  /* the function tag set (fl_tags.h) */
@@ -84,7 +90,7 @@ struct fl_pipe {
     bool final_running;    /* the running flush is the final one */
     struct fl_flush_summary acc; /* the running flush's rounds so far */
     struct fl_logs_stats ls0;    /* the batcher's counters when it started */
-    unsigned n_series_posts, n_sketch_posts, n_log_posts;
+    unsigned n_series_posts, n_sketch_posts, n_log_posts, n_trace_posts;
     uint64_t max_seq;    /* highest data seq received */
     uint64_t last_acked;
     uint64_t unacked_idle;
@@ -237,6 +243,8 @@ static void on_context(struct fl_pipe *p, const struct ft_context *m)
         copy_str(p->arn, sizeof p->arn, m->arn, n);
     if (m->has_cold_start && !m->cold_start && p->cfg->enhanced_metrics)
         enh_set_warm(p->enh); /* e.g. a restarted flusher: this sandbox has been invoked */
+    if (m->has_cold_start)
+        p->cold_start = m->cold_start;
     apply_context(p);
     const char *s = m->request_id;
     if (s && (n = strlen(s)) > 0 && n < ID_MAX && strncmp(p->request_id, s, sizeof p->request_id)) {
@@ -389,6 +397,9 @@ static void emit_ack(struct fl_pipe *p)
     uint64_t m = metrics_limit(p);
     if (m < upto)
         upto = m;
+    uint64_t t = fl_traces_ackable(p->traces);
+    if (t < upto)
+        upto = t;
     if (upto > p->max_seq)
         upto = p->max_seq;
     if (upto <= p->last_acked)
@@ -396,6 +407,19 @@ static void emit_ack(struct fl_pipe *p)
     p->last_acked = upto;
     p->st.acked = upto;
     emit_ack_upto(p, upto);
+}
+
+static void emit_flushed(struct fl_pipe *p, uint64_t id, bool ok, unsigned sent, unsigned failed,
+                         unsigned dropped, uint64_t ms);
+
+/* A waiting flush is over: FT_FLUSHED to the supervisor, or the local callback. */
+static void answer_waiter(struct fl_pipe *p, const struct waiter *w, bool ok, unsigned sent, unsigned failed,
+                          unsigned dropped, uint64_t ms)
+{
+    if (w->local)
+        w->local(ok, w->local_arg);
+    else
+        emit_flushed(p, w->flush_id, ok, sent, failed, dropped, ms);
 }
 
 static void emit_flushed(struct fl_pipe *p, uint64_t id, bool ok, unsigned sent, unsigned failed,
@@ -440,6 +464,14 @@ static void on_post(const struct fl_post_result *r, void *arg)
     case FL_FAILED:
     case FL_ABORTED: p->st.posts_failed++; break;
     default: p->st.posts_dropped++; break;
+    }
+    if (r->tag & TAG_TRACES) {
+        bool failed = r->outcome == FL_FAILED || r->outcome == FL_ABORTED;
+        if (failed && r->kept)
+            return; /* the intake resends these bytes: the frames stay in flight */
+        /* failed and not kept: back to pending for the next flush */
+        fl_traces_done(p->traces, r->tag & ~TAG_TRACES, !failed, r->outcome == FL_OK);
+        return;
     }
     if (r->tag & TAG_LOGS) {
         uint64_t id = r->tag & ~TAG_LOGS;
@@ -525,13 +557,13 @@ static void on_flush_done(const struct fl_flush_summary *s0, void *arg)
     uint64_t ms = (clock_us() - p->t0_us) / 1000;
     emit_ack(p);
     for (unsigned i = 0; i < p->nrunning; i++)
-        emit_flushed(p, p->running[i].flush_id, ok, s->ok, failed, s->dropped, ms);
+        answer_waiter(p, &p->running[i], ok, s->ok, failed, s->dropped, ms);
     if (ok && split == 0) {
-        log_debug("flush %llu: %u series, %u sketch, %u log payload%s (+%u resent), ok in %llu ms, "
-                  "acked to %llu",
+        log_debug("flush %llu: %u series, %u sketch, %u log, %u trace payload(s) (+%u resent), ok in "
+                  "%llu ms, acked to %llu",
                   (unsigned long long)p->running[0].flush_id, p->n_series_posts, p->n_sketch_posts,
-                  p->n_log_posts, p->n_log_posts == 1 ? "" : "s",
-                  s->posted - p->n_series_posts - p->n_sketch_posts - p->n_log_posts,
+                  p->n_log_posts, p->n_trace_posts,
+                  s->posted - p->n_series_posts - p->n_sketch_posts - p->n_log_posts - p->n_trace_posts,
                   (unsigned long long)ms, (unsigned long long)p->last_acked);
     } else {
         /* what was sent, kept and dropped, exactly: payloads, then records */
@@ -693,6 +725,31 @@ static void add_log_posts(struct fl_pipe *p, struct posts *ps, unsigned max)
     }
 }
 
+/* Every pending trace and stats frame, as posts; the returned array (body
+ * and header storage) must outlive the submit. */
+static void add_trace_posts(struct fl_pipe *p, struct posts *ps, struct fl_traces_post **tp, size_t *ntp)
+{
+    *tp = NULL;
+    *ntp = 0;
+    if (!fl_traces_pending(p->traces))
+        return;
+    if (fl_traces_take(p->traces, p->ep.traces, p->ep.stats, p->cfg->env, tp, ntp) != 0) {
+        log_warn("traces: payloads not built (out of memory): kept for the next flush");
+        return;
+    }
+    for (size_t i = 0; i < *ntp; i++) {
+        struct fl_post post = (*tp)[i].post;
+        post.tag |= TAG_TRACES;
+        if (posts_add(ps, &post, NULL) != 0) {
+            /* the rest go next time */
+            for (size_t k = i; k < *ntp; k++)
+                fl_traces_done(p->traces, (*tp)[k].post.tag, false, false);
+            break;
+        }
+        p->n_trace_posts++;
+    }
+}
+
 /* Give back every log payload taken for a flush that could not be submitted. */
 static void requeue_logs(struct fl_pipe *p)
 {
@@ -714,7 +771,7 @@ static void start_flush(struct fl_pipe *p)
     for (unsigned i = 0; i < p->nwaiting; i++) {
         struct waiter *w = &p->waiting[i];
         if (w->deadline_us <= now + 1000) { /* too late to start: answer it now */
-            emit_flushed(p, w->flush_id, false, 0, 0, 0, 0);
+            answer_waiter(p, w, false, 0, 0, 0, 0);
             continue;
         }
         if (w->deadline_us < deadline)
@@ -734,7 +791,7 @@ static void start_flush(struct fl_pipe *p)
     memset(&p->acc, 0, sizeof p->acc);
     p->split_again = false;
     fl_logs_get_stats(p->logs, &p->ls0);
-    p->n_series_posts = p->n_sketch_posts = p->n_log_posts = 0;
+    p->n_series_posts = p->n_sketch_posts = p->n_log_posts = p->n_trace_posts = 0;
     if (!p->idle)
         need_runtime(p); /* logs take their ddtags now */
 
@@ -745,7 +802,7 @@ static void start_flush(struct fl_pipe *p)
             p->last_acked = p->st.acked = p->max_seq;
         }
         for (unsigned i = 0; i < p->nrunning; i++)
-            emit_flushed(p, p->running[i].flush_id, true, 0, 0, 0, 0);
+            answer_waiter(p, &p->running[i], true, 0, 0, 0, 0);
         p->nrunning = 0;
         return;
     }
@@ -760,10 +817,14 @@ static void start_flush(struct fl_pipe *p)
     unsigned dropped = 0;
     add_metric_posts(p, &ps, &dropped);
     add_log_posts(p, &ps, final ? FL_PIPE_LOG_PAYLOADS_FINAL : FL_PIPE_LOG_PAYLOADS);
+    struct fl_traces_post *tposts;
+    size_t ntposts;
+    add_trace_posts(p, &ps, &tposts, &ntposts);
     fl_pipe_flush_fn fn = p->o.flush ? p->o.flush : (fl_pipe_flush_fn)fl_intake_flush;
     p->flushing = true;
     int rc = fn(p->o.sender, ps.v, ps.n, deadline, FL_FLUSH_RESEND_KEPT, on_post, on_flush_done, p);
     posts_free(&ps);
+    fl_traces_posts_free(tposts, ntposts);
     /* the sender holds its own (compressed) copy from here on; the records
      * stay in the batcher for a requeue */
     for (struct lpay *lp = p->lpays; lp; lp = lp->next) {
@@ -776,13 +837,14 @@ static void start_flush(struct fl_pipe *p)
                  (unsigned long long)p->running[0].flush_id);
         p->flushing = false;
         requeue_logs(p);
+        fl_traces_requeue(p->traces);
         if (p->ngens)
             p->gens[p->ngens - 1].outstanding = 0; /* dropped, counted below */
         prune_gens(p);
         p->st.posts_dropped += dropped + p->n_series_posts + p->n_sketch_posts;
         emit_ack(p);
         for (unsigned i = 0; i < p->nrunning; i++)
-            emit_flushed(p, p->running[i].flush_id, false, 0, 0,
+            answer_waiter(p, &p->running[i], false, 0, 0,
                          dropped + p->n_series_posts + p->n_sketch_posts,
                          (clock_us() - now) / 1000);
         p->nrunning = 0;
@@ -812,16 +874,28 @@ static int submit_log_round(struct fl_pipe *p)
     return rc;
 }
 
+static void add_waiter(struct fl_pipe *p, struct waiter w);
+
 static void on_flush_frame(struct fl_pipe *p, const struct ft_flush *m)
 {
     uint64_t id = m->flush_id, budget = m->budget_ms;
     bool final = m->has_final && m->final;
     if (budget > 15u * 60u * 1000u)
         budget = 15u * 60u * 1000u;
-    struct waiter w = {.flush_id = id, .deadline_us = clock_us() + budget * 1000, .final = final};
+    add_waiter(p, (struct waiter){.flush_id = id, .deadline_us = clock_us() + budget * 1000, .final = final});
+}
+
+void fl_pipe_flush_local(struct fl_pipe *p, uint32_t budget_ms, fl_pipe_flushed_fn done, void *arg)
+{
+    add_waiter(p, (struct waiter){.deadline_us = clock_us() + (uint64_t)budget_ms * 1000, .local = done,
+                                  .local_arg = arg});
+}
+
+static void add_waiter(struct fl_pipe *p, struct waiter w)
+{
     if (p->nwaiting == FL_PIPE_WAITERS) {
         /* the supervisor asked faster than we can flush: answer the oldest waiter now */
-        emit_flushed(p, p->waiting[0].flush_id, false, 0, 0, 0, 0);
+        answer_waiter(p, &p->waiting[0], false, 0, 0, 0, 0);
         w.final |= p->waiting[0].final;
         memmove(&p->waiting[0], &p->waiting[1], (FL_PIPE_WAITERS - 1) * sizeof w);
         p->nwaiting--;
@@ -829,6 +903,16 @@ static void on_flush_frame(struct fl_pipe *p, const struct ft_flush *m)
     p->waiting[p->nwaiting++] = w;
     if (!p->flushing)
         start_flush(p);
+}
+
+/* Idle mode ships nothing: acknowledge data frames in batches of 64. */
+static void emit_idle_ack(struct fl_pipe *p)
+{
+    if (++p->unacked_idle < 64)
+        return;
+    p->unacked_idle = 0;
+    emit_ack_upto(p, p->max_seq);
+    p->last_acked = p->st.acked = p->max_seq;
 }
 
 void fl_pipe_frame(struct fl_pipe *p, const struct frame *f)
@@ -845,10 +929,23 @@ void fl_pipe_frame(struct fl_pipe *p, const struct frame *f)
             on_logs(p, &f->u.logs, f->seq);
         else
             on_invocation(p, &f->u.invocation, f->seq);
-        if (p->idle && ++p->unacked_idle >= 64) {
-            p->unacked_idle = 0;
-            emit_ack_upto(p, p->max_seq);
-            p->last_acked = p->st.acked = p->max_seq;
+        if (p->idle)
+            emit_idle_ack(p);
+        break;
+    case FT_TRACES:
+    case FT_TRACE_STATS:
+        if (f->seq > p->max_seq)
+            p->max_seq = f->seq;
+        fl_logs_note_seq(p->logs, f->seq); /* no log record: the logs watermark may pass it */
+        if (p->idle) {
+            emit_idle_ack(p);
+            break;
+        }
+        if (fl_traces_add(p->traces, f) != 0) {
+            /* not held, so acked with the next watermark: counted as dropped */
+            p->st.traces_dropped++;
+            log_warn("traces: a %s frame could not be kept (out of memory): dropped",
+                     frame_type_name(f->type));
         }
         break;
     case FT_CONTEXT:
@@ -893,7 +990,8 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
     p->agg = met_new(0);
     p->enh = p->agg ? enh_new(p->agg) : NULL;
     p->logs = fl_logs_new(NULL, NULL);
-    if (!p->agg || !p->enh || !p->logs) {
+    p->traces = fl_traces_new();
+    if (!p->agg || !p->enh || !p->logs || !p->traces) {
         fl_pipe_free(p);
         return NULL;
     }
@@ -921,6 +1019,7 @@ void fl_pipe_free(struct fl_pipe *p)
         free(lp);
     }
     fl_logs_free(p->logs);
+    fl_traces_free(p->traces);
     enh_free(p->enh);
     met_free(p->agg);
     free(p);
@@ -937,5 +1036,21 @@ void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)
     fl_logs_get_stats(p->logs, &ls);
     *out = p->st;
     out->logs_dropped += ls.dropped; /* ours (after a 403) + the batcher's */
+    struct fl_traces_stats ts;
+    fl_traces_get_stats(p->traces, &ts);
+    out->trace_frames = ts.frames;
+    out->trace_spans = ts.spans;
+    out->trace_stats_frames = ts.stats_frames;
+    out->trace_delivered = ts.delivered;
+    out->trace_given_up = ts.given_up;
+    out->trace_held_bytes = ts.held_bytes;
     out->flushing = p->flushing;
+}
+
+void fl_pipe_invocation(const struct fl_pipe *p, struct fl_pipe_invocation *out)
+{
+    out->request_id = p->request_id;
+    out->cold_start = p->cold_start;
+    out->fn_name = p->fn_name;
+    out->arn = p->arn;
 }

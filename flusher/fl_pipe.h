@@ -20,6 +20,9 @@
  *    sends no metric for it); initStart's runtime_version names the
  *    runtime when it comes before the runtime is first needed.
  *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
+ *  - FT_TRACES, FT_TRACE_STATS: held (fl_traces.h) and posted at the next
+ *    flush to the traces and stats endpoints; acked once their posts are
+ *    final, like logs.
  *  - DogStatsD datagrams: parsed into the aggregator; copies of the enhanced
  *    metrics forkcap produces itself (enh_owns) are dropped and counted.
  *  - FT_FLUSH {flush_id, budget_ms, final}: the aggregator is drained whole
@@ -35,7 +38,8 @@
  * it, and each waiting flush_id gets its own FT_FLUSHED with that result. A
  * waiting flush whose deadline passed is answered ok=false, sent=0.
  *
- * Acks: FT_ACK upto = min(logs watermark, metrics watermark). A platform
+ * Acks: FT_ACK upto = min(logs watermark, metrics watermark, oldest trace
+ * frame held - 1). A platform
  * frame folds into the aggregator at once, so its seq is held back until
  * every metric payload of the drain that took it is final (delivered,
  * rejected, or dropped and counted); a payload kept in the intake's retry
@@ -96,6 +100,10 @@ struct fl_pipe_stats {
     uint64_t logs_dropped;                         /* records dropped by the batcher */
     uint64_t platform_logs_dropped;                /* platform.logsDropped records seen */
     uint64_t acked;                                /* last FT_ACK upto */
+    uint64_t trace_frames, trace_spans, trace_stats_frames; /* FT_TRACES / FT_TRACE_STATS in */
+    uint64_t trace_delivered, trace_given_up;      /* frames whose posts were final */
+    uint64_t traces_dropped;                       /* frames not kept (out of memory) */
+    uint64_t trace_held_bytes;                     /* trace and stats bytes held now */
     bool flushing;
 };
 
@@ -107,9 +115,23 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o);
  * the intake first, it makes no callbacks once freed). */
 void fl_pipe_free(struct fl_pipe *p);
 
-/* FT_PLATFORM, FT_LOGS, FT_INVOCATION, FT_CONTEXT, FT_FLUSH; other types are ignored.
+/* FT_PLATFORM, FT_LOGS, FT_INVOCATION, FT_TRACES, FT_TRACE_STATS,
+ * FT_CONTEXT, FT_FLUSH; other types are ignored.
  * Malformed record shapes are counted and skipped. */
 void fl_pipe_frame(struct fl_pipe *p, const struct frame *f);
+
+/* The invocation FT_CONTEXT last named (strings owned by the pipe, "" when unknown). */
+struct fl_pipe_invocation {
+    const char *request_id, *fn_name, *arn;
+    bool cold_start;
+};
+void fl_pipe_invocation(const struct fl_pipe *p, struct fl_pipe_invocation *out);
+
+/* A flush the flusher asks of itself (/lambda/flush): runs like an FT_FLUSH
+ * (coalesced with them, one at a time) within budget_ms; done(ok, arg) is
+ * called once instead of an FT_FLUSHED. */
+typedef void (*fl_pipe_flushed_fn)(bool ok, void *arg);
+void fl_pipe_flush_local(struct fl_pipe *p, uint32_t budget_ms, fl_pipe_flushed_fn done, void *arg);
 
 /* One DogStatsD datagram (now = unix seconds). */
 void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len);

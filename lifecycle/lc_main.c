@@ -4,6 +4,7 @@
 #include "lifecycle.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,25 @@ static void lc_send_garbage(struct lc *lc)
     ssize_t w = write(peer_fd(lc->sup), junk, sizeof junk);
     (void)w;
 }
+
+/* Test builds only: die as soon as FT_SHUTDOWN is on its way, before
+ * Lambda's last telemetry arrives. */
+static void lc_die(struct peer *p, void *arg)
+{
+    (void)p;
+    (void)arg;
+    raise(SIGKILL);
+}
+
+static void lc_die_at_shutdown(struct lc *lc)
+{
+    if (!getenv("FORKCAP_TEST_LIFECYCLE_DIE_AT_SHUTDOWN"))
+        return;
+    log_warn("test hook: dying at SHUTDOWN");
+    if (peer_queued(lc->sup) == 0)
+        raise(SIGKILL);
+    peer_set_drained_cb(lc->sup, lc_die, lc);
+}
 #endif
 
 static void on_event(const struct lc_http_resp *r, const char *err, void *arg)
@@ -219,6 +239,9 @@ static void on_event(const struct lc_http_resp *r, const char *err, void *arg)
         json_decref(j);
         lc->st = LC_SHUTDOWN;
         lc_send(lc, &fb);
+#ifdef FORKCAP_TEST_HOOKS
+        lc_die_at_shutdown(lc);
+#endif
         return;
     }
     if (j == NULL)
@@ -366,7 +389,12 @@ int lc_main(const struct lc_args *a)
     const char *g = getenv("FORKCAP_TEST_GARBAGE_AT_INVOKE");
     lc.garbage_at = g ? atoi(g) : 0;
 #endif
-    if (a->ext_id[0]) {
+    if (a->after_shutdown) {
+        /* the platform sent SHUTDOWN already: another /next would wait for
+         * an event that never comes */
+        snprintf(lc.ext_id, sizeof lc.ext_id, "%s", a->ext_id);
+        lc.st = LC_SHUTDOWN;
+    } else if (a->ext_id[0]) {
         /* a replacement child: the platform already knows us */
         snprintf(lc.ext_id, sizeof lc.ext_id, "%s", a->ext_id);
         lc_next(&lc);

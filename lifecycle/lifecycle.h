@@ -24,6 +24,9 @@ struct lc_args {
     /* Set once an earlier child registered: resume /next, do not register. */
     char ext_id[LC_EXT_ID_MAX];
     uint64_t t_start_us;     /* child start checkpoint */
+    /* Started after SHUTDOWN (the previous child died): serve the telemetry
+     * listener for Lambda's last records, ask the platform nothing. */
+    bool after_shutdown;
 };
 
 /* Runs the child's event loop; returns the exit status for the child. */

@@ -228,6 +228,7 @@ void sup_sched_invoke(struct sup_sched *s, const char *rid, uint64_t deadline_us
     }
     if (s->telemetry)
         s->st.done_matched++; /* its runtimeDone came first */
+    snprintf(s->ended_rid, sizeof s->ended_rid, "%s", s->rid);
     end_flush(s, now_us, out);
 }
 
@@ -238,12 +239,20 @@ void sup_sched_runtime_done(struct sup_sched *s, const char *rid, uint64_t now_u
         s->st.done_ignored++;
         return;
     }
+    /* a second end of an invocation already ended (Lambda's runtimeDone
+     * after a tracer reported it) must not replace an end remembered for an
+     * invocation whose INVOKE is still on its way */
+    if (rid_eq(s->ended_rid, rid)) {
+        s->st.done_ignored++;
+        return;
+    }
     snprintf(s->done_rid, sizeof s->done_rid, "%s", rid);
     if (s->phase != SCHED_WAIT_DONE || !rid_eq(s->rid, rid)) {
         s->st.done_ignored++;
         return;
     }
     s->st.done_matched++;
+    snprintf(s->ended_rid, sizeof s->ended_rid, "%s", rid);
     end_flush(s, now_us, out);
 }
 

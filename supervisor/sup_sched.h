@@ -108,6 +108,7 @@ struct sup_sched {
     enum sched_phase phase;
     char rid[SCHED_RID_MAX];
     char done_rid[SCHED_RID_MAX]; /* last runtimeDone seen (may precede its INVOKE) */
+    char ended_rid[SCHED_RID_MAX]; /* the last invocation whose end started its flush */
     uint64_t hold_limit_us;
     enum sched_go_reason limit_reason;
     uint64_t hold_flush;

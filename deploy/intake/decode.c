@@ -337,10 +337,11 @@ static json_t *sketches_json(const uint8_t *body, size_t len, const char **err)
 
 /* ---------- traces ---------- */
 
-/* uint64 ids: a JSON integer while it fits int64, else a decimal string */
+/* uint64 ids: a JSON integer while a double holds it exactly (jq and most
+ * JSON readers use doubles), else a decimal string */
 static json_t *ju64(uint64_t v)
 {
-	if (v <= INT64_MAX)
+	if (v <= (1ull << 53))
 		return json_integer((json_int_t)v);
 	char buf[24];
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);

@@ -58,6 +58,7 @@ struct server {
 	struct rule rules[IK_MAX_RULES];
 	size_t nrules;
 	uint64_t seq, conn_serial, requests;
+	uint64_t delayed; /* requests held by a delay rule so far (answered or not) */
 	json_t *stats; /* path -> {"requests","by_status":{code:n},"injected":n} */
 	struct conn *conns;
 };
@@ -376,8 +377,9 @@ static void stats_count(struct server *s, const char *raw_path, int status, enum
 static void handle_control(struct server *s, struct request *r)
 {
 	if (strcmp(r->path, "/_intake/stats") == 0 && strcmp(r->method, "GET") == 0) {
-		json_t *j = json_pack("{s:I,s:I,s:O,s:i}", "requests", (json_int_t)s->requests, "connections",
-				      (json_int_t)s->conn_serial, "paths", s->stats, "rules", (int)s->nrules);
+		json_t *j = json_pack("{s:I,s:I,s:O,s:i,s:I}", "requests", (json_int_t)s->requests, "connections",
+				      (json_int_t)s->conn_serial, "paths", s->stats, "rules", (int)s->nrules, "delayed",
+				      (json_int_t)s->delayed);
 		set_resp_json(r, 200, j);
 		return;
 	}
@@ -802,6 +804,7 @@ static void dispatch(struct conn *c, struct request *r)
 		r->delay_ev = evtimer_new(c->srv->base, delay_cb, r);
 		struct timeval tv = { r->delay_ms / 1000, (r->delay_ms % 1000) * 1000 };
 		if (r->delay_ev && evtimer_add(r->delay_ev, &tv) == 0) {
+			c->srv->delayed++;
 			if (!c->is_h2)
 				c->pending = r;
 			return;

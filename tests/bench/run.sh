@@ -331,6 +331,13 @@ for lines in 10 100 1000 5000 20000; do
     prev_rate=$rate
 done
 
+# ----------------------------------------------------------------- traces
+# Trace ingest (spans/s with zero loss, flusher RSS) and end overhead with a
+# tracer next to without: tests/traces/bench.sh.
+say "traces: tests/traces/bench.sh"
+bash "$ROOT/tests/traces/bench.sh" "$SIM" "$FORKCAP" "$FAKE" 200 > "$R/traces.jsonl" 2>"$T/traces.err" ||
+    say "traces bench failed: $(tail -n 1 "$T/traces.err" | cut -c1-160)"
+
 # ---------------------------------------------------------------- memory
 # RSS and PSS (smaps_rollup) and VmHWM of the three processes, idle (one
 # invocation every 100 ms, nothing to ship) and under load (back-to-back
@@ -413,7 +420,7 @@ jq -n \
     --argjson cold_runs "$COLD_RUNS" --argjson case_budget "$CASE_BUDGET_S" \
     --slurpfile spawn "$R/spawn.jsonl" --slurpfile ovh "$R/overhead.jsonl" \
     --slurpfile flush "$R/flush.jsonl" --slurpfile tput "$R/throughput.jsonl" \
-    --slurpfile mem "$R/memory.jsonl" \
+    --slurpfile mem "$R/memory.jsonl" --slurpfile traces "$R/traces.jsonl" \
     --argjson cold "$(for b in "${BUILDS[@]}"; do for ca in single large; do
         jq -c --arg n "$b-$ca" '{($n): .}' "$R/cold-$b-$ca.json"; done; done | jq -s 'add // {}')" \
     --argjson size_dev "$SIZE_DEV" --argjson size_dev_unstripped "$SIZE_DEV_UNSTRIPPED" \
@@ -440,6 +447,8 @@ jq -n \
           proxy_over_direct_h1_resumed: ratio(case("proxy_h1_resumed").median_ms; case("direct_h1_resumed").median_ms),
           curl_cli_over_h2_resumed: ratio(case("curl_cli_process").median_ms; case("direct_h2_resumed").median_ms),
           curl_cli_over_h2_full: ratio(case("curl_cli_process").median_ms; case("direct_h2_full").median_ms)}},
+      traces: {end_overhead: [$traces[] | .traces_end_overhead // empty],
+               ingest: [$traces[] | .traces_ingest // empty]},
       throughput: {steps: $tput,
         best_zero_loss: ($tput | map(select(.delivered > 0 and .lost <= 0)) | max_by(.lines_per_s)),
         best_no_steady_loss: ($tput | map(select(.delivered > 0 and .lost_before_last <= 0)) | max_by(.lines_per_s)),

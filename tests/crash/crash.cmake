@@ -21,3 +21,15 @@ if(TARGET lambda-sim AND TARGET forkcap-testhooks)
                    $<TARGET_FILE:forkcap-testhooks>)
   set_tests_properties(crash_shutdown_deadline PROPERTIES LABELS "crash" TIMEOUT 60)
 endif()
+if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
+  add_test(NAME crash_final_flush_kill
+           COMMAND bash ${FORKCAP_TESTS}/crash/final_flush_kill.sh $<TARGET_FILE:lambda-sim>
+                   $<TARGET_FILE:forkcap> $<TARGET_FILE:fake-intake> ${FORKCAP_TESTS}/lib/make-ca.sh)
+  set_tests_properties(crash_final_flush_kill PROPERTIES LABELS "crash" TIMEOUT 120)
+endif()
+if(TARGET lambda-sim AND TARGET forkcap-testhooks AND TARGET fake-intake)
+  add_test(NAME crash_settle_lifecycle_kill
+           COMMAND bash ${FORKCAP_TESTS}/crash/settle_lifecycle_kill.sh $<TARGET_FILE:lambda-sim>
+                   $<TARGET_FILE:forkcap-testhooks> $<TARGET_FILE:fake-intake> ${FORKCAP_TESTS}/lib/make-ca.sh)
+  set_tests_properties(crash_settle_lifecycle_kill PROPERTIES LABELS "crash" TIMEOUT 120)
+endif()

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "fl_pipe.h"
 #include "frame.h"
+#include "trace.pb-c.h"
 
 /* ---- fake intake ---------------------------------------------------------- */
 
@@ -179,6 +180,29 @@ static void feed_report(struct fl_pipe *p, const char *rid, double dur)
     feed(p, &fb);
 }
 
+/* One FT_TRACES frame: a TracerPayload of one chunk with one span named name. */
+static void feed_traces(struct fl_pipe *p, const char *name)
+{
+    Datadog__Trace__Span sp = DATADOG__TRACE__SPAN__INIT;
+    Datadog__Trace__Span *sps[1] = {&sp};
+    Datadog__Trace__TraceChunk ch = DATADOG__TRACE__TRACE_CHUNK__INIT;
+    Datadog__Trace__TraceChunk *chs[1] = {&ch};
+    Datadog__Trace__TracerPayload tp = DATADOG__TRACE__TRACER_PAYLOAD__INIT;
+    sp.name = (char *)name;
+    sp.traceid = 42;
+    ch.spans = sps;
+    ch.n_spans = 1;
+    tp.chunks = chs;
+    tp.n_chunks = 1;
+    tp.languagename = (char *)"nodejs";
+    uint8_t buf[256];
+    size_t n = datadog__trace__tracer_payload__pack(&tp, buf);
+    struct frame_buf fb = {0};
+    assert_int_equal(frame_encode_traces(&fb, &(struct ft_traces){.pb = buf, .pb_len = n, .spans = 1,
+                                                                  .lang = "nodejs"}), 0);
+    feed(p, &fb);
+}
+
 static void feed_flush(struct fl_pipe *p, uint64_t id, bool final)
 {
     struct frame_buf fb = {0};
@@ -330,6 +354,101 @@ static void failed_logs_not_kept_are_requeued(void **state)
     assert_non_null(strstr(lp->body, "first"));
     complete(&calls[1], NULL);
     assert_int_equal(last_ack, 1);
+    fl_pipe_free(p);
+}
+
+/* Trace and stats frames go out at the next flush (an AgentPayload holding
+ * the TracerPayload as sent, with the languages header; the stats wrapped
+ * and gzip'd) and are acked only once delivered. */
+static void traces_delivered_then_acked(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    C.enhanced_metrics = false;
+    feed_traces(p, "span-a");               /* seq 1 */
+    struct frame_buf fb = {0};
+    const uint8_t stats[] = {0x81, 0xa1, 'k', 0x01}; /* {"k": 1} */
+    assert_int_equal(frame_encode_trace_stats(&fb, &(struct ft_trace_stats){.body = stats, .body_len = sizeof stats}),
+                     0);
+    feed(p, &fb);                           /* seq 2 */
+    feed_flush(p, 1, false);                /* seq 3 */
+    assert_int_equal(ncalls, 1);
+    const struct fpost *tp = find_post(&calls[0], "/api/v0.2/traces");
+    assert_non_null(tp);
+    assert_string_equal(tp->hdr, "X-Datadog-Reported-Languages: nodejs");
+    Datadog__Trace__AgentPayload *ap =
+        datadog__trace__agent_payload__unpack(NULL, tp->len, (const uint8_t *)tp->body);
+    assert_non_null(ap);
+    assert_string_equal(ap->env, "prod");
+    assert_int_equal(ap->n_tracerpayloads, 1);
+    assert_string_equal(ap->tracerpayloads[0]->chunks[0]->spans[0]->name, "span-a");
+    datadog__trace__agent_payload__free_unpacked(ap, NULL);
+    const struct fpost *st = find_post(&calls[0], "/api/v0.2/stats");
+    assert_non_null(st);
+    assert_string_equal(st->hdr, "Content-Encoding: gzip");
+    assert_true(st->len > 2 && (uint8_t)st->body[0] == 0x1f && (uint8_t)st->body[1] == 0x8b);
+    assert_int_equal(last_ack, 0);          /* nothing delivered yet */
+    complete(&calls[0], NULL);
+    assert_int_equal(last_ack, 2);
+    fl_pipe_free(p);
+}
+
+/* A trace post that failed and could not be kept goes again at the next
+ * flush; until then its frame holds the ack back. */
+static void failed_traces_requeued_hold_the_ack(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    C.enhanced_metrics = false;
+    feed_traces(p, "span-b");               /* seq 1 */
+    feed_log(p, "r", "line");               /* seq 2 */
+    feed_flush(p, 1, false);
+    assert_int_equal(ncalls, 1);
+    enum fl_outcome oc[MAXP];
+    for (size_t i = 0; i < calls[0].n; i++)
+        oc[i] = FL_OK;
+    struct fl_flush_summary s = {.posted = (unsigned)calls[0].n};
+    for (size_t i = 0; i < calls[0].n; i++) {
+        bool tr = strstr(calls[0].posts[i].url, "/api/v0.2/traces") != NULL;
+        struct fl_post_result r = {.tag = calls[0].posts[i].tag, .outcome = tr ? FL_FAILED : FL_OK,
+                                   .kept = false};
+        calls[0].each(&r, calls[0].arg);
+        free(calls[0].posts[i].body);
+    }
+    calls[0].done(&s, calls[0].arg);
+    (void)oc;
+    assert_int_equal(last_ack, 0);          /* seq 1 undelivered, so seq 2 waits too */
+    feed_flush(p, 2, false);
+    assert_int_equal(ncalls, 2);
+    const struct fpost *tp = find_post(&calls[1], "/api/v0.2/traces");
+    assert_non_null(tp);
+    complete(&calls[1], NULL);
+    assert_int_equal(last_ack, 2);
+    fl_pipe_free(p);
+}
+
+static bool local_done, local_ok;
+static void on_local(bool ok, void *arg)
+{
+    (void)arg;
+    local_done = true;
+    local_ok = ok;
+}
+
+/* /lambda/flush's flush: a callback, no FT_FLUSHED to the supervisor. */
+static void local_flush_calls_back(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_traces(p, "span-c");
+    local_done = false;
+    fl_pipe_flush_local(p, 5000, on_local, NULL);
+    assert_int_equal(ncalls, 1);
+    assert_false(local_done);
+    complete(&calls[0], NULL);
+    assert_true(local_done);
+    assert_true(local_ok);
+    assert_int_equal(nflushed, 0);
     fl_pipe_free(p);
 }
 
@@ -710,6 +829,9 @@ int main(void)
         cmocka_unit_test(dogstatsd_reaches_series),
         cmocka_unit_test(idle_acks_and_sends_nothing),
         cmocka_unit_test(empty_logs_frame_acked),
+        cmocka_unit_test(traces_delivered_then_acked),
+        cmocka_unit_test(failed_traces_requeued_hold_the_ack),
+        cmocka_unit_test(local_flush_calls_back),
         cmocka_unit_test(platform_lines_in_order),
         cmocka_unit_test(invocations_once_per_ordinal),
         cmocka_unit_test(invocation_acked_after_its_drain),

@@ -78,6 +78,28 @@ static void test_end_runtime_done_then_flushed(void **st)
     assert_int_equal(A.flush_id, 0);
 }
 
+/* A tracer reports the end of req-2 before INVOKE req-2 is relayed, and
+ * Lambda's late runtimeDone for req-1 arrives in between: req-2's end flush
+ * still starts at its INVOKE, without waiting for its own runtimeDone. */
+static void test_end_reported_before_invoke(void **st)
+{
+    (void)st;
+    setup("end", 30000, true);
+    sup_sched_invoke(&S, "req-1", T0 + 3000 * MS, T0, &A);
+    sup_sched_runtime_done(&S, "req-1", T0 + 5 * MS, &A); /* the tracer's end of req-1 */
+    sup_sched_flushed(&S, A.flush_id, true, T0 + 7 * MS, &A);
+    assert_true(A.go);
+    sup_sched_runtime_done(&S, "req-2", T0 + 10 * MS, &A); /* tracer, before INVOKE req-2 */
+    assert_false(A.go);
+    assert_int_equal(A.flush_id, 0);
+    sup_sched_runtime_done(&S, "req-1", T0 + 30 * MS, &A); /* Lambda's, late */
+    assert_int_equal(A.flush_id, 0);
+    sup_sched_invoke(&S, "req-2", T0 + 3000 * MS, T0 + 31 * MS, &A);
+    assert_false(A.go);
+    assert_int_not_equal(A.flush_id, 0);
+    assert_int_equal(S.phase, SCHED_WAIT_FLUSH);
+}
+
 /* A failed flush still releases the go-ahead, and is counted as failed. */
 static void test_end_flush_failed_releases(void **st)
 {
@@ -484,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_idle),
         cmocka_unit_test(test_invoke_while_held),
+        cmocka_unit_test(test_end_reported_before_invoke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

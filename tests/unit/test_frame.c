@@ -125,6 +125,10 @@ static const struct rt_case cases[] = {
     CASE(PRESSURE, pressure, .full = true),
     CASE(PRESSURE, pressure, .full = false),
     CASE(INVOCATION, invocation, .n = 70, .request_id = "6d68ca91-49c9", .time_ms = 1700000000123),
+    CASE(TRACES, traces, .pb = (const uint8_t *)"\x0a\x00\x32\x02\x08\x01", .pb_len = 6, .spans = 3,
+         .lambda_rid = "6d68ca91-49c9", .lang = "nodejs"),
+    CASE(TRACES, traces, .pb = (const uint8_t *)"", .pb_len = 0, .spans = 0),
+    CASE(TRACE_STATS, trace_stats, .body = (const uint8_t *)"\x81\xa1k\x00", .body_len = 4),
     CASE(LOGS, logs, .records = NULL, .n_records = 0),
     CASE(GO, go, 0),
     CASE(CONTEXT, context, .fn_name = "fn", .fn_version = "$LATEST", .account_id = "1",
@@ -219,6 +223,9 @@ static void test_every_type_covered(void **st)
     assert_int_equal(FT_GO, 16);
     assert_int_equal(FT_CONTEXT, 32);
     assert_int_equal(FT_FLUSHED, 50);
+    assert_int_equal(FT_TRACES, 51);
+    assert_int_equal(FT_TRACE_STATS, 52);
+    assert_int_equal(frame_type_dirs(FT_TRACES), FRAME_DIR_F2S | FRAME_DIR_S2F);
     assert_int_equal(frame_type_dirs(FT_PLATFORM), FRAME_DIR_L2S | FRAME_DIR_S2F);
     assert_int_equal(frame_type_dirs(FT_GO), FRAME_DIR_S2L);
     assert_int_equal(frame_type_dirs(999), 0);
