@@ -435,7 +435,7 @@ void sup_on_flusher(void *owner, unsigned idx, const struct frame *f)
         log_debug("flush %llu done: %s, %llu sent, %llu failed, %llu dropped, %llu ms",
                   (unsigned long long)m->flush_id, m->ok ? "ok" : "not ok", (unsigned long long)m->sent,
                   (unsigned long long)m->failed, (unsigned long long)m->dropped, (unsigned long long)m->ms);
-        sup_spool_flushed(&s->spool, m->ms);
+        sup_spool_flushed(&s->spool, m->ms, m->sent, m->failed);
         struct sched_act a;
         sup_sched_flushed(&s->sched, m->flush_id, m->ok, now_us(s), &a);
         sched_apply(s, &a, SCHED_WAIT_FLUSH);

@@ -36,6 +36,8 @@ void sup_spool_set_adaptive(struct sup_spool *s, bool on)
  * the later of the last ack and the moment frames became outstanding. */
 static bool stalled(const struct sup_spool *s)
 {
+    if (s->intake_failing)
+        return true;
     if (s->unacked == 0 || s->t_outstanding_us == 0)
         return false;
     uint64_t since = s->t_last_ack_us > s->t_outstanding_us ? s->t_last_ack_us : s->t_outstanding_us;
@@ -55,8 +57,13 @@ void sup_spool_clock(struct sup_spool *s, uint64_t now_us)
     }
 }
 
-void sup_spool_flushed(struct sup_spool *s, uint64_t ms)
+void sup_spool_flushed(struct sup_spool *s, uint64_t ms, uint64_t sent, uint64_t failed)
 {
+    /* a flush that sent nothing and failed: the intake is not taking data */
+    if (sent > 0)
+        s->intake_failing = false;
+    else if (failed > 0)
+        s->intake_failing = true;
     /* the acks of a flush precede its FT_FLUSHED: what it delivered */
     size_t bytes = s->acked_bytes;
     s->acked_bytes = 0;

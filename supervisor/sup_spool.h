@@ -20,8 +20,9 @@
  *    Between the high mark and max_bytes is room for the batches the
  *    lifecycle had already accepted when it was told.
  *  - Only while the intake takes data: pressure does not turn on, and
- *    lifts, when frames have been outstanding and nothing was acknowledged
- *    for SUP_SPOOL_STALL_US (an intake down or refusing). Telling Lambda 503 then would only hold
+ *    lifts, when the last flush sent nothing and failed (FT_FLUSHED), or
+ *    frames have been outstanding and nothing was acknowledged for
+ *    SUP_SPOOL_STALL_US (an intake down, refusing or hanging). Telling Lambda 503 then would only hold
  *    back the platform records the scheduler waits for; the spool's bound
  *    applies instead.
  *  - Past max_bytes (only if that room was not enough) the oldest frames
@@ -61,6 +62,7 @@ struct sup_spool {
     uint64_t now_us;       /* the last sup_spool_clock() */
     uint64_t t_last_ack_us; /* the last clock that saw bytes acknowledged; 0 never */
     uint64_t t_outstanding_us; /* the clock that first saw frames outstanding; 0 none */
+    bool intake_failing;   /* the last flush sent nothing and failed */
     uint64_t acked_total, acked_seen;
     uint64_t frames;       /* held now */
     uint64_t dropped;      /* frames dropped because the spool was full */
@@ -85,7 +87,7 @@ int sup_spool_pressure(struct sup_spool *s);
 /* Adaptive marks (see the top): at each FT_FLUSHED, with its ms, the high
  * mark moves to rate x SUP_SPOOL_DRAIN_MS within [min, max], low to high / 2. */
 void sup_spool_set_adaptive(struct sup_spool *s, bool on);
-void sup_spool_flushed(struct sup_spool *s, uint64_t ms);
+void sup_spool_flushed(struct sup_spool *s, uint64_t ms, uint64_t sent, uint64_t failed);
 /* The time, before sup_spool_pressure(): stall detection (see the top). */
 void sup_spool_clock(struct sup_spool *s, uint64_t now_us);
 /* The link went away: every held frame is to be sent again on the next. */

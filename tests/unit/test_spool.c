@@ -244,6 +244,20 @@ static void test_water_marks(void **st)
     sup_spool_clock(&s, t += SUP_SPOOL_STALL_US);
     assert_int_equal(sup_spool_pressure(&s), -1); /* stalled: lifted */
     assert_int_equal(s.dropped, 0);
+    /* acks again, pressure again; then a flush that sent nothing and failed */
+    sup_spool_ack(&s, 6);
+    for (int i = 9; s.bytes < s.high; i++) { /* at the high mark again */
+        platform_frame(&fb, i, 1000);
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        frame_buf_free(&fb);
+    }
+    sup_spool_clock(&s, t += 1000);
+    assert_int_equal(sup_spool_pressure(&s), 1);
+    sup_spool_flushed(&s, 10, 0, 3);
+    assert_int_equal(sup_spool_pressure(&s), -1); /* the intake fails: lifted */
+    assert_int_equal(sup_spool_pressure(&s), 0);
+    sup_spool_flushed(&s, 10, 2, 0);
+    assert_int_equal(sup_spool_pressure(&s), 1); /* it delivers again */
     sup_spool_clear(&s);
     peer_free(a.tx);
     peer_free(a.rx);
@@ -273,7 +287,7 @@ static void test_adaptive_marks(void **st)
     assert_int_equal(s.unacked, total);
     /* a flush that delivered everything in 100 ms */
     sup_spool_ack(&s, 20);
-    sup_spool_flushed(&s, 100);
+    sup_spool_flushed(&s, 100, 1, 0);
     double want = (double)total * 1000.0 / 100.0;
     assert_true(s.rate_bps > want * 0.99 && s.rate_bps < want * 1.01);
     size_t high = (size_t)(want * SUP_SPOOL_DRAIN_MS / 1000.0);
@@ -285,7 +299,7 @@ static void test_adaptive_marks(void **st)
     assert_true(s.high + 1 >= high && s.high <= high + 1);
     assert_int_equal(s.low, s.high / 2);
     /* a flush that delivered (almost) nothing teaches nothing */
-    sup_spool_flushed(&s, 5000);
+    sup_spool_flushed(&s, 5000, 1, 0);
     assert_true(s.rate_bps > want * 0.99);
     /* a slower one moves the smoothed rate halfway */
     for (int i = 21; i <= 40; i++) {
@@ -297,7 +311,7 @@ static void test_adaptive_marks(void **st)
     sup_spool_pump(&s, a.tx);
     assert_int_equal(s.unacked, total);
     sup_spool_ack(&s, 40);
-    sup_spool_flushed(&s, 300);
+    sup_spool_flushed(&s, 300, 1, 0);
     double slow = (double)total * 1000.0 / 300.0;
     assert_true(s.rate_bps > (want + slow) / 2 * 0.99 && s.rate_bps < (want + slow) / 2 * 1.01);
     sup_spool_clear(&s);
