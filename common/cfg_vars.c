@@ -35,6 +35,8 @@ const struct cfg_var cfg_vars[] = {
     {"DD_APM_RECEIVER_PORT", "trace receiver port (default 8126; bound, traces not shipped yet)"},
     {"FORKCAP_TELEMETRY_PORT", "Telemetry API listener port (default 8999)"},
     {"FORKCAP_LAMBDA_PORT", "/lambda/* endpoints port (default 8124)"},
+    {"FORKCAP_METRIC_CONTEXTS", "custom metric contexts held at once (default 1024, 16..100000; "
+                                "enhanced metrics have their own)"},
     {"FORKCAP_STATS_FILE", "write the supervisor's state, checkpoints and bound ports here as JSON"},
     {"AWS_LAMBDA_RUNTIME_API", "set by Lambda: the Runtime API host:port (required, except for check)"},
     {"AWS_LAMBDA_FUNCTION_NAME", "set by Lambda: function name"},

@@ -155,6 +155,7 @@ static void set_url(struct cfg *c, const char *name, const char *v, char *dst, b
     const char *why = proxy ? url_proxy(v, tmp, sizeof tmp) : url_intake_base(v, add_scheme, tmp, sizeof tmp);
     if (why == NULL) {
         memcpy(dst, tmp, strlen(tmp) + 1);
+        explicit_bzero(tmp, sizeof tmp); /* a proxy URL may hold a password */
         return;
     }
     /* a proxy URL may hold credentials: never echo it; an intake URL is
@@ -179,6 +180,27 @@ static void proxy_secrets(const char *u)
     char *colon = strchr(cred, ':');
     if (colon)
         log_add_secret(colon + 1);
+    explicit_bzero(cred, sizeof cred);
+}
+
+/* The variables whose values are secrets (or may hold one). */
+static const char *const secret_vars[] = {"DD_API_KEY", "DD_PROXY_HTTPS", "HTTPS_PROXY", "https_proxy",
+                                          "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                                          "all_proxy", NULL};
+
+void cfg_forget_secrets(struct cfg *c, char **env)
+{
+    explicit_bzero(c->api_key, sizeof c->api_key);
+    explicit_bzero(c->proxy_https, sizeof c->proxy_https);
+    for (char **e = env; e && *e; e++) {
+        char *eq = strchr(*e, '=');
+        if (eq == NULL)
+            continue;
+        for (const char *const *n = secret_vars; *n; n++)
+            if ((size_t)(eq - *e) == strlen(*n) && memcmp(*e, *n, strlen(*n)) == 0)
+                explicit_bzero(eq + 1, strlen(eq + 1));
+    }
+    log_clear_secrets(); /* the masking table holds copies; wiped as it is freed */
 }
 
 const char *cfg_flush_name(enum cfg_flush_kind k)
@@ -270,6 +292,7 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
     /* defaults */
     snprintf(c->site, sizeof c->site, "datadoghq.com");
     c->flush_timeout_s = 30;
+    c->metric_contexts = 1024;
     c->http_protocol = CFG_HTTP_AUTO;
     c->compression_level = 3;
     c->log_level = LOG_INFO;
@@ -420,6 +443,14 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
         else if (ts.skipped)
             warn(c, "DD_TAGS: %u item(s) not of the form key:value (or past %u items) ignored",
                  ts.skipped, TAGS_ITEMS_MAX);
+    }
+    v = get1(get, arg, "FORKCAP_METRIC_CONTEXTS");
+    if (v) {
+        uint64_t n;
+        if (parse_u64(v, 16, 100000, &n))
+            c->metric_contexts = (uint32_t)n;
+        else
+            warn(c, "FORKCAP_METRIC_CONTEXTS: not a number in 16..100000, using 1024");
     }
 
     opt_port(c, get, arg, "DD_DOGSTATSD_PORT", &c->port_dogstatsd);

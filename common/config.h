@@ -55,6 +55,9 @@ struct cfg {
     char service[CFG_STR_MAX];      /* DD_SERVICE */
     char version[CFG_STR_MAX];      /* DD_VERSION */
     char tags[CFG_LIST_MAX];        /* DD_TAGS, canonical "k:v,k:v" (common/tags.h) */
+    uint32_t metric_contexts;       /* FORKCAP_METRIC_CONTEXTS: custom (DogStatsD) metric
+                                       contexts held at once, default 1024, 16..100000;
+                                       enhanced metrics have their own */
     /* ports; 0 = any free port (tests) */
     uint16_t port_dogstatsd;        /* DD_DOGSTATSD_PORT, 8125/udp */
     uint16_t port_apm;              /* DD_APM_RECEIVER_PORT, 8126 */
@@ -83,6 +86,13 @@ const char *cfg_getenv_process(const char *name, void *arg);
  * warnings), or -1 when forkcap cannot run at all (no usable
  * AWS_LAMBDA_RUNTIME_API), with c->error set. Nothing is printed. */
 int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg);
+
+/* Least privilege, for a process that has no use for them (the lifecycle
+ * child, right after the fork): overwrite the API key and the proxy URL in
+ * c, the values of those variables in env (the process environment, so
+ * neither its memory nor /proc/<pid>/environ shows them) and the log
+ * masking table's copies (log_clear_secrets). */
+void cfg_forget_secrets(struct cfg *c, char **env);
 
 /* Parse a DD_SERVERLESS_FLUSH_STRATEGY value; false when invalid. */
 bool cfg_parse_flush(const char *s, struct cfg_flush *out);

@@ -67,8 +67,10 @@ bool log_add_secret(const char *secret)
 
 void log_clear_secrets(void)
 {
-    for (size_t i = 0; i < nsecrets; i++)
+    for (size_t i = 0; i < nsecrets; i++) {
+        explicit_bzero(secrets[i], strlen(secrets[i])); /* free() leaves the bytes behind */
         free(secrets[i]);
+    }
     nsecrets = 0;
 }
 
@@ -131,4 +133,29 @@ void log_msg(enum log_level l, const char *fmt, ...)
     /* One write(2) per line so concurrent processes do not interleave. */
     ssize_t w = write(STDERR_FILENO, line, (size_t)len);
     (void)w;
+}
+
+bool log_limit_pass(struct log_limit *l, uint64_t now_us, unsigned *held)
+{
+    if (l->printed && now_us < l->next_us) {
+        if (l->held < UINT32_MAX)
+            l->held++;
+        return false;
+    }
+    if (held)
+        *held = l->held;
+    l->held = 0;
+    l->printed++;
+    l->gap_us = l->gap_us == 0 ? LOG_LIMIT_FIRST_US
+                : l->gap_us * 2 > LOG_LIMIT_MAX_US ? LOG_LIMIT_MAX_US : l->gap_us * 2;
+    l->next_us = now_us + l->gap_us;
+    return true;
+}
+
+void log_limit_reset(struct log_limit *l)
+{
+    l->next_us = 0;
+    l->gap_us = 0;
+    l->held = 0;
+    l->printed = 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level { LOG_TRACE = 0, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 
@@ -24,6 +25,8 @@ void log_set_component(const char *name);
  * Strings shorter than 4 bytes are ignored (they would mask ordinary text).
  * Returns false when the table is full. */
 bool log_add_secret(const char *secret);
+/* Forget them all, overwriting the copies (a process that must not hold
+ * them, see cfg_forget_secrets). */
 void log_clear_secrets(void);
 
 /* The one masking function: every occurrence of secret in buf (NUL-
@@ -38,6 +41,25 @@ void log_msg(enum log_level l, const char *fmt, ...) __attribute__((format(print
 /* Tests capture lines here instead of stderr (NULL restores stderr). */
 typedef void (*log_sink_fn)(const char *line, size_t len, void *arg);
 void log_set_sink(log_sink_fn fn, void *arg);
+
+/* Repeated lines about one condition (a failing intake, say): the first is
+ * printed, then at most one per gap, the gap doubling from
+ * LOG_LIMIT_FIRST_US up to LOG_LIMIT_MAX_US; log_limit_pass tells how many
+ * were held back since the last printed one (to say so in it).
+ * log_limit_reset, when the condition clears, starts over. In Lambda every
+ * line is billed (CloudWatch) and comes back as telemetry: a condition
+ * that repeats per flush must not print per flush. Zero-initialised = fresh. */
+#define LOG_LIMIT_FIRST_US 30000000ull /* 30 s */
+#define LOG_LIMIT_MAX_US 600000000ull  /* 10 min */
+struct log_limit {
+    uint64_t next_us; /* no line before this (monotonic); 0 = fresh */
+    uint64_t gap_us;
+    unsigned held;    /* lines held back since the last one printed */
+    unsigned printed;
+};
+/* true: print now (*held = lines held back before it). false: counted. */
+bool log_limit_pass(struct log_limit *l, uint64_t now_us, unsigned *held);
+void log_limit_reset(struct log_limit *l);
 
 #define log_trace(...) log_msg(LOG_TRACE, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

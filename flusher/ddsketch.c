@@ -193,7 +193,8 @@ static void summary_merge(struct ddsketch *s, double mn, double mx, double sum,
 
 int dds_insert(struct ddsketch *s, double v)
 {
-    if (isnan(v) || s->count + 1 > DDS_MAX_COUNT)
+    /* a sum that overflows (two 1e308) would ship +Inf: refused */
+    if (isnan(v) || s->count + 1 > DDS_MAX_COUNT || !isfinite(s->sum + v))
         return -1;
     if (insert_key(s, dds_key(v), 1) != 0)
         return -1;
@@ -224,7 +225,8 @@ int dds_insert_sampled(struct ddsketch *s, double v, double rate)
     if (!(rate > 0 && rate <= 1) || rate == 1)
         return dds_insert(s, v);
     double n = 1 / rate;
-    if (isnan(v) || !(n < (double)DDS_MAX_COUNT) || s->count + (uint64_t)n > DDS_MAX_COUNT)
+    if (isnan(v) || !(n < (double)DDS_MAX_COUNT) || s->count + (uint64_t)n > DDS_MAX_COUNT ||
+        !isfinite(n * v) || !isfinite(s->sum + n * v))
         return -1;
     if (insert_key(s, dds_key(v), (uint64_t)n) != 0)
         return -1;
@@ -236,7 +238,7 @@ int dds_merge(struct ddsketch *s, const struct ddsketch *o)
 {
     if (o->count == 0 && o->cnt == 0)
         return 0;
-    if (s->count + o->count > DDS_MAX_COUNT)
+    if (s->count + o->count > DDS_MAX_COUNT || !isfinite(s->sum + o->sum))
         return -1;
     /* each bin of o yields at most two bins while consuming one of s */
     size_t cap = s->len + 2 * o->len;

@@ -132,6 +132,11 @@ static bool parse_line(struct met_agg *agg, const char *p, const char *end, int6
         } else if (sec[0] == 'T') {
             if (!parse_timestamp(sec + 1, sl - 1, &s.ts))
                 return false;
+            /* |T1 (1970) or a year ahead: a clock gone wrong, not data */
+            if (s.ts < now - DSD_TS_PAST_S || s.ts > now + DSD_TS_FUTURE_S) {
+                st->bad_timestamp++;
+                return false;
+            }
             if (s.ts > now) /* no buckets in the future */
                 s.ts = now;
         }

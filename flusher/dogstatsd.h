@@ -13,6 +13,8 @@
 #define DSD_VALUES_MAX 64u     /* name:v1:v2:... values on one line */
 #define DSD_VALUE_MAX 64u      /* bytes of one numeric value */
 #define DSD_TAGS_MAX 32u       /* tags on one line, as Datadog's extension allows */
+#define DSD_TS_PAST_S 3600     /* |T older than now - 1 h is refused ... */
+#define DSD_TS_FUTURE_S 600    /* ... and so is one past now + 10 min */
 
 /* Counters, accumulated across calls. */
 struct dsd_stats {
@@ -23,6 +25,7 @@ struct dsd_stats {
     uint64_t refused;        /* values the aggregator refused (limits, full) */
     uint64_t events;         /* _e{...} lines, skipped */
     uint64_t service_checks; /* _sc| lines, skipped */
+    uint64_t bad_timestamp;  /* |T outside [now - 1 h, now + 10 min]: refused (also in invalid) */
     uint64_t owned;          /* lines the drop filter refused (see dsd_parse_owned) */
 };
 

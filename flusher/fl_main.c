@@ -240,15 +240,32 @@ int fl_main(const struct fl_args *a)
         event_free(ev_term);
     struct fl_pipe_stats ps;
     fl_pipe_get_stats(fl.pipe, &ps);
-    log_info("exiting: %llu log records (%llu dropped, %llu malformed), %llu platform frames, "
+    struct fl_intake_stats ist = {0};
+    if (fl.intake)
+        fl_intake_stats(fl.intake, &ist);
+    log_info("exiting (metrics): custom %llu samples taken, %llu refused as invalid, %llu over the context limit, "
+             "%llu set members over the limit; DogStatsD %llu datagrams too large, %llu lines malformed "
+             "(%llu of them |T outside [now - 1 h, now + 10 min]), "
+             "%llu events and %llu service checks not supported; enhanced %llu taken, %llu refused",
+             (unsigned long long)ps.custom.added, (unsigned long long)ps.custom.invalid,
+             (unsigned long long)ps.custom.dropped_contexts, (unsigned long long)ps.custom.set_overflow,
+             (unsigned long long)ps.dsd.too_large, (unsigned long long)ps.dsd.invalid,
+             (unsigned long long)ps.dsd.bad_timestamp,
+             (unsigned long long)ps.dsd.events, (unsigned long long)ps.dsd.service_checks,
+             (unsigned long long)ps.enhanced.added,
+             (unsigned long long)(ps.enhanced.invalid + ps.enhanced.dropped_contexts));
+    log_info("exiting: %llu log records (%llu dropped, %llu malformed, %llu of forkcap's own lines "
+             "over their bound), %llu platform frames, "
              "%llu datagrams (%llu enhanced-metric copies dropped), %llu flushes; posts %llu ok, "
-             "%llu failed, %llu dropped; acked to %llu",
+             "%llu failed, %llu dropped; acked to %llu; %llu posts cut off by the flush deadline",
              (unsigned long long)ps.records, (unsigned long long)ps.logs_dropped,
-             (unsigned long long)ps.records_bad, (unsigned long long)ps.frames_platform,
+             (unsigned long long)ps.records_bad, (unsigned long long)ps.own_lines_dropped,
+             (unsigned long long)ps.frames_platform,
              (unsigned long long)ps.datagrams, (unsigned long long)ps.dsd_owned_dropped,
              (unsigned long long)ps.flushes,
              (unsigned long long)ps.posts_ok, (unsigned long long)ps.posts_failed,
-             (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked);
+             (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked,
+             (unsigned long long)ist.aborted);
     struct fl_trace_recv_stats ts;
     fl_trace_recv_get_stats(fl.traces, &ts);
     if (ts.requests)

@@ -50,8 +50,11 @@ struct waiter {
 struct fl_pipe {
     struct fl_pipe_opts o;
     const struct cfg *cfg;
-    struct met_agg *agg;
+    struct met_agg *agg;     /* custom metrics (DogStatsD) */
+    struct met_agg *enh_agg; /* enhanced metrics, a budget of their own */
     struct enh_state *enh;
+    uint64_t ctx_dropped_told; /* custom samples over the context limit, last logged */
+    struct log_limit ctx_log;
     struct fl_logs *logs;
     struct fl_traces *traces;
     struct fl_endpoints ep;
@@ -68,6 +71,8 @@ struct fl_pipe {
     struct fl_tags tags;  /* the function tag set (fl_tags.h) */
     bool tags_warned;     /* its failure is logged once, not per FT_CONTEXT */
     uint64_t last_invocation_n; /* FT_INVOCATION n counted last */
+    char seen[FL_PIPE_SEEN_IDS][ID_MAX]; /* request ids of the last FT_INVOCATIONs */
+    unsigned seen_next;
 
     /* metrics watermark */
     uint64_t undrained_first; /* first platform seq folded since the last drain; 0 none */
@@ -91,9 +96,17 @@ struct fl_pipe {
     struct fl_flush_summary acc; /* the running flush's rounds so far */
     struct fl_logs_stats ls0;    /* the batcher's counters when it started */
     unsigned n_series_posts, n_sketch_posts, n_log_posts, n_trace_posts;
+    unsigned n_answered; /* posts of the running flush that got an HTTP status */
+    char fail_example[200]; /* the running flush's first failed post, in words */
+    struct log_limit fail_log; /* failed flushes: one line, then rarely (log.h) */
+    uint64_t failed_flushes;   /* in a row */
     uint64_t max_seq;    /* highest data seq received */
     uint64_t last_acked;
     uint64_t unacked_idle;
+
+    /* forkcap's own lines shipped: a token bucket (fl_pipe.h) */
+    double own_tokens;
+    uint64_t own_t_us;
 
     struct dsd_stats dsd;
     struct fl_pipe_stats st;
@@ -159,9 +172,11 @@ static void apply_context(struct fl_pipe *p)
     const char *why = NULL;
     if (fl_tags_build(&ts, &p->tags) != 0)
         why = "function tags longer than the limit: metrics and logs carry none";
-    if (met_set_common_tags(p->agg, p->tags.tags, p->tags.n) != 0) {
+    if (met_set_common_tags(p->agg, p->tags.tags, p->tags.n) != 0 ||
+        met_set_common_tags(p->enh_agg, p->tags.tags, p->tags.n) != 0) {
         why = "function tags refused by the aggregator: metrics carry none";
         met_set_common_tags(p->agg, NULL, 0);
+        met_set_common_tags(p->enh_agg, NULL, 0);
     }
     if (why && !p->tags_warned)
         log_warn("%s", why);
@@ -228,6 +243,14 @@ static void need_runtime(struct fl_pipe *p)
     char rt[FL_RUNTIME_MAX];
     enum fl_runtime_source src = fl_runtime_resolve(p->o.proc_root, p->o.os_release, rt, sizeof rt);
     set_runtime(p, rt, src);
+}
+
+static bool invocation_seen(const struct fl_pipe *p, const char *rid)
+{
+    for (unsigned i = 0; rid && i < FL_PIPE_SEEN_IDS; i++)
+        if (!strcmp(p->seen[i], rid))
+            return true;
+    return false;
 }
 
 static void on_context(struct fl_pipe *p, const struct ft_context *m)
@@ -297,6 +320,13 @@ static void on_platform(struct fl_pipe *p, const struct ft_platform *m, uint64_t
     if (!p->cfg->enhanced_metrics || p->idle)
         return;
     note_platform_folded(p, seq);
+    if (m->event == PE_START) {
+        /* anyone in the sandbox can post telemetry: a start record counts
+         * no invocation by itself, only INVOKE (FT_INVOCATION) does */
+        if (!invocation_seen(p, m->request_id))
+            p->st.starts_unannounced++;
+        return;
+    }
     enh_on_platform(p->enh, m);
 }
 
@@ -312,8 +342,13 @@ static void on_invocation(struct fl_pipe *p, const struct ft_invocation *m, uint
     p->st.frames_invocation++;
     fl_logs_note_seq(p->logs, seq);
     size_t n = strlen(m->request_id);
-    if (n > 0 && n < ID_MAX)
+    if (n > 0 && n < ID_MAX) {
         copy_str(p->request_id, sizeof p->request_id, m->request_id, n);
+        if (!invocation_seen(p, p->request_id)) {
+            snprintf(p->seen[p->seen_next], ID_MAX, "%s", p->request_id);
+            p->seen_next = (p->seen_next + 1) % FL_PIPE_SEEN_IDS;
+        }
+    }
     if (p->idle)
         return;
     need_runtime(p);
@@ -329,6 +364,47 @@ static void on_invocation(struct fl_pipe *p, const struct ft_invocation *m, uint
     note_platform_folded(p, seq);
     enh_on_invoke(p->enh, m->time_ms, m->request_id);
     p->st.invocations_counted++;
+}
+
+/* One of forkcap's own lines ("LEVEL | component | ...", log.h)? */
+static bool own_line(const char *m, size_t n)
+{
+    static const char *const lv[] = {"TRACE | ", "DEBUG | ", "INFO | ", "WARN | ", "ERROR | "};
+    static const char *const comp[] = {"supervisor | ", "lifecycle | ", "flusher | "};
+    for (size_t i = 0; i < sizeof lv / sizeof *lv; i++) {
+        size_t l = strlen(lv[i]);
+        if (n < l || memcmp(m, lv[i], l) != 0)
+            continue;
+        for (size_t j = 0; j < sizeof comp / sizeof *comp; j++) {
+            size_t c = strlen(comp[j]);
+            if (n - l >= c && memcmp(m + l, comp[j], c) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Whether an extension record may be shipped: other extensions' lines
+ * always, ours within the bucket. */
+static bool own_line_admit(struct fl_pipe *p, const char *m, size_t n)
+{
+    if (!own_line(m, n))
+        return true;
+    p->st.own_lines++;
+    uint64_t now = clock_us();
+    if (p->own_t_us == 0)
+        p->own_tokens = FL_PIPE_OWN_BURST;
+    else
+        p->own_tokens += (double)(now - p->own_t_us) * FL_PIPE_OWN_PER_MIN / 60e6;
+    if (p->own_tokens > FL_PIPE_OWN_BURST)
+        p->own_tokens = FL_PIPE_OWN_BURST;
+    p->own_t_us = now;
+    if (p->own_tokens < 1.0) {
+        p->st.own_lines_dropped++;
+        return false;
+    }
+    p->own_tokens -= 1.0;
+    return true;
 }
 
 static void on_logs(struct fl_pipe *p, const struct ft_logs *m, uint64_t seq)
@@ -351,6 +427,8 @@ static void on_logs(struct fl_pipe *p, const struct ft_logs *m, uint64_t seq)
             p->st.logs_dropped++;
             continue;
         }
+        if (rec.source == LOG_SRC_EXTENSION && !own_line_admit(p, rec.message, rec.message_len))
+            continue;
         p->st.records++;
         if (fl_logs_add(p->logs, &rec) < 0)
             p->st.records_bad++;
@@ -410,24 +488,27 @@ static void emit_ack(struct fl_pipe *p)
 }
 
 static void emit_flushed(struct fl_pipe *p, uint64_t id, bool ok, unsigned sent, unsigned failed,
-                         unsigned dropped, uint64_t ms);
+                         unsigned dropped, uint64_t ms, bool unreachable);
 
 /* A waiting flush is over: FT_FLUSHED to the supervisor, or the local callback. */
 static void answer_waiter(struct fl_pipe *p, const struct waiter *w, bool ok, unsigned sent, unsigned failed,
-                          unsigned dropped, uint64_t ms)
+                          unsigned dropped, uint64_t ms, bool unreachable)
 {
     if (w->local)
         w->local(ok, w->local_arg);
     else
-        emit_flushed(p, w->flush_id, ok, sent, failed, dropped, ms);
+        emit_flushed(p, w->flush_id, ok, sent, failed, dropped, ms, unreachable);
 }
 
+/* unreachable: the flush failed and no post got any HTTP answer (refused,
+ * TLS or connect stalled, timed out): the supervisor's circuit breaker. */
 static void emit_flushed(struct fl_pipe *p, uint64_t id, bool ok, unsigned sent, unsigned failed,
-                         unsigned dropped, uint64_t ms)
+                         unsigned dropped, uint64_t ms, bool unreachable)
 {
     struct frame_buf fb = {0};
     const struct ft_flushed m = {.flush_id = id, .ok = ok, .sent = sent, .failed = failed,
-                                 .dropped = dropped, .ms = ms};
+                                 .dropped = dropped, .ms = ms, .unreachable = unreachable,
+                                 .has_unreachable = unreachable};
     frame_encode_flushed(&fb, &m);
     p->o.emit(&fb, p->o.emit_arg);
 }
@@ -459,6 +540,16 @@ static bool outcome_final(const struct fl_post_result *r)
 static void on_post(const struct fl_post_result *r, void *arg)
 {
     struct fl_pipe *p = arg;
+    if (r->http_status != 0)
+        p->n_answered++;
+    if (r->outcome != FL_OK && p->fail_example[0] == '\0') {
+        if (r->http_status)
+            snprintf(p->fail_example, sizeof p->fail_example, "HTTP %ld%s%.160s", r->http_status,
+                     r->error[0] ? ": " : "", r->error);
+        else
+            snprintf(p->fail_example, sizeof p->fail_example, "%.180s",
+                     r->error[0] ? r->error : fl_outcome_name(r->outcome));
+    }
     switch (r->outcome) {
     case FL_OK: p->st.posts_ok++; break;
     case FL_FAILED:
@@ -521,6 +612,36 @@ static void on_post(const struct fl_post_result *r, void *arg)
 
 static void start_flush(struct fl_pipe *p);
 
+/* Failed flushes in a row are one condition: a WARN line when it starts,
+ * then rarely (log_limit), each saying what was held back; one INFO line
+ * when delivery works again. (A failing intake used to print a line per
+ * post per flush: billed in CloudWatch, and shipped back to us as logs.) */
+static void log_flush_outcome(struct fl_pipe *p, const struct fl_flush_summary *s, bool ok,
+                              bool unreachable, unsigned failed)
+{
+    if (ok) {
+        if (s->posted && p->failed_flushes) {
+            log_info("intake: delivering again after %llu failed flush%s",
+                     (unsigned long long)p->failed_flushes, p->failed_flushes == 1 ? "" : "es");
+            p->failed_flushes = 0;
+            log_limit_reset(&p->fail_log);
+        }
+        return;
+    }
+    p->failed_flushes++;
+    unsigned held = 0;
+    if (!log_limit_pass(&p->fail_log, clock_us(), &held))
+        return;
+    char more[96] = "";
+    if (held)
+        snprintf(more, sizeof more, "; %u more failed flushes since the last such line", held);
+    log_warn("intake %s: %u of %u payloads sent, %u failed (kept for a retry when they fit), "
+             "%u dropped%s (%s)%s",
+             unreachable ? "unreachable" : "failing", s->ok, s->posted, failed, s->dropped,
+             s->deadline_hit ? ", flush deadline hit" : "", p->fail_example[0] ? p->fail_example : "-",
+             more);
+}
+
 static int submit_log_round(struct fl_pipe *p);
 
 static void on_flush_done(const struct fl_flush_summary *s0, void *arg)
@@ -554,10 +675,11 @@ static void on_flush_done(const struct fl_flush_summary *s0, void *arg)
     unsigned rejected = s->rejected > split ? s->rejected - split : 0;
     unsigned failed = s->failed + s->aborted + rejected + s->forbidden;
     bool ok = s->ok + split == s->posted;
+    bool unreachable = !ok && p->n_answered == 0 && (s->failed + s->aborted) > 0;
     uint64_t ms = (clock_us() - p->t0_us) / 1000;
     emit_ack(p);
     for (unsigned i = 0; i < p->nrunning; i++)
-        answer_waiter(p, &p->running[i], ok, s->ok, failed, s->dropped, ms);
+        answer_waiter(p, &p->running[i], ok, s->ok, failed, s->dropped, ms, unreachable);
     if (ok && split == 0) {
         log_debug("flush %llu: %u series, %u sketch, %u log, %u trace payload(s) (+%u resent), ok in "
                   "%llu ms, acked to %llu",
@@ -565,16 +687,23 @@ static void on_flush_done(const struct fl_flush_summary *s0, void *arg)
                   p->n_log_posts, p->n_trace_posts,
                   s->posted - p->n_series_posts - p->n_sketch_posts - p->n_log_posts - p->n_trace_posts,
                   (unsigned long long)ms, (unsigned long long)p->last_acked);
-    } else {
+    } else if (ok || split) {
         /* what was sent, kept and dropped, exactly: payloads, then records */
-        log_msg(ok ? LOG_INFO : LOG_WARN,
-                "flush %llu: %u of %u payloads sent, %u failed, %u dropped, %u split after 413, "
-                "in %llu ms%s; log records: %llu sent, %llu dropped, %zu kept for a retry",
-                (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped, split,
-                (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "",
-                (unsigned long long)(ls.sent - p->ls0.sent),
-                (unsigned long long)(ls.dropped - p->ls0.dropped), ls.ready + ls.in_flight);
+        log_info("flush %llu: %u of %u payloads sent, %u failed, %u dropped, %u split after 413, "
+                 "in %llu ms%s; log records: %llu sent, %llu dropped, %zu kept for a retry",
+                 (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped, split,
+                 (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "",
+                 (unsigned long long)(ls.sent - p->ls0.sent),
+                 (unsigned long long)(ls.dropped - p->ls0.dropped), ls.ready + ls.in_flight);
+    } else {
+        log_debug("flush %llu: %u of %u payloads sent, %u failed (kept for a retry when possible), "
+                  "%u dropped, in %llu ms%s: %s; log records: %llu sent, %llu dropped, %zu kept for a retry",
+                  (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped,
+                  (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "", p->fail_example,
+                  (unsigned long long)(ls.sent - p->ls0.sent),
+                  (unsigned long long)(ls.dropped - p->ls0.dropped), ls.ready + ls.in_flight);
     }
+    log_flush_outcome(p, s, ok, unreachable, failed);
     p->flushing = false;
     p->nrunning = 0;
     if (p->nwaiting)
@@ -619,14 +748,35 @@ static void posts_free(struct posts *ps)
 
 static const char *const LOG_HEADERS[] = {"DD-PROTOCOL: agent-json", NULL};
 
-/* Drain the aggregator into payloads of a new generation. */
+/* Custom metrics over their context limit: one WARN line, then rarely,
+ * with the count so far (the counters are in the exit line too). */
+static void log_context_drops(struct fl_pipe *p)
+{
+    struct met_stats ms = met_get_stats(p->agg);
+    unsigned held = 0;
+    if (ms.dropped_contexts == p->ctx_dropped_told || !log_limit_pass(&p->ctx_log, clock_us(), &held))
+        return;
+    p->ctx_dropped_told = ms.dropped_contexts;
+    log_warn("custom metrics: %llu samples dropped so far: more than %u contexts (name + tags) at "
+             "once (FORKCAP_METRIC_CONTEXTS); enhanced metrics are not affected",
+             (unsigned long long)ms.dropped_contexts, p->cfg->metric_contexts);
+}
+
+/* Drain both aggregators into payloads of a new generation. */
 static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *dropped)
 {
-    struct met_batch b;
-    if (met_drain(p->agg, (int64_t)time(NULL), true, &b) != 0) {
+    struct met_batch b, be;
+    int64_t now_s = (int64_t)time(NULL);
+    if (met_drain(p->agg, now_s, true, &b) != 0) {
         log_warn("metrics: drain failed (out of memory): kept for the next flush");
         return;
     }
+    if (met_drain(p->enh_agg, now_s, true, &be) == 0 && met_batch_append(&b, &be) != 0) {
+        p->st.series_skipped += be.nseries;
+        p->st.sketches_skipped += be.nsketches;
+        met_batch_free(&be);
+    }
+    log_context_drops(p);
     if (p->ngens == FL_PIPE_GENS) { /* forget the oldest: its payloads' fate is no longer tracked */
         memmove(&p->gens[0], &p->gens[1], (FL_PIPE_GENS - 1) * sizeof p->gens[0]);
         p->ngens--;
@@ -771,7 +921,7 @@ static void start_flush(struct fl_pipe *p)
     for (unsigned i = 0; i < p->nwaiting; i++) {
         struct waiter *w = &p->waiting[i];
         if (w->deadline_us <= now + 1000) { /* too late to start: answer it now */
-            answer_waiter(p, w, false, 0, 0, 0, 0);
+            answer_waiter(p, w, false, 0, 0, 0, 0, false);
             continue;
         }
         if (w->deadline_us < deadline)
@@ -792,6 +942,8 @@ static void start_flush(struct fl_pipe *p)
     p->split_again = false;
     fl_logs_get_stats(p->logs, &p->ls0);
     p->n_series_posts = p->n_sketch_posts = p->n_log_posts = p->n_trace_posts = 0;
+    p->n_answered = 0;
+    p->fail_example[0] = '\0';
     if (!p->idle)
         need_runtime(p); /* logs take their ddtags now */
 
@@ -802,7 +954,7 @@ static void start_flush(struct fl_pipe *p)
             p->last_acked = p->st.acked = p->max_seq;
         }
         for (unsigned i = 0; i < p->nrunning; i++)
-            answer_waiter(p, &p->running[i], true, 0, 0, 0, 0);
+            answer_waiter(p, &p->running[i], true, 0, 0, 0, 0, false);
         p->nrunning = 0;
         return;
     }
@@ -846,7 +998,7 @@ static void start_flush(struct fl_pipe *p)
         for (unsigned i = 0; i < p->nrunning; i++)
             answer_waiter(p, &p->running[i], false, 0, 0,
                          dropped + p->n_series_posts + p->n_sketch_posts,
-                         (clock_us() - now) / 1000);
+                         (clock_us() - now) / 1000, false);
         p->nrunning = 0;
     }
 }
@@ -895,7 +1047,7 @@ static void add_waiter(struct fl_pipe *p, struct waiter w)
 {
     if (p->nwaiting == FL_PIPE_WAITERS) {
         /* the supervisor asked faster than we can flush: answer the oldest waiter now */
-        answer_waiter(p, &p->waiting[0], false, 0, 0, 0, 0);
+        answer_waiter(p, &p->waiting[0], false, 0, 0, 0, 0, false);
         w.final |= p->waiting[0].final;
         memmove(&p->waiting[0], &p->waiting[1], (FL_PIPE_WAITERS - 1) * sizeof w);
         p->nwaiting--;
@@ -987,11 +1139,12 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
     else
         machine_arch(p->arch, sizeof p->arch);
 
-    p->agg = met_new(0);
-    p->enh = p->agg ? enh_new(p->agg) : NULL;
+    p->agg = met_new(c->metric_contexts);
+    p->enh_agg = met_new(FL_PIPE_ENH_CONTEXTS);
+    p->enh = p->enh_agg ? enh_new(p->enh_agg) : NULL;
     p->logs = fl_logs_new(NULL, NULL);
     p->traces = fl_traces_new();
-    if (!p->agg || !p->enh || !p->logs || !p->traces) {
+    if (!p->agg || !p->enh_agg || !p->enh || !p->logs || !p->traces) {
         fl_pipe_free(p);
         return NULL;
     }
@@ -1021,6 +1174,7 @@ void fl_pipe_free(struct fl_pipe *p)
     fl_logs_free(p->logs);
     fl_traces_free(p->traces);
     enh_free(p->enh);
+    met_free(p->enh_agg);
     met_free(p->agg);
     free(p);
 }
@@ -1036,6 +1190,9 @@ void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)
     fl_logs_get_stats(p->logs, &ls);
     *out = p->st;
     out->logs_dropped += ls.dropped; /* ours (after a 403) + the batcher's */
+    out->custom = met_get_stats(p->agg);
+    out->enhanced = met_get_stats(p->enh_agg);
+    out->dsd = p->dsd;
     struct fl_traces_stats ts;
     fl_traces_get_stats(p->traces, &ts);
     out->trace_frames = ts.frames;

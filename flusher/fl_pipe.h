@@ -15,16 +15,21 @@
  *  - FT_PLATFORM: the Datadog log line of START/END/REPORT/INIT_START
  *    records (DD_LOGS_ENABLED, in frame order with the FT_LOGS records),
  *    enhanced metrics (DD_ENHANCED_METRICS; a runtimeDone or report of a
- *    request id already counted is a duplicate, ignored); a logsDropped
- *    record is a warning in the extension's own log (Datadog's extension
- *    sends no metric for it); initStart's runtime_version names the
- *    runtime when it comes before the runtime is first needed.
- *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq.
+ *    request id already counted is a duplicate, ignored; a start record of
+ *    a request id no FT_INVOCATION named, as anyone in the sandbox can post
+ *    telemetry, is counted in starts_unannounced); a logsDropped record is
+ *    a warning in the extension's own log (Datadog's extension sends no
+ *    metric for it); initStart's runtime_version names the runtime when it
+ *    comes before the runtime is first needed.
+ *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq;
+ *    forkcap's own lines among the extension records only within
+ *    FL_PIPE_OWN_BURST / FL_PIPE_OWN_PER_MIN.
  *  - FT_TRACES, FT_TRACE_STATS: held (fl_traces.h) and posted at the next
  *    flush to the traces and stats endpoints; acked once their posts are
  *    final, like logs.
- *  - DogStatsD datagrams: parsed into the aggregator; copies of the enhanced
- *    metrics forkcap produces itself (enh_owns) are dropped and counted.
+ *  - DogStatsD datagrams: parsed into the custom aggregator; copies of the
+ *    enhanced metrics forkcap produces itself (enh_owns) are dropped and
+ *    counted.
  *  - FT_FLUSH {flush_id, budget_ms, final}: the aggregator is drained whole
  *    (as Datadog's extension does at the end of an invocation), encoded as
  *    series JSON and sketch protobuf, log payloads are taken (held records
@@ -59,13 +64,24 @@
 
 #include "config.h"
 #include "frame.h"
+#include "dogstatsd.h"
 #include "intake.h"
+#include "metrics.h"
 
 #define FL_PIPE_GENS 64u          /* metric drains tracked until final */
 #define FL_PIPE_LOG_PAYLOADS 32u  /* log payloads taken per flush */
+#define FL_PIPE_SEEN_IDS 32u      /* request ids of FT_INVOCATIONs remembered (starts_unannounced) */
 #define FL_PIPE_LOG_PAYLOADS_FINAL 256u /* ... by the final flush: everything spooled
                                             (sup_spool.h bounds it) goes out */
 #define FL_PIPE_WAITERS 16u       /* FT_FLUSH frames waiting for the running flush */
+#define FL_PIPE_ENH_CONTEXTS 512u /* enhanced metrics' own aggregator: custom metrics
+                                     (cfg metric_contexts) can never starve them */
+/* forkcap's own log lines come back from the Telemetry API as "extension"
+ * records; at most this many are shipped in a burst, then OWN_PER_MIN a
+ * minute (the rest are counted in own_lines_dropped): a noisy forkcap must
+ * not feed its own pipeline. */
+#define FL_PIPE_OWN_BURST 20u
+#define FL_PIPE_OWN_PER_MIN 10u
 
 /* Sends one frame_buf the pipe built with frame_encode_*() (check fb->err);
  * the callee sends and frees it. */
@@ -99,6 +115,10 @@ struct fl_pipe_stats {
     uint64_t gens_forgotten;                       /* drains forgotten past FL_PIPE_GENS */
     uint64_t logs_dropped;                         /* records dropped by the batcher */
     uint64_t platform_logs_dropped;                /* platform.logsDropped records seen */
+    uint64_t own_lines, own_lines_dropped;         /* forkcap's own lines seen / over the bound */
+    uint64_t starts_unannounced;                   /* start records of no INVOKE seen: not counted */
+    struct met_stats custom, enhanced;             /* the two aggregators' counters */
+    struct dsd_stats dsd;                          /* DogStatsD parsing */
     uint64_t acked;                                /* last FT_ACK upto */
     uint64_t trace_frames, trace_spans, trace_stats_frames; /* FT_TRACES / FT_TRACE_STATS in */
     uint64_t trace_delivered, trace_given_up;      /* frames whose posts were final */

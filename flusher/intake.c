@@ -91,6 +91,7 @@ struct fl_intake {
     unsigned active;
     struct payload *kept_head, *kept_tail;
     struct fl_intake_stats st;
+    struct log_limit forbidden_log;
 };
 
 const char *fl_outcome_name(enum fl_outcome o)
@@ -515,17 +516,29 @@ static void finish(struct xfer *x, enum fl_outcome o)
     case FL_ABORTED: in->st.aborted++; break;
     case FL_DROPPED: break;
     }
+    unsigned held = 0;
     if (o == FL_FORBIDDEN) {
-        char host[FL_HOST_MAX] = "?";
-        fl_url_host(x->pl->url, host, sizeof host);
-        log_error("intake: %s answered 403 Forbidden: the API key was rejected (check DD_API_KEY)",
-                  host);
+        /* a wrong key stays wrong: said once, then rarely (log.h) */
+        if (log_limit_pass(&in->forbidden_log, clock_us(), &held)) {
+            char host[FL_HOST_MAX] = "?";
+            fl_url_host(x->pl->url, host, sizeof host);
+            char more[64] = "";
+            if (held)
+                snprintf(more, sizeof more, " (%u more since the last such line)", held);
+            log_error("intake: %s answered 403 Forbidden: the API key was rejected (check DD_API_KEY)%s",
+                      host, more);
+        }
     } else if (o == FL_FAILED || o == FL_ABORTED || o == FL_REJECTED) {
+        /* within a flush, its summary line (fl_pipe) speaks for every post,
+         * rate-limited; each post's own line is detail */
         char host[FL_HOST_MAX] = "?";
         fl_url_host(x->pl->url, host, sizeof host);
-        log_warn("intake: %s to %s %s after %u attempt%s: %s", x->pl->get ? "GET" : "POST", host,
-                 o == FL_ABORTED ? "cut off by the flush deadline" : "failed", x->res.attempts,
-                 x->res.attempts == 1 ? "" : "s", x->res.error[0] ? x->res.error : "-");
+        log_msg(fl ? LOG_DEBUG : LOG_WARN, "intake: %s to %s %s after %u attempt%s: %s",
+                x->pl->get ? "GET" : "POST", host,
+                o == FL_ABORTED ? "cut off by the flush deadline" : "failed", x->res.attempts,
+                x->res.attempts == 1 ? "" : "s", x->res.error[0] ? x->res.error : "-");
+    } else if (o == FL_OK) {
+        log_limit_reset(&in->forbidden_log);
     }
     xfer_unlink(in, x);
     if ((o == FL_FAILED || o == FL_ABORTED) && x->keepable) {

@@ -335,6 +335,30 @@ void met_batch_free(struct met_batch *b)
     memset(b, 0, sizeof(*b));
 }
 
+int met_batch_append(struct met_batch *dst, struct met_batch *src)
+{
+    if (src->nseries) {
+        struct met_series *v = realloc(dst->series, (dst->nseries + src->nseries) * sizeof *v);
+        if (!v)
+            return -1;
+        memcpy(v + dst->nseries, src->series, src->nseries * sizeof *v);
+        dst->series = v;
+        dst->nseries += src->nseries;
+        src->nseries = 0;
+    }
+    if (src->nsketches) {
+        struct met_sketch *v = realloc(dst->sketches, (dst->nsketches + src->nsketches) * sizeof *v);
+        if (!v)
+            return -1;
+        memcpy(v + dst->nsketches, src->sketches, src->nsketches * sizeof *v);
+        dst->sketches = v;
+        dst->nsketches += src->nsketches;
+        src->nsketches = 0;
+    }
+    met_batch_free(src);
+    return 0;
+}
+
 static bool closed(const struct met_entry *e, int64_t now, bool all)
 {
     /* e->ts >= 0, so the subtraction cannot overflow once e->ts < now */

@@ -103,6 +103,9 @@ struct met_stats met_get_stats(const struct met_agg *a);
  * nothing was removed). */
 int met_drain(struct met_agg *a, int64_t now, bool all, struct met_batch *out);
 void met_batch_free(struct met_batch *b);
+/* Move src's entries to the end of dst; src is left empty (freed). 0, or
+ * -1 (ENOMEM: whatever was not moved stays in src). */
+int met_batch_append(struct met_batch *dst, struct met_batch *src);
 
 /* True when [p, p+len) is valid UTF-8 with no control characters. */
 bool met_text_ok(const char *p, size_t len);

@@ -12,17 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "clock.h"
 #include "frame.h"
 #include "lc_req.h"
 #include "log.h"
-
-/* Jobs whose connection went away still finish (their frames are sent);
- * this bounds them together with the live ones. */
-#define LC_LS_JOBS_MAX (2u * LC_LS_CONNS_MAX)
 
 enum cstate { C_READ, C_PENDING, C_CLOSING };
 
@@ -31,9 +30,12 @@ struct job;
 struct conn {
     struct lc_listener *l;
     struct bufferevent *bev;
+    struct event *deadline; /* the whole request's, armed at its first byte */
     enum cstate st;
     struct job *job;
     struct conn *prev, *next;
+    uint64_t t_req_us;      /* first byte of the request being read; 0 = none */
+    size_t req_bytes;       /* ... bytes of it so far */
     struct lc_req req;
 };
 
@@ -57,8 +59,12 @@ struct lc_listener {
     struct conn *conns, *conns_tail;
     unsigned nconns, njobs;
     struct job *head, *tail;
-    /* logged once per child, counted always */
-    unsigned long bad_batches, bad_records, refused_conns;
+    unsigned conns_max, request_timeout_ms;
+    size_t buffered; /* req_bytes of every connection */
+    /* logged once per child (or rarely), counted always */
+    unsigned long bad_batches, bad_records;
+    struct lc_listener_stats st;
+    struct log_limit evict_log;
     bool pressure;               /* FT_PRESSURE full: new batches get 503 */
     unsigned long pressure_503;  /* batches answered 503 for it */
 };
@@ -235,6 +241,7 @@ int lc_listener_build(const char *body, size_t len, bool logs_enabled, struct lc
     struct lc_tele_limits lim;
     lc_tele_limits_default(&lim);
     lim.max_body = LC_LS_BODY_MAX;
+    lim.memory_mb = ctx ? ctx->memory_mb : 0;
     int rc = lc_telemetry_parse(body, len, &lim, on_record, &b, stats);
     if (!b.err)
         logs_close(&b);
@@ -262,11 +269,23 @@ static void conn_free(struct conn *c)
     else
         l->conns_tail = c->prev;
     l->nconns--;
+    l->buffered -= c->req_bytes;
     if (c->job)
         c->job->c = NULL; /* the job still sends its frames; nobody to answer */
     lc_req_free(&c->req);
+    if (c->deadline)
+        event_free(c->deadline);
     bufferevent_free(c->bev);
     free(c);
+}
+
+/* The request is done with (answered, or handed over as a job). */
+static void req_clear(struct conn *c)
+{
+    c->l->buffered -= c->req_bytes;
+    c->req_bytes = 0;
+    c->t_req_us = 0;
+    evtimer_del(c->deadline);
 }
 
 static const char *reason(int status)
@@ -314,6 +333,7 @@ static bool req_started(const struct conn *c)
 static void on_request(struct conn *c)
 {
     struct lc_listener *l = c->l;
+    req_clear(c); /* whole: its deadline and its bytes in the budget end here */
     if (strcmp(c->req.method, "POST") != 0) {
         respond(c, 405, !c->req.keep_alive);
         return;
@@ -339,7 +359,6 @@ static void on_request(struct conn *c)
     c->job = j;
     c->st = C_PENDING;
     bufferevent_disable(c->bev, EV_READ);
-    bufferevent_set_timeouts(c->bev, NULL, NULL);
     if (l->tail)
         l->tail->next = j;
     else
@@ -347,6 +366,32 @@ static void on_request(struct conn *c)
     l->tail = j;
     l->njobs++;
     pump(l);
+}
+
+static bool evict_slowest(struct lc_listener *l, bool started_only, const struct conn **gone);
+
+/* Count n more bytes of c's request: its deadline starts with the first;
+ * over the listener's byte budget, the slowest request goes (false: c). */
+static bool req_account(struct conn *c, size_t n)
+{
+    struct lc_listener *l = c->l;
+    if (c->t_req_us == 0 && n > 0) {
+        c->t_req_us = clock_us();
+        struct timeval tv = {(time_t)(l->request_timeout_ms / 1000u),
+                             (suseconds_t)(l->request_timeout_ms % 1000u) * 1000};
+        evtimer_add(c->deadline, &tv);
+    }
+    c->req_bytes += n;
+    l->buffered += n;
+    while (l->buffered > LC_LS_BUFFERED_MAX) {
+        l->st.over_budget++;
+        const struct conn *gone = NULL;
+        if (!evict_slowest(l, true, &gone))
+            break; /* only c reads: it is within LC_LS_BODY_MAX */
+        if (gone == c)
+            return false;
+    }
+    return true;
 }
 
 static void conn_process(struct conn *c)
@@ -359,6 +404,8 @@ static void conn_process(struct conn *c)
         size_t len = nv > 0 ? v.iov_len : 0, used = 0;
         int rc = lc_req_feed(&c->req, data, len, &used);
         evbuffer_drain(in, used);
+        if (!req_account(c, used))
+            return; /* c was evicted */
         if (rc == LC_REQ_MORE) {
             if (len > 0 && evbuffer_get_length(in) > 0)
                 continue;
@@ -371,16 +418,23 @@ static void conn_process(struct conn *c)
         }
         if (rc == LC_REQ_ERROR) {
             log_debug("telemetry listener: %d %s", c->req.status, c->req.error);
+            req_clear(c);
             respond(c, c->req.status, true);
             break;
         }
         on_request(c);
     }
-    if (c->st == C_READ) {
-        /* a request begun must finish in time; an idle keep-alive may wait */
-        struct timeval tv = {LC_LS_PARTIAL_TIMEOUT_S, 0};
-        bufferevent_set_timeouts(c->bev, req_started(c) ? &tv : NULL, NULL);
-    }
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct conn *c = arg;
+    c->l->st.timed_out++;
+    log_debug("telemetry listener: request not whole within %u ms (%zu bytes); closing",
+              c->l->request_timeout_ms, c->req_bytes);
+    conn_free(c);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -399,9 +453,56 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
-    if (what & BEV_EVENT_TIMEOUT)
-        log_debug("telemetry listener: request not finished in %d s; closing", LC_LS_PARTIAL_TIMEOUT_S);
+    (void)what;
     conn_free(arg);
+}
+
+/* Make room: the oldest idle connection (nothing of a request read; not
+ * when started_only), else the slowest request being read. Never one whose
+ * batch is with the supervisor. *gone (when not NULL) = the one closed,
+ * for comparison only. false when none can go. */
+static bool evict_slowest(struct lc_listener *l, bool started_only, const struct conn **gone)
+{
+    struct conn *idle = NULL, *slow = NULL, *young = NULL;
+    double slow_rate = 0, young_rate = 0;
+    uint64_t now = clock_us();
+    for (struct conn *c = l->conns; c; c = c->next) {
+        if (c->st != C_READ)
+            continue;
+        if (!req_started(c)) {
+            if (idle == NULL && !started_only)
+                idle = c; /* the list is oldest first */
+            continue;
+        }
+        uint64_t age = c->t_req_us && now > c->t_req_us ? now - c->t_req_us : 1;
+        double rate = (double)c->req_bytes / (double)age;
+        if (age < (uint64_t)LC_LS_EVICT_GRACE_MS * 1000u) {
+            if (young == NULL || rate < young_rate) {
+                young = c;
+                young_rate = rate;
+            }
+        } else if (slow == NULL || rate < slow_rate) {
+            slow = c;
+            slow_rate = rate;
+        }
+    }
+    struct conn *victim = idle ? idle : slow ? slow : young;
+    if (victim == NULL)
+        return false;
+    if (victim == idle)
+        l->st.evicted_idle++;
+    else
+        l->st.evicted_slow++;
+    unsigned held = 0;
+    if (victim != idle && log_limit_pass(&l->evict_log, now, &held))
+        log_warn("telemetry listener: all %u connections busy: closed the slowest request (%zu bytes "
+                 "in %.1f s); %lu closed so far",
+                 l->conns_max, victim->req_bytes,
+                 victim->t_req_us ? (double)(now - victim->t_req_us) / 1e6 : 0.0, l->st.evicted_slow);
+    if (gone)
+        *gone = victim;
+    conn_free(victim);
+    return true;
 }
 
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int slen,
@@ -411,29 +512,28 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     (void)lev;
     (void)sa;
     (void)slen;
-    if (l->nconns >= LC_LS_CONNS_MAX) {
-        /* make room by closing the oldest idle keep-alive connection */
-        struct conn *idle = l->conns;
-        while (idle && (idle->st != C_READ || req_started(idle)))
-            idle = idle->next;
-        if (idle == NULL) {
-            if (l->refused_conns++ == 0)
-                log_warn("telemetry listener: %u connections busy; refusing more (logged once)",
-                         LC_LS_CONNS_MAX);
-            evutil_closesocket(fd);
-            return;
-        }
-        conn_free(idle);
+    l->st.accepted++;
+    if (l->nconns >= l->conns_max && !evict_slowest(l, false, NULL)) {
+        if (l->st.refused++ == 0)
+            log_warn("telemetry listener: %u connections wait for the supervisor; refusing more "
+                     "(logged once)", l->conns_max);
+        evutil_closesocket(fd);
+        return;
     }
     struct conn *c = calloc(1, sizeof *c);
     struct bufferevent *bev = c ? bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
-    if (bev == NULL) {
+    struct event *dl = bev ? evtimer_new(l->base, on_deadline, c) : NULL;
+    if (dl == NULL) {
+        if (bev)
+            bufferevent_free(bev);
+        else
+            evutil_closesocket(fd);
         free(c);
-        evutil_closesocket(fd);
         return;
     }
     c->l = l;
     c->bev = bev;
+    c->deadline = dl;
     c->st = C_READ;
     lc_req_init(&c->req, LC_LS_BODY_MAX);
     c->prev = l->conns_tail;
@@ -491,6 +591,12 @@ static void job_build(struct lc_listener *l, struct job *j)
         log_warn("telemetry listener: %zu malformed record(s) skipped (logged once)", st.malformed);
     }
     l->bad_records += st.malformed;
+    size_t refused = st.ill_typed + st.out_of_range;
+    if (refused > 0 && l->st.fields_refused == 0)
+        log_warn("telemetry listener: %zu platform field(s) refused (%zu of the wrong type, %zu out of "
+                 "range), e.g. %s (logged once)",
+                 refused, st.ill_typed, st.out_of_range, st.refused_field ? st.refused_field : "?");
+    l->st.fields_refused += refused;
 }
 
 static void pump(struct lc_listener *l)
@@ -553,6 +659,14 @@ struct lc_listener *lc_listener_new(struct event_base *base, int fd, struct peer
     l->base = base;
     l->sup = sup;
     l->logs = logs_enabled;
+    l->request_timeout_ms = LC_LS_REQUEST_TIMEOUT_MS;
+    /* slots within the fd budget (Lambda: 1,024), the rest kept for the process */
+    l->conns_max = LC_LS_CONNS_MAX;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)LC_LS_CONNS_MAX + LC_LS_FD_RESERVE)
+        l->conns_max = rl.rlim_cur > (rlim_t)LC_LS_CONNS_MIN + LC_LS_FD_RESERVE
+                           ? (unsigned)(rl.rlim_cur - LC_LS_FD_RESERVE) : LC_LS_CONNS_MIN;
     /* no LEV_OPT_CLOSE_ON_FREE: the socket is the supervisor's, kept for the next child */
     l->lev = evconnlistener_new(base, on_accept, l, 0, -1, fd);
     if (l->lev == NULL) {
@@ -580,4 +694,24 @@ void lc_listener_free(struct lc_listener *l)
     }
     evconnlistener_free(l->lev);
     free(l);
+}
+
+void lc_listener_set_limits(struct lc_listener *l, unsigned conns_max, unsigned request_timeout_ms)
+{
+    if (conns_max)
+        l->conns_max = conns_max;
+    if (request_timeout_ms)
+        l->request_timeout_ms = request_timeout_ms;
+}
+
+void lc_listener_get_stats(const struct lc_listener *l, struct lc_listener_stats *out)
+{
+    *out = l->st;
+    out->conns = l->nconns;
+    out->conns_max = l->conns_max;
+}
+
+void lc_listener_set_memory_mb(struct lc_listener *l, uint32_t memory_mb)
+{
+    l->ctx.memory_mb = memory_mb;
 }

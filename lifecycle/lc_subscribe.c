@@ -65,6 +65,7 @@ struct lc_tele *lc_tele_start(struct event_base *base, struct peer *sup, const s
         free(t);
         return NULL;
     }
+    lc_listener_set_memory_mb(t->listener, a->cfg->memory_mb);
     return t;
 }
 

@@ -216,47 +216,75 @@ static const char *get_str(json_t *obj, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* A number, or a string holding one ("12.5"): Lambda's fields have been
- * seen both ways across runtimes and emulators. */
-static int get_num(json_t *obj, const char *key, double *out)
+/* Schema-typed fields. Absent: nothing happens. Present with the wrong
+ * JSON type or out of [lo, hi]: refused (left out) and counted; Lambda's
+ * schema has numbers and integers here, never strings. */
+struct fields {
+    struct lc_tele_stats *st;
+};
+
+static void refuse(struct fields *f, const char *key, bool type)
+{
+    if (type)
+        f->st->ill_typed++;
+    else
+        f->st->out_of_range++;
+    if (!f->st->refused_field)
+        f->st->refused_field = key;
+}
+
+static bool get_num(struct fields *f, json_t *obj, const char *key, double lo, double hi, double *out)
 {
     json_t *v = json_object_get(obj, key);
-    if (json_is_integer(v)) {
-        *out = (double)json_integer_value(v);
-        return 0;
+    if (v == NULL)
+        return false;
+    if (!json_is_number(v)) {
+        refuse(f, key, true);
+        return false;
     }
-    if (json_is_real(v)) {
-        *out = json_real_value(v);
-        return isfinite(*out) ? 0 : -1;
+    double d = json_number_value(v);
+    if (!isfinite(d) || d < lo || d > hi) {
+        refuse(f, key, false);
+        return false;
     }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        char *end;
-        if (*s == '\0' || is_ws(*s))
-            return -1;
-        errno = 0;
-        double d = strtod(s, &end);
-        if (errno || *end != '\0' || !isfinite(d))
-            return -1;
-        *out = d;
-        return 0;
-    }
-    return -1;
+    *out = d;
+    return true;
 }
 
-static int get_int(json_t *obj, const char *key, int64_t *out)
+/* An integer (a real with no fraction, such as 128.0, counts as one). */
+static bool get_int(struct fields *f, json_t *obj, const char *key, int64_t lo, int64_t hi, int64_t *out)
 {
-    double d;
-    if (get_num(obj, key, &d) || d < -9.2e18 || d > 9.2e18)
-        return -1;
-    *out = (int64_t)d;
-    return 0;
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return false;
+    if (json_is_real(v) && (!isfinite(json_real_value(v)) || json_real_value(v) != floor(json_real_value(v)))) {
+        refuse(f, key, true);
+        return false;
+    }
+    if (!json_is_number(v)) {
+        refuse(f, key, true);
+        return false;
+    }
+    double d = json_number_value(v);
+    if (json_is_real(v) && (d < -9.2e18 || d > 9.2e18)) { /* before the conversion */
+        refuse(f, key, false);
+        return false;
+    }
+    int64_t i = json_is_integer(v) ? (int64_t)json_integer_value(v) : (int64_t)d;
+    if (i < lo || i > hi) {
+        refuse(f, key, false);
+        return false;
+    }
+    *out = i;
+    return true;
 }
 
-static int convert_platform(json_t *rec, struct ft_platform *p)
+static int convert_platform(json_t *rec, struct ft_platform *p, const struct lc_tele_limits *lim,
+                            struct lc_tele_stats *st)
 {
     if (!json_is_object(rec))
         return -1;
+    struct fields f = {st};
     p->request_id = get_str(rec, "requestId");
     p->status = get_str(rec, "status");
     p->error_type = get_str(rec, "errorType");
@@ -264,17 +292,20 @@ static int convert_platform(json_t *rec, struct ft_platform *p)
     p->runtime_version = get_str(rec, "runtimeVersion");
     p->runtime_version_arn = get_str(rec, "runtimeVersionArn");
     p->reason = get_str(rec, "reason");
-    p->has_dropped_records = !get_int(rec, "droppedRecords", &p->dropped_records);
-    p->has_dropped_bytes = !get_int(rec, "droppedBytes", &p->dropped_bytes);
+    p->has_dropped_records = get_int(&f, rec, "droppedRecords", 0, INT64_MAX, &p->dropped_records);
+    p->has_dropped_bytes = get_int(&f, rec, "droppedBytes", 0, INT64_MAX, &p->dropped_bytes);
 
     json_t *m = json_object_get(rec, "metrics");
     if (json_is_object(m)) {
-        p->has_duration_ms = !get_num(m, "durationMs", &p->duration_ms);
-        p->has_billed_ms = !get_int(m, "billedDurationMs", &p->billed_ms);
-        p->has_memory_mb = !get_int(m, "memorySizeMB", &p->memory_mb);
-        p->has_max_memory_mb = !get_int(m, "maxMemoryUsedMB", &p->max_memory_mb);
-        p->has_init_ms = !get_num(m, "initDurationMs", &p->init_ms);
-        p->has_produced_bytes = !get_int(m, "producedBytes", &p->produced_bytes);
+        int64_t mem_max = lim->memory_mb ? (int64_t)lim->memory_mb : LC_TELE_MEMORY_MAX_MB;
+        p->has_duration_ms = get_num(&f, m, "durationMs", 0, LC_TELE_MAX_DURATION_MS, &p->duration_ms);
+        p->has_billed_ms = get_int(&f, m, "billedDurationMs", 0, (int64_t)LC_TELE_MAX_DURATION_MS, &p->billed_ms);
+        p->has_memory_mb = get_int(&f, m, "memorySizeMB", LC_TELE_MEMORY_MIN_MB, mem_max, &p->memory_mb);
+        p->has_max_memory_mb = get_int(&f, m, "maxMemoryUsedMB", 0,
+                                       p->has_memory_mb ? p->memory_mb : mem_max, &p->max_memory_mb);
+        p->has_init_ms = get_num(&f, m, "initDurationMs", 0, LC_TELE_MAX_DURATION_MS, &p->init_ms);
+        p->has_produced_bytes = get_int(&f, m, "producedBytes", 0, LC_TELE_MAX_PRODUCED_BYTES,
+                                        &p->produced_bytes);
     }
     /* These three name an invocation; without the id they mean nothing. */
     if (!p->request_id && (p->event == PE_START || p->event == PE_RUNTIME_DONE ||
@@ -321,7 +352,7 @@ static enum conv emit_record(json_t *el, const struct lc_tele_limits *lim,
         r.kind = LC_TELE_PLATFORM;
         r.u.platform.event = ev;
         r.u.platform.time_ms = t_ms;
-        if (convert_platform(rec, &r.u.platform))
+        if (convert_platform(rec, &r.u.platform, lim, st))
             return CONV_MALFORMED;
         return cb(&r, arg) ? CONV_STOP : CONV_OK;
     }

@@ -41,7 +41,18 @@ struct lc_tele_limits {
     size_t max_records;  /* records beyond this are skipped and counted   */
     size_t max_message;  /* bytes of a log message before the marker      */
     int max_depth;       /* JSON nesting; deeper records are malformed    */
+    uint32_t memory_mb;  /* the function's configured memory; 0 = unknown:
+                          * memorySizeMB / maxMemoryUsedMB above it are
+                          * refused                                      */
 };
+
+/* Platform metrics out of these ranges are refused (the field is left out
+ * and counted), as are values of the wrong JSON type: the Telemetry API
+ * schema has numbers (durations) and integers (the rest), never strings. */
+#define LC_TELE_MAX_DURATION_MS 900000.0 /* Lambda's longest timeout: 15 min */
+#define LC_TELE_MEMORY_MIN_MB 128
+#define LC_TELE_MEMORY_MAX_MB 10240
+#define LC_TELE_MAX_PRODUCED_BYTES (1ll << 40)
 
 /* Fills the defaults above. */
 void lc_tele_limits_default(struct lc_tele_limits *lim);
@@ -81,6 +92,9 @@ struct lc_tele_stats {
     size_t over_limit;   /* skipped: beyond max_records                   */
     size_t truncated;    /* messages cut to max_message                   */
     size_t sanitized;    /* records kept after invalid UTF-8 -> U+FFFD    */
+    size_t ill_typed;    /* platform fields refused: wrong JSON type      */
+    size_t out_of_range; /* platform fields refused: value out of range   */
+    const char *refused_field; /* the first refused field's name (static) */
 };
 
 enum {
@@ -114,6 +128,7 @@ bool lc_tele_is_error(const struct ft_platform *p);
 struct lc_tele_linectx {
     char request_id[128];
     double runtime_ms;
+    uint32_t memory_mb; /* the function's configured memory (lc_tele_limits) */
 };
 
 /* Completes a parsed record for FT_PLATFORM: is_error (lc_tele_is_error)

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "lifecycle.h"
+#include "log.h"
 #include "peer.h"
 #include "sup_proc.h"
 #include "sup_sched.h"
@@ -65,6 +66,10 @@ struct sup {
     uint64_t t_fl_start_us, t_fl_tls_us, t_fl_ready_us;
     int subscribe_status;
     bool init_logged;
+    bool breaker_logged;         /* the breaker state last acted on */
+    bool breaker_said;           /* ... and its opening was logged */
+    struct log_limit breaker_log; /* a flapping intake: rarely (log.h) */
+    struct log_limit bound_log;   /* go-aheads at a bound, in a row */
     /* set when the loop must end: main then kills what is left and exits */
     bool exiting;
     int exit_code;

@@ -4,13 +4,16 @@
 #include "sup.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "fl_main.h"
 #include "lifecycle.h"
 
 static int lifecycle_entry(void *owner, int link_fd, uint64_t t_start_us)
 {
-    const struct sup *s = owner;
+    struct sup *s = owner; /* this child's copy, after the fork */
+    /* it talks to Lambda only: no key, no proxy credentials in its memory */
+    cfg_forget_secrets(&s->cfg, environ);
     struct lc_args a = {.cfg = &s->cfg,
                         .sup_fd = link_fd,
                         .telemetry_fd = s->socks.fd[SUP_SOCK_TELEMETRY],

@@ -69,6 +69,21 @@ static void send_flush(struct sup *s, uint64_t id, uint32_t budget_ms, bool fina
  * and re-arm its one timer. */
 static void sched_apply(struct sup *s, const struct sched_act *a, enum sched_phase before)
 {
+    if (s->sched.tripped != s->breaker_logged) {
+        /* one line per change of state, not one per invocation; and a
+         * flapping intake does not get one per change either */
+        s->breaker_logged = s->sched.tripped;
+        unsigned held = 0;
+        if (s->sched.tripped && log_limit_pass(&s->breaker_log, now_us(s), &held)) {
+            s->breaker_said = true;
+            log_warn("intake unreachable: end flushes limited to %u ms until it answers; data kept "
+                     "(bounded), probing between invocations (opened %llu times so far)",
+                     SCHED_TRIP_BUDGET_US / 1000u, (unsigned long long)s->sched.st.trips);
+        } else if (!s->sched.tripped && s->breaker_said) {
+            s->breaker_said = false;
+            log_info("intake reachable again: flushes use the full budget");
+        }
+    }
     if (a->flush_id) {
         log_debug("flush %llu%s (budget %u ms)", (unsigned long long)a->flush_id, a->final ? " final" : "",
                   a->budget_ms);
@@ -76,11 +91,16 @@ static void sched_apply(struct sup *s, const struct sched_act *a, enum sched_pha
     }
     /* once shutting down, no invocation waits for a go-ahead any more */
     if (a->go && !sup_shutdown_active(&s->sd)) {
-        if (a->reason == SCHED_GO_DEADLINE || a->reason == SCHED_GO_TIMEOUT)
-            log_warn("%s: go-ahead at the %s bound",
+        unsigned held = 0;
+        if (a->reason == SCHED_GO_FLUSHED)
+            log_limit_reset(&s->bound_log);
+        if ((a->reason == SCHED_GO_DEADLINE || a->reason == SCHED_GO_TIMEOUT) &&
+            log_limit_pass(&s->bound_log, now_us(s), &held))
+            log_warn("%s: go-ahead at the %s bound%s",
                      before == SCHED_WAIT_DONE ? "no runtimeDone in time"
                      : before == SCHED_WAIT_FLUSH ? "end flush not done in time" : "no time to flush",
-                     sup_sched_reason_name(a->reason));
+                     sup_sched_reason_name(a->reason),
+                     held ? " (and for earlier invocations since the last such line)" : "");
         struct frame_buf fb = {0};
         frame_encode_go(&fb, &(struct ft_go){0});
         send_frame(s, SUP_LIFECYCLE, &fb);
@@ -436,8 +456,13 @@ void sup_on_flusher(void *owner, unsigned idx, const struct frame *f)
                   (unsigned long long)m->flush_id, m->ok ? "ok" : "not ok", (unsigned long long)m->sent,
                   (unsigned long long)m->failed, (unsigned long long)m->dropped, (unsigned long long)m->ms);
         sup_spool_flushed(&s->spool, m->ms, m->sent, m->failed);
+        bool unreachable = m->has_unreachable && m->unreachable;
+        enum sched_outcome res = m->ok                  ? (m->sent ? SCHED_FLUSH_OK : SCHED_FLUSH_EMPTY)
+                                 : unreachable          ? SCHED_FLUSH_UNREACHABLE
+                                 : m->sent || m->failed ? SCHED_FLUSH_FAILED
+                                                        : SCHED_FLUSH_SKIPPED;
         struct sched_act a;
-        sup_sched_flushed(&s->sched, m->flush_id, m->ok, now_us(s), &a);
+        sup_sched_flushed(&s->sched, m->flush_id, res, now_us(s), &a);
         sched_apply(s, &a, SCHED_WAIT_FLUSH);
         struct sd_act sa;
         sup_shutdown_flushed(&s->sd, m->flush_id, now_us(s), &sa);

@@ -14,7 +14,12 @@
  *
  * decide: the strategy does not flush at this end -> GO immediate; else,
  * with telemetry and no runtimeDone yet -> WAIT_DONE; else flush now ->
- * WAIT_FLUSH. A hold whose limit has already passed -> GO at once. */
+ * WAIT_FLUSH. A hold whose limit has already passed -> GO at once.
+ *
+ * Breaker (see sup_sched.h): closed --(unreachable | flush expired)--> open
+ * --(flush sent something | intake answered)--> closed. Open only shortens
+ * the WAIT_FLUSH part of a hold (waiting for runtimeDone costs the
+ * invocation nothing: the function is still running) and adds probes. */
 #include "sup_sched.h"
 
 #include <stdio.h>
@@ -107,6 +112,25 @@ static bool flight_running(const struct sup_sched *s, enum sched_flight_kind k)
     return false;
 }
 
+static void trip(struct sup_sched *s, uint64_t now_us)
+{
+    if (s->tripped)
+        return;
+    s->tripped = true;
+    s->st.trips++;
+    s->probe_gap_us = SCHED_PROBE_FIRST_US;
+    s->probe_due_us = now_us + s->probe_gap_us;
+}
+
+static void untrip(struct sup_sched *s)
+{
+    if (!s->tripped)
+        return;
+    s->tripped = false;
+    s->st.recoveries++;
+    s->probe_due_us = 0;
+}
+
 /* Start a flush of budget_ms; 0 when none can start (no flusher, no slot,
  * no time). The background period restarts from here. */
 static uint64_t flush_start(struct sup_sched *s, enum sched_flight_kind k, uint64_t budget_us,
@@ -142,6 +166,10 @@ static void end_flush(struct sup_sched *s, uint64_t now_us, struct sched_act *ou
     if (!s->flusher_up) {
         go(s, SCHED_GO_NO_FLUSHER, out);
         return;
+    }
+    if (s->tripped && s->hold_limit_us - now_us > SCHED_TRIP_BUDGET_US) {
+        s->hold_limit_us = now_us + SCHED_TRIP_BUDGET_US;
+        s->limit_reason = SCHED_GO_BREAKER;
     }
     uint64_t id = flush_start(s, SCHED_FL_END, s->hold_limit_us - now_us, now_us, out);
     if (id == 0) {
@@ -256,17 +284,22 @@ void sup_sched_runtime_done(struct sup_sched *s, const char *rid, uint64_t now_u
     end_flush(s, now_us, out);
 }
 
-void sup_sched_flushed(struct sup_sched *s, uint64_t id, bool ok, uint64_t now_us, struct sched_act *out)
+void sup_sched_flushed(struct sup_sched *s, uint64_t id, enum sched_outcome res, uint64_t now_us,
+                       struct sched_act *out)
 {
-    (void)now_us;
     act_clear(out);
+    /* a late answer still tells whether the intake can be reached */
+    if (res == SCHED_FLUSH_UNREACHABLE)
+        trip(s, now_us);
+    else if (res == SCHED_FLUSH_OK || res == SCHED_FLUSH_FAILED)
+        untrip(s);
     struct sched_flight *f = id ? flight_find(s, id) : NULL;
     if (f == NULL) {
         s->st.late++;
         return;
     }
     f->id = 0;
-    if (ok)
+    if (res == SCHED_FLUSH_OK || res == SCHED_FLUSH_EMPTY)
         s->st.ok++;
     else
         s->st.failed++;
@@ -331,8 +364,25 @@ void sup_sched_tick(struct sup_sched *s, uint64_t now_us, struct sched_act *out)
         if (s->flight[i].id && now_us >= s->flight[i].t_expire_us) {
             s->flight[i].id = 0;
             s->st.timed_out++;
+            trip(s, now_us); /* not even a failure came back in time */
         }
-    if (s->shutting || !s->enabled || !s->flusher_up || s->bg_ms == 0 || now_us < s->bg_due_us)
+    if (s->shutting || !s->enabled || !s->flusher_up)
+        return;
+    if (s->tripped && now_us >= s->probe_due_us) {
+        /* probe between invocations; one at a time, never beside another flush */
+        bool busy = false;
+        for (unsigned i = 0; i < SCHED_FLIGHTS; i++)
+            busy |= s->flight[i].id != 0;
+        uint64_t budget = s->flush_timeout_us < SCHED_PROBE_BUDGET_US ? s->flush_timeout_us
+                                                                       : SCHED_PROBE_BUDGET_US;
+        if (!busy && flush_start(s, SCHED_FL_BACKGROUND, budget, now_us, out))
+            s->st.probes++;
+        s->probe_gap_us = s->probe_gap_us * 2 > SCHED_PROBE_MAX_US ? SCHED_PROBE_MAX_US : s->probe_gap_us * 2;
+        s->probe_due_us = now_us + s->probe_gap_us;
+        if (out->flush_id)
+            return;
+    }
+    if (s->bg_ms == 0 || now_us < s->bg_due_us)
         return;
     if (flight_running(s, SCHED_FL_BACKGROUND)) {
         /* skip this cycle: the previous one is still running */
@@ -368,6 +418,8 @@ uint64_t sup_sched_next_wake(const struct sup_sched *s)
             w = s->flight[i].t_expire_us;
     if (!s->shutting && s->enabled && s->flusher_up && s->bg_ms && s->bg_due_us < w)
         w = s->bg_due_us;
+    if (!s->shutting && s->enabled && s->flusher_up && s->tripped && s->probe_due_us < w)
+        w = s->probe_due_us;
     return w;
 }
 
@@ -386,7 +438,7 @@ const char *sup_sched_reason_name(enum sched_go_reason r)
     static const char *const names[SCHED_GO_NREASONS] = {
         [SCHED_GO_IMMEDIATE] = "immediate", [SCHED_GO_FLUSHED] = "flushed",
         [SCHED_GO_DEADLINE] = "deadline",   [SCHED_GO_TIMEOUT] = "timeout",
-        [SCHED_GO_NO_FLUSHER] = "no_flusher",
+        [SCHED_GO_NO_FLUSHER] = "no_flusher", [SCHED_GO_BREAKER] = "breaker",
     };
     return (unsigned)r < SCHED_GO_NREASONS ? names[r] : "?";
 }

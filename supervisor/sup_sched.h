@@ -25,7 +25,20 @@
  *                  whenever 60 s passed without one.
  * Without a telemetry subscription no runtimeDone will come: an end flush
  * then starts at INVOKE (what is pending so far) and the go-ahead follows
- * its FT_FLUSHED. */
+ * its FT_FLUSHED.
+ *
+ * Circuit breaker: a flush that fails without any HTTP answer (refused,
+ * TLS or connect stalled, timed out: FT_FLUSHED unreachable) or that never
+ * answers opens the breaker. While open, an end flush gets at most
+ * SCHED_TRIP_BUDGET_US and the go-ahead is given by then (reason
+ * "breaker"): an unreachable intake must not cost every invocation the
+ * whole budget. The end flush is itself the probe (the intake resends what
+ * it kept first), and while the sandbox runs between invocations a
+ * background probe flush of up to SCHED_PROBE_BUDGET_US runs after 1 s,
+ * 2 s, 4 s... (at most SCHED_PROBE_MAX_US apart). The first flush that
+ * sends something, or that gets an HTTP answer at all, closes it. Data
+ * stays with the flusher's retry buffer and the spool meanwhile (bounded,
+ * drops counted). */
 #ifndef FORKCAP_SUP_SCHED_H
 #define FORKCAP_SUP_SCHED_H
 
@@ -45,6 +58,10 @@
 #define SCHED_MAX_LEFT_US 900000000u      /* Lambda's longest timeout: 15 min */
 #define SCHED_FLIGHTS 4u                  /* flushes in flight at once, at most */
 #define SCHED_RID_MAX 128u                /* request ids are uuids */
+#define SCHED_TRIP_BUDGET_US 100000u      /* breaker open: an end flush's budget */
+#define SCHED_PROBE_FIRST_US 1000000u     /* breaker open: first background probe after */
+#define SCHED_PROBE_MAX_US 60000000u      /* ... doubling up to this */
+#define SCHED_PROBE_BUDGET_US 2000000u    /* a probe's budget (or the flush timeout, if less) */
 #define SCHED_NEVER UINT64_MAX
 
 enum sched_go_reason {
@@ -53,6 +70,7 @@ enum sched_go_reason {
     SCHED_GO_DEADLINE,   /* invocation deadline minus the margin reached */
     SCHED_GO_TIMEOUT,    /* DD_FLUSH_TIMEOUT after the hold started */
     SCHED_GO_NO_FLUSHER, /* no flusher to ask, or it died during the flush */
+    SCHED_GO_BREAKER,    /* the breaker's short budget ran out (intake unreachable) */
     SCHED_GO_NREASONS
 };
 
@@ -82,6 +100,16 @@ struct sched_stats {
     uint64_t done_matched, done_ignored; /* runtimeDone used / not for a go-ahead */
     uint64_t abandoned;                  /* holds dropped (lifecycle restarted, new INVOKE) */
     uint64_t mode_switches;
+    uint64_t trips, recoveries, probes; /* circuit breaker */
+};
+
+/* What FT_FLUSHED says (a bool ok converts: false FAILED, true OK). */
+enum sched_outcome {
+    SCHED_FLUSH_FAILED = 0,      /* not all sent, but the intake answered */
+    SCHED_FLUSH_OK = 1,          /* sent something, all of it */
+    SCHED_FLUSH_UNREACHABLE = 2, /* failed without any HTTP answer */
+    SCHED_FLUSH_EMPTY = 3,       /* ok, but nothing was sent: proves nothing */
+    SCHED_FLUSH_SKIPPED = 4,     /* not ok, nothing tried (too late to start): proves nothing */
 };
 
 /* What the caller must do now: send FT_FLUSH (flush_id != 0) with budget_ms
@@ -121,6 +149,9 @@ struct sup_sched {
     /* default strategy: INVOKE times, a ring of the last SCHED_ADAPT_N */
     uint64_t inv_t[SCHED_ADAPT_N];
     uint64_t invocations;
+    /* circuit breaker */
+    bool tripped;
+    uint64_t probe_gap_us, probe_due_us;
     struct sched_stats st;
 };
 
@@ -139,8 +170,10 @@ void sup_sched_invoke(struct sup_sched *s, const char *rid, uint64_t deadline_us
 /* platform.runtimeDone (or any sooner sign that the runtime finished) for
  * rid; ignored for the go-ahead unless rid is the invocation being held. */
 void sup_sched_runtime_done(struct sup_sched *s, const char *rid, uint64_t now_us, struct sched_act *out);
-/* FT_FLUSHED. Unknown or timed-out ids are counted and ignored. */
-void sup_sched_flushed(struct sup_sched *s, uint64_t id, bool ok, uint64_t now_us, struct sched_act *out);
+/* FT_FLUSHED. Unknown or timed-out ids are counted and ignored (their
+ * outcome still opens or closes the breaker). */
+void sup_sched_flushed(struct sup_sched *s, uint64_t id, enum sched_outcome res, uint64_t now_us,
+                       struct sched_act *out);
 /* The lifecycle child was lost: its replacement calls /next by itself, so a
  * held go-ahead is dropped (not given). */
 void sup_sched_lifecycle_lost(struct sup_sched *s);

@@ -39,7 +39,8 @@ static json_t *sched_json(const struct sup_sched *sc)
     json_t *go = json_object();
     for (int r = 0; r < SCHED_GO_NREASONS; r++)
         json_object_set_new(go, sup_sched_reason_name((enum sched_go_reason)r), json_integer((json_int_t)st->go[r]));
-    return json_pack("{s:s,s:I,s:s,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o,s:{s:I,s:I},s:I,s:I}",
+    return json_pack("{s:s,s:I,s:s,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o,s:{s:I,s:I},s:I,s:I,"
+                     "s:{s:b,s:I,s:I,s:I}}",
                      "strategy", cfg_flush_name(sc->strategy.kind), "interval_ms",
                      (json_int_t)sc->strategy.interval_ms, "mode", sup_sched_mode_name(sc->mode), "telemetry",
                      (int)sc->telemetry, "flushes", "started", (json_int_t)st->started, "ok", (json_int_t)st->ok,
@@ -47,7 +48,9 @@ static json_t *sched_json(const struct sup_sched *sc)
                      (json_int_t)st->late, "background", (json_int_t)st->bg_started, "skipped",
                      (json_int_t)st->bg_skipped, "go", go, "runtime_done", "matched",
                      (json_int_t)st->done_matched, "ignored", (json_int_t)st->done_ignored, "abandoned",
-                     (json_int_t)st->abandoned, "mode_switches", (json_int_t)st->mode_switches);
+                     (json_int_t)st->abandoned, "mode_switches", (json_int_t)st->mode_switches,
+                     "breaker", "open", (int)sc->tripped, "trips", (json_int_t)st->trips, "recoveries",
+                     (json_int_t)st->recoveries, "probes", (json_int_t)st->probes);
 }
 
 static json_t *stats_json(const struct sup *s)

@@ -306,8 +306,9 @@ for lines in 10 100 1000 5000 20000; do
     # the flusher's exit summary line
     spool=$(jq -c '.spool // null' "$d/stats.json" 2>/dev/null || echo null)
     flsum=$(grep -o 'flusher | exiting: .*' "$d/ext.log" 2>/dev/null | tail -n 1 | cut -c1-400 || true)
-    cut_posts=$(grep -c 'cut off by the flush deadline' "$d/ext.log" 2>/dev/null || true)
-    lastflush=$(grep -o 'flusher | flush [0-9]*: .*deadline hit.*' "$d/ext.log" 2>/dev/null | tail -n 1 | cut -c1-300 || true)
+    cut_posts=$(grep -o 'flusher | exiting: .*' "$d/ext.log" 2>/dev/null | tail -n 1 |
+        grep -oE '[0-9]+ posts cut off by the flush deadline' | grep -oE '^[0-9]+' || true)
+    lastflush=$(grep -oE 'flusher \| intake (unreachable|failing): .*deadline hit.*' "$d/ext.log" 2>/dev/null | tail -n 1 | cut -c1-300 || true)
     jq -c -n --argjson lines "$lines" --argjson inv "$inv" --argjson sent "$sent" --argjson got "$got" \
         --argjson wire "$wire" --argjson simdrop "$simdrop" --argjson rc $rc --argjson lb $LOG_BYTES \
         --argjson got_last "$got_last" --argjson spool "${spool:-null}" --arg flsum "$flsum" \

@@ -29,7 +29,8 @@ if(FORKCAP_FUZZ)
   add_executable(fuzz_lc_build ${LCTELE_DIR}/fuzz_lc_build.c ${LCTELE_SRC}/lc_listener.c
                  ${LCTELE_SRC}/lc_req.c ${LCTELE_SRC}/telemetry.c ${PROJECT_SOURCE_DIR}/common/frame.c
                  ${PROJECT_SOURCE_DIR}/common/mpwalk.c ${PROJECT_SOURCE_DIR}/common/utf8.c
-                 ${PROJECT_SOURCE_DIR}/common/peer.c ${PROJECT_SOURCE_DIR}/common/log.c)
+                 ${PROJECT_SOURCE_DIR}/common/peer.c ${PROJECT_SOURCE_DIR}/common/log.c
+                 ${PROJECT_SOURCE_DIR}/common/clock.c)
   target_include_directories(fuzz_lc_build PRIVATE ${LCTELE_SRC} ${PROJECT_SOURCE_DIR}/common)
   target_compile_options(fuzz_lc_build PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(fuzz_lc_build PRIVATE -fsanitize=fuzzer,address,undefined)
@@ -37,4 +38,11 @@ if(FORKCAP_FUZZ)
   add_test(NAME fuzz_lc_build COMMAND fuzz_lc_build -max_total_time=5 -max_len=65536 -rss_limit_mb=2048
                                       -seed_inputs=${LCTELE_DIR}/seeds/batch.json)
   set_tests_properties(fuzz_lc_build PROPERTIES LABELS "fuzz" TIMEOUT 60)
+endif()
+# the listener under slow connections (8, 32, 1,000) and a trickling request
+if(TARGET fc_lifecycle AND TARGET fc_common)
+  add_executable(test_lc_starve ${LCTELE_DIR}/test_lc_starve.c)
+  target_link_libraries(test_lc_starve PRIVATE fc_lifecycle fc_common PkgConfig::CMOCKA)
+  add_test(NAME lctele_starve COMMAND test_lc_starve)
+  set_tests_properties(lctele_starve PROPERTIES LABELS "unit" TIMEOUT 120)
 endif()

@@ -3,6 +3,7 @@
  * datagrams, events and service checks, malformed lines, bounds. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -74,13 +75,17 @@ static void test_rates_tags_timestamps(void **state)
     assert_int_equal(feed(a, &st, "c:1|c|@0.5\nc:1|c|@0.25\nd:10|d|@0.25\n"
                                   "t:1|c|#b:2,a:1,,a:1\n"
                                   "ts:4|g|T1700000005\n"
-                                  "mix:1|c|#env:x|c:container123|@0.5|T1600000000\n"
+                                  "mix:1|c|#env:x|c:container123|@0.5|T1699998000\n"
                                   "fut:1|c|x:unknown-section\n"
-                                  "later:1|g|T1800000000\n"
-                                  "frac:1|g|T1600000009.5\n"
-                                  "frac2:1|g|T1600000009.49"),
-                     10);
-    assert_int_equal(st.invalid, 0);
+                                  "later:1|g|T1700000500\n"
+                                  "frac:1|g|T1699999009.5\n"
+                                  "frac2:1|g|T1699999009.49\n"
+                                  /* outside [now - 1 h, now + 10 min]: refused, counted */
+                                  "old:1|g|T1700000120\nold:1|g|T1699996522\nfar:1|g|T1700000724\n"
+                                  "epoch:1|g|T1"),
+                     11);
+    assert_int_equal(st.invalid, 3);
+    assert_int_equal(st.bad_timestamp, 3);
     struct met_batch b;
     assert_int_equal(met_drain(a, 0, true, &b), 0);
     const struct met_series *s = series(&b, "c");
@@ -94,15 +99,42 @@ static void test_rates_tags_timestamps(void **state)
     s = series(&b, "ts");
     assert_true(s && s->ts == 1700000000);
     s = series(&b, "mix");
-    assert_true(s && s->ts == 1600000000 && s->value == 2 && s->ntags == 1);
+    assert_true(s && s->ts == 1699998000 && s->value == 2 && s->ntags == 1);
     assert_string_equal(s->tags[0], "env:x");
     assert_non_null(series(&b, "fut"));
-    s = series(&b, "later"); /* a future timestamp is clamped to now */
+    s = series(&b, "later"); /* a near-future timestamp is clamped to now */
     assert_true(s && s->ts == 1700000120);
     s = series(&b, "frac"); /* rounded: ...010 */
-    assert_true(s && s->ts == 1600000010);
+    assert_true(s && s->ts == 1699999010);
     s = series(&b, "frac2");
-    assert_true(s && s->ts == 1600000000);
+    assert_true(s && s->ts == 1699999000);
+    s = series(&b, "old"); /* the first one only: exactly now */
+    assert_true(s && s->ts == 1700000120);
+    assert_null(series(&b, "far"));
+    assert_null(series(&b, "epoch"));
+    met_batch_free(&b);
+    met_free(a);
+}
+
+/* Two 1e308 values would make the sketch's sum +Inf (and the payload
+ * unusable): the second is refused; so is a sampled one that overflows,
+ * and a count that would. Nothing non-finite is drained. */
+static void test_overflow_refused(void **state)
+{
+    (void)state;
+    struct met_agg *a = met_new(0);
+    struct dsd_stats st = { 0 };
+    assert_int_equal(feed(a, &st, "big:1e308|d\nbig:1e308|d\nbig:-1e308|d\n"
+                                  "smp:1e308|d|@0.5\ncnt:1e308|c\ncnt:1e308|c"),
+                     3);
+    assert_int_equal(st.refused, 3);
+    struct met_batch b;
+    assert_int_equal(met_drain(a, 0, true, &b), 0);
+    const struct met_sketch *k = sketch(&b, "big");
+    assert_true(k && k->sk.cnt == 2 && isfinite(k->sk.sum) && k->sk.sum == 0);
+    assert_null(sketch(&b, "smp"));
+    const struct met_series *s = series(&b, "cnt");
+    assert_true(s && s->value == 1e308);
     met_batch_free(&b);
     met_free(a);
 }
@@ -247,6 +279,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_type),          cmocka_unit_test(test_rates_tags_timestamps),
+        cmocka_unit_test(test_overflow_refused),
         cmocka_unit_test(test_multi_line_and_value), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_events_service_checks), cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_owned_enhanced_dropped),

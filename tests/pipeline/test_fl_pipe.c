@@ -14,6 +14,8 @@
 #include "config.h"
 #include "fl_pipe.h"
 #include "frame.h"
+#include "log.h"
+#include "sketch.pb-c.h"
 #include "trace.pb-c.h"
 
 /* ---- fake intake ---------------------------------------------------------- */
@@ -38,6 +40,7 @@ static struct fcall calls[16];
 static size_t ncalls;
 static uint64_t kept_tags[MAXP];
 static size_t nkept;
+static long fake_status; /* HTTP status of every failed post (0: no answer) */
 
 static int fake_flush(void *sender, const struct fl_post *posts, size_t n, uint64_t deadline_us,
                       unsigned flags, fl_post_done_fn each, fl_flush_done_fn done, void *arg)
@@ -77,6 +80,10 @@ static void complete(struct fcall *c, const enum fl_outcome *oc)
     struct fl_flush_summary s = {.posted = (unsigned)c->n};
     for (size_t i = 0; i < c->n; i++) {
         struct fl_post_result r = {.tag = c->posts[i].tag, .outcome = oc ? oc[i] : FL_OK};
+        if (r.outcome != FL_OK) {
+            r.http_status = fake_status;
+            snprintf(r.error, sizeof r.error, "%s", fake_status ? "Service Unavailable" : "Connection timed out");
+        }
         if (r.outcome == FL_FAILED || r.outcome == FL_ABORTED) {
             r.kept = true;
             kept_tags[nkept++] = r.tag;
@@ -99,6 +106,7 @@ static void complete(struct fcall *c, const enum fl_outcome *oc)
 static uint64_t last_ack, nacks;
 static uint64_t flushed_ids[32];
 static bool flushed_ok[32];
+static bool flushed_unreachable[32];
 static size_t nflushed;
 
 static void emit(struct frame_buf *fb, void *arg)
@@ -119,7 +127,8 @@ static void emit(struct frame_buf *fb, void *arg)
     } else if (f.type == FT_FLUSHED) {
         flushed_ids[nflushed] = f.u.flushed.flush_id;
         flushed_ok[nflushed] = f.u.flushed.ok;
-        nflushed++;
+        flushed_unreachable[nflushed] = f.u.flushed.has_unreachable && f.u.flushed.unreachable;
+        nflushed = (nflushed + 1) % 32;
     }
     frame_free(&f);
     frame_buf_free(fb);
@@ -158,13 +167,18 @@ static void feed_invocation(struct fl_pipe *p, uint64_t n, const char *rid)
     feed(p, &fb);
 }
 
-static void feed_log(struct fl_pipe *p, const char *rid, const char *msg)
+static void feed_log_src(struct fl_pipe *p, const char *rid, const char *msg, enum log_source source)
 {
     struct frame_buf fb = {0};
-    const struct ft_log_record rec = {.time_ms = 1700000000000, .source = LOG_SRC_FUNCTION,
+    const struct ft_log_record rec = {.time_ms = 1700000000000, .source = source,
                                       .request_id = rid, .message = msg, .message_len = strlen(msg)};
     frame_encode_logs(&fb, &(struct ft_logs){.records = &rec, .n_records = 1});
     feed(p, &fb);
+}
+
+static void feed_log(struct fl_pipe *p, const char *rid, const char *msg)
+{
+    feed_log_src(p, rid, msg, LOG_SRC_FUNCTION);
 }
 
 static void feed_report(struct fl_pipe *p, const char *rid, double dur)
@@ -232,6 +246,7 @@ static struct fl_pipe *new_pipe(bool idle)
     snprintf(C.env, sizeof C.env, "prod");
     snprintf(C.tags, sizeof C.tags, "team:a,tier:b"); /* canonical, as config leaves it */
     C.memory_mb = 128;
+    C.metric_contexts = 1024;
     C.logs_enabled = true;
     C.enhanced_metrics = true;
     /* runtime detection never looks at this machine's /proc */
@@ -239,6 +254,7 @@ static struct fl_pipe *new_pipe(bool idle)
                              .emit = emit, .architecture = "x86_64", .init_type = "on-demand",
                              .proc_root = "/nonexistent/proc", .os_release = OS_RELEASE_AL2};
     ncalls = nkept = 0;
+    fake_status = 0;
     last_ack = nacks = 0;
     nflushed = 0;
     in_seq = 0;
@@ -569,6 +585,158 @@ static void empty_logs_frame_acked(void **state)
     fl_pipe_free(p);
 }
 
+/* Log lines captured from the pipe (log_set_sink). */
+static char lines[64][512];
+static size_t nlines;
+static void capture(const char *line, size_t len, void *arg)
+{
+    (void)arg;
+    if (nlines < 64)
+        snprintf(lines[nlines++], sizeof lines[0], "%.*s", (int)len, line);
+}
+static size_t count_lines(const char *prefix, const char *has)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nlines; i++)
+        if (strncmp(lines[i], prefix, strlen(prefix)) == 0 && strstr(lines[i], has))
+            n++;
+    return n;
+}
+
+/* One failing flush: a log line, FT_FLUSH, every post failing. */
+static void failing_flush(struct fl_pipe *p, uint64_t id, enum fl_outcome how)
+{
+    enum fl_outcome oc[MAXP];
+    feed_log(p, "req-1", "a line");
+    feed_flush(p, id, false);
+    assert_int_equal(ncalls, 1);
+    for (size_t i = 0; i < MAXP; i++)
+        oc[i] = how;
+    complete(&calls[0], oc);
+    ncalls = 0;
+}
+
+/* An intake that fails flush after flush: one WARN line for the lot (the
+ * limiter's first gap is far longer than this test), saying why, not one
+ * per post per flush; FT_FLUSHED says "unreachable" only when no post got
+ * an HTTP answer; delivery working again is said once, and the next
+ * failure is told at once. */
+static void failing_intake_logs_once(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    nlines = 0;
+    log_set_level(LOG_INFO);
+    log_set_sink(capture, NULL);
+    feed_context(p, "req-1");
+    for (uint64_t id = 1; id <= 20; id++) {
+        failing_flush(p, id, FL_ABORTED);
+        assert_false(flushed_ok[(nflushed + 31) % 32]);
+        assert_true(flushed_unreachable[(nflushed + 31) % 32]);
+    }
+    assert_int_equal(nlines, 1);
+    assert_int_equal(count_lines("WARN | ", "intake unreachable: 0 of "), 1);
+    assert_int_equal(count_lines("WARN | ", "(Connection timed out)"), 1);
+    /* the intake answers 503s: failing, not unreachable, and still quiet */
+    fake_status = 503;
+    failing_flush(p, 21, FL_FAILED);
+    assert_false(flushed_unreachable[(nflushed + 31) % 32]);
+    assert_int_equal(nlines, 1);
+    /* back: the kept payloads go out, one INFO line */
+    feed_flush(p, 22, false);
+    complete(&calls[0], NULL);
+    ncalls = 0;
+    assert_true(flushed_ok[(nflushed + 31) % 32]);
+    assert_int_equal(count_lines("INFO | ", "delivering again after 21 failed flushes"), 1);
+    assert_int_equal(nlines, 2);
+    fake_status = 0;
+    failing_flush(p, 23, FL_ABORTED);
+    assert_int_equal(count_lines("WARN | ", "intake unreachable"), 2);
+    assert_int_equal(nlines, 3);
+    log_set_sink(NULL, NULL);
+    fl_pipe_free(p);
+}
+
+/* forkcap's own lines, back from the Telemetry API as extension records,
+ * are shipped within a small bound; other extensions' lines and the
+ * function's are not bounded. */
+static void own_lines_bounded(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_context(p, "req-1");
+    for (int i = 0; i < 100; i++)
+        feed_log_src(p, "req-1", "WARN | flusher | intake unreachable: 0 of 3 payloads sent", LOG_SRC_EXTENSION);
+    for (int i = 0; i < 5; i++)
+        feed_log_src(p, "req-1", "INFO | otherext | a line of another extension", LOG_SRC_EXTENSION);
+    for (int i = 0; i < 5; i++)
+        feed_log_src(p, "req-1", "WARN | flusher | a function that prints lines like ours", LOG_SRC_FUNCTION);
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.own_lines, 100);
+    assert_int_equal(st.own_lines_dropped, 100 - FL_PIPE_OWN_BURST);
+    assert_int_equal(st.records, FL_PIPE_OWN_BURST + 5 + 5);
+    fl_pipe_free(p);
+}
+
+/* Sum of the sketch counts of `metric` in call c's sketch posts. */
+static int64_t sketch_count(const struct fcall *c, const char *metric)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (!strstr(c->posts[i].url, "/api/beta/sketches") || !c->posts[i].body)
+            continue;
+        Datadog__Agentpayload__SketchPayload *sp = datadog__agentpayload__sketch_payload__unpack(
+            NULL, c->posts[i].len, (const uint8_t *)c->posts[i].body);
+        assert_non_null(sp);
+        for (size_t k = 0; k < sp->n_sketches; k++)
+            if (strcmp(sp->sketches[k]->metric, metric) == 0)
+                for (size_t d = 0; d < sp->sketches[k]->n_dogsketches; d++)
+                    n += sp->sketches[k]->dogsketches[d]->cnt;
+        datadog__agentpayload__sketch_payload__free_unpacked(sp, NULL);
+    }
+    return n;
+}
+
+/* A custom-metric cardinality storm (a counter tagged with request ids:
+ * 2,500 new contexts per invocation, 100,000 in all, far over the 1,024
+ * context limit) cannot starve enhanced metrics: every invocation's
+ * aws.lambda.enhanced.invocations and duration are shipped, and the custom
+ * samples over the limit are counted. */
+static void enhanced_exact_under_storm(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    const int invocations = 40, per = 2500;
+    int64_t inv = 0, dur = 0;
+    for (int i = 0; i < invocations; i++) {
+        char rid[64], dg[128];
+        snprintf(rid, sizeof rid, "7d1e3c52-0000-4000-8000-%012d", i);
+        feed_context(p, rid);
+        feed_invocation(p, (uint64_t)i + 1, rid); /* the INVOKE, as the supervisor spools it */
+        for (int k = 0; k < per; k++) {
+            int n = snprintf(dg, sizeof dg, "fn.requests:1|c|#request_id:%d-%d", i, k);
+            fl_pipe_dogstatsd(p, dg, (size_t)n);
+        }
+        feed_report(p, rid, 12.5);
+        feed_flush(p, (uint64_t)i + 1, false);
+        assert_int_equal(ncalls, 1);
+        inv += sketch_count(&calls[0], "aws.lambda.enhanced.invocations");
+        dur += sketch_count(&calls[0], "aws.lambda.enhanced.duration");
+        complete(&calls[0], NULL);
+        ncalls = 0;
+    }
+    assert_int_equal(inv, invocations);
+    assert_int_equal(dur, invocations);
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.custom.dropped_contexts, (uint64_t)invocations * (per - 1024));
+    assert_int_equal(st.custom.added, (uint64_t)invocations * 1024);
+    assert_int_equal(st.enhanced.dropped_contexts, 0);
+    assert_int_equal(st.enhanced.invalid, 0);
+    fl_pipe_free(p);
+}
+
 static void feed_platform(struct fl_pipe *p, const struct ft_platform *m)
 {
     struct frame_buf fb = {0};
@@ -818,6 +986,32 @@ static void library_invocations_dropped(void **state)
     fl_pipe_free(p);
 }
 
+/* A forged start record (a request id no INVOKE announced) creates no
+ * invocation; the real one is counted once, whether its start record
+ * comes or not. */
+static void unknown_request_id_counts_nothing(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_context(p, "real-1");
+    feed_invocation(p, 1, "real-1");
+    feed_platform(p, &(struct ft_platform){.event = PE_START, .time_ms = 1700000000000,
+                                           .request_id = "real-1", .version = "1"});
+    for (int i = 0; i < 5; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "forged-%d", i);
+        feed_platform(p, &(struct ft_platform){.event = PE_START, .time_ms = 1700000000000,
+                                               .request_id = rid, .version = "1"});
+    }
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.starts_unannounced, 5);
+    feed_flush(p, 1, false);
+    assert_int_equal(sketch_count(&calls[0], "aws.lambda.enhanced.invocations"), 1);
+    complete(&calls[0], NULL);
+    fl_pipe_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -829,6 +1023,10 @@ int main(void)
         cmocka_unit_test(dogstatsd_reaches_series),
         cmocka_unit_test(idle_acks_and_sends_nothing),
         cmocka_unit_test(empty_logs_frame_acked),
+        cmocka_unit_test(failing_intake_logs_once),
+        cmocka_unit_test(own_lines_bounded),
+        cmocka_unit_test(enhanced_exact_under_storm),
+        cmocka_unit_test(unknown_request_id_counts_nothing),
         cmocka_unit_test(traces_delivered_then_acked),
         cmocka_unit_test(failed_traces_requeued_hold_the_ack),
         cmocka_unit_test(local_flush_calls_back),

@@ -17,3 +17,15 @@ if(TARGET lambda-sim AND TARGET forkcap AND TARGET forkcap-testhooks AND TARGET 
     set_tests_properties(e2e_sched_${mode} PROPERTIES LABELS "e2e" TIMEOUT 180)
   endforeach()
 endif()
+# The circuit breaker end to end: an intake that accepts TCP and never
+# answers TLS (blackhole), then comes back (fake-intake on the same port).
+if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
+  add_executable(blackhole ${FORKCAP_TESTS}/sched/blackhole.c)
+  foreach(mode down recover)
+    add_test(NAME e2e_sched_breaker_${mode}
+             COMMAND bash ${FORKCAP_TESTS}/sched/e2e_breaker.sh ${mode} $<TARGET_FILE:lambda-sim>
+                     $<TARGET_FILE:forkcap> $<TARGET_FILE:blackhole> $<TARGET_FILE:fake-intake>
+                     ${FORKCAP_TESTS}/lib/make-ca.sh)
+    set_tests_properties(e2e_sched_breaker_${mode} PROPERTIES LABELS "e2e" TIMEOUT 240)
+  endforeach()
+endif()

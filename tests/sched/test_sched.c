@@ -168,11 +168,161 @@ static void test_flush_timeout_bound(void **st)
     assert_int_equal(exp, T0 + 200 * MS + 800 * MS + SCHED_FLUSH_SLACK_US);
     sup_sched_tick(&S, exp, &A);
     assert_int_equal(S.st.timed_out, 1);
-    assert_int_equal(sup_sched_next_wake(&S), SCHED_NEVER);
+    /* a flush that never answered opens the breaker: the next wake is its probe */
+    assert_true(S.tripped);
+    assert_int_equal(S.st.trips, 1);
+    assert_int_equal(sup_sched_next_wake(&S), exp + SCHED_PROBE_FIRST_US);
     sup_sched_flushed(&S, id, true, exp + 1, &A);
     assert_false(A.go);
     assert_int_equal(S.st.late, 1);
     assert_int_equal(S.st.ok, 0);
+    /* ... and its late success closes it again */
+    assert_false(S.tripped);
+    assert_int_equal(S.st.recoveries, 1);
+    assert_int_equal(sup_sched_next_wake(&S), SCHED_NEVER);
+}
+
+/* One end-strategy invocation with telemetry at `now`; returns the end
+ * flush's id (the go-ahead is then held for it). */
+static uint64_t end_invocation(const char *rid, uint64_t now, uint32_t *budget_ms)
+{
+    sup_sched_invoke(&S, rid, now + 60 * SEC, now, &A);
+    assert_false(A.go);
+    sup_sched_runtime_done(&S, rid, now + 5 * MS, &A);
+    assert_false(A.go);
+    assert_int_not_equal(A.flush_id, 0);
+    if (budget_ms)
+        *budget_ms = A.budget_ms;
+    return A.flush_id;
+}
+
+/* Breaker: an unreachable intake costs the full budget once; then end
+ * flushes get SCHED_TRIP_BUDGET_US and the go-ahead comes by then, while
+ * waiting for runtimeDone is not shortened; a probe between invocations
+ * that sends closes it, and the full budget is back. */
+static void test_breaker_unreachable(void **st)
+{
+    (void)st;
+    setup("end", 10000, true);
+    uint32_t budget;
+    uint64_t now = T0;
+    uint64_t id = end_invocation("r1", now, &budget);
+    assert_int_equal(budget, 10000 - 5);
+    /* TLS never answered: the flusher gives up at its budget */
+    now += 10 * SEC;
+    sup_sched_flushed(&S, id, SCHED_FLUSH_UNREACHABLE, now, &A);
+    assert_true(A.go);
+    assert_int_equal(A.reason, SCHED_GO_FLUSHED);
+    assert_true(S.tripped);
+    assert_int_equal(S.st.trips, 1);
+
+    /* second invocation: runtimeDone is still awaited up to the usual bound */
+    now += 50 * MS;
+    sup_sched_invoke(&S, "r2", now + 60 * SEC, now, &A);
+    assert_false(A.go);
+    assert_int_equal(S.hold_limit_us, now + 10000 * MS);
+    sup_sched_runtime_done(&S, "r2", now + 500 * MS, &A);
+    now += 500 * MS;
+    assert_int_equal(A.budget_ms, SCHED_TRIP_BUDGET_US / 1000u);
+    assert_int_equal(sup_sched_next_wake(&S), now + SCHED_TRIP_BUDGET_US);
+    sup_sched_tick(&S, now + SCHED_TRIP_BUDGET_US - 1, &A);
+    assert_false(A.go);
+    sup_sched_tick(&S, now + SCHED_TRIP_BUDGET_US, &A);
+    assert_true(A.go);
+    assert_int_equal(A.reason, SCHED_GO_BREAKER);
+    assert_int_equal(S.st.go[SCHED_GO_BREAKER], 1);
+    /* its unreachable answer comes a little later: still open, one trip */
+    sup_sched_flushed(&S, S.next_id, SCHED_FLUSH_UNREACHABLE, now + SCHED_TRIP_BUDGET_US + 1 * MS, &A);
+    assert_false(A.go);
+    assert_int_equal(S.st.trips, 1);
+
+    /* between invocations: the probe, with the probe budget */
+    uint64_t due = sup_sched_next_wake(&S);
+    assert_int_equal(due, T0 + 10 * SEC + SCHED_PROBE_FIRST_US);
+    sup_sched_tick(&S, due, &A);
+    assert_int_not_equal(A.flush_id, 0);
+    assert_int_equal(A.budget_ms, SCHED_PROBE_BUDGET_US / 1000u);
+    assert_int_equal(S.st.probes, 1);
+    /* the intake is back: the probe sends everything kept */
+    sup_sched_flushed(&S, A.flush_id, SCHED_FLUSH_OK, due + 30 * MS, &A);
+    assert_false(S.tripped);
+    assert_int_equal(S.st.recoveries, 1);
+    assert_int_equal(sup_sched_next_wake(&S), SCHED_NEVER);
+    now = due + 1 * SEC;
+    end_invocation("r3", now, &budget);
+    assert_int_equal(budget, 10000 - 5);
+}
+
+/* Breaker: the end flush is the probe too; an answer of any kind closes it,
+ * an empty or skipped flush proves nothing. */
+static void test_breaker_closing(void **st)
+{
+    (void)st;
+    setup("end", 10000, true);
+    uint64_t now = T0;
+    uint64_t id = end_invocation("r1", now, NULL);
+    sup_sched_flushed(&S, id, SCHED_FLUSH_UNREACHABLE, now + 20 * MS, &A);
+    assert_true(S.tripped);
+    now += 100 * MS;
+    uint32_t budget;
+    id = end_invocation("r2", now, &budget);
+    assert_int_equal(budget, SCHED_TRIP_BUDGET_US / 1000u);
+    sup_sched_flushed(&S, id, SCHED_FLUSH_EMPTY, now + 10 * MS, &A);
+    assert_true(A.go);
+    assert_true(S.tripped);
+    now += 100 * MS;
+    id = end_invocation("r3", now, NULL);
+    sup_sched_flushed(&S, id, SCHED_FLUSH_SKIPPED, now + 10 * MS, &A);
+    assert_true(S.tripped);
+    now += 100 * MS;
+    id = end_invocation("r4", now, NULL);
+    /* a 500 or a 400: the intake is there */
+    sup_sched_flushed(&S, id, SCHED_FLUSH_FAILED, now + 10 * MS, &A);
+    assert_true(A.go);
+    assert_false(S.tripped);
+    now += 100 * MS;
+    end_invocation("r5", now, &budget);
+    assert_int_equal(budget, 10000 - 5);
+    assert_int_equal(S.st.probes, 0);
+    assert_int_equal(S.st.recoveries, 1);
+}
+
+/* Breaker: probes back off (1 s, 2 s, 4 s... up to the maximum) and never
+ * run beside another flush; none after SHUTDOWN. */
+static void test_breaker_probe_backoff(void **st)
+{
+    (void)st;
+    setup("end", 10000, false);
+    uint64_t now = T0;
+    sup_sched_invoke(&S, "r1", now + 60 * SEC, now, &A);
+    sup_sched_flushed(&S, A.flush_id, SCHED_FLUSH_UNREACHABLE, now + 10 * MS, &A);
+    assert_true(A.go);
+    uint64_t gap = SCHED_PROBE_FIRST_US, t = now + 10 * MS;
+    for (int i = 0; i < 10; i++) {
+        uint64_t due = sup_sched_next_wake(&S);
+        assert_int_equal(due, t + gap);
+        sup_sched_tick(&S, due, &A);
+        assert_int_not_equal(A.flush_id, 0);
+        sup_sched_flushed(&S, A.flush_id, SCHED_FLUSH_UNREACHABLE, due + 5 * MS, &A);
+        t = due;
+        gap = gap * 2 > SCHED_PROBE_MAX_US ? SCHED_PROBE_MAX_US : gap * 2;
+    }
+    assert_int_equal(S.st.probes, 10);
+    /* a flush still running when a probe is due: that probe is skipped */
+    uint64_t due = sup_sched_next_wake(&S);
+    sup_sched_invoke(&S, "r2", due - 1 * MS + 60 * SEC, due - 1 * MS, &A);
+    assert_int_not_equal(A.flush_id, 0);
+    sup_sched_tick(&S, due, &A);
+    assert_int_equal(A.flush_id, 0);
+    assert_int_equal(S.st.probes, 10);
+    sup_sched_shutdown(&S, 1000, due + 1 * MS, &A);
+    assert_true(A.final);
+    sup_sched_flushed(&S, A.flush_id, SCHED_FLUSH_UNREACHABLE, due + 2 * MS, &A);
+    uint64_t w = sup_sched_next_wake(&S);
+    if (w != SCHED_NEVER) {
+        sup_sched_tick(&S, w, &A);
+        assert_int_equal(A.flush_id, 0);
+    }
 }
 
 /* Tiny timeouts: the margin shrinks to a fifth of the time left; a
@@ -506,6 +656,9 @@ int main(void)
         cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_idle),
         cmocka_unit_test(test_invoke_while_held),
+        cmocka_unit_test(test_breaker_unreachable),
+        cmocka_unit_test(test_breaker_closing),
+        cmocka_unit_test(test_breaker_probe_backoff),
         cmocka_unit_test(test_end_reported_before_invoke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

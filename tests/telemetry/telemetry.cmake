@@ -35,3 +35,18 @@ if(FORKCAP_FUZZ)
     set_tests_properties(${t} PROPERTIES LABELS "fuzz" TIMEOUT 60)
   endforeach()
 endif()
+# fuzz_tele_values: schema-valid batches with hostile values, through the
+# parser, the Datadog line and enhanced metrics (input = value choices).
+if(FORKCAP_FUZZ)
+  set(TELE_ENH ${PROJECT_SOURCE_DIR}/flusher/enhanced.c ${PROJECT_SOURCE_DIR}/flusher/metrics.c
+               ${PROJECT_SOURCE_DIR}/flusher/ddsketch.c ${PROJECT_SOURCE_DIR}/common/tags.c)
+  add_executable(fuzz_tele_values ${TELE_DIR}/fuzz_tele_values.c ${TELE_PARSER} ${TELE_LOGS} ${TELE_FRAME}
+                 ${TELE_ENH})
+  target_include_directories(fuzz_tele_values PRIVATE ${PROJECT_SOURCE_DIR}/lifecycle
+                                                      ${PROJECT_SOURCE_DIR}/flusher ${PROJECT_SOURCE_DIR}/common)
+  target_compile_options(fuzz_tele_values PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_tele_values PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_tele_values PRIVATE PkgConfig::JANSSON PkgConfig::MSGPACK m)
+  add_test(NAME fuzz_tele_values COMMAND fuzz_tele_values -max_total_time=5 -max_len=4096 -rss_limit_mb=1024)
+  set_tests_properties(fuzz_tele_values PROPERTIES LABELS "fuzz" TIMEOUT 60)
+endif()

@@ -324,21 +324,76 @@ static void test_function_logs(void **state)
     got_free(&g);
 }
 
+/* The schema has numbers and integers, never strings: a string, a
+ * fractional integer field or a bool is refused (the field, not the
+ * record) and counted; an integral real (128.0) is an integer. */
 static void test_numbers_as_strings(void **state)
 {
     (void)state;
     const char *body =
         "[{\"time\":\"" T0 "\",\"type\":\"platform.report\",\"record\":{"
         "\"requestId\":\"r\",\"status\":\"success\",\"metrics\":{\"durationMs\":\"12.25\","
-        "\"billedDurationMs\":\"13\",\"memorySizeMB\":128.0,\"maxMemoryUsedMB\":\"nope\"}}}]";
+        "\"billedDurationMs\":13.5,\"memorySizeMB\":128.0,\"maxMemoryUsedMB\":\"nope\","
+        "\"initDurationMs\":true}}}]";
     struct got g;
-    assert_int_equal(parse(body, &g, NULL), LC_TELE_OK);
+    struct lc_tele_stats st;
+    assert_int_equal(parse(body, &g, &st), LC_TELE_OK);
     assert_int_equal(g.n, 1);
-    assert_true(g.r[0].has & TP_DURATION);
-    assert_float_equal(g.r[0].duration_ms, 12.25, 1e-12);
-    assert_int_equal(g.r[0].billed_ms, 13);
+    assert_false(g.r[0].has & TP_DURATION);
+    assert_false(g.r[0].has & TP_BILLED);
+    assert_true(g.r[0].has & TP_MEMORY);
     assert_int_equal(g.r[0].memory_mb, 128);
     assert_false(g.r[0].has & TP_MAX_MEMORY);
+    assert_false(g.r[0].has & TP_INIT);
+    assert_int_equal(st.ill_typed, 4);
+    assert_int_equal(st.out_of_range, 0);
+    assert_string_equal(st.refused_field, "durationMs");
+    got_free(&g);
+}
+
+/* Forged values: negative memory, a duration beyond Lambda's 15 minutes,
+ * more memory than the function has; refused and counted, the sane
+ * fields of the same record kept. */
+static void test_out_of_range(void **state)
+{
+    (void)state;
+    const char *body =
+        "[{\"time\":\"" T0 "\",\"type\":\"platform.report\",\"record\":{"
+        "\"requestId\":\"r\",\"status\":\"success\",\"metrics\":{\"durationMs\":900000.5,"
+        "\"billedDurationMs\":-1,\"memorySizeMB\":-5,\"maxMemoryUsedMB\":64,"
+        "\"initDurationMs\":-0.5,\"producedBytes\":-3}}},"
+        "{\"time\":\"" T0 "\",\"type\":\"platform.report\",\"record\":{"
+        "\"requestId\":\"s\",\"status\":\"success\",\"metrics\":{\"durationMs\":900000,"
+        "\"billedDurationMs\":900000,\"memorySizeMB\":10240,\"maxMemoryUsedMB\":10240}}},"
+        "{\"time\":\"" T0 "\",\"type\":\"platform.logsDropped\",\"record\":{"
+        "\"reason\":\"x\",\"droppedRecords\":-1,\"droppedBytes\":1e300}}]";
+    struct got g;
+    struct lc_tele_stats st;
+    assert_int_equal(parse(body, &g, &st), LC_TELE_OK);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(g.r[0].has, TP_MAX_MEMORY); /* only the plausible one is left */
+    assert_int_equal(g.r[0].max_memory_mb, 64);
+    /* the bounds themselves are allowed, without a configured size */
+    assert_int_equal(g.r[1].has, TP_DURATION | TP_BILLED | TP_MEMORY | TP_MAX_MEMORY);
+    assert_int_equal(g.r[2].has & (TP_DROPPED_RECORDS | TP_DROPPED_BYTES), 0);
+    assert_int_equal(st.out_of_range, 5 + 2);
+    assert_int_equal(st.ill_typed, 0);
+    got_free(&g);
+
+    /* with the function's memory known (128 MB), 10,240 MB is a lie */
+    struct lc_tele_limits lim;
+    lc_tele_limits_default(&lim);
+    lim.memory_mb = 128;
+    memset(&g, 0, sizeof g);
+    memset(&st, 0, sizeof st);
+    const char *big =
+        "[{\"time\":\"" T0 "\",\"type\":\"platform.report\",\"record\":{"
+        "\"requestId\":\"s\",\"status\":\"success\",\"metrics\":{\"durationMs\":10,"
+        "\"billedDurationMs\":10,\"memorySizeMB\":10240,\"maxMemoryUsedMB\":200}}}]";
+    assert_int_equal(lc_telemetry_parse(big, strlen(big), &lim, collect, &g, &st), LC_TELE_OK);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.r[0].has, TP_DURATION | TP_BILLED);
+    assert_int_equal(st.out_of_range, 2);
     got_free(&g);
 }
 
@@ -589,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_runtime_pairing),
         cmocka_unit_test(test_function_logs),
         cmocka_unit_test(test_numbers_as_strings),
+        cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_missing_fields_and_bad_records),
         cmocka_unit_test(test_syntax_error_in_one_record),
         cmocka_unit_test(test_not_json),

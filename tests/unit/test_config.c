@@ -374,6 +374,44 @@ static void test_log_format(void **st)
     log_set_sink(NULL, NULL);
 }
 
+/* A repeated condition prints its first line, then one per doubling gap
+ * (30 s, 60 s, ... capped at 10 min) saying how many were held back; a
+ * reset (the condition cleared) prints the next one at once. */
+static void test_log_limit(void **st)
+{
+    (void)st;
+    struct log_limit l = {0};
+    const uint64_t s0 = 5000000000ull, SEC = 1000000ull;
+    unsigned held = 99;
+    assert_true(log_limit_pass(&l, s0, &held));
+    assert_int_equal(held, 0);
+    /* one attempt per 100 ms for 10 minutes: how many lines? */
+    unsigned printed = 1, in_first_minute = 1;
+    uint64_t last = s0, held_total = 0;
+    for (uint64_t t = s0 + 100000; t < s0 + 600 * SEC; t += 100000) {
+        if (log_limit_pass(&l, t, &held)) {
+            assert_true(t - last >= LOG_LIMIT_FIRST_US);
+            held_total += held;
+            printed++;
+            if (t < s0 + 60 * SEC)
+                in_first_minute++;
+            last = t;
+        }
+    }
+    assert_int_equal(in_first_minute, 2);        /* 0 s and 30 s */
+    assert_int_equal(printed, 5);                /* 0, 30, 90, 210, 450 s */
+    /* every attempt up to the last printed line (450 s) but the 4 printed: each told once */
+    assert_int_equal(held_total, 4500 - 4);
+    /* the gap stops growing at the maximum */
+    for (int i = 0; i < 10; i++)
+        log_limit_pass(&l, l.next_us, &held);
+    assert_int_equal(l.gap_us, LOG_LIMIT_MAX_US);
+    assert_false(log_limit_pass(&l, l.next_us - 1, &held));
+    log_limit_reset(&l);
+    assert_true(log_limit_pass(&l, l.next_us + 1, &held));
+    assert_int_equal(held, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_flush_strategy),
         cmocka_unit_test(test_key_never_logged),
         cmocka_unit_test(test_log_format),
+        cmocka_unit_test(test_log_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
