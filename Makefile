@@ -5,7 +5,7 @@ BUILD   ?= build
 SANBUILD ?= build-san
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build test test-fast demo bench layer clean
+.PHONY: all deps build test test-fast demo bench crash layer clean
 
 all: build
 
@@ -43,6 +43,13 @@ endif
 
 bench: build
 	@tests/bench/run.sh $(BUILD)
+
+# The crash-isolation matrix, long form (>= 1,000 faults; tens of minutes):
+# results in $(BUILD)/crash-matrix.jsonl, the README table on stdout.
+crash: build
+	@tests/crash/matrix.sh $(BUILD)/deploy/sim/lambda-sim $(BUILD)/supervisor/forkcap-testhooks \
+	    $(BUILD)/deploy/intake/fake-intake tests/lib/make-ca.sh long $(BUILD)/crash-matrix.jsonl
+	@tests/crash/table.sh $(BUILD)/crash-matrix.jsonl
 
 layer: deps
 	@deploy/layer/build.sh

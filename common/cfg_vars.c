@@ -32,6 +32,7 @@ const struct cfg_var cfg_vars[] = {
     {"DD_VERSION", "version tag on every metric and log"},
     {"DD_TAGS", "more tags, comma or space separated key:value"},
     {"DD_DOGSTATSD_PORT", "DogStatsD UDP port (default 8125; 0 = any, see FORKCAP_STATS_FILE)"},
+    {"DD_DOGSTATSD_SO_RCVBUF", "DogStatsD socket receive buffer in bytes (default 16 MiB; 0 = kernel default)"},
     {"DD_APM_RECEIVER_PORT", "trace receiver port (default 8126; bound, traces not shipped yet)"},
     {"FORKCAP_TELEMETRY_PORT", "Telemetry API listener port (default 8999)"},
     {"FORKCAP_LAMBDA_PORT", "/lambda/* endpoints port (default 8124)"},

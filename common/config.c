@@ -300,6 +300,7 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
     c->logs_enabled = true;
     c->enhanced_metrics = true;
     c->port_dogstatsd = 8125;
+    c->dogstatsd_rcvbuf = CFG_DSD_RCVBUF_DEFAULT;
     c->port_apm = 8126;
     c->port_telemetry = 8999;
     c->port_lambda = 8124;
@@ -390,6 +391,15 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg)
             c->flush_timeout_s = (uint32_t)t;
         else
             warn(c, "DD_FLUSH_TIMEOUT: not a number of seconds in 1..900, using 30");
+    }
+    v = get1(get, arg, "DD_DOGSTATSD_SO_RCVBUF");
+    if (v) {
+        uint64_t t;
+        if (parse_u64(v, 0, 1u << 30, &t))
+            c->dogstatsd_rcvbuf = (uint32_t)t;
+        else
+            warn(c, "DD_DOGSTATSD_SO_RCVBUF: not a number of bytes in 0..1073741824, using %u",
+                 CFG_DSD_RCVBUF_DEFAULT);
     }
     v = get1(get, arg, "DD_HTTP_PROTOCOL");
     if (v) {

@@ -31,6 +31,10 @@ struct cfg_flush {
     uint32_t interval_ms; /* 0 for default and end */
 };
 
+/* DogStatsD socket receive buffer: ~20,000 small datagrams, 60+ ms of a
+ * 300,000/s burst while the flusher is busy or restarting */
+#define CFG_DSD_RCVBUF_DEFAULT (16u * 1024u * 1024u)
+
 struct cfg {
     /* intake */
     char api_key[CFG_STR_MAX];      /* DD_API_KEY, trimmed; never log it */
@@ -60,6 +64,7 @@ struct cfg {
                                        enhanced metrics have their own */
     /* ports; 0 = any free port (tests) */
     uint16_t port_dogstatsd;        /* DD_DOGSTATSD_PORT, 8125/udp */
+    uint32_t dogstatsd_rcvbuf;      /* DD_DOGSTATSD_SO_RCVBUF bytes, 0 = the kernel's default */
     uint16_t port_apm;              /* DD_APM_RECEIVER_PORT, 8126 */
     uint16_t port_telemetry;        /* FORKCAP_TELEMETRY_PORT, 8999 */
     uint16_t port_lambda;           /* FORKCAP_LAMBDA_PORT, 8124 */

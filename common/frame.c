@@ -103,7 +103,8 @@ static int fb_write(void *data, const char *buf, size_t len)
         fb->p = np;
         fb->cap = ncap;
     }
-    memcpy(fb->p + fb->len, buf, len);
+    if (len) /* an empty bin body comes with a NULL pointer */
+        memcpy(fb->p + fb->len, buf, len);
     fb->len += len;
     return 0;
 }

@@ -4,6 +4,7 @@
 #include "peer.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+
+#include "clock.h"
 
 #define PEER_READ_CHUNK 65536
 
@@ -233,6 +236,27 @@ uint64_t peer_send_buf(struct peer *p, struct frame_buf *fb)
     if (fb->err || frame_bytes_type(fb->p, fb->len) == 0)
         return 0;
     return peer_send(p, fb->p, fb->len);
+}
+
+bool peer_flush_wait(struct peer *p, int timeout_ms)
+{
+    if (p == NULL || p->dead)
+        return false;
+    uint64_t end = clock_us() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000u;
+    for (;;) {
+        peer_flush_out(p);
+        if (evbuffer_get_length(p->out) == 0)
+            return true;
+        if (p->write_failed)
+            return false;
+        uint64_t now = clock_us();
+        if (now >= end)
+            return false;
+        struct pollfd pfd = {.fd = p->fd, .events = POLLOUT};
+        int ms = (int)((end - now + 999) / 1000);
+        if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+            return false;
+    }
 }
 
 size_t peer_queued(const struct peer *p) { return evbuffer_get_length(p->out); }

@@ -3,6 +3,7 @@
 #ifndef FORKCAP_PEER_H
 #define FORKCAP_PEER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,11 @@ void peer_drain(struct peer *p);
  * (check peer_queued() == 0 after sending), nor after a write error. */
 typedef void (*peer_drained_cb)(struct peer *p, void *arg);
 void peer_set_drained_cb(struct peer *p, peer_drained_cb cb, void *arg);
+
+/* Write everything queued now, waiting (blocking) at most timeout_ms in
+ * total for the far end to make room. True when the queue is empty: every
+ * byte is in the kernel, and survives this process dying. */
+bool peer_flush_wait(struct peer *p, int timeout_ms);
 
 size_t peer_queued(const struct peer *p);
 const char *peer_name(const struct peer *p);

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "fl_ckpt.h"
 #include "fl_pipe.h"
 #include "frame.h"
 #include "intake.h"
@@ -19,6 +20,7 @@
 #include "log.h"
 #include "peer.h"
 #include "receivers.h"
+#include "testfault.h"
 #include "trace_recv.h"
 
 /* room for a 10 MiB trace payload's frames on top of everything else */
@@ -36,6 +38,8 @@ struct fl {
     struct fl_receivers *recv;
     struct fl_intake *intake; /* the HTTPS client (CA store loaded once); NULL = idle */
     struct fl_pipe *pipe;     /* frames and datagrams -> intake posts */
+    uint64_t drops_said, t_drops_said; /* kernel drops already warned about, when */
+    uint64_t t_drops_polled;
     struct fl_trace_recv *traces; /* the trace port */
     struct fl_lambda_api *lambda; /* the /lambda endpoints */
     uint64_t trace_sent_bytes;    /* payload bytes of FT_TRACES/FT_TRACE_STATS sent to the supervisor */
@@ -79,6 +83,44 @@ static void fl_send(struct fl *fl, struct frame_buf *fb)
 static void fl_emit(struct frame_buf *fb, void *arg)
 {
     fl_send(arg, fb);
+}
+
+/* A checkpoint is written before anything it vouches for goes on: 200 ms
+ * at most (the supervisor reads at once unless it is stopped). */
+static void fl_settle(void *arg)
+{
+    struct fl *fl = arg;
+    if (!peer_flush_wait(fl->sup, 200))
+        log_debug("supervisor link: a checkpoint is still queued");
+}
+
+/* Kernel drops are said when they happen, at most every 10 s, not only in
+ * the exit summary. */
+#define FL_DROPS_WARN_US (10u * 1000u * 1000u)
+#define FL_DROPS_POLL_US (1000u * 1000u)
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct fl *fl = arg;
+    (void)fd;
+    (void)what;
+    fl_pipe_tick(fl->pipe);
+    if (fl->recv == NULL)
+        return;
+    uint64_t now = clock_us();
+    if (now - fl->t_drops_polled >= FL_DROPS_POLL_US) {
+        fl_receivers_poll_drops(fl->recv);
+        fl->t_drops_polled = now;
+    }
+    struct fl_receivers_stats rs;
+    fl_receivers_stats(fl->recv, &rs);
+    if (rs.kernel_drops > fl->drops_said && now - fl->t_drops_said >= FL_DROPS_WARN_US) {
+        log_warn("DogStatsD: the kernel dropped %llu datagrams (receive buffer of %u bytes full; "
+                 "DD_DOGSTATSD_SO_RCVBUF)",
+                 (unsigned long long)(rs.kernel_drops - fl->drops_said), rs.rcvbuf);
+        fl->drops_said = rs.kernel_drops;
+        fl->t_drops_said = now;
+    }
 }
 
 static void on_dgram(const char *buf, size_t len, void *arg)
@@ -167,6 +209,10 @@ static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)
     else if (f->type == FT_TRACE_STATS)
         fl->trace_back_bytes += f->u.trace_stats.body_len;
     fl_pipe_frame(fl->pipe, f);
+    if (f->type == FT_LOGS)
+        TEST_FAULT("fl_tele");
+    else if (f->type == FT_FLUSH)
+        TEST_FAULT(f->u.flush.has_final && f->u.flush.final ? "fl_final" : "fl_flush");
     if (f->type == FT_CONTEXT)
         fl_lambda_api_context(fl->lambda);
 }
@@ -185,6 +231,7 @@ int fl_main(const struct fl_args *a)
         log_error("cannot set up the supervisor link");
         return 1;
     }
+    TEST_FAULT("fl_start");
     fl_tls_init(&fl); /* on failure it says why, and the flusher stays idle */
     uint64_t t_tls = clock_us();
     char init_type[32];
@@ -202,6 +249,7 @@ int fl_main(const struct fl_args *a)
         .sender = fl.intake,
         .emit = fl_emit,
         .emit_arg = &fl,
+        .settle = fl_settle,
         .init_type = init_type[0] ? init_type : NULL,
         .proc_root = proc_root,
         .os_release = os_release,
@@ -235,7 +283,13 @@ int fl_main(const struct fl_args *a)
     struct event *ev_term = evsignal_new(fl.base, SIGTERM, on_sigterm, &fl);
     if (ev_term == NULL || event_add(ev_term, NULL) < 0)
         log_warn("cannot catch SIGTERM: no summary line at exit");
+    struct event *ev_tick = event_new(fl.base, -1, EV_PERSIST, on_tick, &fl);
+    struct timeval tv = {0, FL_CKPT_INTERVAL_MS * 1000};
+    if (ev_tick == NULL || event_add(ev_tick, &tv) < 0)
+        log_warn("no checkpoint timer: DogStatsD state is checkpointed at flushes only");
     event_base_dispatch(fl.base);
+    if (ev_tick)
+        event_free(ev_tick);
     if (ev_term)
         event_free(ev_term);
     struct fl_pipe_stats ps;
@@ -266,6 +320,23 @@ int fl_main(const struct fl_args *a)
              (unsigned long long)ps.posts_ok, (unsigned long long)ps.posts_failed,
              (unsigned long long)ps.posts_dropped, (unsigned long long)ps.acked,
              (unsigned long long)ist.aborted);
+    struct fl_receivers_stats rs = {0};
+    if (fl.recv) {
+        fl_receivers_poll_drops(fl.recv);
+        fl_receivers_stats(fl.recv, &rs);
+        if (rs.kernel_drops > fl.drops_said)
+            log_warn("DogStatsD: the kernel dropped %llu datagrams (receive buffer of %u bytes "
+                     "full; DD_DOGSTATSD_SO_RCVBUF)",
+                     (unsigned long long)(rs.kernel_drops - fl.drops_said), rs.rcvbuf);
+    }
+    log_info("dogstatsd: %llu datagrams in %llu reads, %llu metrics, %llu invalid lines, "
+             "%llu dropped by the kernel (receive buffer %u bytes), %llu truncated; "
+             "%llu checkpoints (%llu incomplete), %llu payloads restored",
+             (unsigned long long)rs.datagrams, (unsigned long long)rs.recv_calls,
+             (unsigned long long)ps.dsd_metrics, (unsigned long long)ps.dsd_invalid,
+             (unsigned long long)rs.kernel_drops, rs.rcvbuf, (unsigned long long)rs.truncated,
+             (unsigned long long)ps.ckpts, (unsigned long long)ps.ckpt_incomplete,
+             (unsigned long long)ps.dsd_restored);
     struct fl_trace_recv_stats ts;
     fl_trace_recv_get_stats(fl.traces, &ts);
     if (ts.requests)

@@ -16,12 +16,16 @@
 #include "fl_traces.h"
 #include "log.h"
 #include "logs.h"
+#include "fl_ckpt.h"
 #include "metrics.h"
 #include "series_json.h"
 #include "sketch_pb.h"
 
 #define TAG_LOGS (1ull << 63)
 #define TAG_TRACES (1ull << 62)
+#define TAG_DSD (1ull << 61)
+/* DogStatsD payloads not final yet, beyond which the oldest is dropped (counted) */
+#define DSD_PENDING_BYTES_MAX (16u * 1024u * 1024u)
 #define GEN_SHIFT 24
 #define ID_MAX CFG_STR_MAX
 
@@ -37,6 +41,17 @@ struct mgen {
 struct lpay {
     struct fl_logs_payload p;
     struct lpay *next;
+};
+
+/* A DogStatsD payload from a drain (or a restored checkpoint) until its
+ * outcome is final; it is in every checkpoint until then. */
+struct dpay {
+    uint64_t id;
+    enum ckpt_kind kind;
+    char *body;
+    size_t len;
+    bool submitted; /* handed to the intake in the running flush */
+    struct dpay *next;
 };
 
 struct waiter {
@@ -82,6 +97,13 @@ struct fl_pipe {
 
     /* log payloads out */
     struct lpay *lpays;
+
+    /* DogStatsD payloads out, oldest first, and the checkpoint */
+    struct dpay *dpays;
+    size_t dpay_bytes;
+    uint64_t next_dpay;
+    bool ckpt_dirty;
+    bool ckpt_warned;
 
     /* flushes */
     bool flushing;
@@ -444,9 +466,174 @@ void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len)
     /* the library's copies of what forkcap counts itself are dropped (as
      * Datadog's extension does), but only while forkcap does count them */
     uint64_t owned = p->dsd.owned;
-    dsd_parse_owned(p->agg, buf, len, (int64_t)time(NULL),
-                    p->cfg->enhanced_metrics ? enh_owns : NULL, &p->dsd);
+    int took = dsd_parse_owned(p->agg, buf, len, (int64_t)time(NULL),
+                               p->cfg->enhanced_metrics ? enh_owns : NULL, &p->dsd);
     p->st.dsd_owned_dropped += p->dsd.owned - owned;
+    if (took > 0)
+        p->ckpt_dirty = true;
+}
+
+/* ---- DogStatsD checkpoint ------------------------------------------------ */
+
+/* Encode a batch's series and sketches as payloads; each goes to add(). */
+typedef int (*dsd_payload_fn)(struct fl_pipe *p, enum ckpt_kind k, char *body, size_t len,
+                              void *arg);
+
+/* 0, or the number of series/sketches that could not be encoded. add()
+ * takes ownership of body on 0; on -1 it is freed here and encoding stops. */
+static size_t encode_batch(struct fl_pipe *p, const struct met_batch *b, dsd_payload_fn add,
+                           void *arg)
+{
+    size_t lost = 0;
+    for (size_t off = 0; off < b->nseries;) {
+        size_t used = 0, len = 0;
+        char *out = NULL;
+        int rc = sj_encode(b->series + off, b->nseries - off, 0, 0, &used, &out, &len);
+        if (rc == -2) {
+            lost++;
+            off += used ? used : 1;
+            continue;
+        }
+        if (rc != 0 || used == 0)
+            return lost + b->nseries - off + b->nsketches;
+        off += used;
+        if (add(p, CKPT_SERIES, out, len, arg) != 0) {
+            free(out);
+            return lost + b->nseries - off + b->nsketches;
+        }
+    }
+    for (size_t off = 0; off < b->nsketches;) {
+        size_t used = 0, len = 0;
+        uint8_t *out = NULL;
+        int rc = spb_encode(b->sketches + off, b->nsketches - off, NULL, 0, &used, &out, &len);
+        if (rc == -2) {
+            lost++;
+            off += used ? used : 1;
+            continue;
+        }
+        if (rc != 0 || used == 0)
+            return lost + b->nsketches - off;
+        off += used;
+        if (add(p, CKPT_SKETCHES, (char *)out, len, arg) != 0) {
+            free(out);
+            return lost + b->nsketches - off;
+        }
+    }
+    return lost;
+}
+
+static int ckpt_add_snapshot(struct fl_pipe *p, enum ckpt_kind k, char *body, size_t len, void *arg)
+{
+    (void)p;
+    int rc = ckpt_append(arg, k, body, len);
+    if (rc == 0)
+        free(body);
+    return rc;
+}
+
+/* Send the DogStatsD state (see fl_ckpt.h) and wait until it is written. */
+static void ckpt_emit(struct fl_pipe *p)
+{
+    if (p->idle)
+        return;
+    p->ckpt_dirty = false;
+    struct ckpt_buf cb = {0};
+    size_t lost = 0;
+    for (struct dpay *d = p->dpays; d; d = d->next)
+        if (ckpt_append(&cb, d->kind, d->body, d->len) != 0)
+            lost++;
+    struct met_batch b;
+    if (met_snapshot(p->agg, &b) != 0) {
+        lost++;
+    } else {
+        lost += encode_batch(p, &b, ckpt_add_snapshot, &cb);
+        met_batch_free(&b);
+    }
+    if (lost) {
+        p->st.ckpt_incomplete++;
+        if (!p->ckpt_warned)
+            log_warn("DogStatsD checkpoint over %u bytes: %zu payloads left out (a restart "
+                     "would lose them)", CKPT_BYTES_MAX, lost);
+        p->ckpt_warned = true;
+    }
+    struct frame_buf fb = {0};
+    frame_encode_dsd_state(&fb, &(struct ft_dsd_state){.payloads = cb.p, .payloads_len = cb.len});
+    ckpt_buf_free(&cb);
+    p->o.emit(&fb, p->o.emit_arg);
+    if (p->o.settle)
+        p->o.settle(p->o.emit_arg);
+    p->st.ckpts++;
+}
+
+void fl_pipe_tick(struct fl_pipe *p)
+{
+    if (p->ckpt_dirty)
+        ckpt_emit(p);
+}
+
+static void dpay_free(struct fl_pipe *p, struct dpay *d)
+{
+    p->dpay_bytes -= d->len;
+    free(d->body);
+    free(d);
+}
+
+static int dpay_add(struct fl_pipe *p, enum ckpt_kind k, char *body, size_t len, void *arg)
+{
+    (void)arg;
+    struct dpay *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return -1;
+    while (p->dpays && p->dpay_bytes + len > DSD_PENDING_BYTES_MAX) {
+        struct dpay *old = p->dpays;
+        if (old->submitted)
+            break; /* in the running flush: its outcome will free it */
+        p->dpays = old->next;
+        p->st.posts_dropped++;
+        log_warn("DogStatsD: %zu undelivered bytes over %u: the oldest payload is dropped",
+                 p->dpay_bytes + len, DSD_PENDING_BYTES_MAX);
+        dpay_free(p, old);
+    }
+    d->id = ++p->next_dpay;
+    d->kind = k;
+    d->body = body;
+    d->len = len;
+    p->dpay_bytes += len;
+    struct dpay **pp = &p->dpays;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = d;
+    return 0;
+}
+
+/* A checkpoint from the supervisor: the payloads of a flusher that died go
+ * out with our next flush. */
+static void on_dsd_state(struct fl_pipe *p, const struct ft_dsd_state *m)
+{
+    if (p->idle)
+        return;
+    size_t off = 0;
+    unsigned n = 0, taken = 0;
+    struct ckpt_item it;
+    int rc;
+    while ((rc = ckpt_next(m->payloads, m->payloads_len, &off, &n, &it)) == 1) {
+        char *body = malloc(it.len ? it.len : 1);
+        if (body == NULL || dpay_add(p, it.kind, body, it.len, NULL) != 0) {
+            free(body);
+            rc = -2;
+            break;
+        }
+        memcpy(body, it.p, it.len);
+        taken++;
+    }
+    if (rc == -1)
+        log_error("DogStatsD checkpoint malformed after %u payloads: the rest is ignored", taken);
+    else if (rc == -2)
+        log_error("DogStatsD checkpoint: out of memory after %u payloads", taken);
+    p->st.dsd_restored += taken;
+    if (taken)
+        log_info("DogStatsD state of the previous flusher restored: %u payloads", taken);
+    p->ckpt_dirty = true;
 }
 
 /* ---- acks ---------------------------------------------------------------- */
@@ -601,6 +788,23 @@ static void on_post(const struct fl_post_result *r, void *arg)
         *pp = lp->next;
         fl_logs_payload_done(p->logs, &lp->p, o);
         free(lp);
+        return;
+    }
+    if (r->tag & TAG_DSD) {
+        uint64_t id = r->tag & ~TAG_DSD;
+        struct dpay **pp = &p->dpays;
+        while (*pp && (*pp)->id != id)
+            pp = &(*pp)->next;
+        if (*pp == NULL || !outcome_final(r))
+            return;
+        struct dpay *d = *pp;
+        if (r->outcome == FL_FAILED || r->outcome == FL_ABORTED) {
+            d->submitted = false; /* not kept by the intake: ours to send again */
+            return;
+        }
+        *pp = d->next;
+        dpay_free(p, d);
+        ckpt_emit(p); /* at once: the supervisor's copy must not hold it any more */
         return;
     }
     if (!outcome_final(r))
@@ -762,21 +966,15 @@ static void log_context_drops(struct fl_pipe *p)
              (unsigned long long)ms.dropped_contexts, p->cfg->metric_contexts);
 }
 
-/* Drain both aggregators into payloads of a new generation. */
+/* Drain the enhanced metrics into payloads of a new generation (the
+ * custom ones go out apart, checkpointed: add_dsd_posts). */
 static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *dropped)
 {
-    struct met_batch b, be;
-    int64_t now_s = (int64_t)time(NULL);
-    if (met_drain(p->agg, now_s, true, &b) != 0) {
+    struct met_batch b;
+    if (met_drain(p->enh_agg, (int64_t)time(NULL), true, &b) != 0) {
         log_warn("metrics: drain failed (out of memory): kept for the next flush");
         return;
     }
-    if (met_drain(p->enh_agg, now_s, true, &be) == 0 && met_batch_append(&b, &be) != 0) {
-        p->st.series_skipped += be.nseries;
-        p->st.sketches_skipped += be.nsketches;
-        met_batch_free(&be);
-    }
-    log_context_drops(p);
     if (p->ngens == FL_PIPE_GENS) { /* forget the oldest: its payloads' fate is no longer tracked */
         memmove(&p->gens[0], &p->gens[1], (FL_PIPE_GENS - 1) * sizeof p->gens[0]);
         p->ngens--;
@@ -843,6 +1041,42 @@ static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *drop
         p->n_sketch_posts++;
     }
     met_batch_free(&b);
+}
+
+/* Drain the DogStatsD aggregator into payloads, checkpoint (before any of
+ * them can reach the intake), and post every payload not in flight. */
+static void add_dsd_posts(struct fl_pipe *p, struct posts *ps, unsigned *dropped)
+{
+    struct met_batch b;
+    int rc = met_drain(p->agg, (int64_t)time(NULL), true, &b);
+    log_context_drops(p);
+    if (rc != 0) {
+        log_warn("DogStatsD: drain failed (out of memory): kept for the next flush");
+    } else {
+        size_t lost = encode_batch(p, &b, dpay_add, NULL);
+        if (lost) {
+            p->st.series_skipped += lost;
+            (*dropped)++;
+        }
+        met_batch_free(&b);
+    }
+    ckpt_emit(p);
+    for (struct dpay *d = p->dpays; d; d = d->next) {
+        if (d->submitted)
+            continue;
+        bool series = d->kind == CKPT_SERIES;
+        struct fl_post post = {.url = series ? p->ep.series : p->ep.sketches,
+                               .content_type = series ? "application/json" : "application/x-protobuf",
+                               .body = d->body, .len = d->len, .compress = true,
+                               .tag = TAG_DSD | d->id};
+        if (posts_add(ps, &post, NULL) != 0)
+            break;
+        d->submitted = true;
+        if (series)
+            p->n_series_posts++;
+        else
+            p->n_sketch_posts++;
+    }
 }
 
 static void add_log_posts(struct fl_pipe *p, struct posts *ps, unsigned max)
@@ -968,6 +1202,7 @@ static void start_flush(struct fl_pipe *p)
     struct posts ps = {0};
     unsigned dropped = 0;
     add_metric_posts(p, &ps, &dropped);
+    add_dsd_posts(p, &ps, &dropped);
     add_log_posts(p, &ps, final ? FL_PIPE_LOG_PAYLOADS_FINAL : FL_PIPE_LOG_PAYLOADS);
     struct fl_traces_post *tposts;
     size_t ntposts;
@@ -989,6 +1224,8 @@ static void start_flush(struct fl_pipe *p)
                  (unsigned long long)p->running[0].flush_id);
         p->flushing = false;
         requeue_logs(p);
+        for (struct dpay *d = p->dpays; d; d = d->next)
+            d->submitted = false; /* still ours, still in the checkpoint */
         fl_traces_requeue(p->traces);
         if (p->ngens)
             p->gens[p->ngens - 1].outstanding = 0; /* dropped, counted below */
@@ -1106,6 +1343,9 @@ void fl_pipe_frame(struct fl_pipe *p, const struct frame *f)
     case FT_FLUSH:
         on_flush_frame(p, &f->u.flush);
         break;
+    case FT_DSD_STATE:
+        on_dsd_state(p, &f->u.dsd_state);
+        break;
     default:
         break;
     }
@@ -1176,6 +1416,11 @@ void fl_pipe_free(struct fl_pipe *p)
     enh_free(p->enh);
     met_free(p->enh_agg);
     met_free(p->agg);
+    while (p->dpays) {
+        struct dpay *d = p->dpays;
+        p->dpays = d->next;
+        dpay_free(p, d);
+    }
     free(p);
 }
 
@@ -1189,6 +1434,8 @@ void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out)
     struct fl_logs_stats ls;
     fl_logs_get_stats(p->logs, &ls);
     *out = p->st;
+    out->dsd_metrics = p->dsd.metrics;
+    out->dsd_invalid = p->dsd.invalid;
     out->logs_dropped += ls.dropped; /* ours (after a 403) + the batcher's */
     out->custom = met_get_stats(p->agg);
     out->enhanced = met_get_stats(p->enh_agg);

@@ -29,7 +29,12 @@
  *    final, like logs.
  *  - DogStatsD datagrams: parsed into the custom aggregator; copies of the
  *    enhanced metrics forkcap produces itself (enh_owns) are dropped and
- *    counted.
+ *    counted; that aggregator is checkpointed to the supervisor
+ *    (FT_DSD_STATE, fl_ckpt.h) at least every FL_CKPT_INTERVAL_MS while it
+ *    changes (fl_pipe_tick), at each drain and after each DogStatsD
+ *    payload's final outcome.
+ *  - FT_DSD_STATE (a restarted flusher): the payloads go out with the next
+ *    flush.
  *  - FT_FLUSH {flush_id, budget_ms, final}: the aggregator is drained whole
  *    (as Datadog's extension does at the end of an invocation), encoded as
  *    series JSON and sketch protobuf, log payloads are taken (held records
@@ -97,6 +102,8 @@ struct fl_pipe_opts {
     fl_pipe_flush_fn flush;    /* NULL = fl_intake_flush (tests pass a fake) */
     fl_pipe_emit_fn emit;      /* frames to the supervisor */
     void *emit_arg;
+    /* optional: wait until every emitted frame is written (checkpoints) */
+    void (*settle)(void *emit_arg);
     const char *architecture;  /* "x86_64" | "arm64"; NULL = this machine's */
     const char *init_type;     /* AWS_LAMBDA_INITIALIZATION_TYPE; NULL = none */
     const char *proc_root;     /* runtime detection (fl_runtime.h); NULL = /proc */
@@ -120,6 +127,9 @@ struct fl_pipe_stats {
     struct met_stats custom, enhanced;             /* the two aggregators' counters */
     struct dsd_stats dsd;                          /* DogStatsD parsing */
     uint64_t acked;                                /* last FT_ACK upto */
+    uint64_t ckpts, ckpt_incomplete;               /* FT_DSD_STATE sent; with payloads left out */
+    uint64_t dsd_metrics, dsd_invalid;             /* DogStatsD values taken; bad lines */
+    uint64_t dsd_restored;                         /* payloads taken from a checkpoint */
     uint64_t trace_frames, trace_spans, trace_stats_frames; /* FT_TRACES / FT_TRACE_STATS in */
     uint64_t trace_delivered, trace_given_up;      /* frames whose posts were final */
     uint64_t traces_dropped;                       /* frames not kept (out of memory) */
@@ -155,6 +165,9 @@ void fl_pipe_flush_local(struct fl_pipe *p, uint32_t budget_ms, fl_pipe_flushed_
 
 /* One DogStatsD datagram (now = unix seconds). */
 void fl_pipe_dogstatsd(struct fl_pipe *p, const char *buf, size_t len);
+
+/* Every FL_CKPT_INTERVAL_MS: a DogStatsD checkpoint if anything changed. */
+void fl_pipe_tick(struct fl_pipe *p);
 
 void fl_pipe_get_stats(const struct fl_pipe *p, struct fl_pipe_stats *out);
 

@@ -22,7 +22,24 @@ struct met_entry {
     size_t nset, set_cap;
 };
 
+/* Lookup cache: a sample's context as it arrived (name and tags in the
+ * sender's order, type, bucket) -> its entry. DogStatsD clients repeat the
+ * same few contexts, and the slow path merges, sorts and hashes the common
+ * tags (the whole function tag set) for every sample. A slot is valid only
+ * for the generation it was filled in: the generation moves whenever an
+ * entry may be freed (drain) or the common tags change. */
+#define MET_CACHE_SLOTS 128u
+#define MET_CACHE_KEY_MAX 232u
+struct met_cslot {
+    uint64_t gen, h;
+    struct met_entry *e;
+    uint32_t klen;
+    char key[MET_CACHE_KEY_MAX];
+};
+
 struct met_agg {
+    struct met_cslot *cache; /* MET_CACHE_SLOTS, allocated at the first miss */
+    uint64_t gen;            /* starts at 1: a zeroed slot is never valid */
     struct met_entry **slots;
     size_t nslots, size, max;
     struct met_str *common; /* slices into common_blob */
@@ -53,6 +70,7 @@ struct met_agg *met_new(size_t max_contexts)
     if (!a)
         return NULL;
     a->max = max_contexts ? max_contexts : MET_CONTEXTS_DEFAULT;
+    a->gen = 1;
     a->nslots = 64;
     while (a->nslots < a->max * 2 && a->nslots < ((size_t)1 << 24))
         a->nslots *= 2;
@@ -85,6 +103,7 @@ void met_free(struct met_agg *a)
         }
     }
     free(a->slots);
+    free(a->cache);
     free(a->common);
     free(a->common_blob);
     free(a);
@@ -130,6 +149,7 @@ int met_set_common_tags(struct met_agg *a, const struct met_str *tags, size_t n)
     }
     free(a->common);
     free(a->common_blob);
+    a->gen++;
     a->common = arr;
     a->common_blob = blob;
     a->ncommon = n;
@@ -206,9 +226,21 @@ static int entry_update(struct met_agg *a, struct met_entry *e, const struct met
     return -1;
 }
 
+static void cache_fill(struct met_agg *a, struct met_cslot *cs, uint64_t h, const char *key,
+                       size_t klen, struct met_entry *e)
+{
+    if (cs == NULL)
+        return;
+    cs->gen = a->gen;
+    cs->h = h;
+    cs->e = e;
+    cs->klen = (uint32_t)klen;
+    memcpy(cs->key, key, klen);
+}
+
 int met_add(struct met_agg *a, const struct met_sample *s)
 {
-    if (s->name.len == 0 || s->name.len > MET_NAME_MAX || !met_text_ok(s->name.p, s->name.len))
+    if (s->name.len == 0 || s->name.len > MET_NAME_MAX)
         return refuse(a);
     if (s->type < MET_COUNT || s->type > MET_SET || s->ts < 0)
         return refuse(a);
@@ -224,6 +256,44 @@ int met_add(struct met_agg *a, const struct met_sample *s)
     if (s->ntags > MET_TAGS_MAX)
         return refuse(a);
 
+    /* the cache: the raw context, as the sample has it */
+    int64_t ts = s->ts - s->ts % MET_BUCKET_S;
+    char key[MET_CACHE_KEY_MAX];
+    size_t klen = s->name.len + 1 + sizeof ts + 1;
+    for (size_t i = 0; i < s->ntags && klen <= sizeof key; i++)
+        klen += s->tags[i].len + 1;
+    struct met_cslot *cs = NULL;
+    uint64_t ch = 0;
+    if (klen <= sizeof key) {
+        size_t o = 0;
+        key[o++] = (char)s->type;
+        memcpy(key + o, &ts, sizeof ts);
+        o += sizeof ts;
+        memcpy(key + o, s->name.p, s->name.len);
+        o += s->name.len;
+        key[o++] = '\0';
+        for (size_t i = 0; i < s->ntags; i++) {
+            memcpy(key + o, s->tags[i].p, s->tags[i].len);
+            o += s->tags[i].len;
+            key[o++] = '\0';
+        }
+        ch = fnv1a(FNV_SEED, key, klen);
+        if (a->cache == NULL)
+            a->cache = calloc(MET_CACHE_SLOTS, sizeof *a->cache);
+        if (a->cache) {
+            cs = &a->cache[ch % MET_CACHE_SLOTS];
+            if (cs->gen == a->gen && cs->h == ch && cs->klen == klen && memcmp(cs->key, key, klen) == 0) {
+                if (entry_update(a, cs->e, s, rate) != 0)
+                    return refuse(a);
+                a->stats.added++;
+                return 0;
+            }
+        }
+    }
+
+    /* a cache hit had its name and tags checked when it was filled */
+    if (!met_text_ok(s->name.p, s->name.len))
+        return refuse(a);
     struct met_str tags[2 * MET_TAGS_MAX];
     size_t nt = 0;
     for (size_t i = 0; i < s->ntags; i++) {
@@ -242,7 +312,6 @@ int met_add(struct met_agg *a, const struct met_sample *s)
     if (nt > MET_TAGS_MAX)
         return refuse(a);
 
-    int64_t ts = s->ts - s->ts % MET_BUCKET_S;
     size_t blob_len = s->name.len + 1;
     for (size_t i = 0; i < nt; i++)
         blob_len += tags[i].len + 1;
@@ -273,6 +342,7 @@ int met_add(struct met_agg *a, const struct met_sample *s)
             continue;
         if (entry_update(a, e, s, rate) != 0)
             return refuse(a);
+        cache_fill(a, cs, ch, key, klen, e);
         a->stats.added++;
         return 0;
     }
@@ -313,6 +383,7 @@ int met_add(struct met_agg *a, const struct met_sample *s)
     e->next = a->slots[slot];
     a->slots[slot] = e;
     a->size++;
+    cache_fill(a, cs, ch, key, klen, e);
     a->stats.added++;
     return 0;
 }
@@ -397,6 +468,7 @@ int met_drain(struct met_agg *a, int64_t now, bool all, struct met_batch *out)
             }
             *pp = e->next;
             a->size--;
+            a->gen++; /* the cache may point at it */
             if (e->type == MET_DISTRIBUTION) {
                 struct met_sketch *k = &out->sketches[out->nsketches++];
                 k->metric = e->blob;
@@ -424,4 +496,68 @@ int met_drain(struct met_agg *a, int64_t now, bool all, struct met_batch *out)
         }
     }
     return 0;
+}
+
+/* Copy e's name and tags into fresh storage owned by the batch. */
+static int copy_ident(const struct met_entry *e, char **metric, char ***tags)
+{
+    char *blob = malloc(e->blob_len);
+    char **t = calloc(e->ntags ? e->ntags : 1, sizeof(*t));
+    if (!blob || !t) {
+        free(blob);
+        free(t);
+        return -1;
+    }
+    memcpy(blob, e->blob, e->blob_len);
+    for (size_t i = 0; i < e->ntags; i++)
+        t[i] = blob + (e->tags[i] - e->blob);
+    *metric = blob;
+    *tags = t;
+    return 0;
+}
+
+int met_snapshot(const struct met_agg *a, struct met_batch *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t ns = 0, nk = 0;
+    for (size_t i = 0; i < a->nslots; i++)
+        for (const struct met_entry *e = a->slots[i]; e; e = e->next) {
+            if (e->type == MET_DISTRIBUTION)
+                nk++;
+            else
+                ns++;
+        }
+    if (ns + nk == 0)
+        return 0;
+    out->series = calloc(ns ? ns : 1, sizeof(*out->series));
+    out->sketches = calloc(nk ? nk : 1, sizeof(*out->sketches));
+    if (!out->series || !out->sketches)
+        goto fail;
+    for (size_t i = 0; i < a->nslots; i++)
+        for (const struct met_entry *e = a->slots[i]; e; e = e->next) {
+            if (e->type == MET_DISTRIBUTION) {
+                struct met_sketch *k = &out->sketches[out->nsketches];
+                if (copy_ident(e, &k->metric, &k->tags) != 0)
+                    goto fail;
+                k->ntags = e->ntags;
+                k->ts = e->ts;
+                dds_init(&k->sk);
+                out->nsketches++;
+                if (dds_copy(&k->sk, &e->sk) != 0)
+                    goto fail;
+            } else {
+                struct met_series *r = &out->series[out->nseries];
+                if (copy_ident(e, &r->metric, &r->tags) != 0)
+                    goto fail;
+                out->nseries++;
+                r->ntags = e->ntags;
+                r->ts = e->ts;
+                r->type = e->type == MET_COUNT ? 1 : 3;
+                r->value = e->type == MET_SET ? (double)e->nset : e->value;
+            }
+        }
+    return 0;
+fail:
+    met_batch_free(out);
+    return -1;
 }

@@ -102,6 +102,9 @@ struct met_stats met_get_stats(const struct met_agg *a);
  * sketch_pb) until delivered, so nothing is ever put back. 0 or -1 (ENOMEM:
  * nothing was removed). */
 int met_drain(struct met_agg *a, int64_t now, bool all, struct met_batch *out);
+/* A copy of every entry as met_drain(all) would give it, the aggregator
+ * left as it was (the DogStatsD checkpoint). 0 or -1 (ENOMEM: out empty). */
+int met_snapshot(const struct met_agg *a, struct met_batch *out);
 void met_batch_free(struct met_batch *b);
 /* Move src's entries to the end of dst; src is left empty (freed). 0, or
  * -1 (ENOMEM: whatever was not moved stays in src). */

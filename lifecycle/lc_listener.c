@@ -22,6 +22,7 @@
 #include "frame.h"
 #include "lc_req.h"
 #include "log.h"
+#include "testfault.h"
 
 enum cstate { C_READ, C_PENDING, C_CLOSING };
 
@@ -558,6 +559,7 @@ static void job_done(struct lc_listener *l)
     l->njobs--;
     if (j->c) {
         j->c->job = NULL;
+        TEST_FAULT("lc_tele"); /* frames handed over, Lambda not answered yet */
         respond(j->c, j->status, !j->c->req.keep_alive || j->status != 200);
     }
     lc_listener_frames_free(j->frames, j->n);

@@ -20,6 +20,7 @@
 #include "lc_subscribe.h"
 #include "log.h"
 #include "peer.h"
+#include "testfault.h"
 
 #define LC_PATH_REGISTER "/2020-01-01/extension/register"
 #define LC_PATH_NEXT "/2020-01-01/extension/event/next"
@@ -222,6 +223,7 @@ static void on_event(const struct lc_http_resp *r, const char *err, void *arg)
         lc->invokes++;
         lc->st = LC_WAIT_GO;
         lc_send(lc, &fb);
+        TEST_FAULT("lc_invoke");
 #ifdef FORKCAP_TEST_HOOKS
         if (lc->garbage_at > 0 && lc->invokes == (unsigned)lc->garbage_at)
             lc_send_garbage(lc);
@@ -239,6 +241,7 @@ static void on_event(const struct lc_http_resp *r, const char *err, void *arg)
         json_decref(j);
         lc->st = LC_SHUTDOWN;
         lc_send(lc, &fb);
+        TEST_FAULT("lc_shutdown");
 #ifdef FORKCAP_TEST_HOOKS
         lc_die_at_shutdown(lc);
 #endif
@@ -258,6 +261,7 @@ static void lc_next(struct lc *lc)
     snprintf(idh, sizeof idh, "Lambda-Extension-Identifier: %s", lc->ext_id);
     const char *hdrs[] = {idh, NULL};
     struct frame_buf fb = {0};
+    TEST_FAULT("lc_next_before");
     lc->st = LC_IN_NEXT;
     frame_encode_next_wait(&fb, &(struct ft_next_wait){.t_us = clock_us()});
     lc_send(lc, &fb);
@@ -265,6 +269,7 @@ static void lc_next(struct lc *lc)
         log_warn("/next: cannot start the request; retrying");
         lc_backoff(lc, LC_TRANSPORT_BACKOFF_MAX_MS);
     }
+    TEST_FAULT("lc_next_wait");
 }
 
 /* The subscribe PUT is on the wire (or was not sent): /next need not wait
@@ -342,6 +347,7 @@ static void lc_register(struct lc *lc)
         log_warn("register: cannot start the request; retrying");
         lc_backoff(lc, LC_TRANSPORT_BACKOFF_MAX_MS);
     }
+    TEST_FAULT("lc_register");
 }
 
 static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)

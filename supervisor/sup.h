@@ -50,6 +50,9 @@ struct sup {
     struct sup_proc procs;
     struct sup_spool spool;
     struct sup_sched sched;
+    /* the flusher's latest DogStatsD checkpoint (FT_DSD_STATE), encoded; a
+     * new flusher gets it before any other frame */
+    struct frame_buf dsd_state;
     struct sup_shutdown sd;
     char ext_name[LC_NAME_MAX];
     /* identity from REGISTERED, kept across lifecycle restarts */

@@ -73,6 +73,14 @@ static void bind_all(struct sup *s)
                                             &k->port[SUP_SOCK_TELEMETRY], "telemetry listener");
     k->fd[SUP_SOCK_DOGSTATSD] = bind_socket(SOCK_DGRAM, lo, s->cfg.port_dogstatsd, &k->port[SUP_SOCK_DOGSTATSD],
                                             "DogStatsD");
+    if (k->fd[SUP_SOCK_DOGSTATSD] >= 0 && s->cfg.dogstatsd_rcvbuf) {
+        /* sized here, before any datagram: the flusher reads only once its
+         * TLS client is built (and again after each restart); it sets the
+         * same size again and says what the kernel granted */
+        int v = (int)s->cfg.dogstatsd_rcvbuf;
+        if (setsockopt(k->fd[SUP_SOCK_DOGSTATSD], SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) != 0)
+            (void)setsockopt(k->fd[SUP_SOCK_DOGSTATSD], SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+    }
     k->fd[SUP_SOCK_APM] = bind_socket(SOCK_STREAM, lo, s->cfg.port_apm, &k->port[SUP_SOCK_APM], "trace receiver");
     k->fd[SUP_SOCK_LAMBDA] = bind_socket(SOCK_STREAM, lo, s->cfg.port_lambda, &k->port[SUP_SOCK_LAMBDA],
                                          "/lambda endpoints");

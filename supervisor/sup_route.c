@@ -439,6 +439,18 @@ void sup_on_flusher(void *owner, unsigned idx, const struct frame *f)
         sup_spool_ack(&s->spool, f->u.ack.upto);
         spool_pump(s);
         break;
+    case FT_DSD_STATE: {
+        /* only the latest counts: it replaces the one held */
+        struct frame_buf fb = {0};
+        if (frame_encode(&fb, f) == 0) {
+            frame_buf_free(&s->dsd_state);
+            s->dsd_state = fb;
+        } else {
+            frame_buf_free(&fb);
+            log_warn("DogStatsD checkpoint not kept (cannot encode it): the previous one stands");
+        }
+        break;
+    }
     case FT_TRACES:
     case FT_TRACE_STATS:
         /* accepted tracer data: the flusher answered 200 once this frame was
@@ -480,7 +492,11 @@ void sup_link_up(void *owner, unsigned idx)
 {
     struct sup *s = owner;
     if (idx == SUP_FLUSHER) {
-        /* a new flusher gets the identity, then every unacknowledged frame */
+        /* a new flusher gets the previous one's DogStatsD state, the
+         * identity, then every unacknowledged frame */
+        struct peer *p = link_of(s, SUP_FLUSHER);
+        if (s->dsd_state.len && p && peer_send(p, s->dsd_state.p, s->dsd_state.len) == 0)
+            log_warn("DogStatsD checkpoint not handed to the new flusher (queue full)");
         send_context(s);
         spool_pump(s);
     } else if (idx == SUP_LIFECYCLE && s->spool.full) {

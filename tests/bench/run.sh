@@ -270,6 +270,20 @@ else
     : > "$R/flush.jsonl"
 fi
 
+# ------------------------------------------------------------- DogStatsD
+# 300,000 datagrams/s of one metric, then 1,000,000 metrics/s (50,000
+# datagrams of 20) for 5 s each at forkcap's DogStatsD port: received vs
+# sent, kernel drops, the flusher's CPU (tests/bench/statsd.sh).
+say "dogstatsd: tests/bench/statsd.sh"
+SEND=$BUILD/tests/bench-statsd-send
+[ -x "$SEND" ] || cmake --build "$BUILD" --target bench-statsd-send >/dev/null 2>&1 || true
+if [ -x "$SEND" ]; then
+    bash "$ROOT/tests/bench/statsd.sh" "$SIM" "$FORKCAP" "$SEND" 5 > "$R/statsd.jsonl" 2>"$T/statsd.err" ||
+        say "dogstatsd case failed: $(tail -n 1 "$T/statsd.err" | cut -c1-160)"
+else
+    : > "$R/statsd.jsonl"
+fi
+
 # -------------------------------------------------- telemetry throughput
 # Function log lines through the Telemetry API, forkcap and the intake at
 # growing lines per invocation; a line counts once when its
@@ -421,7 +435,7 @@ jq -n \
     --argjson cold_runs "$COLD_RUNS" --argjson case_budget "$CASE_BUDGET_S" \
     --slurpfile spawn "$R/spawn.jsonl" --slurpfile ovh "$R/overhead.jsonl" \
     --slurpfile flush "$R/flush.jsonl" --slurpfile tput "$R/throughput.jsonl" \
-    --slurpfile mem "$R/memory.jsonl" --slurpfile traces "$R/traces.jsonl" \
+    --slurpfile mem "$R/memory.jsonl" --slurpfile statsd "$R/statsd.jsonl" --slurpfile traces "$R/traces.jsonl" \
     --argjson cold "$(for b in "${BUILDS[@]}"; do for ca in single large; do
         jq -c --arg n "$b-$ca" '{($n): .}' "$R/cold-$b-$ca.json"; done; done | jq -s 'add // {}')" \
     --argjson size_dev "$SIZE_DEV" --argjson size_dev_unstripped "$SIZE_DEV_UNSTRIPPED" \
@@ -459,10 +473,15 @@ jq -n \
                      elif ($tput | length) >= 2 and $tput[-1].lines_per_s < 1.1 * $tput[-2].lines_per_s then "saturated at \($tput[-1].lines_per_invoke) lines/invocation (< 10 % gain)"
                      else "largest step reached without loss or saturation" end)},
       memory: $memory,
+      dogstatsd: $statsd,
       size: {dev_stripped: $size_dev, dev_unstripped: $size_dev_unstripped, layer_binary: $size_layer, layer_zip: $size_zip}
     }
     | . as $b
     | .targets = [
+        ( $b.dogstatsd[] | {target: "DogStatsD \(.case): all received, zero kernel drops for 5 s",
+             value: .received_metrics, met: (.kernel_drops == 0 and .received_metrics == .sent.metrics
+                                             and .sent.rate >= (if .case == "dgram_300k" then 300000 else 50000 end) * 0.98),
+             why: "sent \(.sent.rate) datagrams/s (\(.sent.metrics) metrics), received \(.received_metrics), kernel drops \(.kernel_drops), flusher CPU \(.flusher_cpu_share * 100 | round) %"} ),
         ( $b.cold_start.cases["layer-large"].sim_ready_ms.p50 as $l
           | $b.cold_start.cases["layer-single"].sim_ready_ms as $s
           | {target: "layer ready_ms p50 <= 3 ms (large bundle)", value: $l,

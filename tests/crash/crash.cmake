@@ -21,6 +21,15 @@ if(TARGET lambda-sim AND TARGET forkcap-testhooks)
                    $<TARGET_FILE:forkcap-testhooks>)
   set_tests_properties(crash_shutdown_deadline PROPERTIES LABELS "crash" TIMEOUT 60)
 endif()
+# The crash-isolation matrix, short form (a few cells, asserted); the long
+# form is `make crash`.
+if(TARGET lambda-sim AND TARGET forkcap-testhooks AND TARGET fake-intake)
+  add_test(NAME crash_matrix_short
+           COMMAND bash ${FORKCAP_TESTS}/crash/matrix.sh $<TARGET_FILE:lambda-sim>
+                   $<TARGET_FILE:forkcap-testhooks> $<TARGET_FILE:fake-intake>
+                   ${FORKCAP_TESTS}/lib/make-ca.sh short)
+  set_tests_properties(crash_matrix_short PROPERTIES LABELS "crash" TIMEOUT 240)
+endif()
 if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
   add_test(NAME crash_final_flush_kill
            COMMAND bash ${FORKCAP_TESTS}/crash/final_flush_kill.sh $<TARGET_FILE:lambda-sim>

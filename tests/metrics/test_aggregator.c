@@ -192,6 +192,41 @@ static void test_common_tags(void **state)
     met_free(a);
 }
 
+/* The lookup cache never outlives what it points at: a drained context
+ * starts again from zero, new common tags make a new context, and the same
+ * tags in another order or another bucket are still one context each. */
+static void test_lookup_cache(void **state)
+{
+    (void)state;
+    struct met_agg *a = met_new(0);
+    struct met_str t1[] = { S("a:1"), S("b:2") }, t2[] = { S("b:2"), S("a:1") };
+    assert_int_equal(add(a, "c", MET_COUNT, 1, 1, 0, t1, 2), 0);
+    assert_int_equal(add(a, "c", MET_COUNT, 2, 1, 0, t1, 2), 0);
+    assert_int_equal(add(a, "c", MET_COUNT, 4, 1, 0, t2, 2), 0);
+    assert_int_equal(add(a, "c", MET_COUNT, 8, 1, 10, t1, 2), 0);
+    assert_int_equal(met_size(a), 2);
+    struct met_batch b;
+    assert_int_equal(met_drain(a, 0, true, &b), 0);
+    assert_true(find_series(&b, "c", 0)->value == 7);
+    assert_true(find_series(&b, "c", 10)->value == 8);
+    met_batch_free(&b);
+    assert_int_equal(add(a, "c", MET_COUNT, 16, 1, 0, t1, 2), 0);
+    struct met_str common[] = { S("env:x") };
+    assert_int_equal(met_set_common_tags(a, common, 1), 0);
+    assert_int_equal(add(a, "c", MET_COUNT, 32, 1, 0, t1, 2), 0);
+    assert_int_equal(met_size(a), 2);
+    assert_int_equal(met_drain(a, 0, true, &b), 0);
+    assert_int_equal(b.nseries, 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_true(b.series[i].value == (b.series[i].ntags == 3 ? 32 : 16));
+    met_batch_free(&b);
+    /* a bad tag is refused every time, cached or not */
+    struct met_str bad[] = { S("bad\ttag") };
+    assert_int_equal(add(a, "c", MET_COUNT, 1, 1, 0, bad, 1), -1);
+    assert_int_equal(add(a, "c", MET_COUNT, 1, 1, 0, bad, 1), -1);
+    met_free(a);
+}
+
 static void test_bounded_contexts(void **state)
 {
     (void)state;
@@ -254,7 +289,7 @@ int main(void)
         cmocka_unit_test(test_context_collapse), cmocka_unit_test(test_buckets_and_drain),
         cmocka_unit_test(test_sample_rates),     cmocka_unit_test(test_sets_and_types),
         cmocka_unit_test(test_common_tags),      cmocka_unit_test(test_bounded_contexts),
-        cmocka_unit_test(test_invalid_samples),
+        cmocka_unit_test(test_invalid_samples),  cmocka_unit_test(test_lookup_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

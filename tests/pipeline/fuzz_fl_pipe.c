@@ -1,5 +1,6 @@
 /* fuzz_fl_pipe.c — libFuzzer: a script of supervisor frames (any bytes the
- * frame decoder accepts), DogStatsD datagrams and intake outcomes driven
+ * frame decoder accepts), DogStatsD datagrams, DogStatsD checkpoints (any
+ * bytes as FT_DSD_STATE.payloads), checkpoint ticks and intake outcomes driven
  * through the flusher pipeline. Checks: no crash or leak, FT_ACK never moves
  * backwards, every FT_FLUSH gets exactly one FT_FLUSHED. */
 #include <stdint.h>
@@ -112,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t i = 0;
     uint64_t seq = 0;
     while (i + 3 <= size) {
-        uint8_t op = data[i] % 3;
+        uint8_t op = data[i] % 5;
         size_t len = ((size_t)data[i + 1] << 8 | data[i + 2]);
         i += 3;
         if (len > size - i)
@@ -135,6 +136,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             frame_free(&f);
         } else if (op == 1) {
             fl_pipe_dogstatsd(p, (const char *)b, len);
+        } else if (op == 3) {
+            struct frame_buf fb = {0};
+            struct frame f;
+            char err[64];
+            if (frame_encode_dsd_state(&fb, &(struct ft_dsd_state){.payloads = b, .payloads_len = len}) == 0) {
+                frame_set_seq(fb.p, ++seq);
+                if (frame_decode(fb.p + FRAME_HDR_LEN, fb.len - FRAME_HDR_LEN, &f, err, sizeof err) != 0)
+                    abort();
+                fl_pipe_frame(p, &f);
+                frame_free(&f);
+            }
+            frame_buf_free(&fb);
+        } else if (op == 4) {
+            fl_pipe_tick(p);
         } else {
             complete(b, len);
         }

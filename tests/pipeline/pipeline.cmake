@@ -31,6 +31,11 @@ if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
   set_tests_properties(pipeline_exactly_once PROPERTIES LABELS "crash" TIMEOUT 240)
   add_test(NAME pipeline_split_413 COMMAND bash ${FORKCAP_TESTS}/pipeline/split_413.sh ${PIPE_ARGS})
   set_tests_properties(pipeline_split_413 PROPERTIES LABELS "e2e" TIMEOUT 120)
+  add_test(NAME pipeline_statsd_kills COMMAND bash ${FORKCAP_TESTS}/pipeline/statsd_kills.sh ${PIPE_ARGS})
+  set_tests_properties(pipeline_statsd_kills PROPERTIES LABELS "crash" TIMEOUT 180)
+  add_test(NAME pipeline_statsd_drops COMMAND bash ${FORKCAP_TESTS}/pipeline/statsd_drops.sh
+           $<TARGET_FILE:lambda-sim> $<TARGET_FILE:forkcap>)
+  set_tests_properties(pipeline_statsd_drops PROPERTIES LABELS "e2e" TIMEOUT 60)
   # a Node.js runtime sending DogStatsD as hot-shots and datadog-lambda-js do
   add_test(NAME pipeline_function_tags
            COMMAND bash ${FORKCAP_TESTS}/pipeline/function_tags.sh ${PIPE_ARGS})
@@ -47,7 +52,7 @@ if(FORKCAP_FUZZ AND TARGET fc_flusher)
   add_executable(fuzz_fl_pipe ${FORKCAP_TESTS}/pipeline/fuzz_fl_pipe.c
                  ${PROJECT_SOURCE_DIR}/flusher/fl_pipe.c ${PROJECT_SOURCE_DIR}/flusher/logs.c
                  ${PROJECT_SOURCE_DIR}/flusher/enhanced.c ${PROJECT_SOURCE_DIR}/flusher/metrics.c
-                 ${PROJECT_SOURCE_DIR}/flusher/dogstatsd.c)
+                 ${PROJECT_SOURCE_DIR}/flusher/dogstatsd.c ${PROJECT_SOURCE_DIR}/flusher/fl_ckpt.c)
   target_compile_options(fuzz_fl_pipe PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(fuzz_fl_pipe PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_fl_pipe PRIVATE fc_flusher)

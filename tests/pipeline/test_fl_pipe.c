@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "fl_ckpt.h"
 #include "fl_pipe.h"
 #include "frame.h"
 #include "log.h"
@@ -104,6 +105,12 @@ static void complete(struct fcall *c, const enum fl_outcome *oc)
 /* ---- frames out ----------------------------------------------------------- */
 
 static uint64_t last_ack, nacks;
+/* the latest FT_DSD_STATE: its items' kinds and bodies (NUL-terminated) */
+static size_t nckpts, ckpt_items;
+static int ckpt_kind[8];
+static char ckpt_body[8][4096];
+static uint8_t ckpt_blob[65536];
+static size_t ckpt_blob_len;
 static uint64_t flushed_ids[32];
 static bool flushed_ok[32];
 static bool flushed_unreachable[32];
@@ -124,6 +131,28 @@ static void emit(struct frame_buf *fb, void *arg)
         assert_true(u > last_ack); /* only ever moves forward */
         last_ack = u;
         nacks++;
+    } else if (f.type == FT_DSD_STATE) {
+        /* every checkpoint parses; small ones are kept for the test to read */
+        nckpts++;
+        ckpt_items = 0;
+        const uint8_t *blob = f.u.dsd_state.payloads;
+        size_t blen = f.u.dsd_state.payloads_len;
+        ckpt_blob_len = blen <= sizeof ckpt_blob ? blen : 0;
+        if (ckpt_blob_len)
+            memcpy(ckpt_blob, blob, blen);
+        size_t off = 0;
+        unsigned n = 0;
+        struct ckpt_item it;
+        int rc;
+        while ((rc = ckpt_next(blob, blen, &off, &n, &it)) == 1) {
+            if (ckpt_items < 8 && it.len < sizeof ckpt_body[0]) {
+                ckpt_kind[ckpt_items] = it.kind;
+                memcpy(ckpt_body[ckpt_items], it.p, it.len);
+                ckpt_body[ckpt_items][it.len] = '\0';
+            }
+            ckpt_items++;
+        }
+        assert_int_equal(rc, 0);
     } else if (f.type == FT_FLUSHED) {
         flushed_ids[nflushed] = f.u.flushed.flush_id;
         flushed_ok[nflushed] = f.u.flushed.ok;
@@ -258,6 +287,7 @@ static struct fl_pipe *new_pipe(bool idle)
     last_ack = nacks = 0;
     nflushed = 0;
     in_seq = 0;
+    nckpts = ckpt_items = 0;
     struct fl_pipe *p = fl_pipe_new(&o);
     assert_non_null(p);
     return p;
@@ -548,6 +578,106 @@ static void dogstatsd_reaches_series(void **state)
     json_decref(j);
     complete(&calls[0], NULL);
     fl_pipe_free(p);
+}
+
+/* the value of the first point of series `metric` in a series JSON body; -1 if none */
+static double series_value(const char *body, const char *metric)
+{
+    json_error_t je;
+    json_t *j = json_loads(body, 0, &je);
+    assert_non_null(j);
+    double v = -1;
+    json_t *arr = json_object_get(j, "series"), *e;
+    size_t i;
+    json_array_foreach(arr, i, e)
+        if (!strcmp(json_string_value(json_object_get(e, "metric")), metric))
+            v = json_number_value(
+                json_object_get(json_array_get(json_object_get(e, "points"), 0), "value"));
+    json_decref(j);
+    return v;
+}
+
+/* Issue 11: the checkpoint follows the data across the flush boundary, and a
+ * new pipe given it posts what the dead one had not delivered. */
+static void dogstatsd_checkpoint_and_restore(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    C.enhanced_metrics = false;
+    fl_pipe_tick(p);
+    assert_int_equal(nckpts, 0); /* nothing received: nothing to say */
+    const char *d = "ck.count:2|c\nck.count:3|c";
+    fl_pipe_dogstatsd(p, d, strlen(d));
+    fl_pipe_tick(p);
+    assert_int_equal(nckpts, 1);
+    assert_int_equal(ckpt_items, 1);
+    assert_int_equal(ckpt_kind[0], CKPT_SERIES);
+    assert_true(series_value(ckpt_body[0], "ck.count") == 5.0);
+    fl_pipe_tick(p);
+    assert_int_equal(nckpts, 1); /* unchanged: not sent again */
+
+    /* the drain is checkpointed before it can reach the intake */
+    feed_flush(p, 1, false);
+    assert_int_equal(ncalls, 1);
+    assert_int_equal(nckpts, 2);
+    assert_int_equal(ckpt_items, 1);
+    assert_true(series_value(ckpt_body[0], "ck.count") == 5.0);
+    uint8_t held[65536];
+    size_t held_len = ckpt_blob_len;
+    memcpy(held, ckpt_blob, held_len);
+    /* data arriving during the flush is in the next checkpoint, apart */
+    const char *d2 = "ck.count:7|c";
+    fl_pipe_dogstatsd(p, d2, strlen(d2));
+    fl_pipe_tick(p);
+    assert_int_equal(ckpt_items, 2);
+    /* delivered: the checkpoint drops it at once (a restart must not resend it) */
+    size_t before = nckpts;
+    complete(&calls[0], NULL);
+    assert_true(nckpts > before);
+    assert_int_equal(ckpt_items, 1);
+    assert_true(series_value(ckpt_body[0], "ck.count") == 7.0);
+    fl_pipe_free(p);
+
+    /* a new flusher given the checkpoint taken at the flush posts its payload */
+    struct fl_pipe *q = new_pipe(false);
+    C.enhanced_metrics = false;
+    struct frame_buf fb = {0};
+    frame_encode_dsd_state(&fb, &(struct ft_dsd_state){.payloads = held, .payloads_len = held_len});
+    feed(q, &fb);
+    const char *d3 = "ck.other:1|c";
+    fl_pipe_dogstatsd(q, d3, strlen(d3));
+    feed_flush(q, 1, false);
+    assert_int_equal(ncalls, 1);
+    assert_int_equal(count_posts(&calls[0], "/api/v2/series"), 2);
+    double restored = -1, other = -1;
+    for (size_t i = 0; i < calls[0].n; i++) {
+        double v = series_value(calls[0].posts[i].body, "ck.count");
+        if (v >= 0)
+            restored = v;
+        v = series_value(calls[0].posts[i].body, "ck.other");
+        if (v >= 0)
+            other = v;
+    }
+    assert_true(restored == 5.0 && other == 1.0);
+    /* failed and kept for a retry: not final, so both stay in the checkpoint */
+    enum fl_outcome oc[2] = {FL_FAILED, FL_FAILED};
+    nkept = 0;
+    fl_pipe_tick(q);
+    complete(&calls[0], oc);
+    fl_pipe_dogstatsd(q, d3, strlen(d3));
+    fl_pipe_tick(q);
+    assert_int_equal(ckpt_items, 3);
+    fl_pipe_free(q);
+
+    /* a malformed checkpoint is refused without harm */
+    struct fl_pipe *z = new_pipe(false);
+    const uint8_t bad[] = {9, 0, 0, 0, 1, 'x'};
+    frame_encode_dsd_state(&fb, &(struct ft_dsd_state){.payloads = bad, .payloads_len = sizeof bad});
+    feed(z, &fb);
+    feed_flush(z, 1, false);
+    assert_int_equal(count_posts(&calls[0], "/api/v2/series"), 0);
+    complete(&calls[0], NULL);
+    fl_pipe_free(z);
 }
 
 static void idle_acks_and_sends_nothing(void **state)
@@ -1021,6 +1151,7 @@ int main(void)
         cmocka_unit_test(flush_during_flush_waits_and_coalesces),
         cmocka_unit_test(held_logs_released_on_final),
         cmocka_unit_test(dogstatsd_reaches_series),
+        cmocka_unit_test(dogstatsd_checkpoint_and_restore),
         cmocka_unit_test(idle_acks_and_sends_nothing),
         cmocka_unit_test(empty_logs_frame_acked),
         cmocka_unit_test(failing_intake_logs_once),

@@ -140,6 +140,10 @@ static const struct rt_case cases[] = {
     CASE(ACK, ack, .upto = UINT64_MAX),
     CASE(FLUSHED, flushed, .flush_id = 4, .ok = true, .sent = 3, .failed = 1, .dropped = 2,
          .ms = 17),
+    /* bytes with NULs and every value survive; an empty one too */
+    CASE(DSD_STATE, dsd_state, .payloads = (const uint8_t *)"\x01\x00\x00\x00\x02\xff\x00",
+         .payloads_len = 7),
+    CASE(DSD_STATE, dsd_state, .payloads = (const uint8_t *)"", .payloads_len = 0),
 };
 #undef CASE
 
@@ -226,6 +230,8 @@ static void test_every_type_covered(void **st)
     assert_int_equal(FT_TRACES, 51);
     assert_int_equal(FT_TRACE_STATS, 52);
     assert_int_equal(frame_type_dirs(FT_TRACES), FRAME_DIR_F2S | FRAME_DIR_S2F);
+    assert_int_equal(FT_DSD_STATE, 56);
+    assert_int_equal(frame_type_dirs(FT_DSD_STATE), FRAME_DIR_F2S | FRAME_DIR_S2F);
     assert_int_equal(frame_type_dirs(FT_PLATFORM), FRAME_DIR_L2S | FRAME_DIR_S2F);
     assert_int_equal(frame_type_dirs(FT_GO), FRAME_DIR_S2L);
     assert_int_equal(frame_type_dirs(999), 0);
