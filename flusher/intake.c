@@ -16,27 +16,14 @@
 
 #include "clock.h"
 #include "url.h"
+#include "intake_int.h"
 #include "intake_proxy.h"
+#include "intake_session.h"
 #include "intake_tls.h"
 #include "log.h"
 
 #define RESP_KEEP 512u        /* response bytes kept for error lines */
 #define BACKOFF_BASE_MS 100u  /* attempt n waits n * this before the next */
-#define URL_MAX 2048u
-
-/* A request ready to send; owned by one transfer or by the retry buffer. */
-struct payload {
-    char *url;
-    struct curl_slist *hdrs;
-    unsigned char *body;
-    size_t len;
-    uint64_t tag;
-    bool proxied;
-    bool get; /* the key check */
-    bool raw;    /* fl_intake_raw: the caller's headers only, one attempt */
-    bool direct; /* fl_intake_raw: never through the proxy */
-    struct payload *next; /* retry buffer link */
-};
 
 enum xstate { X_QUEUED, X_ACTIVE, X_BACKOFF };
 
@@ -79,31 +66,6 @@ struct flush {
     struct flush *prev, *next;
 };
 
-struct fl_intake {
-    struct event_base *base;
-    CURLM *multi;
-    CURLSH *share;
-    struct event *timer;
-    struct event *kick; /* starts newly queued transfers from the loop */
-    X509_STORE *store;
-    double tls_setup_ms;
-    /* options, copied */
-    char *api_key, *proxy, *no_proxy, *user_agent;
-    char key_origin[40]; /* the variable the key came from, for the 403 line */
-    char proxy_cred[256]; /* "user:pass" of the proxy URL, scrubbed from curl errors */
-    long timeout_ms;
-    bool http1_only, skip_verify, no_tls_resume, verbose;
-    int zstd_level;
-    size_t retry_cap;
-    /* state */
-    struct xfer *xhead, *xtail;
-    struct flush *flushes;
-    unsigned active;
-    struct payload *kept_head, *kept_tail;
-    struct fl_intake_stats st;
-    struct log_limit forbidden_log;
-};
-
 const char *fl_outcome_name(enum fl_outcome o)
 {
     switch (o) {
@@ -117,8 +79,7 @@ const char *fl_outcome_name(enum fl_outcome o)
     return "?";
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void fl_intake_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err == NULL || errlen == 0)
         return;
@@ -143,132 +104,6 @@ static void scrub(const struct fl_intake *in, char *s)
     const char *pw = strchr(in->proxy_cred, ':');
     if (pw)
         log_mask(s, pw + 1);
-}
-
-/* ---- payloads and the retry buffer -------------------------------------- */
-
-static void payload_free(struct payload *p)
-{
-    if (p == NULL)
-        return;
-    free(p->url);
-    curl_slist_free_all(p->hdrs);
-    free(p->body);
-    free(p);
-}
-
-static size_t payload_cost(const struct payload *p)
-{
-    return p->len + strlen(p->url) + 64;
-}
-
-static bool header_ok(const char *h)
-{
-    size_t n = strnlen(h, FL_INTAKE_HEADER_MAX);
-    if (n == 0 || n >= FL_INTAKE_HEADER_MAX)
-        return false;
-    const char *colon = strchr(h, ':');
-    if (colon == NULL || colon == h)
-        return false;
-    for (const char *p = h; *p; p++)
-        if ((unsigned char)*p < 0x20 && *p != '\t')
-            return false;
-    for (const char *p = h; p < colon; p++)
-        if (*p == ' ' || *p == '\t')
-            return false;
-    return true;
-}
-
-static bool append_hdr(struct curl_slist **l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool append_hdr(struct curl_slist **l, const char *fmt, ...)
-{
-    char line[FL_INTAKE_HEADER_MAX + 64];
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (w < 0 || (size_t)w >= sizeof line)
-        return false;
-    struct curl_slist *n = curl_slist_append(*l, line);
-    if (n == NULL)
-        return false;
-    *l = n;
-    return true;
-}
-
-static struct payload *payload_build(struct fl_intake *in, const struct fl_post *r, bool get, char *err,
-                                     size_t errlen)
-{
-    if (r->url == NULL || strnlen(r->url, URL_MAX) >= URL_MAX ||
-        (strncmp(r->url, "https://", 8) != 0 && strncmp(r->url, "http://", 7) != 0)) {
-        set_err(err, errlen, "post: URL missing, too long or not http(s)");
-        return NULL;
-    }
-    if (!get && (r->len > FL_INTAKE_BODY_MAX || (r->len > 0 && r->body == NULL))) {
-        set_err(err, errlen, "post: body over %u bytes or missing", FL_INTAKE_BODY_MAX);
-        return NULL;
-    }
-    if (r->content_type && (strnlen(r->content_type, 128) >= 128 || strpbrk(r->content_type, "\r\n"))) {
-        set_err(err, errlen, "post: bad content type");
-        return NULL;
-    }
-    size_t nh = 0;
-    if (r->headers)
-        for (; r->headers[nh]; nh++)
-            if (nh >= FL_INTAKE_HEADERS_MAX || !header_ok(r->headers[nh])) {
-                set_err(err, errlen, "post: more than %u extra headers, or a malformed one",
-                        FL_INTAKE_HEADERS_MAX);
-                return NULL;
-            }
-
-    if (in->api_key[0] == '\0') {
-        set_err(err, errlen, "post: the API key is not known yet");
-        return NULL;
-    }
-    struct payload *p = calloc(1, sizeof *p);
-    if (p == NULL)
-        goto oom;
-    p->url = strdup(r->url);
-    p->tag = r->tag;
-    p->get = get;
-    p->proxied = fl_proxy_applies(r->url, in->proxy, in->no_proxy);
-    if (p->url == NULL)
-        goto oom;
-    bool ok = append_hdr(&p->hdrs, "DD-API-KEY: %s", in->api_key);
-    /* no 100-continue round trip before the body */
-    ok = ok && append_hdr(&p->hdrs, "Expect:");
-    if (r->content_type && !get)
-        ok = ok && append_hdr(&p->hdrs, "Content-Type: %s", r->content_type);
-    for (size_t i = 0; ok && i < nh; i++)
-        ok = append_hdr(&p->hdrs, "%s", r->headers[i]);
-    if (!get && r->compress) {
-        size_t cap = ZSTD_compressBound(r->len);
-        p->body = malloc(cap ? cap : 1);
-        if (p->body == NULL)
-            goto oom;
-        size_t z = ZSTD_compress(p->body, cap, r->body, r->len, in->zstd_level);
-        if (ZSTD_isError(z)) {
-            set_err(err, errlen, "post: zstd: %s", ZSTD_getErrorName(z));
-            payload_free(p);
-            return NULL;
-        }
-        p->len = z;
-        ok = ok && append_hdr(&p->hdrs, "Content-Encoding: zstd");
-    } else if (!get) {
-        p->body = malloc(r->len ? r->len : 1);
-        if (p->body == NULL)
-            goto oom;
-        if (r->len)
-            memcpy(p->body, r->body, r->len);
-        p->len = r->len;
-    }
-    if (!ok)
-        goto oom;
-    return p;
-oom:
-    payload_free(p);
-    set_err(err, errlen, "post: out of memory");
-    return NULL;
 }
 
 /* ---- curl <-> libevent --------------------------------------------------- */
@@ -334,30 +169,8 @@ static int multi_timer_cb(CURLM *m, long timeout_ms, void *userp)
     return 0;
 }
 
-/* libcurl's own new-session callback, the same function for every SSL_CTX.
- * Process-global because OpenSSL's callback has no user pointer; it is
- * written once and only ever holds that one libcurl function. */
-static int (*curl_new_session_cb)(SSL *, SSL_SESSION *);
-
-/* OpenSSL marks a session "not resumable" when its SSL is freed without a
- * close_notify having been sent (ssl_clear_bad_session), and libcurl keeps
- * the very same SSL_SESSION object in its cache. When curl tears an HTTP/2
- * connection down without SSL_shutdown, the cached session dies with it and
- * every later connection pays a full handshake. So curl's cache gets a copy
- * of each new session, which the old connection's fate cannot touch. */
-static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
-{
-    if (curl_new_session_cb == NULL)
-        return 0;
-    SSL_SESSION *copy = SSL_SESSION_dup(sess);
-    if (copy == NULL)
-        return curl_new_session_cb(ssl, sess);
-    if (curl_new_session_cb(ssl, copy) == 0)
-        SSL_SESSION_free(copy); /* curl did not keep it */
-    return 0;                    /* the original stays OpenSSL's */
-}
-
-/* Every SSL_CTX curl creates (intake and proxy connections) gets our store. */
+/* Every SSL_CTX curl creates (intake and proxy connections) gets our store
+ * and keeps its sessions resumable (intake_session.h). */
 static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *parm)
 {
     (void)easy;
@@ -372,11 +185,7 @@ static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *parm)
             in->st.curl_store_certs += (uint64_t)sk_X509_OBJECT_num(objs);
     }
     SSL_CTX_set1_cert_store(ctx, in->store);
-    int (*cb)(SSL *, SSL_SESSION *) = SSL_CTX_sess_get_new_cb(ctx);
-    if (cb != NULL && cb != new_session_cb) {
-        curl_new_session_cb = cb;
-        SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
-    }
+    fl_tls_session_hook(ctx);
     return CURLE_OK;
 }
 
@@ -453,7 +262,7 @@ static void xfer_free(struct xfer *x)
         curl_easy_cleanup(x->easy);
     if (x->backoff_ev)
         event_free(x->backoff_ev);
-    payload_free(x->pl);
+    fl_payload_free(x->pl);
     if (x->rbuf) /* may hold a secret: wipe before freeing */
         OPENSSL_cleanse(x->rbuf, x->rcap);
     free(x->rbuf);
@@ -487,7 +296,7 @@ static void flush_complete(struct flush *fl)
         done(&s, arg);
 }
 
-static void report(struct flush *fl, const struct fl_post_result *r)
+void fl_intake_report(struct flush *fl, const struct fl_post_result *r)
 {
     switch (r->outcome) {
     case FL_OK: fl->sum.ok++; break;
@@ -499,44 +308,6 @@ static void report(struct flush *fl, const struct fl_post_result *r)
     }
     if (fl->each)
         fl->each(r, fl->arg);
-}
-
-/* Take ownership of p into the retry buffer; drops the oldest while over
- * the cap (each reported to fl as FL_DROPPED). False when p itself could not
- * be kept (then the caller still owns it). */
-static bool keep(struct fl_intake *in, struct payload *p, struct flush *fl)
-{
-    size_t cost = payload_cost(p);
-    if (cost > in->retry_cap) {
-        in->st.dropped++;
-        in->st.dropped_bytes += p->len;
-        return false;
-    }
-    while (in->kept_head && in->st.kept_bytes + cost > in->retry_cap) {
-        struct payload *old = in->kept_head;
-        in->kept_head = old->next;
-        if (in->kept_head == NULL)
-            in->kept_tail = NULL;
-        in->st.kept--;
-        in->st.kept_bytes -= payload_cost(old);
-        in->st.dropped++;
-        in->st.dropped_bytes += old->len;
-        struct fl_post_result r = {.tag = old->tag, .outcome = FL_DROPPED};
-        snprintf(r.error, sizeof r.error, "retry buffer full (%zu bytes): oldest payload dropped",
-                 in->retry_cap);
-        payload_free(old);
-        if (fl)
-            report(fl, &r);
-    }
-    p->next = NULL;
-    if (in->kept_tail)
-        in->kept_tail->next = p;
-    else
-        in->kept_head = p;
-    in->kept_tail = p;
-    in->st.kept++;
-    in->st.kept_bytes += cost;
-    return true;
 }
 
 /* The transfer's final outcome: stats, retry buffer, callbacks, free. */
@@ -582,7 +353,7 @@ static void finish(struct xfer *x, enum fl_outcome o)
     if ((o == FL_FAILED || o == FL_ABORTED) && x->keepable) {
         curl_easy_cleanup(x->easy);
         x->easy = NULL;
-        if (keep(in, x->pl, fl)) {
+        if (fl_retry_keep(in, x->pl, fl)) {
             x->pl = NULL;
             x->res.kept = true;
         }
@@ -590,7 +361,7 @@ static void finish(struct xfer *x, enum fl_outcome o)
     struct fl_post_result r = x->res;
     xfer_free(x);
     if (fl) {
-        report(fl, &r);
+        fl_intake_report(fl, &r);
         if (--fl->outstanding == 0)
             flush_complete(fl);
     }
@@ -1002,33 +773,33 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
 {
     uint64_t t0 = clock_us();
     if (base == NULL || o == NULL) {
-        set_err(err, errlen, "intake: no event base or options");
+        fl_intake_set_err(err, errlen, "intake: no event base or options");
         return NULL;
     }
     if (o->key_later ? (o->api_key != NULL && o->api_key[0] != '\0')
                      : (o->api_key == NULL || o->api_key[0] == '\0' || strnlen(o->api_key, 256) >= 256 ||
                         strpbrk(o->api_key, "\r\n\t :") != NULL)) {
-        set_err(err, errlen, "intake: the API key is missing or malformed");
+        fl_intake_set_err(err, errlen, "intake: the API key is missing or malformed");
         return NULL;
     }
     static bool curl_ready;
     if (!curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            set_err(err, errlen, "intake: curl_global_init failed");
+            fl_intake_set_err(err, errlen, "intake: curl_global_init failed");
             return NULL;
         }
         curl_ready = true;
     }
     const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
     if (vi == NULL || vi->ssl_version == NULL || strncmp(vi->ssl_version, "OpenSSL", 7) != 0) {
-        set_err(err, errlen, "intake: libcurl is not built with OpenSSL (%s)",
+        fl_intake_set_err(err, errlen, "intake: libcurl is not built with OpenSSL (%s)",
                 vi && vi->ssl_version ? vi->ssl_version : "no TLS");
         return NULL;
     }
 
     struct fl_intake *in = calloc(1, sizeof *in);
     if (in == NULL) {
-        set_err(err, errlen, "intake: out of memory");
+        fl_intake_set_err(err, errlen, "intake: out of memory");
         return NULL;
     }
     in->base = base;
@@ -1046,12 +817,12 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
     snprintf(ua, sizeof ua, "forkcap/%.64s", o->version && o->version[0] ? o->version : "dev");
     in->user_agent = strdup(ua);
     if (!in->api_key || !in->proxy || !in->no_proxy || !in->user_agent) {
-        set_err(err, errlen, "intake: out of memory");
+        fl_intake_set_err(err, errlen, "intake: out of memory");
         goto fail;
     }
     if (in->proxy[0]) {
         if (strnlen(in->proxy, URL_MAX) >= URL_MAX || strpbrk(in->proxy, " \r\n\t")) {
-            set_err(err, errlen, "intake: the proxy URL is too long or holds blanks");
+            fl_intake_set_err(err, errlen, "intake: the proxy URL is too long or holds blanks");
             goto fail;
         }
         const char *ui;
@@ -1065,13 +836,13 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
     in->store = fl_tls_store_load(o->ca_file, o->extra_ca_file, &info, e2, sizeof e2);
     if (in->store == NULL) {
         if (!o->skip_verify) {
-            set_err(err, errlen, "intake: %s", e2);
+            fl_intake_set_err(err, errlen, "intake: %s", e2);
             goto fail;
         }
         /* nothing is verified anyway: an empty store will do */
         in->store = X509_STORE_new();
         if (in->store == NULL) {
-            set_err(err, errlen, "intake: out of memory");
+            fl_intake_set_err(err, errlen, "intake: out of memory");
             goto fail;
         }
     }
@@ -1082,7 +853,7 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
     in->timer = evtimer_new(base, timer_event_cb, in);
     in->kick = evtimer_new(base, kick_cb, in);
     if (!in->multi || !in->share || !in->timer || !in->kick) {
-        set_err(err, errlen, "intake: out of memory setting up curl");
+        fl_intake_set_err(err, errlen, "intake: out of memory setting up curl");
         goto fail;
     }
     curl_share_setopt(in->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
@@ -1133,11 +904,11 @@ int fl_intake_flush(struct fl_intake *in, const struct fl_post *posts, size_t n,
     }
     char err[200];
     for (size_t i = 0; i < n; i++) {
-        pls[nkept + i] = payload_build(in, &posts[i], false, err, sizeof err);
+        pls[nkept + i] = fl_payload_build(in, &posts[i], false, err, sizeof err);
         if (pls[nkept + i] == NULL) {
             log_warn("intake: flush refused: %s", err);
             for (size_t j = 0; j < i; j++)
-                payload_free(pls[nkept + j]);
+                fl_payload_free(pls[nkept + j]);
             free(pls);
             free(resent);
             return -1;
@@ -1155,7 +926,7 @@ int fl_intake_flush(struct fl_intake *in, const struct fl_post *posts, size_t n,
         in->st.kept = in->st.kept_bytes = 0;
     } else if (rc != 0) {
         for (size_t i = nkept; i < total; i++)
-            payload_free(pls[i]);
+            fl_payload_free(pls[i]);
     }
     free(pls);
     free(resent);
@@ -1166,13 +937,13 @@ int fl_intake_post(struct fl_intake *in, const struct fl_post *req, uint64_t dea
                    fl_post_done_fn done, void *arg)
 {
     char err[200];
-    struct payload *p = payload_build(in, req, false, err, sizeof err);
+    struct payload *p = fl_payload_build(in, req, false, err, sizeof err);
     if (p == NULL) {
         log_warn("intake: post refused: %s", err);
         return -1;
     }
     if (submit(in, &p, NULL, 1, true, deadline_us, done, NULL, arg) != 0) {
-        payload_free(p);
+        fl_payload_free(p);
         return -1;
     }
     return 0;
@@ -1205,20 +976,20 @@ int fl_intake_validate(struct fl_intake *in, const char *url, uint64_t deadline_
 {
     struct fl_post req = {.url = url};
     char err[200];
-    struct payload *p = payload_build(in, &req, true, err, sizeof err);
+    struct payload *p = fl_payload_build(in, &req, true, err, sizeof err);
     if (p == NULL) {
         log_warn("intake: key check refused: %s", err);
         return -1;
     }
     struct validate_ctx *v = calloc(1, sizeof *v);
     if (v == NULL) {
-        payload_free(p);
+        fl_payload_free(p);
         return -1;
     }
     v->cb = cb;
     v->arg = arg;
     if (submit(in, &p, NULL, 1, false, deadline_us, validate_done, NULL, v) != 0) {
-        payload_free(p);
+        fl_payload_free(p);
         free(v);
         return -1;
     }
@@ -1259,7 +1030,7 @@ int fl_intake_raw(struct fl_intake *in, const struct fl_raw_req *req, fl_raw_don
     p->get = !req->post;
     p->url = strdup(req->url);
     p->proxied = !req->direct && fl_proxy_applies(req->url, in->proxy, in->no_proxy);
-    bool ok = p->url != NULL && append_hdr(&p->hdrs, "Expect:");
+    bool ok = p->url != NULL && fl_payload_append_hdr(&p->hdrs, "Expect:");
     size_t nh = 0;
     for (; ok && req->headers && req->headers[nh]; nh++) {
         const char *h = req->headers[nh];
@@ -1285,12 +1056,12 @@ int fl_intake_raw(struct fl_intake *in, const struct fl_raw_req *req, fl_raw_don
         p->len = req->len;
     }
     if (!ok) {
-        payload_free(p);
+        fl_payload_free(p);
         return -1;
     }
     struct xfer *x = xfer_new(in, NULL, p, false, clock_us());
     if (x == NULL) {
-        payload_free(p);
+        fl_payload_free(p);
         return -1;
     }
     in->st.posts--; /* not an intake post */
@@ -1322,11 +1093,7 @@ void fl_intake_free(struct fl_intake *in)
     }
     while (in->flushes)
         flush_release(in->flushes);
-    while (in->kept_head) {
-        struct payload *p = in->kept_head;
-        in->kept_head = p->next;
-        payload_free(p);
-    }
+    fl_retry_free(in);
     if (in->multi)
         curl_multi_cleanup(in->multi);
     if (in->share)

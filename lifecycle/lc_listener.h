@@ -1,5 +1,6 @@
 /* lc_listener.h — the Telemetry API listener: a small bounded HTTP/1.1
- * server on the inherited socket, turning each batch into data frames. */
+ * server on the inherited socket, turning each batch into data frames
+ * (lc_batch.h). */
 #ifndef FORKCAP_LC_LISTENER_H
 #define FORKCAP_LC_LISTENER_H
 
@@ -9,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "lc_batch.h"
 #include "peer.h"
 #include "telemetry.h"
 
@@ -22,14 +24,11 @@
 #define LC_LS_CONNS_MAX 256u                             /* open connections, at most */
 #define LC_LS_FD_RESERVE 64u                             /* ... leaving this many fds (RLIMIT_NOFILE) */
 #define LC_LS_CONNS_MIN 8u
-#define LC_LS_BODY_MAX (LC_TELE_MAX_BODY + 64u * 1024u)  /* 2 x 1 MiB + slack */
+#define LC_LS_BODY_MAX LC_BATCH_BODY_MAX                 /* what the batch builder accepts */
 #define LC_LS_REQUEST_TIMEOUT_MS 10000u                  /* a whole request, first byte to last */
 #define LC_LS_EVICT_GRACE_MS 100u
 #define LC_LS_BUFFERED_MAX (32u << 20)                   /* bytes of unfinished requests, all slots */
 #define LC_LS_JOBS_MAX 16u                               /* batches read, waiting for the supervisor */
-/* Logs frames are cut below FRAME_MAX with room for the frame's own header. */
-#define LC_LS_LOGS_FRAME_BUDGET (FRAME_MAX - 64u * 1024u)
-#define LC_LS_LOGS_FRAME_RECORDS 10000u
 
 struct lc_listener;
 
@@ -60,14 +59,5 @@ struct lc_listener_stats {
     unsigned long fields_refused; /* platform fields of the wrong type or out of range */
 };
 void lc_listener_get_stats(const struct lc_listener *l, struct lc_listener_stats *out);
-
-/* Turn one batch body into finished frames (FT_PLATFORM, FT_LOGS) in batch
- * order. Exposed for tests. On success *frames (malloc'd array of
- * frame_buf, each finished) and *n; the caller frees with
- * lc_listener_frames_free. Returns the lc_telemetry_parse result. */
-struct lc_tele_linectx;
-int lc_listener_build(const char *body, size_t len, bool logs_enabled, struct lc_tele_linectx *ctx,
-                      struct frame_buf **frames, size_t *n, struct lc_tele_stats *stats);
-void lc_listener_frames_free(struct frame_buf *frames, size_t n);
 
 #endif

@@ -1,5 +1,5 @@
 /* fuzz_lc_build.c — libFuzzer target for the listener's batch -> frames
- * step (lc_listener_build): whatever Lambda's body holds, every frame it
+ * step (lc_batch_build): whatever Lambda's body holds, every frame it
  * produces decodes with the supervisor's own checks and stays within
  * FRAME_MAX. The first input byte picks logs on or off. */
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "frame.h"
-#include "lc_listener.h"
+#include "lc_batch.h"
 #include "telemetry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     static struct lc_tele_linectx ctx; /* kept across inputs, as across batches */
     struct frame_buf *fr = NULL;
     size_t n = 0;
-    lc_listener_build((const char *)data + 1, len - 1, data[0] & 1, &ctx, &fr, &n, NULL);
+    lc_batch_build((const char *)data + 1, len - 1, data[0] & 1, &ctx, &fr, &n, NULL);
     for (size_t i = 0; i < n; i++) {
         if (fr[i].len <= FRAME_HDR_LEN || fr[i].len - FRAME_HDR_LEN > FRAME_MAX)
             abort();
@@ -30,6 +30,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             abort();
         frame_free(&f);
     }
-    lc_listener_frames_free(fr, n);
+    lc_batch_frames_free(fr, n);
     return 0;
 }

@@ -26,7 +26,7 @@ if(FORKCAP_FUZZ)
                                     -seed_inputs=${LCTELE_DIR}/seeds/post.txt,${LCTELE_DIR}/seeds/chunked.txt)
   set_tests_properties(fuzz_lc_req PROPERTIES LABELS "fuzz" TIMEOUT 60)
   set(LCTELE_SRC ${PROJECT_SOURCE_DIR}/lifecycle)
-  add_executable(fuzz_lc_build ${LCTELE_DIR}/fuzz_lc_build.c ${LCTELE_SRC}/lc_listener.c
+  add_executable(fuzz_lc_build ${LCTELE_DIR}/fuzz_lc_build.c ${LCTELE_SRC}/lc_batch.c
                  ${LCTELE_SRC}/lc_req.c ${LCTELE_SRC}/telemetry.c ${PROJECT_SOURCE_DIR}/common/frame.c
                  ${PROJECT_SOURCE_DIR}/common/mpwalk.c ${PROJECT_SOURCE_DIR}/common/utf8.c
                  ${PROJECT_SOURCE_DIR}/common/peer.c ${PROJECT_SOURCE_DIR}/common/log.c

@@ -221,7 +221,7 @@ static void test_build_order_and_fields(void **state)
     struct frame_buf *fr;
     size_t n;
     struct lc_tele_stats st;
-    assert_int_equal(lc_listener_build(BATCH, strlen(BATCH), true, &ctx, &fr, &n, &st), LC_TELE_OK);
+    assert_int_equal(lc_batch_build(BATCH, strlen(BATCH), true, &ctx, &fr, &n, &st), LC_TELE_OK);
     /* batch order: initStart, start, the two log lines, runtimeDone, report;
      * platform records travel as typed fields, never as text */
     assert_int_equal(n, 5);
@@ -269,7 +269,7 @@ static void test_build_order_and_fields(void **state)
         }
         frame_free(&f);
     }
-    lc_listener_frames_free(fr, n);
+    lc_batch_frames_free(fr, n);
 }
 
 /* A timed-out invocation: is_error travels as a field; logsDropped keeps its counts. */
@@ -285,7 +285,7 @@ static void test_build_error_and_dropped(void **state)
     struct lc_tele_linectx ctx = {0};
     struct frame_buf *fr;
     size_t n;
-    assert_int_equal(lc_listener_build(b, strlen(b), true, &ctx, &fr, &n, NULL), LC_TELE_OK);
+    assert_int_equal(lc_batch_build(b, strlen(b), true, &ctx, &fr, &n, NULL), LC_TELE_OK);
     assert_int_equal(n, 2);
     struct frame f;
     decode(&fr[0], &f);
@@ -299,7 +299,7 @@ static void test_build_error_and_dropped(void **state)
     assert_true(f.u.platform.has_dropped_records && f.u.platform.dropped_records == 12);
     assert_true(f.u.platform.has_dropped_bytes && f.u.platform.dropped_bytes == 3456);
     frame_free(&f);
-    lc_listener_frames_free(fr, n);
+    lc_batch_frames_free(fr, n);
 }
 
 static void test_build_logs_off(void **state)
@@ -308,7 +308,7 @@ static void test_build_logs_off(void **state)
     struct lc_tele_linectx ctx = {0};
     struct frame_buf *fr;
     size_t n;
-    assert_int_equal(lc_listener_build(BATCH, strlen(BATCH), false, &ctx, &fr, &n, NULL), LC_TELE_OK);
+    assert_int_equal(lc_batch_build(BATCH, strlen(BATCH), false, &ctx, &fr, &n, NULL), LC_TELE_OK);
     assert_int_equal(n, 4);
     for (size_t i = 0; i < n; i++) {
         struct frame f;
@@ -316,7 +316,7 @@ static void test_build_logs_off(void **state)
         assert_int_equal(f.type, FT_PLATFORM);
         frame_free(&f);
     }
-    lc_listener_frames_free(fr, n);
+    lc_batch_frames_free(fr, n);
 }
 
 /* Three 700 KiB lines cannot share one frame: every frame stays under
@@ -340,7 +340,7 @@ static void test_build_split(void **state)
     struct lc_tele_linectx ctx = {0};
     struct frame_buf *fr;
     size_t n, total = 0;
-    assert_int_equal(lc_listener_build(b, off, true, &ctx, &fr, &n, NULL), LC_TELE_OK);
+    assert_int_equal(lc_batch_build(b, off, true, &ctx, &fr, &n, NULL), LC_TELE_OK);
     assert_true(n >= 2);
     for (size_t i = 0; i < n; i++) {
         struct frame f;
@@ -350,7 +350,7 @@ static void test_build_split(void **state)
         frame_free(&f);
     }
     assert_int_equal(total, 3);
-    lc_listener_frames_free(fr, n);
+    lc_batch_frames_free(fr, n);
     free(b);
 }
 
@@ -361,17 +361,17 @@ static void test_build_unreadable(void **state)
     struct frame_buf *fr;
     size_t n;
     const char *bad = "{not json";
-    assert_int_equal(lc_listener_build(bad, strlen(bad), true, &ctx, &fr, &n, NULL), LC_TELE_ENOTJSON);
+    assert_int_equal(lc_batch_build(bad, strlen(bad), true, &ctx, &fr, &n, NULL), LC_TELE_ENOTJSON);
     assert_int_equal(n, 0);
-    lc_listener_frames_free(fr, n);
+    lc_batch_frames_free(fr, n);
     /* invalid UTF-8 in a message: kept (sanitised), still a valid frame */
     const char *utf = "[{\"time\":\"2022-10-12T00:00:00.000Z\",\"type\":\"function\",\"record\":\"a\xff\xfe z\"}]";
-    assert_int_equal(lc_listener_build(utf, strlen(utf), true, &ctx, &fr, &n, NULL), LC_TELE_OK);
+    assert_int_equal(lc_batch_build(utf, strlen(utf), true, &ctx, &fr, &n, NULL), LC_TELE_OK);
     assert_int_equal(n, 1);
     struct frame f;
     decode(&fr[0], &f);
     frame_free(&f);
-    lc_listener_frames_free(fr, n);
+    lc_batch_frames_free(fr, n);
 }
 
 static void test_subscribe_body(void **state)

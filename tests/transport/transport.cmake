@@ -4,6 +4,8 @@
 if(TARGET fc_common)
   set(FL_TRANSPORT_SRCS
       ${CMAKE_SOURCE_DIR}/flusher/intake.c
+      ${CMAKE_SOURCE_DIR}/flusher/intake_retry.c
+      ${CMAKE_SOURCE_DIR}/flusher/intake_session.c
       ${CMAKE_SOURCE_DIR}/flusher/intake_tls.c
       ${CMAKE_SOURCE_DIR}/flusher/intake_proxy.c
       ${CMAKE_SOURCE_DIR}/flusher/endpoints.c)
