@@ -19,7 +19,10 @@
  *    sandbox init), which is tagged proactive_initialization:true instead;
  *  - unused_init on SHUTDOWN when no invocation was ever received.
  * cold_start is remembered per request id so that a report arriving after
- * the next INVOKE still carries its own invocation's value. */
+ * the next INVOKE still carries its own invocation's value. The same record
+ * (runtimeDone or report of one request id) counts once: a duplicate, e.g.
+ * a batch Lambda delivered twice, is ignored while its request id is among
+ * the last ENH_PENDING remembered. */
 #include "enhanced.h"
 
 #include "tags.h"
@@ -35,6 +38,7 @@
 struct pending {
     char id[ENH_ID_MAX];
     bool used, cold, proactive, seen_rt, has_rt, oom;
+    bool done_rt, done_report; /* already counted: a repeat is a duplicate */
     double rt_ms;
 };
 
@@ -47,7 +51,13 @@ struct enh_state {
     int64_t init_start_ms;
     struct pending pend[ENH_PENDING];
     size_t next;
+    uint64_t duplicates;
 };
+
+uint64_t enh_duplicates(const struct enh_state *st)
+{
+    return st ? st->duplicates : 0;
+}
 
 struct enh_state *enh_new(struct met_agg *agg)
 {
@@ -233,10 +243,14 @@ int enh_on_invoke(struct enh_state *st, int64_t time_ms, const char *request_id)
 static int on_runtime_done(struct enh_state *st, const struct ft_platform *ev)
 {
     struct pending *p = pending_get(st, ev->request_id, true);
+    if (p && p->done_rt) {
+        st->duplicates++;
+        return 0;
+    }
     bool cold = p ? p->cold : false, pro = p ? p->proactive : false;
     int r = 0;
     if (p)
-        p->seen_rt = true;
+        p->seen_rt = p->done_rt = true;
     if (ev->status && !is(ev->status, "success")) {
         r += emit(st, "errors", 1, ev->time_ms, cold, pro);
         if (is(ev->status, "timeout"))
@@ -262,7 +276,13 @@ static int on_runtime_done(struct enh_state *st, const struct ft_platform *ev)
 
 static int on_report(struct enh_state *st, const struct ft_platform *ev)
 {
-    struct pending *p = pending_get(st, ev->request_id, false);
+    struct pending *p = pending_get(st, ev->request_id, true);
+    if (p && p->done_report) {
+        st->duplicates++;
+        return 0;
+    }
+    if (p)
+        p->done_report = true;
     bool cold = p ? p->cold : false, pro = p ? p->proactive : false;
     int64_t t = ev->time_ms;
     int r = 0;

@@ -11,7 +11,7 @@
 
 #define ENH_PREFIX "aws.lambda.enhanced."
 #define ENH_TAGS_MAX 48         /* identity tags + DD_TAGS entries kept */
-#define ENH_PENDING 16          /* runtimeDone records remembered for their report */
+#define ENH_PENDING 256         /* request ids remembered (cold, runtimeDone, counted) */
 #define ENH_PROACTIVE_MS 10000  /* sandbox init this long before the first invoke = proactive */
 
 /* Prices (USD) used for estimated_cost, as Datadog's extension uses them. */
@@ -42,6 +42,8 @@ void enh_set_sandbox_init(struct enh_state *st, int64_t time_ms);
 
 /* Each returns how many metrics the aggregator refused (0 normally). */
 int enh_on_invoke(struct enh_state *st, int64_t time_ms, const char *request_id);
+/* runtimeDone / report records ignored as repeats of one already counted. */
+uint64_t enh_duplicates(const struct enh_state *st);
 /* An FT_PLATFORM record: initStart, initReport, runtimeDone and report
  * give metrics; other events none. */
 int enh_on_platform(struct enh_state *st, const struct ft_platform *ev);

@@ -436,7 +436,7 @@ int fl_main(const struct fl_args *a)
                      "full; DD_DOGSTATSD_SO_RCVBUF)",
                      (unsigned long long)(rs.kernel_drops - fl.drops_said), rs.rcvbuf);
     }
-    log_info("dogstatsd: %llu datagrams in %llu reads, %llu metrics, %llu invalid lines, "
+    log_info("exiting (dogstatsd): %llu datagrams in %llu reads, %llu metrics, %llu invalid lines, "
              "%llu dropped by the kernel (receive buffer %u bytes), %llu truncated; "
              "%llu checkpoints (%llu incomplete), %llu payloads restored",
              (unsigned long long)rs.datagrams, (unsigned long long)rs.recv_calls,
@@ -447,7 +447,7 @@ int fl_main(const struct fl_args *a)
     struct fl_trace_recv_stats ts;
     fl_trace_recv_get_stats(fl.traces, &ts);
     if (ts.requests)
-        log_info("trace receiver: %llu requests, %llu payloads (%llu traces, %llu spans), %llu stats; "
+        log_info("exiting (trace receiver): %llu requests, %llu payloads (%llu traces, %llu spans), %llu stats; "
                  "refused %llu malformed, %llu too big, %llu busy; %llu P0 chunks dropped; "
                  "shipped %llu of %llu trace frames",
                  (unsigned long long)ts.requests, (unsigned long long)ts.payloads,

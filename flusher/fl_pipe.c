@@ -87,7 +87,8 @@ struct fl_pipe {
     bool runtime_known;   /* resolved once (fl_runtime.h), then fixed */
     struct fl_tags tags;  /* the function tag set (fl_tags.h) */
     bool tags_warned;     /* its failure is logged once, not per FT_CONTEXT */
-    char seen[FL_PIPE_SEEN_IDS][ID_MAX];
+    uint64_t last_invocation_n; /* FT_INVOCATION n counted last */
+    char seen[FL_PIPE_SEEN_IDS][ID_MAX]; /* request ids of the last FT_INVOCATIONs */
     unsigned seen_next;
 
     /* metrics watermark */
@@ -113,6 +114,11 @@ struct fl_pipe {
     struct waiter waiting[FL_PIPE_WAITERS];
     unsigned nwaiting;
     uint64_t t0_us;
+    uint64_t deadline_us;  /* of the running flush */
+    bool split_again;      /* a 413 split payloads: send the halves before answering */
+    bool final_running;    /* the running flush is the final one */
+    struct fl_flush_summary acc; /* the running flush's rounds so far */
+    struct fl_logs_stats ls0;    /* the batcher's counters when it started */
     unsigned n_series_posts, n_sketch_posts, n_log_posts, n_trace_posts;
     unsigned n_answered; /* posts of the running flush that got an HTTP status */
     char fail_example[200]; /* the running flush's first failed post, in words */
@@ -271,16 +277,6 @@ static bool invocation_seen(const struct fl_pipe *p, const char *rid)
     return false;
 }
 
-/* enhanced "invocations" once per request id, from FT_CONTEXT (INVOKE) */
-static void count_invocation(struct fl_pipe *p, const char *rid, int64_t time_ms)
-{
-    if (!rid || !rid[0] || !p->cfg->enhanced_metrics || invocation_seen(p, rid))
-        return;
-    snprintf(p->seen[p->seen_next], ID_MAX, "%s", rid);
-    p->seen_next = (p->seen_next + 1) % FL_PIPE_SEEN_IDS;
-    enh_on_invoke(p->enh, time_ms, rid);
-}
-
 static void on_context(struct fl_pipe *p, const struct ft_context *m)
 {
     size_t n;
@@ -299,11 +295,9 @@ static void on_context(struct fl_pipe *p, const struct ft_context *m)
     apply_context(p);
     const char *s = m->request_id;
     if (s && (n = strlen(s)) > 0 && n < ID_MAX && strncmp(p->request_id, s, sizeof p->request_id)) {
+        /* the invocation itself starts with its FT_INVOCATION, in data order */
         copy_str(p->request_id, sizeof p->request_id, s, n);
         need_runtime(p);
-        if (p->cfg->logs_enabled)
-            fl_logs_start_invocation(p->logs, p->request_id);
-        count_invocation(p, p->request_id, clock_epoch_ms());
     }
 }
 
@@ -352,12 +346,48 @@ static void on_platform(struct fl_pipe *p, const struct ft_platform *m, uint64_t
     note_platform_folded(p, seq);
     if (m->event == PE_START) {
         /* anyone in the sandbox can post telemetry: a start record counts
-         * no invocation by itself, only INVOKE (FT_CONTEXT) does */
+         * no invocation by itself, only INVOKE (FT_INVOCATION) does */
         if (!invocation_seen(p, m->request_id))
             p->st.starts_unannounced++;
         return;
     }
     enh_on_platform(p->enh, m);
+}
+
+/* An INVOKE the lifecycle received (FT_INVOCATION, in order with the data):
+ * it starts the invocation for the logs (records without an id take it)
+ * and is the one count of enhanced "invocations". The supervisor numbers
+ * them; a number at or below the last counted is a repeat. The frame is
+ * acked only once the drain holding the count is final (as a platform
+ * frame), so a restarted flusher gets it again exactly when it was not
+ * delivered. */
+static void on_invocation(struct fl_pipe *p, const struct ft_invocation *m, uint64_t seq)
+{
+    p->st.frames_invocation++;
+    fl_logs_note_seq(p->logs, seq);
+    size_t n = strlen(m->request_id);
+    if (n > 0 && n < ID_MAX) {
+        copy_str(p->request_id, sizeof p->request_id, m->request_id, n);
+        if (!invocation_seen(p, p->request_id)) {
+            snprintf(p->seen[p->seen_next], ID_MAX, "%s", p->request_id);
+            p->seen_next = (p->seen_next + 1) % FL_PIPE_SEEN_IDS;
+        }
+    }
+    if (p->idle)
+        return;
+    need_runtime(p);
+    if (p->cfg->logs_enabled && n > 0 && !p->logs_forbidden)
+        fl_logs_start_invocation(p->logs, m->request_id);
+    if (!p->cfg->enhanced_metrics)
+        return;
+    if (m->n <= p->last_invocation_n) {
+        p->st.invocations_repeated++;
+        return;
+    }
+    p->last_invocation_n = m->n;
+    note_platform_folded(p, seq);
+    enh_on_invoke(p->enh, m->time_ms, m->request_id);
+    p->st.invocations_counted++;
 }
 
 /* One of forkcap's own lines ("LEVEL | component | ...", log.h)? */
@@ -739,6 +769,15 @@ static void on_post(const struct fl_post_result *r, void *arg)
                 return; /* the intake resends these bytes: records stay in flight */
             o = FL_LOGS_REQUEUE;
             break;
+        case FL_REJECTED:
+            if (r->http_status == 413) {
+                /* too large for the intake: halves, in this flush if time allows */
+                o = FL_LOGS_SPLIT;
+                p->split_again = true;
+                break;
+            }
+            o = FL_LOGS_GIVEN_UP;
+            break;
         case FL_FORBIDDEN:
             if (!p->logs_forbidden)
                 log_warn("logs: the intake refused the API key (403): logs are dropped from now on");
@@ -809,29 +848,67 @@ static void log_flush_outcome(struct fl_pipe *p, const struct fl_flush_summary *
              more);
 }
 
-static void on_flush_done(const struct fl_flush_summary *s, void *arg)
+static int submit_log_round(struct fl_pipe *p);
+
+static void on_flush_done(const struct fl_flush_summary *s0, void *arg)
 {
     struct fl_pipe *p = arg;
+    struct fl_flush_summary *s = &p->acc;
+    s->posted += s0->posted;
+    s->ok += s0->ok;
+    s->rejected += s0->rejected;
+    s->forbidden += s0->forbidden;
+    s->failed += s0->failed;
+    s->aborted += s0->aborted;
+    s->dropped += s0->dropped;
+    s->deadline_hit |= s0->deadline_hit;
+    if (p->final_running)
+        fl_logs_release_held(p->logs); /* records that came during the final flush */
+    struct fl_logs_stats now_st;
+    fl_logs_get_stats(p->logs, &now_st);
+    if (p->split_again || (p->final_running && now_st.ready > 0 && !p->logs_forbidden)) {
+        /* the halves of a 413, or (final flush) what arrived since it
+         * started: another round while the deadline allows */
+        p->split_again = false;
+        if (clock_us() + 1000u < p->deadline_us && submit_log_round(p) == 0)
+            return; /* this ends when they do */
+    }
     prune_gens(p);
-    unsigned failed = s->failed + s->aborted + s->rejected + s->forbidden;
-    bool ok = s->ok == s->posted;
+    /* a 413 that was split is not a failure: its halves are counted */
+    struct fl_logs_stats ls;
+    fl_logs_get_stats(p->logs, &ls);
+    unsigned split = (unsigned)(ls.splits - p->ls0.splits + ls.split_truncated - p->ls0.split_truncated);
+    unsigned rejected = s->rejected > split ? s->rejected - split : 0;
+    unsigned failed = s->failed + s->aborted + rejected + s->forbidden;
+    bool ok = s->ok + split == s->posted;
     bool unreachable = !ok && p->n_answered == 0 && (s->failed + s->aborted) > 0;
     uint64_t ms = (clock_us() - p->t0_us) / 1000;
     emit_ack(p);
     for (unsigned i = 0; i < p->nrunning; i++)
         answer_waiter(p, &p->running[i], ok, s->ok, failed, s->dropped, ms, unreachable);
-    if (ok)
+    if (ok && split == 0) {
         log_debug("flush %llu: %u series, %u sketch, %u log, %u trace payload(s) (+%u resent), ok in "
                   "%llu ms, acked to %llu",
                   (unsigned long long)p->running[0].flush_id, p->n_series_posts, p->n_sketch_posts,
                   p->n_log_posts, p->n_trace_posts,
                   s->posted - p->n_series_posts - p->n_sketch_posts - p->n_log_posts - p->n_trace_posts,
                   (unsigned long long)ms, (unsigned long long)p->last_acked);
-    else
+    } else if (ok || split) {
+        /* what was sent, kept and dropped, exactly: payloads, then records */
+        log_info("flush %llu: %u of %u payloads sent, %u failed, %u dropped, %u split after 413, "
+                 "in %llu ms%s; log records: %llu sent, %llu dropped, %zu kept for a retry",
+                 (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped, split,
+                 (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "",
+                 (unsigned long long)(ls.sent - p->ls0.sent),
+                 (unsigned long long)(ls.dropped - p->ls0.dropped), ls.ready + ls.in_flight);
+    } else {
         log_debug("flush %llu: %u of %u payloads sent, %u failed (kept for a retry when possible), "
-                  "%u dropped, in %llu ms%s: %s",
+                  "%u dropped, in %llu ms%s: %s; log records: %llu sent, %llu dropped, %zu kept for a retry",
                   (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped,
-                  (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "", p->fail_example);
+                  (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "", p->fail_example,
+                  (unsigned long long)(ls.sent - p->ls0.sent),
+                  (unsigned long long)(ls.dropped - p->ls0.dropped), ls.ready + ls.in_flight);
+    }
     log_flush_outcome(p, s, ok, unreachable, failed);
     p->flushing = false;
     p->nrunning = 0;
@@ -1004,9 +1081,9 @@ static void add_dsd_posts(struct fl_pipe *p, struct posts *ps, unsigned *dropped
     }
 }
 
-static void add_log_posts(struct fl_pipe *p, struct posts *ps)
+static void add_log_posts(struct fl_pipe *p, struct posts *ps, unsigned max)
 {
-    for (unsigned i = 0; i < FL_PIPE_LOG_PAYLOADS; i++) {
+    for (unsigned i = 0; i < max; i++) {
         struct lpay *lp = calloc(1, sizeof *lp);
         if (!lp)
             return;
@@ -1095,6 +1172,11 @@ static void start_flush(struct fl_pipe *p)
         return;
     p->st.flushes++;
     p->t0_us = now;
+    p->deadline_us = deadline;
+    p->final_running = final;
+    memset(&p->acc, 0, sizeof p->acc);
+    p->split_again = false;
+    fl_logs_get_stats(p->logs, &p->ls0);
     p->n_series_posts = p->n_sketch_posts = p->n_log_posts = p->n_trace_posts = 0;
     p->n_answered = 0;
     p->fail_example[0] = '\0';
@@ -1123,7 +1205,7 @@ static void start_flush(struct fl_pipe *p)
     unsigned dropped = 0;
     add_metric_posts(p, &ps, &dropped);
     add_dsd_posts(p, &ps, &dropped);
-    add_log_posts(p, &ps);
+    add_log_posts(p, &ps, final ? FL_PIPE_LOG_PAYLOADS_FINAL : FL_PIPE_LOG_PAYLOADS);
     struct fl_traces_post *tposts;
     size_t ntposts;
     add_trace_posts(p, &ps, &tposts, &ntposts);
@@ -1132,6 +1214,12 @@ static void start_flush(struct fl_pipe *p)
     int rc = fn(p->o.sender, ps.v, ps.n, deadline, FL_FLUSH_RESEND_KEPT, on_post, on_flush_done, p);
     posts_free(&ps);
     fl_traces_posts_free(tposts, ntposts);
+    /* the sender holds its own (compressed) copy from here on; the records
+     * stay in the batcher for a requeue */
+    for (struct lpay *lp = p->lpays; lp; lp = lp->next) {
+        free(lp->p.body);
+        lp->p.body = NULL;
+    }
     if (rc != 0) {
         log_warn("flush %llu could not be submitted (out of memory?): metrics of this drain dropped, "
                  "logs requeued",
@@ -1152,6 +1240,29 @@ static void start_flush(struct fl_pipe *p)
                          (clock_us() - now) / 1000, false);
         p->nrunning = 0;
     }
+}
+
+/* Another round of the running flush: log payloads only (the halves of
+ * the ones a 413 split, at the front of the queue), same deadline. */
+static int submit_log_round(struct fl_pipe *p)
+{
+    struct posts ps = {0};
+    p->n_log_posts = 0;
+    add_log_posts(p, &ps, p->final_running ? FL_PIPE_LOG_PAYLOADS_FINAL : FL_PIPE_LOG_PAYLOADS);
+    if (ps.n == 0) {
+        posts_free(&ps);
+        return -1;
+    }
+    fl_pipe_flush_fn fn = p->o.flush ? p->o.flush : (fl_pipe_flush_fn)fl_intake_flush;
+    int rc = fn(p->o.sender, ps.v, ps.n, p->deadline_us, 0, on_post, on_flush_done, p);
+    posts_free(&ps);
+    for (struct lpay *lp = p->lpays; lp; lp = lp->next) {
+        free(lp->p.body);
+        lp->p.body = NULL;
+    }
+    if (rc != 0)
+        requeue_logs(p);
+    return rc;
 }
 
 static void add_waiter(struct fl_pipe *p, struct waiter w);
@@ -1201,12 +1312,15 @@ void fl_pipe_frame(struct fl_pipe *p, const struct frame *f)
     switch (f->type) {
     case FT_PLATFORM:
     case FT_LOGS:
+    case FT_INVOCATION:
         if (f->seq > p->max_seq)
             p->max_seq = f->seq;
         if (f->type == FT_PLATFORM)
             on_platform(p, &f->u.platform, f->seq);
-        else
+        else if (f->type == FT_LOGS)
             on_logs(p, &f->u.logs, f->seq);
+        else
+            on_invocation(p, &f->u.invocation, f->seq);
         if (p->idle)
             emit_idle_ack(p);
         break;

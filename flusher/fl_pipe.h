@@ -4,20 +4,23 @@
  * What it does with each input:
  *  - FT_CONTEXT: identity for the function tag set (fl_tags.h), which goes
  *    on every series and sketch (the aggregator's common tags) and every
- *    log (ddtags), and for enhanced metrics' own tags; a new request_id
- *    starts an invocation (logs take its id, enhanced "invocations" counts
- *    it once). Before any FT_CONTEXT the tags come from the configuration
- *    (function name, region, memory). The runtime tag is resolved once, when
- *    first needed (fl_runtime.h).
+ *    log (ddtags), and for enhanced metrics' own tags. Before any
+ *    FT_CONTEXT the tags come from the configuration (function name,
+ *    region, memory). The runtime tag is resolved once, when first needed
+ *    (fl_runtime.h).
+ *  - FT_INVOCATION (a data frame, in order with the others): an INVOKE the
+ *    lifecycle received; it starts the invocation for the logs (records
+ *    without an id take it) and is the only source of enhanced
+ *    "invocations", counted once per supervisor ordinal n.
  *  - FT_PLATFORM: the Datadog log line of START/END/REPORT/INIT_START
  *    records (DD_LOGS_ENABLED, in frame order with the FT_LOGS records),
- *    enhanced metrics (DD_ENHANCED_METRICS); "invocations" are counted from
- *    INVOKE (FT_CONTEXT) only: a start record of a request id no INVOKE
- *    named (anyone in the sandbox can post telemetry) counts nothing
- *    (starts_unannounced); a
- *    logsDropped record is a warning in the extension's own log (Datadog's
- *    extension sends no metric for it); initStart's runtime_version names
- *    the runtime when it comes before the runtime is first needed.
+ *    enhanced metrics (DD_ENHANCED_METRICS; a runtimeDone or report of a
+ *    request id already counted is a duplicate, ignored; a start record of
+ *    a request id no FT_INVOCATION named, as anyone in the sandbox can post
+ *    telemetry, is counted in starts_unannounced); a logsDropped record is
+ *    a warning in the extension's own log (Datadog's extension sends no
+ *    metric for it); initStart's runtime_version names the runtime when it
+ *    comes before the runtime is first needed.
  *  - FT_LOGS: one log record each (DD_LOGS_ENABLED), carrying the frame seq;
  *    forkcap's own lines among the extension records only within
  *    FL_PIPE_OWN_BURST / FL_PIPE_OWN_PER_MIN.
@@ -72,7 +75,9 @@
 
 #define FL_PIPE_GENS 64u          /* metric drains tracked until final */
 #define FL_PIPE_LOG_PAYLOADS 32u  /* log payloads taken per flush */
-#define FL_PIPE_SEEN_IDS 32u      /* request ids remembered for "invocations" */
+#define FL_PIPE_SEEN_IDS 32u      /* request ids of FT_INVOCATIONs remembered (starts_unannounced) */
+#define FL_PIPE_LOG_PAYLOADS_FINAL 256u /* ... by the final flush: everything spooled
+                                            (sup_spool.h bounds it) goes out */
 #define FL_PIPE_WAITERS 16u       /* FT_FLUSH frames waiting for the running flush */
 #define FL_PIPE_ENH_CONTEXTS 512u /* enhanced metrics' own aggregator: custom metrics
                                      (cfg metric_contexts) can never starve them */
@@ -109,6 +114,8 @@ struct fl_pipe_opts {
 
 struct fl_pipe_stats {
     uint64_t frames_platform, frames_logs, records, records_bad;
+    uint64_t frames_invocation;                    /* FT_INVOCATION received */
+    uint64_t invocations_counted, invocations_repeated; /* enhanced "invocations" */
     uint64_t datagrams, flushes, flushes_coalesced;
     uint64_t dsd_owned_dropped;                    /* DogStatsD copies of forkcap's own
                                                       enhanced metrics, dropped */
@@ -140,8 +147,8 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o);
  * the intake first, it makes no callbacks once freed). */
 void fl_pipe_free(struct fl_pipe *p);
 
-/* FT_PLATFORM, FT_LOGS, FT_TRACES, FT_TRACE_STATS, FT_CONTEXT, FT_FLUSH;
- * other types are ignored.
+/* FT_PLATFORM, FT_LOGS, FT_INVOCATION, FT_TRACES, FT_TRACE_STATS,
+ * FT_CONTEXT, FT_FLUSH; other types are ignored.
  * Malformed record shapes are counted and skipped. */
 void fl_pipe_frame(struct fl_pipe *p, const struct frame *f);
 

@@ -29,6 +29,8 @@ struct entry {
     size_t msg_len;
     char *extra_tags;    /* from a JSON log's ddtags, or NULL             */
     size_t cost;
+    size_t batch_max;    /* 0, or at most this many entries per payload
+                            with it (halved by each 413, FL_LOGS_SPLIT)  */
 };
 
 struct queue {
@@ -555,8 +557,14 @@ int fl_logs_take_payload(struct fl_logs *b, struct fl_logs_payload *out)
         return -1;
     size_t total = 2; /* [ ] */
     uint64_t max_seq = 0;
-    while (b->ready.head && f->q.n < b->lim.max_entries) {
+    size_t cap = b->lim.max_entries;
+    while (b->ready.head && f->q.n < cap) {
         struct entry *e = b->ready.head;
+        if (e->batch_max && e->batch_max < cap) {
+            if (f->q.n >= e->batch_max)
+                break; /* it goes first in the next, smaller payload */
+            cap = e->batch_max;
+        }
         struct w w = {NULL, 0};
         entry_write(b, e, &w);
         size_t add = w.n + (f->q.n ? 1 : 0);
@@ -620,7 +628,32 @@ void fl_logs_payload_done(struct fl_logs *b, struct fl_logs_payload *p, enum fl_
     *pp = f->next;
     for (struct entry *e = f->q.head; e; e = e->next)
         b->flight_bytes -= e->cost;
-    if (o == FL_LOGS_REQUEUE) {
+    if (o == FL_LOGS_SPLIT && f->q.n == 1) {
+        /* one entry the intake finds too large: cut it (as at add time,
+         * to a quarter of what it was, at least FL_LOGS_SPLIT_FLOOR left) */
+        struct entry *e = f->q.head;
+        size_t frame = entry_frame_len(b, e), mlen = esc_len(e->msg, e->msg_len);
+        size_t mk = sizeof(FL_LOGS_TRUNC_MARK) - 1;
+        if (mlen / 4 >= FL_LOGS_SPLIT_FLOOR + mk && entry_truncate(e, mlen / 4) == 0) {
+            b->queued_bytes -= e->cost;
+            e->cost = frame + esc_len(e->msg, e->msg_len);
+            b->queued_bytes += e->cost;
+            b->st.truncated++;
+            b->st.split_truncated++;
+            q_prepend(&b->ready, &f->q);
+        } else {
+            o = FL_LOGS_GIVEN_UP; /* nothing left to cut: dropped, counted */
+        }
+    } else if (o == FL_LOGS_SPLIT) {
+        size_t half = (f->q.n + 1) / 2;
+        for (struct entry *e = f->q.head; e; e = e->next)
+            e->batch_max = half;
+        b->st.splits++;
+        q_prepend(&b->ready, &f->q);
+    }
+    if (o == FL_LOGS_SPLIT) {
+        /* requeued above */
+    } else if (o == FL_LOGS_REQUEUE) {
         q_prepend(&b->ready, &f->q);
     } else {
         struct entry *e;

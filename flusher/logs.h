@@ -52,8 +52,9 @@
 #define FL_LOGS_MAX_ENTRIES  1000u
 #define FL_LOGS_MAX_PAYLOAD  (5u * 1024u * 1024u)
 #define FL_LOGS_MAX_ENTRY    (1024u * 1024u)
-#define FL_LOGS_MAX_PENDING  (16u * 1024u * 1024u)
+#define FL_LOGS_MAX_PENDING  (64u * 1024u * 1024u) /* a full SUP_SPOOL_WINDOW fits */
 #define FL_LOGS_TRUNC_MARK   "...TRUNCATED..."
+#define FL_LOGS_SPLIT_FLOOR  256u /* message bytes a 413 cut never goes below */
 
 struct fl_logs_limits {
     size_t max_entries;  /* entries per payload                           */
@@ -87,7 +88,9 @@ struct fl_logs_record {
 struct fl_logs_stats {
     uint64_t added;        /* records accepted                            */
     uint64_t dropped;      /* records dropped: queue full or given up     */
-    uint64_t truncated;    /* records cut to max_entry                    */
+    uint64_t truncated;    /* records cut (max_entry, or a 413)           */
+    uint64_t splits;       /* payloads split in two after a 413           */
+    uint64_t split_truncated; /* single entries cut after a 413           */
     uint64_t sent;         /* records in payloads reported sent           */
     size_t queued_bytes;   /* ready + held + in flight                    */
     size_t ready;          /* records ready to go out                     */
@@ -110,6 +113,12 @@ enum fl_logs_outcome {
     FL_LOGS_SENT = 0,     /* intake accepted: records released            */
     FL_LOGS_GIVEN_UP = 1, /* will never be sent: released, counted dropped */
     FL_LOGS_REQUEUE = 2,  /* not sent yet: records go back to the front   */
+    FL_LOGS_SPLIT = 3,    /* 413: back to the front, to go out in two
+                             payloads of half as many entries each; a
+                             payload of one entry has that entry's message
+                             cut to a quarter (FL_LOGS_TRUNC_MARK at the
+                             end, counted truncated) and requeued, or,
+                             below FL_LOGS_SPLIT_FLOOR bytes, given up    */
 };
 
 struct fl_logs *fl_logs_new(const struct fl_logs_ctx *ctx, const struct fl_logs_limits *lim);

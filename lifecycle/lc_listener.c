@@ -66,6 +66,8 @@ struct lc_listener {
     unsigned long bad_batches, bad_records;
     struct lc_listener_stats st;
     struct log_limit evict_log;
+    bool pressure;               /* FT_PRESSURE full: new batches get 503 */
+    unsigned long pressure_503;  /* batches answered 503 for it */
 };
 
 /* ---- batch -> frames --------------------------------------------------- */
@@ -341,6 +343,13 @@ static void on_request(struct conn *c)
         respond(c, 503, true); /* Lambda retries; the supervisor is far behind */
         return;
     }
+    if (l->pressure) {
+        /* before a single frame of it exists: Lambda keeps the batch and
+         * retries it, so nothing is half-delivered (README "Backpressure") */
+        l->pressure_503++;
+        respond(c, 503, !c->req.keep_alive);
+        return;
+    }
     struct job *j = calloc(1, sizeof *j);
     if (j == NULL) {
         respond(c, 503, true);
@@ -612,6 +621,20 @@ static void pump(struct lc_listener *l)
             return; /* answered when the queue is in the kernel */
         job_done(l);
     }
+}
+
+void lc_listener_set_pressure(struct lc_listener *l, bool full)
+{
+    if (l == NULL || l->pressure == full)
+        return;
+    l->pressure = full;
+    log_debug("telemetry listener: backpressure %s (%lu batches answered 503 so far)", full ? "on" : "off",
+              l->pressure_503);
+}
+
+unsigned long lc_listener_pressure_503(const struct lc_listener *l)
+{
+    return l ? l->pressure_503 : 0;
 }
 
 static void on_drained(struct peer *p, void *arg)

@@ -42,6 +42,11 @@ struct lc_listener *lc_listener_new(struct event_base *base, int fd, struct peer
                                     bool logs_enabled);
 void lc_listener_free(struct lc_listener *l);
 
+/* FT_PRESSURE: while full, every new batch is answered 503 before it is
+ * read into frames (batches already accepted are still delivered). */
+void lc_listener_set_pressure(struct lc_listener *l, bool full);
+unsigned long lc_listener_pressure_503(const struct lc_listener *l);
+
 /* The function's configured memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE; 0 =
  * unknown): platform records claiming more are refused field by field. */
 void lc_listener_set_memory_mb(struct lc_listener *l, uint32_t memory_mb);

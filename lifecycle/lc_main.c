@@ -362,6 +362,8 @@ static void on_sup_frame(struct peer *p, const struct frame *f, void *arg)
     }
     if (f->type == FT_GO && lc->st == LC_WAIT_GO)
         lc_next(lc);
+    else if (f->type == FT_PRESSURE)
+        lc_tele_set_pressure(lc->tele, f->u.pressure.full);
 }
 
 int lc_main(const struct lc_args *a)

@@ -69,6 +69,12 @@ struct lc_tele *lc_tele_start(struct event_base *base, struct peer *sup, const s
     return t;
 }
 
+void lc_tele_set_pressure(struct lc_tele *t, bool full)
+{
+    if (t)
+        lc_listener_set_pressure(t->listener, full);
+}
+
 void lc_tele_free(struct lc_tele *t)
 {
     if (t == NULL)

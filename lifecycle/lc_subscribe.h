@@ -27,6 +27,8 @@ struct lc_tele;
  * mode, or on error (logged); the child goes on without telemetry. */
 struct lc_tele *lc_tele_start(struct event_base *base, struct peer *sup, const struct lc_args *a);
 void lc_tele_free(struct lc_tele *t);
+/* FT_PRESSURE from the supervisor; NULL t: nothing. */
+void lc_tele_set_pressure(struct lc_tele *t, bool full);
 
 /* Subscribe once, after the first register, on a connection of its own.
  * proceed is called once as soon as the request is in the kernel (or at

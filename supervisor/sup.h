@@ -24,7 +24,7 @@
 #include "sup_spool.h"
 
 #define SUP_WQ_LIFECYCLE (1u * 1024u * 1024u)
-#define SUP_WQ_FLUSHER (SUP_SPOOL_MAX + 4u * 1024u * 1024u)
+#define SUP_WQ_FLUSHER (SUP_SPOOL_WINDOW + 4u * 1024u * 1024u)
 
 /* Rows of the process table (sup_children.c describes them). */
 enum sup_kind { SUP_LIFECYCLE, SUP_FLUSHER, SUP_NKIND };

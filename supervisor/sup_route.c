@@ -126,6 +126,41 @@ static void on_sched_timer(evutil_socket_t fd, short what, void *arg)
     sched_apply(s, &a, before);
 }
 
+/* ---- the spool: credit window and backpressure (sup_spool.h) ---- */
+
+/* Sends the lifecycle the spool's pressure state (FT_PRESSURE). */
+static void send_pressure(struct sup *s)
+{
+    struct frame_buf fb = {0};
+    frame_encode_pressure(&fb, &(struct ft_pressure){.full = s->spool.full});
+    send_frame(s, SUP_LIFECYCLE, &fb);
+}
+
+/* Feed the flusher from the spool within its credit window; when frames
+ * wait for the window, or the flusher holds a payload's worth, have it
+ * deliver (a flush) so acks open the window. Then tell the lifecycle when
+ * the spool crosses a water mark. */
+static void spool_pump(struct sup *s)
+{
+    sup_spool_clock(&s->spool, now_us(s));
+    bool blocked = sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+    if ((blocked || s->spool.unacked >= SUP_SPOOL_FLUSH_AT) && !sup_shutdown_active(&s->sd)) {
+        struct sched_act a;
+        enum sched_phase before = s->sched.phase;
+        sup_sched_backlog(&s->sched, now_us(s), &a);
+        if (a.flush_id)
+            sched_apply(s, &a, before);
+    }
+    int change = sup_spool_pressure(&s->spool);
+    if (change > 0)
+        log_info("backpressure on: %zu bytes spooled (high-water mark %zu); Lambda is answered 503",
+                 s->spool.bytes, s->spool.high);
+    else if (change < 0)
+        log_info("backpressure off: %zu bytes spooled", s->spool.bytes);
+    if (change)
+        send_pressure(s);
+}
+
 /* ---- the shutdown machine's hands ---- */
 
 static void sd_arm_timers(struct sup *s)
@@ -167,6 +202,9 @@ static void sd_apply(struct sup *s, const struct sd_act *a)
                      a->budget_ms, (double)(now_us(s) - s->sd.t_flusher_lost_us) / 1000.0);
         else
             log_info("final flush within %u ms", a->budget_ms);
+        /* the last flush is for everything spooled: no window now */
+        sup_spool_set_limits(&s->spool, 0, s->spool.high, s->spool.low);
+        spool_pump(s);
         struct sched_act sa;
         sup_sched_shutdown(&s->sched, a->budget_ms, now_us(s), &sa);
         sched_apply(s, &sa, SCHED_IDLE);
@@ -247,6 +285,16 @@ static void on_invoke(struct sup *s, const struct ft_invoke *m)
     if (changed)
         send_context(s);
     s->cold_start = false; /* the next context is no longer the sandbox's first invocation */
+    if (!s->cfg.idle) {
+        /* the one count of enhanced "invocations", spooled with the data */
+        struct frame_buf fb = {0};
+        const struct ft_invocation iv = {.n = s->invocations, .request_id = rid, .time_ms = clock_epoch_ms()};
+        if (frame_encode_invocation(&fb, &iv) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
+            spool_pump(s);
+        else
+            log_warn("invocation %llu could not be spooled", (unsigned long long)s->invocations);
+        frame_buf_free(&fb);
+    }
     uint64_t now = now_us(s);
     struct sched_act a;
     enum sched_mode before = s->sched.mode;
@@ -289,7 +337,7 @@ static void spool_frame(struct sup *s, const struct frame *f)
         return; /* idle mode ships nothing, so it keeps nothing */
     struct frame_buf fb = {0};
     if (frame_encode(&fb, f) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
-        sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+        spool_pump(s);
     else
         log_warn("data frame %s could not be spooled", frame_type_name(f->type));
     frame_buf_free(&fb);
@@ -389,7 +437,7 @@ void sup_on_flusher(void *owner, unsigned idx, const struct frame *f)
         break;
     case FT_ACK:
         sup_spool_ack(&s->spool, f->u.ack.upto);
-        sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+        spool_pump(s);
         break;
     case FT_DSD_STATE: {
         /* only the latest counts: it replaces the one held */
@@ -419,6 +467,7 @@ void sup_on_flusher(void *owner, unsigned idx, const struct frame *f)
         log_debug("flush %llu done: %s, %llu sent, %llu failed, %llu dropped, %llu ms",
                   (unsigned long long)m->flush_id, m->ok ? "ok" : "not ok", (unsigned long long)m->sent,
                   (unsigned long long)m->failed, (unsigned long long)m->dropped, (unsigned long long)m->ms);
+        sup_spool_flushed(&s->spool, m->ms, m->sent, m->failed);
         bool unreachable = m->has_unreachable && m->unreachable;
         enum sched_outcome res = m->ok                  ? (m->sent ? SCHED_FLUSH_OK : SCHED_FLUSH_EMPTY)
                                  : unreachable          ? SCHED_FLUSH_UNREACHABLE
@@ -449,7 +498,9 @@ void sup_link_up(void *owner, unsigned idx)
         if (s->dsd_state.len && p && peer_send(p, s->dsd_state.p, s->dsd_state.len) == 0)
             log_warn("DogStatsD checkpoint not handed to the new flusher (queue full)");
         send_context(s);
-        sup_spool_pump(&s->spool, link_of(s, SUP_FLUSHER));
+        spool_pump(s);
+    } else if (idx == SUP_LIFECYCLE && s->spool.full) {
+        send_pressure(s); /* a new lifecycle starts without it */
     }
 }
 
@@ -504,6 +555,8 @@ int sup_init(struct sup *s, struct event_base *base, const struct sup_proc_desc 
 {
     s->base = base;
     sup_spool_init(&s->spool, SUP_SPOOL_MAX);
+    sup_spool_set_limits(&s->spool, SUP_SPOOL_WINDOW, SUP_SPOOL_HIGH_MIN, SUP_SPOOL_HIGH_MIN / 2);
+    sup_spool_set_adaptive(&s->spool, true);
     sup_sched_init(&s->sched, &s->cfg.flush, s->cfg.flush_timeout_s * 1000u, !s->cfg.idle, clock_us());
     sup_shutdown_init(&s->sd, s->cfg.flush_timeout_s * 1000u);
     s->cold_start = true;
@@ -546,7 +599,9 @@ void sup_finish(struct sup *s)
     sup_proc_kill_all(&s->procs);
     s->exiting = true;
     sup_write_stats(s);
-    log_info("exiting (%llu invocations; restarts: lifecycle %u, flusher %u; spool dropped %llu)",
+    log_info("exiting (%llu invocations; restarts: lifecycle %u, flusher %u; spool dropped %llu, "
+             "backpressure %llu time(s))",
              (unsigned long long)s->invocations, s->procs.child[SUP_LIFECYCLE].restarts,
-             s->procs.child[SUP_FLUSHER].restarts, (unsigned long long)s->spool.dropped);
+             s->procs.child[SUP_FLUSHER].restarts, (unsigned long long)s->spool.dropped,
+             (unsigned long long)s->spool.pressure_on);
 }

@@ -396,6 +396,18 @@ void sup_sched_tick(struct sup_sched *s, uint64_t now_us, struct sched_act *out)
         s->bg_due_us = now_us + (uint64_t)s->bg_ms * 1000u;
 }
 
+void sup_sched_backlog(struct sup_sched *s, uint64_t now_us, struct sched_act *out)
+{
+    act_clear(out);
+    if (s->shutting || !s->enabled || !s->flusher_up)
+        return;
+    for (unsigned i = 0; i < SCHED_FLIGHTS; i++)
+        if (s->flight[i].id)
+            return; /* its delivery and acks will open the window */
+    if (flush_start(s, SCHED_FL_BACKGROUND, s->flush_timeout_us, now_us, out))
+        s->st.backlog_started++;
+}
+
 uint64_t sup_sched_next_wake(const struct sup_sched *s)
 {
     uint64_t w = SCHED_NEVER;

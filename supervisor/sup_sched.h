@@ -96,6 +96,7 @@ struct sched_stats {
     uint64_t started, ok, failed, timed_out, late; /* late: FT_FLUSHED after its time-out */
     uint64_t go[SCHED_GO_NREASONS];
     uint64_t bg_started, bg_skipped;
+    uint64_t backlog_started; /* flushes started because the window was full */
     uint64_t done_matched, done_ignored; /* runtimeDone used / not for a go-ahead */
     uint64_t abandoned;                  /* holds dropped (lifecycle restarted, new INVOKE) */
     uint64_t mode_switches;
@@ -180,6 +181,11 @@ void sup_sched_lifecycle_lost(struct sup_sched *s);
  * flush within budget_ms (flush_id 0 when there is no flusher or no time). */
 void sup_sched_shutdown(struct sup_sched *s, uint32_t budget_ms, uint64_t now_us, struct sched_act *out);
 /* The timer fired (or any time): hold bounds, flush time-outs, background. */
+/* The spool holds frames the flusher's credit window cannot take until it
+ * delivers and acknowledges what it has (sup_spool.h): start a background
+ * flush now, unless a flush is already running (its end opens the window)
+ * or the supervisor is shutting down (the final flush is the last). */
+void sup_sched_backlog(struct sup_sched *s, uint64_t now_us, struct sched_act *out);
 void sup_sched_tick(struct sup_sched *s, uint64_t now_us, struct sched_act *out);
 /* When sup_sched_tick must run next (absolute, monotonic us); SCHED_NEVER = no timer. */
 uint64_t sup_sched_next_wake(const struct sup_sched *s);

@@ -16,6 +16,80 @@ void sup_spool_init(struct sup_spool *s, size_t max_bytes)
 {
     memset(s, 0, sizeof *s);
     s->max_bytes = max_bytes;
+    s->high = max_bytes;
+    s->low = max_bytes;
+}
+
+void sup_spool_set_limits(struct sup_spool *s, size_t window, size_t high, size_t low)
+{
+    s->window = window;
+    s->high = high < s->max_bytes ? high : s->max_bytes;
+    s->low = low < s->high ? low : s->high;
+}
+
+void sup_spool_set_adaptive(struct sup_spool *s, bool on)
+{
+    s->adaptive = on;
+}
+
+/* Frames outstanding, and none acknowledged for SUP_SPOOL_STALL_US since
+ * the later of the last ack and the moment frames became outstanding. */
+static bool stalled(const struct sup_spool *s)
+{
+    if (s->intake_failing)
+        return true;
+    if (s->unacked == 0 || s->t_outstanding_us == 0)
+        return false;
+    uint64_t since = s->t_last_ack_us > s->t_outstanding_us ? s->t_last_ack_us : s->t_outstanding_us;
+    return s->now_us > since + SUP_SPOOL_STALL_US;
+}
+
+void sup_spool_clock(struct sup_spool *s, uint64_t now_us)
+{
+    s->now_us = now_us;
+    if (s->unacked == 0)
+        s->t_outstanding_us = 0;
+    else if (s->t_outstanding_us == 0)
+        s->t_outstanding_us = now_us;
+    if (s->acked_total != s->acked_seen) {
+        s->acked_seen = s->acked_total;
+        s->t_last_ack_us = now_us;
+    }
+}
+
+void sup_spool_flushed(struct sup_spool *s, uint64_t ms, uint64_t sent, uint64_t failed)
+{
+    /* a flush that sent nothing and failed: the intake is not taking data */
+    if (sent > 0)
+        s->intake_failing = false;
+    else if (failed > 0)
+        s->intake_failing = true;
+    /* the acks of a flush precede its FT_FLUSHED: what it delivered */
+    size_t bytes = s->acked_bytes;
+    s->acked_bytes = 0;
+    if (bytes < SUP_SPOOL_RATE_MIN_BYTES)
+        return; /* too little to tell a rate (and latency would dominate) */
+    double r = (double)bytes * 1000.0 / (double)(ms ? ms : 1);
+    s->rate_bps = s->rate_bps > 0 ? 0.5 * s->rate_bps + 0.5 * r : r;
+    if (!s->adaptive)
+        return;
+    double h = s->rate_bps * SUP_SPOOL_DRAIN_MS / 1000.0;
+    size_t high = h < SUP_SPOOL_HIGH_MIN ? SUP_SPOOL_HIGH_MIN : h > SUP_SPOOL_HIGH_MAX ? SUP_SPOOL_HIGH_MAX : (size_t)h;
+    sup_spool_set_limits(s, s->window, high, high / 2);
+}
+
+int sup_spool_pressure(struct sup_spool *s)
+{
+    if (!s->full && s->bytes >= s->high && !stalled(s)) {
+        s->full = true;
+        s->pressure_on++;
+        return 1;
+    }
+    if (s->full && (s->bytes <= s->low || stalled(s))) {
+        s->full = false;
+        return -1;
+    }
+    return 0;
 }
 
 static void drop_head(struct sup_spool *s)
@@ -25,6 +99,8 @@ static void drop_head(struct sup_spool *s)
     if (s->head == NULL)
         s->tail = NULL;
     s->bytes -= e->len;
+    if (e->seq)
+        s->unacked -= e->len;
     s->frames--;
     free(e);
 }
@@ -60,29 +136,38 @@ int sup_spool_add(struct sup_spool *s, const uint8_t *frame, size_t len)
     return 0;
 }
 
-void sup_spool_pump(struct sup_spool *s, struct peer *flusher)
+bool sup_spool_pump(struct sup_spool *s, struct peer *flusher)
 {
     if (flusher == NULL)
-        return;
+        return false;
     for (struct sup_spool_entry *e = s->head; e; e = e->next) {
         if (e->seq)
             continue;
+        if (s->window && s->unacked > 0 && s->unacked + e->len > s->window) {
+            s->window_waits++;
+            return true;
+        }
         uint64_t seq = peer_send(flusher, e->bytes, e->len);
         if (seq == 0)
-            return;
+            return false;
         e->seq = seq;
+        s->unacked += e->len;
     }
+    return false;
 }
 
 void sup_spool_unsend(struct sup_spool *s)
 {
     for (struct sup_spool_entry *e = s->head; e; e = e->next)
         e->seq = 0;
+    s->unacked = 0;
 }
 
 void sup_spool_ack(struct sup_spool *s, uint64_t upto)
 {
     while (s->head && s->head->seq != 0 && s->head->seq <= upto) {
+        s->acked_bytes += s->head->len;
+        s->acked_total += s->head->len;
         drop_head(s);
         s->delivered++;
     }

@@ -74,8 +74,12 @@ static json_t *stats_json(const struct sup *s)
     for (unsigned k = 0; k < s->procs.n; k++)
         json_object_set_new(j, s->procs.child[k].d->name, child_json(&s->procs.child[k]));
     json_object_set_new(j, "spool",
-                        json_pack("{s:I,s:I,s:I}", "held", (json_int_t)s->spool.frames, "dropped",
-                                  (json_int_t)s->spool.dropped, "delivered", (json_int_t)s->spool.delivered));
+                        json_pack("{s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:f}", "held", (json_int_t)s->spool.frames,
+                                  "dropped", (json_int_t)s->spool.dropped, "delivered",
+                                  (json_int_t)s->spool.delivered, "bytes", (json_int_t)s->spool.bytes,
+                                  "full", (int)s->spool.full, "pressure_on", (json_int_t)s->spool.pressure_on,
+                                  "window_waits", (json_int_t)s->spool.window_waits, "high",
+                                  (json_int_t)s->spool.high, "rate_bps", s->spool.rate_bps));
     /* the bound ports (0: not bound), so a test can ask for port 0 and read them back */
     json_object_set_new(j, "ports",
                         json_pack("{s:i,s:i,s:i,s:i}", "telemetry", (int)s->socks.port[SUP_SOCK_TELEMETRY],

@@ -34,8 +34,8 @@ one() { # NAME RATE PER
     sleep 0.5
     c1=$(cpu_s "$fl")
     wait "$simpid" || fail "lambda-sim failed"
-    line=$(grep "dogstatsd: .* datagrams in" "$d/ext.log" | tail -1)
-    read -r dg reads mets drops rcvbuf <<<"$(sed -E 's/.*dogstatsd: ([0-9]+) datagrams in ([0-9]+) reads, ([0-9]+) metrics.* ([0-9]+) dropped by the kernel \(receive buffer ([0-9]+) bytes.*/\1 \2 \3 \4 \5/' <<<"$line")"
+    line=$(grep "exiting (dogstatsd): .* datagrams in" "$d/ext.log" | tail -1)
+    read -r dg reads mets drops rcvbuf <<<"$(sed -E 's/.*\(dogstatsd\): ([0-9]+) datagrams in ([0-9]+) reads, ([0-9]+) metrics.* ([0-9]+) dropped by the kernel \(receive buffer ([0-9]+) bytes.*/\1 \2 \3 \4 \5/' <<<"$line")"
     jq -c -n --arg c "$1" --argjson s "$out" --argjson dg "$dg" --argjson reads "$reads" \
         --argjson mets "$mets" --argjson drops "$drops" --argjson rcvbuf "$rcvbuf" --argjson cpu "$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}')" \
         --argjson secs "$SECS" \

@@ -34,13 +34,16 @@ for i in 1 2 3; do
     [ "$(post "$P" "$T/bad.json")" = 200 ] || fail "malformed batch $i not answered 200"
 done
 [ "$(post "$P" "$T/utf.json")" = 200 ] || fail "invalid UTF-8 batch not answered 200"
-[ "$(post "$P" "$T/huge.json")" = 200 ] || fail "1.5 MB line not answered 200"
 [ "$(post "$P" "$T/ok.json" -H 'Transfer-Encoding: chunked')" = 200 ] || fail "chunked batch not answered 200"
 code=$(post "$P" "$T/over.json")
 [ "$code" = 413 ] || fail "3 MB body answered $code, not 413"
 # hold more idle connections than the listener keeps; Lambda still gets in
 for _ in $(seq 1 12); do exec {fd}<>"/dev/tcp/127.0.0.1/$P"; done
 [ "$(post "$P" "$T/ok.json")" = 200 ] || fail "valid batch refused while idle connections were open"
+# last of the batches: 1.5 MB spooled is above the spool's high-water mark,
+# so until the flusher's delivery stalls (the intake is refused here) new
+# batches get 503 (README "Backpressure")
+[ "$(post "$P" "$T/huge.json")" = 200 ] || fail "1.5 MB line not answered 200"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$P/")
 [ "$code" = 405 ] || fail "GET answered $code, not 405"
 

@@ -22,9 +22,9 @@ kill -STOP "$fl"
 for i in $(seq 1 $N); do printf 'drops.c:1|c' > "/dev/udp/127.0.0.1/$port"; done
 kill -CONT "$fl"
 wait $SIMPID || fail "lambda-sim failed"
-line=$(grep "dogstatsd: .* datagrams in" "$T/ext.log" | tail -1)
+line=$(grep "exiting (dogstatsd): .* datagrams in" "$T/ext.log" | tail -1)
 [ -n "$line" ] || fail "no DogStatsD summary line"
-read -r got drops <<<"$(sed -E 's/.*dogstatsd: ([0-9]+) datagrams in .* ([0-9]+) dropped by the kernel.*/\1 \2/' <<<"$line")"
+read -r got drops <<<"$(sed -E 's/.*\(dogstatsd\): ([0-9]+) datagrams in .* ([0-9]+) dropped by the kernel.*/\1 \2/' <<<"$line")"
 echo "sent $N datagrams to a stopped flusher: read $got, dropped by the kernel $drops"
 [ "$drops" -gt 0 ] || fail "no drop with a ${DD_DOGSTATSD_SO_RCVBUF}-byte buffer"
 [ $(( got + drops )) = $N ] || fail "read $got + dropped $drops != sent $N"

@@ -188,6 +188,14 @@ static void feed_context(struct fl_pipe *p, const char *rid)
     feed(p, &fb);
 }
 
+static void feed_invocation(struct fl_pipe *p, uint64_t n, const char *rid)
+{
+    struct frame_buf fb = {0};
+    frame_encode_invocation(&fb, &(struct ft_invocation){.n = n, .request_id = rid,
+                                                         .time_ms = 1700000000000});
+    feed(p, &fb);
+}
+
 static void feed_log_src(struct fl_pipe *p, const char *rid, const char *msg, enum log_source source)
 {
     struct frame_buf fb = {0};
@@ -308,10 +316,11 @@ static void logs_delivered_then_acked(void **state)
 {
     (void)state;
     struct fl_pipe *p = new_pipe(false);
-    feed_context(p, "req-1");                /* seq 1 */
-    feed_log(p, NULL, "hello one");         /* seq 2: takes req-1 */
-    feed_log(p, "req-x", "hello two");      /* seq 3 */
-    feed_flush(p, 7, false);                /* seq 4 */
+    feed_context(p, NULL);                  /* seq 1 */
+    feed_invocation(p, 1, "req-1");         /* seq 2 */
+    feed_log(p, NULL, "hello one");         /* seq 3: takes req-1 */
+    feed_log(p, "req-x", "hello two");      /* seq 4 */
+    feed_flush(p, 7, false);                /* seq 5 */
     assert_int_equal(ncalls, 1);
     assert_int_equal(nflushed, 0);          /* not before the intake answers */
     const struct fpost *lp = find_post(&calls[0], "/api/v2/logs");
@@ -332,13 +341,13 @@ static void logs_delivered_then_acked(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(json_array_get(arr, 0), "hostname")),
                            "arn:aws:lambda:eu-west-1:123456789012:function:my-fn"));
     json_decref(arr);
-    /* the invocation counted from FT_CONTEXT: a sketch payload exists */
+    /* the invocation counted from FT_INVOCATION: a sketch payload exists */
     assert_int_equal(count_posts(&calls[0], "/api/beta/sketches"), 1);
     complete(&calls[0], NULL);
     assert_int_equal(nflushed, 1);
     assert_int_equal(flushed_ids[0], 7);
     assert_true(flushed_ok[0]);
-    assert_int_equal(last_ack, 3);
+    assert_int_equal(last_ack, 4);
     fl_pipe_free(p);
 }
 
@@ -834,6 +843,7 @@ static void enhanced_exact_under_storm(void **state)
         char rid[64], dg[128];
         snprintf(rid, sizeof rid, "7d1e3c52-0000-4000-8000-%012d", i);
         feed_context(p, rid);
+        feed_invocation(p, (uint64_t)i + 1, rid); /* the INVOKE, as the supervisor spools it */
         for (int k = 0; k < per; k++) {
             int n = snprintf(dg, sizeof dg, "fn.requests:1|c|#request_id:%d-%d", i, k);
             fl_pipe_dogstatsd(p, dg, (size_t)n);
@@ -918,6 +928,53 @@ static void platform_lines_in_order(void **state)
     json_decref(arr);
     complete(&calls[0], NULL);
     assert_int_equal(last_ack, 5); /* every data frame (seq 1-5), platform ones too */
+    fl_pipe_free(p);
+}
+
+
+/* "invocations" comes from FT_INVOCATION only, once per ordinal: a repeat
+ * (a replay, a duplicate) and a platform start are not counted. */
+static void invocations_once_per_ordinal(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_context(p, "req-ctx");  /* a request id in the context counts nothing */
+    feed_invocation(p, 1, "req-1");
+    feed_invocation(p, 1, "req-1");
+    feed_invocation(p, 2, "req-2");
+    feed_invocation(p, 2, "req-2");
+    feed_invocation(p, 1, "req-1");
+    struct frame_buf fb = {0};
+    frame_encode_platform(&fb, &(struct ft_platform){.event = PE_START, .time_ms = 1700000000000,
+                                                     .request_id = "req-3"});
+    feed(p, &fb);
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.frames_invocation, 5);
+    assert_int_equal(st.invocations_counted, 2);
+    assert_int_equal(st.invocations_repeated, 3);
+    fl_pipe_free(p);
+}
+
+/* An FT_INVOCATION's seq is acked only once the metrics drain holding its
+ * count is final: a restarted flusher gets it again if it was not sent. */
+static void invocation_acked_after_its_drain(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_invocation(p, 1, "req-1"); /* seq 1 */
+    feed_flush(p, 1, false);        /* seq 2 */
+    assert_int_equal(ncalls, 1);
+    assert_int_equal(count_posts(&calls[0], "/api/beta/sketches"), 1);
+    enum fl_outcome oc[8];
+    for (size_t i = 0; i < calls[0].n; i++)
+        oc[i] = FL_FAILED; /* kept in the retry buffer: not final */
+    complete(&calls[0], oc);
+    assert_int_equal(last_ack, 0);
+    feed_flush(p, 2, false);
+    assert_int_equal(ncalls, 2);
+    complete(&calls[1], NULL);
+    assert_int_equal(last_ack, 1);
     fl_pipe_free(p);
 }
 
@@ -1067,6 +1124,7 @@ static void unknown_request_id_counts_nothing(void **state)
     (void)state;
     struct fl_pipe *p = new_pipe(false);
     feed_context(p, "real-1");
+    feed_invocation(p, 1, "real-1");
     feed_platform(p, &(struct ft_platform){.event = PE_START, .time_ms = 1700000000000,
                                            .request_id = "real-1", .version = "1"});
     for (int i = 0; i < 5; i++) {
@@ -1104,6 +1162,8 @@ int main(void)
         cmocka_unit_test(failed_traces_requeued_hold_the_ack),
         cmocka_unit_test(local_flush_calls_back),
         cmocka_unit_test(platform_lines_in_order),
+        cmocka_unit_test(invocations_once_per_ordinal),
+        cmocka_unit_test(invocation_acked_after_its_drain),
         cmocka_unit_test(function_tags_on_metrics_and_logs),
         cmocka_unit_test(runtime_resolved_once),
         cmocka_unit_test(library_invocations_dropped),

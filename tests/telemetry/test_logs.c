@@ -524,6 +524,74 @@ static void test_platform_lines(void **state)
     }
 }
 
+
+/* 413: a payload goes back split in halves, recursively, in order; a
+ * single entry is cut (counted) and, once nothing is left to cut, given up. */
+static void test_split_on_413(void **state)
+{
+    (void)state;
+    struct fl_logs *b = mk(NULL);
+    char line[32];
+    for (int i = 0; i < 10; i++) {
+        snprintf(line, sizeof line, "line %d", i);
+        assert_int_equal(add(b, (uint64_t)i + 1, LOG_SRC_FUNCTION, "r", line), 0);
+    }
+    struct fl_logs_payload p;
+    assert_int_equal(fl_logs_take_payload(b, &p), 1);
+    assert_int_equal(p.entries, 10);
+    fl_logs_payload_done(b, &p, FL_LOGS_SPLIT);
+    assert_int_equal(fl_logs_take_payload(b, &p), 1);
+    assert_int_equal(p.entries, 5);
+    struct fl_logs_payload q;
+    assert_int_equal(fl_logs_take_payload(b, &q), 1);
+    assert_int_equal(q.entries, 5);
+    fl_logs_payload_done(b, &q, FL_LOGS_SENT);
+    fl_logs_payload_done(b, &p, FL_LOGS_SPLIT); /* 5 -> 3 + 2 */
+    json_t *arr = take(b, &p);
+    assert_int_equal(p.entries, 3);
+    assert_string_equal(field(arr, 0, "message.message"), "line 0");
+    json_decref(arr);
+    fl_logs_payload_done(b, &p, FL_LOGS_SENT);
+    assert_int_equal(fl_logs_take_payload(b, &p), 1);
+    assert_int_equal(p.entries, 2);
+    fl_logs_payload_done(b, &p, FL_LOGS_SENT);
+    assert_int_equal(fl_logs_take_payload(b, &p), 0);
+    struct fl_logs_stats st;
+    fl_logs_get_stats(b, &st);
+    assert_int_equal(st.sent, 10);
+    assert_int_equal(st.dropped, 0);
+    assert_int_equal(st.splits, 2);
+    assert_int_equal(fl_logs_ackable(b), 10);
+
+    /* one large entry: cut to a quarter each time, until the floor */
+    size_t big = 64 * 1024;
+    char *msg = malloc(big + 1);
+    memset(msg, 'x', big);
+    msg[big] = '\0';
+    assert_int_equal(add(b, 11, LOG_SRC_FUNCTION, "r", msg), 0);
+    size_t prev = SIZE_MAX;
+    int cuts = 0;
+    for (;;) {
+        assert_int_equal(fl_logs_take_payload(b, &p), 1);
+        assert_int_equal(p.entries, 1);
+        assert_true(p.len < prev);
+        prev = p.len;
+        fl_logs_payload_done(b, &p, FL_LOGS_SPLIT);
+        fl_logs_get_stats(b, &st);
+        if (st.dropped)
+            break;
+        cuts++;
+        assert_true(cuts < 10);
+    }
+    assert_int_equal(st.split_truncated, (uint64_t)cuts);
+    assert_true(cuts >= 2);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(fl_logs_take_payload(b, &p), 0);
+    assert_int_equal(fl_logs_ackable(b), 11);
+    free(msg);
+    fl_logs_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -534,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_request_id_attribution),
         cmocka_unit_test(test_split_entries),
         cmocka_unit_test(test_split_bytes),
+        cmocka_unit_test(test_split_on_413),
         cmocka_unit_test(test_entry_truncated),
         cmocka_unit_test(test_bounded_queue),
         cmocka_unit_test(test_ack_semantics),

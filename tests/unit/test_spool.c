@@ -1,6 +1,7 @@
 /* test_spool.c — supervisor/sup_spool.c: data frames are held until
  * acknowledged, replayed in order (re-stamped from seq 1) to a new
- * flusher, and the byte bound drops the oldest, counted. */
+ * flusher, and the byte bound drops the oldest, counted; the credit
+ * window and the water marks of backpressure. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,11 +142,192 @@ static void test_bound_drops_oldest(void **st)
     sup_spool_clear(&s);
 }
 
+
+/* At most `window` bytes are sent and unacknowledged; an ack opens it. */
+static void test_window(void **st)
+{
+    (void)st;
+    struct event_base *b = event_base_new();
+    struct sup_spool s;
+    struct link a;
+    link_open(&a, b);
+    struct frame_buf fb = {0};
+    platform_frame(&fb, 0, 1000);
+    size_t one = fb.len;
+    frame_buf_free(&fb);
+    sup_spool_init(&s, one * 100);
+    sup_spool_set_limits(&s, one * 3, one * 100, one * 100);
+    for (int i = 1; i <= 5; i++) {
+        platform_frame(&fb, i, 1000);
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        frame_buf_free(&fb);
+    }
+    assert_true(sup_spool_pump(&s, a.tx)); /* frames wait for the window */
+    assert_int_equal(s.unacked, one * 3);
+    spin(b);
+    assert_int_equal(a.got.n, 3);
+    sup_spool_ack(&s, 2);
+    assert_int_equal(s.unacked, one);
+    assert_false(sup_spool_pump(&s, a.tx)); /* everything fits now */
+    spin(b);
+    assert_int_equal(a.got.n, 5);
+    assert_int_equal(a.got.t[4], 5);
+    /* a new link starts with an empty window */
+    sup_spool_unsend(&s);
+    assert_int_equal(s.unacked, 0);
+    /* a frame larger than the window still goes alone */
+    sup_spool_clear(&s);
+    sup_spool_set_limits(&s, one / 2, one * 100, one * 100);
+    platform_frame(&fb, 9, 1000);
+    assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+    frame_buf_free(&fb);
+    assert_false(sup_spool_pump(&s, a.tx));
+    assert_int_equal(s.unacked, one);
+    sup_spool_clear(&s);
+    peer_free(a.tx);
+    peer_free(a.rx);
+    event_base_free(b);
+}
+
+/* Pressure turns on at the high mark and off only at the low one, and
+ * only while the flusher is delivering: it lifts once frames have been
+ * outstanding with nothing acknowledged for SUP_SPOOL_STALL_US. */
+static void test_water_marks(void **st)
+{
+    (void)st;
+    struct event_base *b = event_base_new();
+    struct link a;
+    link_open(&a, b);
+    struct sup_spool s;
+    struct frame_buf fb = {0};
+    platform_frame(&fb, 0, 1000);
+    size_t one = fb.len;
+    frame_buf_free(&fb);
+    sup_spool_init(&s, one * 10);
+    sup_spool_set_limits(&s, 0, one * 4, one * 1);
+    uint64_t t = 1000000;
+    for (int i = 0; i < 3; i++) {
+        platform_frame(&fb, i, 1000);
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        frame_buf_free(&fb);
+    }
+    sup_spool_clock(&s, t);
+    assert_int_equal(sup_spool_pressure(&s), 0); /* 3 frames */
+    platform_frame(&fb, 4, 1000);
+    assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+    frame_buf_free(&fb);
+    assert_int_equal(sup_spool_pressure(&s), 1); /* 4 frames: on */
+    assert_true(s.full);
+    assert_int_equal(s.pressure_on, 1);
+    sup_spool_pump(&s, a.tx);
+    sup_spool_clock(&s, t += 1000);
+    sup_spool_ack(&s, 2);
+    sup_spool_clock(&s, t += 1000);
+    assert_int_equal(sup_spool_pressure(&s), 0); /* 3 frames: still on */
+    sup_spool_ack(&s, 4);
+    sup_spool_clock(&s, t += 1000);
+    assert_int_equal(sup_spool_pressure(&s), -1); /* 1 frame: off */
+    sup_spool_ack(&s, 5);
+    sup_spool_clock(&s, t += 1000);
+    assert_false(s.full);
+    /* full again, then the flusher stops acknowledging */
+    for (int i = 5; i < 9; i++) {
+        platform_frame(&fb, i, 1000);
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        frame_buf_free(&fb);
+    }
+    sup_spool_pump(&s, a.tx);
+    sup_spool_clock(&s, t += 1000);
+    assert_int_equal(sup_spool_pressure(&s), 1);
+    sup_spool_clock(&s, t += SUP_SPOOL_STALL_US / 2);
+    assert_int_equal(sup_spool_pressure(&s), 0);
+    sup_spool_clock(&s, t += SUP_SPOOL_STALL_US);
+    assert_int_equal(sup_spool_pressure(&s), -1); /* stalled: lifted */
+    assert_int_equal(s.dropped, 0);
+    /* acks again, pressure again; then a flush that sent nothing and failed */
+    sup_spool_ack(&s, 6);
+    for (int i = 9; s.bytes < s.high; i++) { /* at the high mark again */
+        platform_frame(&fb, i, 1000);
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        frame_buf_free(&fb);
+    }
+    sup_spool_clock(&s, t += 1000);
+    assert_int_equal(sup_spool_pressure(&s), 1);
+    sup_spool_flushed(&s, 10, 0, 3);
+    assert_int_equal(sup_spool_pressure(&s), -1); /* the intake fails: lifted */
+    assert_int_equal(sup_spool_pressure(&s), 0);
+    sup_spool_flushed(&s, 10, 2, 0);
+    assert_int_equal(sup_spool_pressure(&s), 1); /* it delivers again */
+    sup_spool_clear(&s);
+    peer_free(a.tx);
+    peer_free(a.rx);
+    event_base_free(b);
+}
+
+/* The high mark follows what the flusher acknowledges per second. */
+static void test_adaptive_marks(void **st)
+{
+    (void)st;
+    struct event_base *b = event_base_new();
+    struct sup_spool s;
+    struct link a;
+    link_open(&a, b);
+    sup_spool_init(&s, 64u << 20);
+    sup_spool_set_limits(&s, 0, SUP_SPOOL_HIGH_MIN, SUP_SPOOL_HIGH_MIN / 2);
+    sup_spool_set_adaptive(&s, true);
+    struct frame_buf fb = {0};
+    size_t total = 0;
+    for (int i = 1; i <= 20; i++) {
+        platform_frame(&fb, i, 45000); /* 20 of them fit the link's queue */
+        total += fb.len;
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        frame_buf_free(&fb);
+    }
+    sup_spool_pump(&s, a.tx);
+    assert_int_equal(s.unacked, total);
+    /* a flush that delivered everything in 100 ms */
+    sup_spool_ack(&s, 20);
+    sup_spool_flushed(&s, 100, 1, 0);
+    double want = (double)total * 1000.0 / 100.0;
+    assert_true(s.rate_bps > want * 0.99 && s.rate_bps < want * 1.01);
+    size_t high = (size_t)(want * SUP_SPOOL_DRAIN_MS / 1000.0);
+    if (high > SUP_SPOOL_HIGH_MAX)
+        high = SUP_SPOOL_HIGH_MAX;
+    if (high < SUP_SPOOL_HIGH_MIN)
+        high = SUP_SPOOL_HIGH_MIN;
+    assert_true(high > SUP_SPOOL_HIGH_MIN); /* the case measures a move */
+    assert_true(s.high + 1 >= high && s.high <= high + 1);
+    assert_int_equal(s.low, s.high / 2);
+    /* a flush that delivered (almost) nothing teaches nothing */
+    sup_spool_flushed(&s, 5000, 1, 0);
+    assert_true(s.rate_bps > want * 0.99);
+    /* a slower one moves the smoothed rate halfway */
+    for (int i = 21; i <= 40; i++) {
+        platform_frame(&fb, i, 45000);
+        assert_int_equal(sup_spool_add(&s, fb.p, fb.len), 0);
+        frame_buf_free(&fb);
+    }
+    spin(b);
+    sup_spool_pump(&s, a.tx);
+    assert_int_equal(s.unacked, total);
+    sup_spool_ack(&s, 40);
+    sup_spool_flushed(&s, 300, 1, 0);
+    double slow = (double)total * 1000.0 / 300.0;
+    assert_true(s.rate_bps > (want + slow) / 2 * 0.99 && s.rate_bps < (want + slow) / 2 * 1.01);
+    sup_spool_clear(&s);
+    peer_free(a.tx);
+    peer_free(a.rx);
+    event_base_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ack_and_replay),
         cmocka_unit_test(test_bound_drops_oldest),
+        cmocka_unit_test(test_window),
+        cmocka_unit_test(test_water_marks),
+        cmocka_unit_test(test_adaptive_marks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,34 @@
+#!/bin/bash
+# 413 from the intake: the logs payload is split in halves and each half
+# retried, in the same flush, until the intake takes them. The intake
+# answers 413 to the first 3 logs posts; every function log line still
+# arrives exactly once, the flusher drops nothing, and its per-flush line
+# tells of the split.
+# Usage: split_413.sh LAMBDA_SIM FORKCAP FAKE_INTAKE MAKE_CA
+set -euo pipefail
+SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../e2e/e2e_lib.sh"
+. "$(dirname "$0")/lib.sh"
+test_tmpdir
+pipe_setup
+curl -sS --noproxy '*' -o /dev/null -X POST -H 'Content-Type: application/json' \
+    -d '{"path":"/api/v2/logs","status":413,"count":3}' "http://127.0.0.1:$HTTP_PORT/_intake/fail" ||
+    fail "intake control refused the 413 rule"
+N=6 LINES=40
+run_sim "$T" --invokes $N --fn-ms 10 --interval-ms 20 --log-lines $LINES || true
+pipe_stop_intake
+check_all_invocations "$T" $N
+n413=$(jq -s '[.[] | select(.kind == "logs" and .status == 413)] | length' "$CAP")
+[ "$n413" = 3 ] || fail "the intake answered 413 $n413 times, want 3"
+function_lines > "$T/lines.tsv"
+want=$(jq .function_log_lines "$T/report.json")
+got=$(cut -f3 "$T/lines.tsv" | sort -u | wc -l)
+all=$(wc -l < "$T/lines.tsv")
+echo "413 x $n413: $got distinct of $want lines delivered ($all with duplicates)"
+[ "$got" = "$want" ] || fail "lost $(( want - got )) lines"
+[ "$all" = "$want" ] || fail "$(( all - want )) duplicates"
+grep -q "split after 413" "$T/ext.log" || fail "no per-flush line tells of the split"
+fl_dropped=$(grep -o 'exiting: [0-9]* log records ([0-9]* dropped' "$T/ext.log" | awk '{ s += substr($5, 2) } END { print s + 0 }')
+[ "$fl_dropped" = 0 ] || fail "the flusher dropped $fl_dropped records"
+echo "ok"
