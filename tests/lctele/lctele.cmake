@@ -2,7 +2,7 @@
 # (request parser, batch -> frames, peer drained), end-to-end tests under
 # lambda-sim, and a libFuzzer target for the listener's request parser.
 set(LCTELE_DIR ${FORKCAP_TESTS}/lctele)
-if(TARGET fc_lifecycle AND TARGET fc_common)
+if(TARGET fc_lifecycle AND TARGET fc_common AND TARGET PkgConfig::CMOCKA)
   add_executable(test_lctele ${LCTELE_DIR}/test_lctele.c)
   target_link_libraries(test_lctele PRIVATE fc_lifecycle fc_common PkgConfig::CMOCKA)
   add_test(NAME lctele_unit COMMAND test_lctele)
@@ -40,7 +40,7 @@ if(FORKCAP_FUZZ)
   set_tests_properties(fuzz_lc_build PROPERTIES LABELS "fuzz" TIMEOUT 60)
 endif()
 # the listener under slow connections (8, 32, 1,000) and a trickling request
-if(TARGET fc_lifecycle AND TARGET fc_common)
+if(TARGET fc_lifecycle AND TARGET fc_common AND TARGET PkgConfig::CMOCKA)
   add_executable(test_lc_starve ${LCTELE_DIR}/test_lc_starve.c)
   target_link_libraries(test_lc_starve PRIVATE fc_lifecycle fc_common PkgConfig::CMOCKA)
   add_test(NAME lctele_starve COMMAND test_lc_starve)

@@ -1,7 +1,7 @@
 # The supervisor's flush scheduler (supervisor/sup_sched.c): a unit test of
 # the pure state machine (compiled in directly: the supervisor is an
 # executable), and end-to-end runs of forkcap on lambda-sim + fake-intake.
-if(TARGET fc_common AND EXISTS ${PROJECT_SOURCE_DIR}/supervisor/sup_sched.c)
+if(TARGET fc_common AND TARGET PkgConfig::CMOCKA AND EXISTS ${PROJECT_SOURCE_DIR}/supervisor/sup_sched.c)
   add_executable(test_sched ${FORKCAP_TESTS}/sched/test_sched.c ${PROJECT_SOURCE_DIR}/supervisor/sup_sched.c)
   target_include_directories(test_sched PRIVATE ${PROJECT_SOURCE_DIR}/supervisor)
   target_link_libraries(test_sched PRIVATE fc_common PkgConfig::CMOCKA)

@@ -2,7 +2,7 @@
 # suite, the AWS response parsers, and end to end under lambda-sim with
 # fake-intake playing Secrets Manager, KMS, SSM and the SnapStart
 # credentials endpoint.
-if(TARGET fc_flusher)
+if(TARGET fc_flusher AND TARGET PkgConfig::CMOCKA)
   foreach(t sigv4 aws_secrets key_pending)
     if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c)
       add_executable(test_${t} ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c)
@@ -48,7 +48,7 @@ if(FORKCAP_FUZZ AND TARGET ik_core)
                    -seed_inputs=${CMAKE_CURRENT_LIST_DIR}/seeds/verify.bin)
   set_tests_properties(secrets_fuzz_ik_aws_verify PROPERTIES LABELS fuzz TIMEOUT 60)
 endif()
-if(TARGET ik_core)
+if(TARGET ik_core AND TARGET PkgConfig::CMOCKA)
   add_executable(test_ik_aws ${CMAKE_CURRENT_LIST_DIR}/test_ik_aws.c)
   target_link_libraries(test_ik_aws PRIVATE ik_core PkgConfig::CMOCKA)
   add_test(NAME secrets_ik_aws COMMAND test_ik_aws)

@@ -1,7 +1,7 @@
 # The supervisor's machinery without its main (fc_supervisor): the process
 # table on a fake system, the shutdown machine on a fake clock (unit), and a
 # libFuzzer target routing arbitrary frames from either child.
-if(TARGET fc_supervisor)
+if(TARGET fc_supervisor AND TARGET PkgConfig::CMOCKA)
   add_executable(test_sup_shutdown ${FORKCAP_TESTS}/supervisor/test_shutdown.c
                  ${PROJECT_SOURCE_DIR}/supervisor/sup_shutdown.c)
   target_include_directories(test_sup_shutdown PRIVATE ${PROJECT_SOURCE_DIR}/supervisor)

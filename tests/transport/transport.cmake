@@ -17,13 +17,15 @@ if(TARGET fc_common)
   add_executable(intake-post ${CMAKE_CURRENT_LIST_DIR}/intake_post.c)
   target_link_libraries(intake-post PRIVATE fl_transport)
 
-  foreach(t endpoints intake_proxy intake_tls)
-    add_executable(test_${t} ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c)
-    target_link_libraries(test_${t} PRIVATE fl_transport PkgConfig::CMOCKA)
-    add_test(NAME transport_${t} COMMAND test_${t})
-    set_tests_properties(transport_${t} PROPERTIES LABELS unit TIMEOUT 30
-                         ENVIRONMENT "FORKCAP_MAKE_CA=${CMAKE_CURRENT_LIST_DIR}/../lib/make-ca.sh")
-  endforeach()
+  if(TARGET PkgConfig::CMOCKA)
+    foreach(t endpoints intake_proxy intake_tls)
+      add_executable(test_${t} ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c)
+      target_link_libraries(test_${t} PRIVATE fl_transport PkgConfig::CMOCKA)
+      add_test(NAME transport_${t} COMMAND test_${t})
+      set_tests_properties(transport_${t} PROPERTIES LABELS unit TIMEOUT 30
+                           ENVIRONMENT "FORKCAP_MAKE_CA=${CMAKE_CURRENT_LIST_DIR}/../lib/make-ca.sh")
+    endforeach()
+  endif()
 
   if(FORKCAP_FUZZ)
     # the two parsers are built into the target itself, so they are
