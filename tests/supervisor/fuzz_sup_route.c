@@ -81,6 +81,10 @@ static void count_lifecycle(void *owner, unsigned idx, const struct frame *f)
 {
     if ((f->type == FT_LOGS || f->type == FT_PLATFORM) && !S.cfg.idle)
         F.accepted++;
+    /* an INVOKE is spooled too, as the one count of the invocation
+     * (FT_INVOCATION), unless it comes after SHUTDOWN */
+    if (f->type == FT_INVOKE && !S.cfg.idle && !sup_shutdown_active(&S.sd))
+        F.accepted++;
     sup_on_lifecycle(owner, idx, f);
 }
 
