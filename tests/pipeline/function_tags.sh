@@ -1,19 +1,37 @@
 #!/bin/bash
-# Issue 13, drop-in parity: a Node.js function sending DogStatsD the way
-# hot-shots and datadog-lambda-js do (tests/pipeline/statsd_runtime.js)
-# under lambda-sim, forkcap shipping to a fake intake. For a versioned
-# function and for $LATEST:
+# Issue 13, drop-in parity: a Node.js function sending its custom metrics
+# through the hot-shots client (from npm) and its invocation count the way
+# datadog-lambda-js does (tests/pipeline/statsd_runtime.js) under lambda-sim,
+# forkcap shipping to a fake intake. For a versioned function and for $LATEST:
 #  - every custom series and sketch carries the whole function tag set,
 #  - every function log carries the same set in ddtags, value for value,
 #  - the library's aws.lambda.enhanced.invocations copies are dropped, so the
 #    intake sees exactly one invocation per invocation.
-# Usage: function_tags.sh LAMBDA_SIM FORKCAP FAKE_INTAKE MAKE_CA
+# Skips (exit 77) when hot-shots cannot be installed from the npm registry.
+# Usage: function_tags.sh LAMBDA_SIM FORKCAP FAKE_INTAKE MAKE_CA NPM_DIR
 set -euo pipefail
-SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
+SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4 NPM_DIR=$5
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../e2e/e2e_lib.sh"
 . "$(dirname "$0")/lib.sh"
-command -v node >/dev/null || fail "node is not installed"
+command -v node >/dev/null && command -v npm >/dev/null ||
+    { echo "SKIP: node/npm not installed"; exit 77; }
+# installed once per build folder; a failed install leaves nothing behind
+if [ ! -f "$NPM_DIR/node_modules/hot-shots/package.json" ]; then
+    rm -rf "$NPM_DIR.tmp"
+    mkdir -p "$NPM_DIR.tmp"
+    if ! timeout 240 npm install --no-audit --no-fund --loglevel=error --prefix "$NPM_DIR.tmp" \
+            hot-shots@17 >"$NPM_DIR.tmp.log" 2>&1; then
+        echo "SKIP: cannot install hot-shots@17 from the npm registry:"
+        tail -3 "$NPM_DIR.tmp.log"
+        rm -rf "$NPM_DIR.tmp"
+        exit 77
+    fi
+    rm -rf "$NPM_DIR"
+    mv "$NPM_DIR.tmp" "$NPM_DIR"
+fi
+echo "hot-shots $(jq -r .version "$NPM_DIR/node_modules/hot-shots/package.json")"
+export NODE_PATH=$NPM_DIR/node_modules
 RUNTIME_JS=$(cd "$(dirname "$0")" && pwd)/statsd_runtime.js
 test_tmpdir
 N=6
@@ -33,6 +51,7 @@ one_run() {  # VERSION
     printf 'PRETTY_NAME="Amazon Linux 2"\n' > "$d/os-release"
     export FORKCAP_TEST_PROC_ROOT=$d/proc FORKCAP_TEST_OS_RELEASE=$d/os-release
     export DD_SERVICE=Pipe-Svc DD_VERSION=3.1 DD_TAGS="team:pipe Owner:ops,env:tagged"
+    export HOTSHOTS_TAGS_FILE=$d/hotshots-tags.txt
     run_sim "$d" --invokes $N --interval-ms 5 --timeout-ms 3000 --function-name Hot-Fn \
         --function-version "$version" --memory-mb 256 --runtime-id nodejs20.x --runtime "exec node '$RUNTIME_JS'" || true
     pipe_stop_intake
@@ -53,21 +72,38 @@ one_run() {  # VERSION
     } | sort > "$want"
 
     # every custom metric (series and sketches) carries the set; its own
-    # tags (own:*, kind:*) come on top
+    # tags (own:*, kind:*) and those hot-shots adds by default from the
+    # environment come on top (hot-shots keeps DD_SERVICE's case and splits
+    # DD_TAGS its own way, so some differ from the set's)
+    [ -f "$HOTSHOTS_TAGS_FILE" ] || fail "$version: the runtime did not report hot-shots' global tags"
+    sort -u "$HOTSHOTS_TAGS_FILE" | comm -23 - "$want" > "$d/client-only.txt"
     local metrics=0 m
-    for m in shop.orders shop.queue shop.latency; do
-        local kind=series; [ $m = shop.latency ] && kind=sketches
+    for m in shop.orders shop.queue shop.latency shop.basket; do
+        local kind=series; case $m in shop.latency|shop.basket) kind=sketches ;; esac
         jq -c --arg m $m --arg k $kind 'select(.kind == $k and .status == 202) | .body[$k][]?
                | select(.metric == $m) | .tags' "$CAP" > "$d/$m.tags"
         [ -s "$d/$m.tags" ] || fail "$version: no $m at the intake"
         while read -r tags; do
-            jq -r '.[] | select(startswith("own:") or startswith("kind:") | not)' <<<"$tags" | sort > "$d/got.txt"
+            jq -r '.[] | select(startswith("own:") or startswith("kind:") | not)' <<<"$tags" | sort |
+                comm -23 - "$d/client-only.txt" > "$d/got.txt"
             diff -u "$want" "$d/got.txt" >&2 || fail "$version: $m carries another tag set"
             metrics=$((metrics + 1))
         done < "$d/$m.tags"
     done
+    # and so does any other custom metric (hot-shots' own client telemetry,
+    # datadog.dogstatsd.client.*, when it sends it)
+    local other=0
+    jq -c 'select((.kind == "series" or .kind == "sketches") and .status == 202) | .body[.kind][]?
+           | select((.metric | startswith("aws.lambda.enhanced.") or startswith("shop.")) | not) | .tags' \
+        "$CAP" > "$d/other.tags"
+    while read -r tags; do
+        jq -r '.[]' <<<"$tags" | sort > "$d/got.txt"
+        [ -z "$(comm -23 "$want" "$d/got.txt")" ] || fail "$version: a custom metric lacks $(comm -23 "$want" "$d/got.txt" | head -3)"
+        other=$((other + 1))
+    done < "$d/other.tags"
     [ "$(series_sum shop.orders)" = $N ] || fail "$version: shop.orders $(series_sum shop.orders), want $N"
     [ "$(sketch_stat shop.latency cnt)" = $N ] || fail "$version: shop.latency $(sketch_stat shop.latency cnt) values, want $N"
+    [ "$(sketch_stat shop.basket cnt)" = $N ] || fail "$version: shop.basket $(sketch_stat shop.basket cnt) values, want $N"
 
     # every function log carries the same set, value for value
     jq -r 'select(.kind == "logs" and .status == 202) | .body[]?
@@ -98,7 +134,8 @@ one_run() {  # VERSION
     local dropped
     dropped=$(grep -o '([0-9]* enhanced-metric copies dropped)' "$d/ext.log" | tr -dc '0-9\n' | awk '{ s += $1 } END { print s + 0 }')
     [ "$dropped" = $N ] || fail "$version: the flusher summary counts $dropped dropped copies, want $N"
-    echo "$version: $metrics custom metric contexts and $N logs carry the same $(wc -l < "$want") tags; $N invocations, $dropped library copies dropped"
+    echo "$version: $metrics custom metric contexts (and $other of hot-shots' own) and $N logs carry the same $(wc -l < "$want") tags; $N invocations, $dropped library copies dropped"
+    echo "$version: hot-shots added on its own: $(paste -sd' ' "$d/client-only.txt")"
 }
 
 one_run 7

@@ -1,15 +1,21 @@
 // statsd_runtime.js — a Lambda runtime (Runtime API over HTTP) whose
 // function does what a Node.js function instrumented the usual way does
-// over DogStatsD: custom metrics as hot-shots formats them (name:value|type
-// with |#tags, several lines per datagram when it buffers), and, like
-// datadog-lambda-js, its own aws.lambda.enhanced.invocations distribution
-// per invocation, tagged datadog_lambda:v<version>. One log line per event.
+// over DogStatsD: custom metrics sent by the hot-shots client (a counter, a
+// gauge, a histogram and a distribution, each with its own tags; buffered,
+// so several lines share a datagram, and flushed by closing the client
+// before the invocation answers), and, like datadog-lambda-js, its own
+// aws.lambda.enhanced.invocations distribution per invocation, tagged
+// datadog_lambda:v<version> (a line hot-shots itself never sends). One log
+// line per event.
 // Environment: AWS_LAMBDA_RUNTIME_API; FORKCAP_STATS_FILE, where the
-// extension reports the DogStatsD port it bound (tests bind port 0).
+// extension reports the DogStatsD port it bound (tests bind port 0);
+// NODE_PATH must reach the hot-shots package; HOTSHOTS_TAGS_FILE, when set,
+// receives the global tags the client derived from the environment.
 'use strict';
 const http = require('http');
 const dgram = require('dgram');
 const fs = require('fs');
+const { StatsD } = require('hot-shots');
 
 const api = process.env.AWS_LAMBDA_RUNTIME_API;
 const sock = dgram.createSocket('udp4');
@@ -33,6 +39,27 @@ function send(lines) {
         sock.send(Buffer.from(lines.join('\n')), port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
 }
 
+// The function's custom metrics through hot-shots as an application sets it
+// up (its defaults otherwise, whatever they add from the environment). The
+// buffer outlives the invocation's sends, so close() flushes them as one
+// datagram, and its callback runs once the socket has sent it.
+function customMetrics(n) {
+    return new Promise((resolve, reject) => {
+        let failed = null;
+        const client = new StatsD({ host: '127.0.0.1', port, maxBufferSize: 1400, bufferFlushInterval: 60000,
+                                    errorHandler: (e) => { failed = failed || e; } });
+        // the tags the client adds on its own (from DD_TAGS, DD_ENV,
+        // DD_SERVICE, DD_VERSION), for the test to tell them from forkcap's
+        if (n === 1 && process.env.HOTSHOTS_TAGS_FILE)
+            fs.writeFileSync(process.env.HOTSHOTS_TAGS_FILE, client.globalTags.join('\n') + '\n');
+        client.increment('shop.orders', 1, ['own:order', 'kind:web']);
+        client.gauge('shop.queue', n, { own: 'queue' });
+        client.histogram('shop.latency', 10 + n, ['own:latency']);
+        client.distribution('shop.basket', 20 + n, ['own:basket']);
+        client.close((e) => (e || failed ? reject(e || failed) : resolve()));
+    });
+}
+
 function request(method, path, body) {
     return new Promise((resolve, reject) => {
         const [host, p] = api.split(':');
@@ -54,10 +81,8 @@ async function main() {
     for (let n = 1; ; n++) {
         const ev = await request('GET', '/2018-06-01/runtime/invocation/next');
         const rid = ev.headers['lambda-runtime-aws-request-id'];
-        // hot-shots: a counter and a histogram buffered into one datagram,
-        // then a gauge alone; each with the metric's own tags
-        await send([`shop.orders:1|c|#own:order,kind:web`, `shop.latency:${10 + n}|h|#own:latency`]);
-        await send([`shop.queue:${n}|g|#own:queue`]);
+        // a client per invocation, closed (so flushed) before the response
+        await customMetrics(n);
         // datadog-lambda-js: its own copy of the invocation count
         await send([`aws.lambda.enhanced.invocations:1|d|#functionname:${process.env.AWS_LAMBDA_FUNCTION_NAME},` +
                     `region:${process.env.AWS_REGION},datadog_lambda:v9.115.0`]);
