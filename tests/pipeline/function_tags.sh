@@ -31,7 +31,7 @@ if [ ! -f "$NPM_DIR/node_modules/hot-shots/package.json" ]; then
     mv "$NPM_DIR.tmp" "$NPM_DIR"
 fi
 echo "hot-shots $(jq -r .version "$NPM_DIR/node_modules/hot-shots/package.json")"
-export NODE_PATH=$NPM_DIR/node_modules
+export NODE_PATH=$NPM_DIR/node_modules STATSD_CLIENT=hot-shots
 RUNTIME_JS=$(cd "$(dirname "$0")" && pwd)/statsd_runtime.js
 test_tmpdir
 N=6

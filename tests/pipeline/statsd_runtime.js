@@ -9,13 +9,18 @@
 // line per event.
 // Environment: AWS_LAMBDA_RUNTIME_API; FORKCAP_STATS_FILE, where the
 // extension reports the DogStatsD port it bound (tests bind port 0);
-// NODE_PATH must reach the hot-shots package; HOTSHOTS_TAGS_FILE, when set,
-// receives the global tags the client derived from the environment.
+// STATSD_CLIENT=hot-shots sends the custom metrics through the real client
+// (NODE_PATH must reach the package; a missing package fails the runtime),
+// otherwise the same four metrics go out as the DogStatsD lines hot-shots
+// would write (for tests about something else, which need no npm);
+// HOTSHOTS_TAGS_FILE, when set, receives the global tags the client derived
+// from the environment.
 'use strict';
 const http = require('http');
 const dgram = require('dgram');
 const fs = require('fs');
-const { StatsD } = require('hot-shots');
+const useHotShots = process.env.STATSD_CLIENT === 'hot-shots';
+const { StatsD } = useHotShots ? require('hot-shots') : {};
 
 const api = process.env.AWS_LAMBDA_RUNTIME_API;
 const sock = dgram.createSocket('udp4');
@@ -44,6 +49,9 @@ function send(lines) {
 // buffer outlives the invocation's sends, so close() flushes them as one
 // datagram, and its callback runs once the socket has sent it.
 function customMetrics(n) {
+    if (!useHotShots)
+        return send(['shop.orders:1|c|#own:order,kind:web', `shop.queue:${n}|g|#own:queue`,
+                     `shop.latency:${10 + n}|h|#own:latency`, `shop.basket:${20 + n}|d|#own:basket`]);
     return new Promise((resolve, reject) => {
         let failed = null;
         const client = new StatsD({ host: '127.0.0.1', port, maxBufferSize: 1400, bufferFlushInterval: 60000,
