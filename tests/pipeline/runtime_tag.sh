@@ -16,7 +16,7 @@ SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
 command -v node >/dev/null || fail "node is not installed"
 RUNTIME_JS=$(cd "$(dirname "$0")" && pwd)/statsd_runtime.js
 test_tmpdir
-unshare -Urpf --mount-proc true 2>/dev/null || { echo "SKIP: no user and PID namespaces here"; exit 0; }
+unshare -Urpf --mount-proc true 2>/dev/null || { echo "SKIP: no user and PID namespaces here"; exit 77; }
 N=3
 
 one_case() {  # RUNTIME_ID
