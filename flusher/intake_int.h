@@ -32,6 +32,7 @@ struct payload {
 
 struct xfer;
 struct flush;
+struct sockev;
 
 struct fl_intake {
     struct event_base *base;
@@ -50,6 +51,8 @@ struct fl_intake {
     int zstd_level;
     size_t retry_cap;
     /* state */
+    struct sockev *socks; /* sockets curl watches now */
+    bool opened;          /* a transfer ran since the connections were last closed */
     struct xfer *xhead, *xtail;
     struct flush *flushes;
     unsigned active;

@@ -126,9 +126,15 @@ void ik_stats_count(struct server *s, const char *raw_path, int status, enum inj
 static void handle_control(struct server *s, struct request *r)
 {
 	if (strcmp(r->path, "/_intake/stats") == 0 && strcmp(r->method, "GET") == 0) {
-		json_t *j = json_pack("{s:I,s:I,s:O,s:i,s:I}", "requests", (json_int_t)s->requests, "connections",
-				      (json_int_t)s->conn_serial, "paths", s->stats, "rules", (int)s->nrules, "delayed",
-				      (json_int_t)s->delayed);
+		/* connections open now, the one asking left out */
+		json_int_t open = 0;
+		for (struct conn *o = s->conns; o; o = o->next)
+			if (o != r->c)
+				open++;
+		json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:O,s:i,s:I}", "requests", (json_int_t)s->requests,
+				      "connections", (json_int_t)s->conn_serial, "open", open, "max_streams",
+				      (json_int_t)s->max_streams, "max_conn_requests", (json_int_t)s->max_conn_requests,
+				      "paths", s->stats, "rules", (int)s->nrules, "delayed", (json_int_t)s->delayed);
 		set_resp_json(r, 200, j);
 		return;
 	}
@@ -258,6 +264,8 @@ void ik_request_evaluate(struct server *s, struct conn *c, struct request *r)
 		return;
 	}
 	r->conn_req = ++c->nreq;
+	if (c->nreq > s->max_conn_requests)
+		s->max_conn_requests = c->nreq;
 	char route[256];
 	if (ik_aws_route(s->aws, r->method, r->path, r->headers, route, sizeof(route))) {
 		aws_evaluate(s, c, r, route);

@@ -46,6 +46,8 @@ struct server {
 	size_t nrules;
 	uint64_t seq, conn_serial, requests;
 	uint64_t delayed; /* requests held by a delay rule so far (answered or not) */
+	uint64_t max_streams;  /* most HTTP/2 streams open at once on one connection */
+	uint64_t max_conn_requests; /* most requests on one connection */
 	json_t *stats; /* path -> {"requests","by_status":{code:n},"injected":n} */
 	struct ik_aws *aws; /* --aws FILE: the AWS APIs (aws.h); NULL = none */
 	struct conn *conns;
