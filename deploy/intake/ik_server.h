@@ -42,6 +42,7 @@ struct server {
 	const char *api_key;
 	long idle_close_ms;
 	int quiet;
+	int raw_logs;    /* --raw-log-bodies: logs bodies captured as sent, not parsed (bench) */
 	struct rule rules[IK_MAX_RULES];
 	size_t nrules;
 	uint64_t seq, conn_serial, requests;
@@ -73,6 +74,8 @@ struct request {
 	int control;          /* /_intake/ request: not captured */
 	long delay_ms;        /* injected delay before answering */
 	json_t *cap;          /* capture line, status and time filled when answered */
+	uint8_t *raw_body;    /* --raw-log-bodies: the decoded body, written as "body" verbatim */
+	size_t raw_len;
 	struct event *delay_ev;
 	int answered;
 };
