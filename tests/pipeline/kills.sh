@@ -13,9 +13,7 @@ SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
 test_tmpdir
 pipe_setup
 # every logs post waits 80 ms at the intake: a flush is in progress most of the time
-curl -sS --noproxy '*' -o /dev/null -X POST -H 'Content-Type: application/json' \
-    -d '{"path":"/api/v2/logs","delay_ms":80}' "http://127.0.0.1:$HTTP_PORT/_intake/fail" ||
-    fail "intake control refused the delay rule"
+intake_ctl '{"path":"/api/v2/logs","delay_ms":80}'
 
 N=80 LINES=20
 run_sim "$T" --invokes $N --fn-ms 10 --interval-ms 20 --log-lines $LINES --log-bytes 120 &

@@ -8,17 +8,8 @@
 # Usage: kills.sh LAMBDA_SIM FORKCAP FAKE_INTAKE MAKE_CA
 set -euo pipefail
 SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
-. "$(dirname "$0")/../lib/common.sh"
-. "$(dirname "$0")/../e2e/e2e_lib.sh"
-. "$(dirname "$0")/../pipeline/lib.sh"
-command -v node >/dev/null || { echo "SKIP: node is not installed (the scripted tracer is a Node script)"; exit 77; }
-TRACER=$(cd "$(dirname "$0")" && pwd)/tracer_runtime.js
-test_tmpdir
-pipe_setup
-export DD_APM_DD_URL="https://localhost:$HTTPS_PORT"
-curl -sS --noproxy '*' -o /dev/null -X POST -H 'Content-Type: application/json' \
-    -d '{"path":"/api/v0.2/traces","delay_ms":80}' "http://127.0.0.1:$HTTP_PORT/_intake/fail" ||
-    fail "intake control refused the delay rule"
+. "$(dirname "$0")/lib.sh"
+intake_ctl '{"path":"/api/v0.2/traces","delay_ms":80}'
 
 N=120
 # background flushes overlap trace arrivals, so a frame acked before its
