@@ -151,22 +151,12 @@ static void spool_pump(struct sup *s)
         if (a.flush_id)
             sched_apply(s, &a, before);
     }
-    int change;
-    if (sup_shutdown_active(&s->sd)) {
-        /* SHUTDOWN: what Lambda still holds has no later chance, and a
-         * 503 now only makes it back off past the end; take everything
-         * (the spool's hard bound still applies) for the final flush */
-        change = s->spool.full ? -1 : 0;
-        s->spool.full = false;
-    } else {
-        change = sup_spool_pressure(&s->spool);
-    }
+    int change = sup_spool_pressure(&s->spool);
     if (change > 0)
         log_info("backpressure on: %zu bytes spooled (high-water mark %zu); Lambda is answered 503",
                  s->spool.bytes, s->spool.high);
     else if (change < 0)
-        log_info("backpressure off: %zu bytes spooled%s", s->spool.bytes,
-                 sup_shutdown_active(&s->sd) ? " (SHUTDOWN: everything is taken for the final flush)" : "");
+        log_info("backpressure off: %zu bytes spooled", s->spool.bytes);
     if (change)
         send_pressure(s);
 }
