@@ -20,7 +20,7 @@ SIM=$1 FORKCAP=$2 SEND=$3 SECS=${4:-5} ONLY=${5:-}
 . "$(dirname "$0")/../e2e/e2e_lib.sh"
 test_tmpdir
 # utime + stime (fields 14, 15), counted after the ")" closing the name:
-# the process title holds spaces ("forkcap flusher")
+# the process title holds spaces ("forkcap: flusher")
 cpu_s() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ printf "%.2f", ($12 + $13) / 100 }' || echo 0; }
 one() { # NAME RATE PER [SENDER OPTIONS]
     local d=$T/$1
