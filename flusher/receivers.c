@@ -12,9 +12,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dogstatsd.h"
 #include "log.h"
 
-#define FL_DGRAM_MAX 65536
+/* A datagram's buffer: DogStatsD refuses datagrams over DSD_DATAGRAM_MAX
+ * whole, so one byte more tells them apart. 64 buffers of 64 KiB, each at
+ * the same cache-set offset, cost ~10 % of the flusher's time in the copy
+ * at 300,000 datagrams/s (perf: _copy_to_iter, __check_object_size). */
+#define FL_DGRAM_MAX (DSD_DATAGRAM_MAX + 1)
 /* datagrams per recvmmsg call; FL_DGRAMS_PER_EVENT is a multiple of it */
 #define FL_MMSG 64
 /* Under a flood the flusher stops waking per datagram: past FL_PACE_MIN
@@ -71,8 +76,8 @@ static int drain(struct fl_receivers *r, int fd)
             struct msghdr *h = &r->msgs[i].msg_hdr;
             r->st.datagrams++;
             if (h->msg_flags & MSG_TRUNC)
-                r->st.truncated++;
-            else if (r->on_dgram)
+                r->st.truncated++; /* and refused whole by the parser (too large) */
+            if (r->on_dgram)
                 r->on_dgram(r->iov[i].iov_base, r->msgs[i].msg_len, r->arg);
         }
         done += n;

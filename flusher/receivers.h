@@ -15,7 +15,8 @@ struct fl_receivers;
 struct fl_receivers_stats {
     uint64_t datagrams;    /* DogStatsD datagrams read */
     uint64_t recv_calls;   /* recvmmsg calls that returned datagrams */
-    uint64_t truncated;    /* datagrams over 64 KiB: cut by the kernel, refused */
+    uint64_t truncated;    /* datagrams over DSD_DATAGRAM_MAX (8 KiB): cut by the
+                            * kernel, refused whole by the parser */
     uint64_t kernel_drops; /* datagrams the kernel dropped (receive buffer full)
                             * since this flusher started reading (SO_MEMINFO) */
     uint32_t drops_seen;   /* the socket's counter when last seen */
