@@ -3,9 +3,11 @@
 # itself once FT_SHUTDOWN is written), before Lambda's last telemetry (the
 # last invocation's records, sent after SHUTDOWN) reaches it. The supervisor
 # restarts it at once to serve the telemetry listener (no /next after
-# SHUTDOWN), so Lambda's retried telemetry is taken, and the final flush
-# ships what it carries: every function log line and every invocation's
-# REPORT reach the intake.
+# SHUTDOWN), and the settle waits for Lambda's retry to reach it, so the
+# retried telemetry is taken and the final flush ships what it carries: every
+# function log line and every invocation's REPORT reach the intake, and
+# Lambda drops only the tail of forkcap's own output (lambda-sim names each
+# record it dropped).
 # Usage: settle_lifecycle_kill.sh LAMBDA_SIM FORKCAP_TESTHOOKS FAKE_INTAKE MAKE_CA
 set -euo pipefail
 SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
