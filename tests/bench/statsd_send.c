@@ -46,6 +46,7 @@ static double now_s(void)
 
 struct result {
     unsigned long long sent, errors;
+    int gso; /* UDP GSO was used (a kernel without it: plain sends) */
 };
 
 /* One sender: RATE datagrams/s for SECS from its own socket. */
@@ -64,13 +65,15 @@ static int send_loop(int port, double rate, double secs, const char *one, size_t
     if (gso) {
         int sz = (int)len;
         if (setsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &sz, sizeof sz) != 0) {
-            perror("statsd_send: UDP_SEGMENT");
-            return 1;
+            perror("statsd_send: UDP_SEGMENT (sending plain datagrams)");
+            gso = 0;
+        } else {
+            segs = GSO_SEGS;
+            while (segs > 1 && (size_t)segs * len > 65000)
+                segs--;
         }
-        segs = GSO_SEGS;
-        while ((size_t)segs * len > 65000)
-            segs--;
     }
+    res->gso = gso;
     for (int i = 0; i < segs; i++)
         memcpy(buf + (size_t)i * len, one, len);
     /* BATCH messages of `segs` datagrams each; a short last step of a GSO
@@ -163,7 +166,7 @@ int main(int argc, char **argv)
         }
         if (pid == 0) {
             close(pfd[0]);
-            struct result r = {0, 0};
+            struct result r = {0, 0, 0};
             int rc = send_loop(port, rate / procs, secs, one, len, gso, &r);
             if (write(pfd[1], &r, sizeof r) != (ssize_t)sizeof r)
                 rc = 1;
@@ -172,11 +175,12 @@ int main(int argc, char **argv)
     }
     close(pfd[1]);
     unsigned long long sent = 0, errors = 0;
-    int got = 0, failed = 0;
+    int got = 0, failed = 0, gso_used = gso;
     struct result r;
     while (read(pfd[0], &r, sizeof r) == (ssize_t)sizeof r) {
         sent += r.sent;
         errors += r.errors;
+        gso_used &= r.gso;
         got++;
     }
     for (int i = 0; i < procs; i++) {
@@ -195,6 +199,6 @@ int main(int argc, char **argv)
                  ru.ru_stime.tv_usec / 1e6;
     printf("{\"datagrams\":%llu,\"metrics\":%llu,\"errors\":%llu,\"seconds\":%.3f,\"rate\":%.0f,"
            "\"procs\":%d,\"gso\":%s,\"cpu_s\":%.2f}\n",
-           sent, sent * (unsigned long long)per, errors, el, sent / el, procs, gso ? "true" : "false", cpu);
+           sent, sent * (unsigned long long)per, errors, el, sent / el, procs, gso_used ? "true" : "false", cpu);
     return 0;
 }
