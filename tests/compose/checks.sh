@@ -54,10 +54,12 @@ compose_checks() {
     want=$(jq .function_log_lines "$report")
     { [ "$fn_lines" = "$want" ] && [ "$fn_unique" = "$want" ]; } ||
         fail "function log lines at the intake: $fn_lines ($fn_unique distinct), the function wrote $want"
-    for rid in $(jq -r '.invocations[].request_id' "$report"); do
-        [ "$(jq -s --arg r "$rid" '[.[] | '"$msg"' | select(startswith("REPORT RequestId: " + $r + " "))] | length' "$logs")" = 1 ] ||
-            fail "no single REPORT line for $rid at the intake"
-    done
+    # the invocations without exactly one REPORT line (one jq for all)
+    rid=$(jq -rs --slurpfile rep "$report" '[.[] | '"$msg"' | strings
+        | capture("^REPORT RequestId: (?<r>[^ \t]+)[ \t]").r] as $seen
+        | [$rep[0].invocations[].request_id | . as $r
+           | select([$seen[] | select(. == $r)] | length != 1)] | join(" ")' "$logs")
+    [ -z "$rid" ] || fail "no single REPORT line at the intake for: $rid"
     service=$(q --arg s "$RUN_TARGET" '.services[$s].environment.DD_SERVICE // empty')
     env_tag=$(q --arg s "$RUN_TARGET" '.services[$s].environment.DD_ENV // empty')
     [ -z "$service" ] || [ "$(jq -s --arg v "$service" '[.[] | select(.service != $v)] | length' "$logs")" = 0 ] ||

@@ -42,7 +42,8 @@ IMAGE=localhost/forkcap-compose:local # the compose file's image
 RUN_TARGET=lambda
 KILL_INVOKES=40 # the kill run: long enough that both kills land mid-run
 skip() { echo "SKIP: $*"; exit 77; }
-say() { echo "compose | $*" >&2; }
+: "${COMPOSE_T0:=$(date +%s%N)}"; export COMPOSE_T0
+say() { local d=$(( ($(date +%s%N) - COMPOSE_T0) / 100000000 )); echo "compose | +$((d / 10)).$((d % 10)) s | $*" >&2; }
 
 if [ -z "${FORKCAP_COMPOSE_STAGE:-}" ]; then
     [ "$(id -u)" = 0 ] || skip "podman runs the compose file's containers as root here; run as root"
@@ -205,7 +206,7 @@ cleanup() {
     fi
     jobs -p | xargs -r kill 2>/dev/null
 }
-trap cleanup EXIT
+trap 'cleanup; say "cleaned up"' EXIT
 
 # podman, in this namespace, on a socket in the run's folder
 podman run --rm --pull=never --network none --entrypoint true "$IMAGE" > "$T/log/probe.log" 2>&1 ||
@@ -217,6 +218,7 @@ until curl -sf --unix-socket "$T/podman.sock" http://d/_ping >/dev/null 2>&1; do
     sleep 0.1
 done
 
+say "podman API up"
 dc config > "$T/config.yml" || fail "docker-compose config failed"
 python3 -c 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)' < "$T/config.yml" > "$T/config.json"
 C=$T/config.json
@@ -266,20 +268,12 @@ capture=$(in_volume intake "$(arg_of intake --capture)")
 report=$(in_volume "$RUN_TARGET" "$report_in")
 mkdir -p "$T/run1"
 cp "$capture" "$T/run1/capture.jsonl"; cp "$report" "$T/run1/report.json"
+say "$RUN_TARGET exited"
 . "$here/checks.sh"
 compose_checks "compose containers" "$invokes" "$T/run1/report.json" "$T/run1/capture.jsonl" \
     "$T/log/lambda.log" "$T/log/proxy.log"
 echo "  up to $RUN_TARGET's exit: $(( (t1 - t0) / 1000000 )) ms"
-
-# the lambda service resolves the proxy, not the intake, and has no route out
-# (its network is internal: no default route in /proc/net/route)
-dc run --rm --no-deps "$RUN_TARGET" bash -c \
-    'getent hosts proxy >/dev/null || { echo "proxy does not resolve"; exit 1; }
-     if getent hosts intake.forkcap.test; then echo "intake.forkcap.test resolves"; exit 1; fi
-     if grep -qE "^[^[:space:]]+[[:space:]]+00000000[[:space:]]" /proc/net/route; then echo "a default route:"; cat /proc/net/route; exit 1; fi' \
-    > "$T/log/isolation.log" 2>&1 ||
-    fail "the $RUN_TARGET service is not isolated behind the proxy: $(tail -5 "$T/log/isolation.log")"
-echo "  $RUN_TARGET service: resolves proxy, not intake.forkcap.test; no default route"
+say "checked"
 
 # ---- run 2: the lambda service again, with --invokes $KILL_INVOKES, and
 # forkcap's lifecycle and flusher each killed once with kill -9 mid-run
@@ -305,6 +299,7 @@ wait_log() {
     done
 }
 wait_log 'supervisor \| ready in'
+say "kill run: forkcap ready"
 for child in lifecycle flusher; do
     pid=$(pid_of "forkcap: $child")
     [ -n "$pid" ] || fail "no forkcap $child process in the $RUN_TARGET container"
@@ -312,7 +307,9 @@ for child in lifecycle flusher; do
     echo "  killed forkcap's $child (pid $pid in the container) with podman exec … kill -9"
     wait_log "restarting $child"
 done
+say "kill run: both children killed"
 rc=$(timeout 120 podman wait "$kill_id") || fail "the kill run's container did not exit"
+say "kill run: exited"
 podman logs "$kill_id" > "$T/log/lambda-kill.log" 2>&1
 podman logs "$(cid_of proxy)" > "$T/log/proxy.log" 2>&1
 [ "$rc" = 0 ] || fail "lambda-sim exit $rc in the kill run: $(tail -15 "$T/log/lambda-kill.log")"
@@ -329,7 +326,19 @@ seen=$(sed -nE 's/.*supervisor \| exiting \(([0-9]+) invocations.*/\1/p' "$T/log
 inv=$(_compose_sketch_cnt "$T/run2/capture.jsonl" aws.lambda.enhanced.invocations)
 [ "$inv" = "$seen" ] || fail "forkcap saw $seen invocations but the intake counted $inv"
 echo "  forkcap: $(grep -oE 'restarts: lifecycle [0-9]+, flusher [0-9]+' "$T/log/lambda-kill.log"); saw $seen of $KILL_INVOKES INVOKE events, counted $inv at the intake"
-dc rm -f -s "$RUN_TARGET" > /dev/null 2>&1 || true
+say "kill run checked"
+
+# the lambda service resolves the proxy, not the intake, and has no route out
+# (its network is internal: no default route). A container of its own: an
+# exec into a running lambda container would be frozen with the sandbox.
+dc run --rm --no-deps "$RUN_TARGET" bash -c \
+    'getent hosts proxy >/dev/null || { echo "proxy does not resolve"; exit 1; }
+     if getent hosts intake.forkcap.test; then echo "intake.forkcap.test resolves"; exit 1; fi
+     if grep -qE "^[^[:space:]]+[[:space:]]+00000000[[:space:]]" /proc/net/route; then echo "a default route:"; cat /proc/net/route; exit 1; fi' \
+    > "$T/log/isolation.log" 2>&1 ||
+    fail "the $RUN_TARGET service is not isolated behind the proxy: $(tail -5 "$T/log/isolation.log")"
+echo "  $RUN_TARGET service: resolves proxy, not intake.forkcap.test; no default route"
+say "isolation checked"
 
 # ---- the summary `make compose` shows
 echo "lambda-sim (first run):"
