@@ -314,9 +314,10 @@ else
 fi
 
 # ------------------------------------------------------------- DogStatsD
-# 300,000 datagrams/s of one metric, then 1,000,000 metrics/s (50,000
-# datagrams of 20) for 5 s each at forkcap's DogStatsD port: received vs
-# sent, kernel drops, the flusher's CPU (tests/bench/statsd.sh).
+# 300,000 datagrams/s of one metric (GSO senders, then plain ones), then
+# 1,000,000 metrics/s (50,000 datagrams of 20) for 5 s each at forkcap's
+# DogStatsD port: received vs sent, kernel drops, the flusher's and the
+# senders' CPU (tests/bench/statsd.sh).
 say "dogstatsd: tests/bench/statsd.sh"
 SEND=$BUILD/tests/bench-statsd-send
 [ -x "$SEND" ] || cmake --build "$BUILD" --target bench-statsd-send >/dev/null 2>&1 || true
@@ -522,10 +523,12 @@ jq -n \
     }
     | . as $b
     | .targets = [
-        ( $b.dogstatsd[] | {target: "DogStatsD \(.case): all received, zero kernel drops for 5 s",
+        ( $b.dogstatsd[] | (.case == "dgram_300k_plain") as $plain
+          | {target: (if $plain then "DogStatsD \(.case): all received, zero kernel drops for 5 s, at the rate one send per datagram reaches here"
+                      else "DogStatsD \(.case): all received, zero kernel drops for 5 s" end),
              value: .received_metrics, met: (.kernel_drops == 0 and .received_metrics == .sent.metrics
-                                             and .sent.rate >= (if .case == "dgram_300k" then 300000 else 50000 end) * 0.98),
-             why: "sent \(.sent.rate) datagrams/s (\(.sent.metrics) metrics), received \(.received_metrics), kernel drops \(.kernel_drops), flusher CPU \(.flusher_cpu_share * 100 | round) %"} ),
+                                             and ($plain or .sent.rate >= (if .case == "dgram_300k" then 300000 else 50000 end) * 0.98)),
+             why: "sent \(.sent.rate) datagrams/s (\(.sent.metrics) metrics), received \(.received_metrics), kernel drops \(.kernel_drops), flusher CPU \(.flusher_cpu_share * 100 | round) %, senders \((.sender_cpu_share // 0) * 100 | round) %"} ),
         ( $b.cold_start.cases["layer-large"].sim_ready_ms.p50 as $l
           | $b.cold_start.cases["layer-single"].sim_ready_ms as $s
           | {target: "layer ready_ms p50 <= 3 ms (large bundle)", value: $l,
