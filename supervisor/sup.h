@@ -46,6 +46,9 @@ struct sup_sd_timer {
 struct sup {
     struct event_base *base;
     struct cfg cfg;
+    /* the API key and proxy URL, sealed away from this process's memory
+     * (cfg_seal_secrets); -1: none, or kept in cfg (no memfd) */
+    int secrets_fd;
     struct sup_sockets socks;
     struct sup_proc procs;
     struct sup_spool spool;

@@ -554,6 +554,7 @@ int sup_init(struct sup *s, struct event_base *base, const struct sup_proc_desc 
              const struct sup_proc_sys *sys)
 {
     s->base = base;
+    s->secrets_fd = -1;
     sup_spool_init(&s->spool, SUP_SPOOL_MAX);
     sup_spool_set_limits(&s->spool, SUP_SPOOL_WINDOW, SUP_SPOOL_HIGH_MIN, SUP_SPOOL_HIGH_MIN / 2);
     sup_spool_set_adaptive(&s->spool, true);
