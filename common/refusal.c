@@ -47,10 +47,14 @@ void refusal_note(enum refusal r, uint64_t n, const char *example, size_t len)
     size_t cut = len > REFUSAL_EXAMPLE_MAX ? REFUSAL_EXAMPLE_MAX : len;
     for (size_t i = 0; example && i < cut; i++) {
         unsigned char c = (unsigned char)example[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"')
+        if (c == '\\' || c == '"') {
+            ex[o++] = '\\';
             ex[o++] = (char)c;
-        else
+        } else if (c >= 0x20 && c < 0x7f) {
+            ex[o++] = (char)c;
+        } else {
             o += (size_t)snprintf(ex + o, sizeof ex - o, "\\x%02x", c);
+        }
     }
     ex[o] = '\0';
     if (example == NULL)

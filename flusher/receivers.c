@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "refusal.h"
 
 #define FL_DGRAM_MAX 65536
 /* datagrams per recvmmsg call; FL_DGRAMS_PER_EVENT is a multiple of it */
@@ -77,9 +78,10 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
             struct msghdr *h = &r->msgs[i].msg_hdr;
             note_drops(r, h);
             r->st.datagrams++;
-            if (h->msg_flags & MSG_TRUNC)
-                r->st.truncated++;
-            else if (r->on_dgram)
+            if (h->msg_flags & MSG_TRUNC) {
+                r->st.truncated++; /* over 64 KiB: far over DogStatsD's 8 KiB */
+                refusal_note(REF_DSD_TOO_LARGE, 1, r->iov[i].iov_base, r->msgs[i].msg_len);
+            } else if (r->on_dgram)
                 r->on_dgram(r->iov[i].iov_base, r->msgs[i].msg_len, r->arg);
         }
         done += n;

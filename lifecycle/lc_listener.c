@@ -411,12 +411,13 @@ static void note_refusals(struct lc_listener *l, const struct job *j, int rc, co
         if (k[i].n == 0)
             continue;
         bool in_body = k[i].ex->len > 0 && k[i].ex->off + k[i].ex->len <= j->len;
-        if (in_body && (k[i].r == REF_TELE_ILL_TYPED || k[i].r == REF_TELE_OUT_OF_RANGE) &&
-            st->refused_field) {
+        const char *field = k[i].r == REF_TELE_ILL_TYPED      ? st->ill_typed_field
+                            : k[i].r == REF_TELE_OUT_OF_RANGE ? st->out_of_range_field
+                                                              : NULL;
+        if (in_body && field) {
             /* the field first, then as much of its record as fits */
             char ex[REFUSAL_EXAMPLE_MAX + 1];
-            int n = snprintf(ex, sizeof ex, "%s in %.*s", st->refused_field, (int)k[i].ex->len,
-                             j->body + k[i].ex->off);
+            int n = snprintf(ex, sizeof ex, "%s in %.*s", field, (int)k[i].ex->len, j->body + k[i].ex->off);
             /* n: the length uncut; refusal_note reads at most sizeof ex - 1 */
             refusal_note(k[i].r, k[i].n, ex, n > 0 ? (size_t)n : 0);
             continue;

@@ -225,10 +225,15 @@ struct fields {
 
 static void refuse(struct fields *f, const char *key, bool type)
 {
-    if (type)
+    if (type) {
         f->st->ill_typed++;
-    else
+        if (!f->st->ill_typed_field)
+            f->st->ill_typed_field = key;
+    } else {
         f->st->out_of_range++;
+        if (!f->st->out_of_range_field)
+            f->st->out_of_range_field = key;
+    }
     if (!f->st->refused_field)
         f->st->refused_field = key;
 }
