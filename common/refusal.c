@@ -72,6 +72,8 @@ uint64_t refusal_count(enum refusal r)
 unsigned refusal_send(struct peer *p)
 {
     unsigned n = 0;
+    if (p == NULL)
+        return 0;
     for (unsigned r = 0; r < REF_N; r++) {
         if (counts[r] == sent[r])
             continue;

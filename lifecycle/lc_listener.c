@@ -236,6 +236,10 @@ static void conn_process(struct conn *c)
         }
         if (rc == LC_REQ_ERROR) {
             log_debug("telemetry listener: %d %s", c->req.status, c->req.error);
+            char ex[160];
+            int n = snprintf(ex, sizeof ex, "HTTP %d: %s", c->req.status, c->req.error);
+            refusal_note(REF_TELE_REQUEST, 1, ex, n > 0 ? (size_t)n : 0);
+            refusal_send(c->l->sup);
             req_clear(c);
             respond(c, c->req.status, true);
             break;
@@ -252,6 +256,10 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     c->l->st.timed_out++;
     log_debug("telemetry listener: request not whole within %u ms (%zu bytes); closing",
               c->l->request_timeout_ms, c->req_bytes);
+    char ex[96];
+    int n = snprintf(ex, sizeof ex, "%zu bytes, not whole within %u ms", c->req_bytes, c->l->request_timeout_ms);
+    refusal_note(REF_TELE_REQUEST_CUT, 1, ex, n > 0 ? (size_t)n : 0);
+    refusal_send(c->l->sup);
     conn_free(c);
 }
 
@@ -307,10 +315,16 @@ static bool evict_slowest(struct lc_listener *l, bool started_only, const struct
     struct conn *victim = idle ? idle : slow ? slow : young;
     if (victim == NULL)
         return false;
-    if (victim == idle)
+    if (victim == idle) {
         l->st.evicted_idle++;
-    else
+    } else {
         l->st.evicted_slow++;
+        char ex[96];
+        int n = snprintf(ex, sizeof ex, "%zu bytes in %.1f s, the slowest of %u", victim->req_bytes,
+                         victim->t_req_us ? (double)(now - victim->t_req_us) / 1e6 : 0.0, l->conns_max);
+        refusal_note(REF_TELE_REQUEST_CUT, 1, ex, n > 0 ? (size_t)n : 0);
+        refusal_send(l->sup);
+    }
     unsigned held = 0;
     if (victim != idle && log_limit_pass(&l->evict_log, now, &held))
         log_warn("telemetry listener: all %u connections busy: closed the slowest request (%zu bytes "

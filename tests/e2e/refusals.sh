@@ -60,6 +60,12 @@ printf '[42,{"time":"2022-10-12T00:00:00.000Z","type":"platform.bogus","record":
     '{"time":"2022-10-12T00:00:00.000Z","type":"platform.logsDropped","record":{"reason":"x","droppedRecords":1,"droppedBytes":-1}}' \
     > "$T/bad.json"
 [ "$(post "$T/over.json")" = 200 ] || fail "batch of 10,003 records not answered 200" || exit 1
+# bodies over the listener's limit: 413, twice
+head -c 3000000 /dev/zero | tr '\0' ' ' > "$T/huge.json"
+for i in 1 2; do
+    code=$(post "$T/huge.json")
+    [ "$code" = 413 ] || fail "3 MB body answered $code, not 413" || exit 1
+done
 [ "$(post "$T/bad.json")" = 200 ] || fail "batch of bad records not answered 200" || exit 1
 [ "$(post "$T/bad.json")" = 200 ] || fail "second batch of bad records not answered 200" || exit 1
 
@@ -69,6 +75,7 @@ declare -A want=(
     [dogstatsd_event]=2 [dogstatsd_service_check]=2 [metric_name]=2 [metric_tag]=2
     [telemetry_records_over_limit]=3 [telemetry_record_malformed]=2
     [telemetry_record_unknown_type]=2 [telemetry_field_ill_typed]=2 [telemetry_field_out_of_range]=2
+    [telemetry_request_refused]=2
 )
 # the children report their counts every 100 ms: wait until the stats file
 # has them all (bounded), while the simulator goes on invoking
