@@ -4,7 +4,6 @@
 #include "aws_secrets.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,21 +16,11 @@
 
 #include "aws_sigv4.h"
 #include "clock.h"
+#include "errbuf.h"
 #include "log.h"
 
 #define HOST_MAX 300u
 #define URL_MAX_AWS 1100u
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- pure helpers -------------------------------------------------------- */
 
@@ -106,7 +95,7 @@ static void error_code(json_t *j, long status, char *code, size_t ccap)
         if (w > 0)
             return;
     }
-    set_err(code, ccap, "HTTP %ld", status);
+    errbuf_set(code, ccap, "HTTP %ld", status);
 }
 
 static bool text_ok(const unsigned char *s, size_t n)
@@ -131,7 +120,7 @@ enum aws_answer aws_parse_answer(enum aws_op op, long http_status, const char *b
     }
     enum aws_answer a = AWS_ANS_BAD;
     if (!json_is_object(j)) {
-        set_err(code, ccap, "answer is not a JSON object");
+        errbuf_set(code, ccap, "answer is not a JSON object");
         goto out;
     }
     json_t *v = NULL;
@@ -139,26 +128,26 @@ enum aws_answer aws_parse_answer(enum aws_op op, long http_status, const char *b
     case AWS_OP_SM:
         v = json_object_get(j, "SecretString");
         if (!json_is_string(v)) {
-            set_err(code, ccap, "no SecretString (a binary secret cannot hold an API key)");
+            errbuf_set(code, ccap, "no SecretString (a binary secret cannot hold an API key)");
             goto out;
         }
         break;
     case AWS_OP_SSM:
         v = json_object_get(json_object_get(j, "Parameter"), "Value");
         if (!json_is_string(v)) {
-            set_err(code, ccap, "no Parameter.Value");
+            errbuf_set(code, ccap, "no Parameter.Value");
             goto out;
         }
         break;
     case AWS_OP_KMS:
         v = json_object_get(j, "Plaintext");
         if (!json_is_string(v)) {
-            set_err(code, ccap, "no Plaintext");
+            errbuf_set(code, ccap, "no Plaintext");
             goto out;
         }
         break;
     case AWS_OP_CREDS:
-        set_err(code, ccap, "not a secret call");
+        errbuf_set(code, ccap, "not a secret call");
         goto out;
     }
     const char *s = json_string_value(v);
@@ -166,13 +155,13 @@ enum aws_answer aws_parse_answer(enum aws_op op, long http_status, const char *b
     if (op == AWS_OP_KMS) {
         /* base64: decoded size <= 3/4 of the text */
         if (sl == 0 || sl % 4 != 0 || sl / 4 * 3 >= vcap) {
-            set_err(code, ccap, "Plaintext is not base64 of a key-sized value");
+            errbuf_set(code, ccap, "Plaintext is not base64 of a key-sized value");
             goto out;
         }
         int n = EVP_DecodeBlock((unsigned char *)value, (const unsigned char *)s, (int)sl);
         if (n < 0) {
             value[0] = '\0';
-            set_err(code, ccap, "Plaintext is not base64");
+            errbuf_set(code, ccap, "Plaintext is not base64");
             goto out;
         }
         /* EVP_DecodeBlock counts the '=' padding as zero bytes */
@@ -183,12 +172,12 @@ enum aws_answer aws_parse_answer(enum aws_op op, long http_status, const char *b
         value[n] = '\0';
         if (!text_ok((const unsigned char *)value, (size_t)n)) {
             OPENSSL_cleanse(value, vcap);
-            set_err(code, ccap, "Plaintext is not text");
+            errbuf_set(code, ccap, "Plaintext is not text");
             goto out;
         }
     } else {
         if (sl >= vcap || !text_ok((const unsigned char *)s, sl)) {
-            set_err(code, ccap, "value longer than %zu bytes or not text", vcap - 1);
+            errbuf_set(code, ccap, "value longer than %zu bytes or not text", vcap - 1);
             goto out;
         }
         memcpy(value, s, sl + 1);
@@ -219,7 +208,7 @@ int aws_parse_creds(long http_status, const char *body, size_t len, struct aws_c
         goto out;
     }
     if (!json_is_object(j)) {
-        set_err(code, ccap, "answer is not a JSON object");
+        errbuf_set(code, ccap, "answer is not a JSON object");
         goto out;
     }
     const struct {
@@ -234,12 +223,12 @@ int aws_parse_creds(long http_status, const char *body, size_t len, struct aws_c
         const char *s = json_string_value(v);
         size_t sl = json_string_length(v);
         if (s == NULL || sl == 0 || sl >= f[i].cap) {
-            set_err(code, ccap, "%s missing or too long", f[i].name);
+            errbuf_set(code, ccap, "%s missing or too long", f[i].name);
             goto out;
         }
         for (size_t k = 0; k < sl; k++)
             if ((unsigned char)s[k] <= 0x20 || (unsigned char)s[k] >= 0x7f) {
-                set_err(code, ccap, "%s holds blanks or non-ASCII", f[i].name);
+                errbuf_set(code, ccap, "%s holds blanks or non-ASCII", f[i].name);
                 goto out;
             }
         memcpy(f[i].dst, s, sl + 1);
@@ -608,13 +597,13 @@ struct aws_key *aws_key_start(struct event_base *base, struct fl_intake *in, con
                               aws_key_done_fn done, void *arg, char *err, size_t errlen)
 {
     if (!base || !in || !o || !done || !o->value || !o->value[0]) {
-        set_err(err, errlen, "API key from an AWS secret: nothing to resolve");
+        errbuf_set(err, errlen, "API key from an AWS secret: nothing to resolve");
         return NULL;
     }
     const char *var = o->var ? o->var : "?";
     struct aws_key *k = calloc(1, sizeof *k);
     if (k == NULL) {
-        set_err(err, errlen, "API key from %s not resolved: out of memory", var);
+        errbuf_set(err, errlen, "API key from %s not resolved: out of memory", var);
         return NULL;
     }
     k->base = base;
@@ -633,23 +622,23 @@ struct aws_key *aws_key_start(struct event_base *base, struct fl_intake *in, con
     case CFG_KEY_KMS: k->op = AWS_OP_KMS; break;
     case CFG_KEY_SSM: k->op = AWS_OP_SSM; break;
     default:
-        set_err(err, errlen, "API key from %s: not an AWS source", var);
+        errbuf_set(err, errlen, "API key from %s: not an AWS source", var);
         goto fail;
     }
     if (k->value == NULL) {
-        set_err(err, errlen, "API key from %s not resolved: out of memory", var);
+        errbuf_set(err, errlen, "API key from %s not resolved: out of memory", var);
         goto fail;
     }
     /* the region: a Secrets Manager or SSM ARN names its own */
     if (!((k->op == AWS_OP_SM || k->op == AWS_OP_SSM) && aws_arn_region(o->value, k->region, sizeof k->region) == 0)) {
         if (!copy(k->region, sizeof k->region, o->region) || !region_ok(k->region)) {
-            set_err(err, errlen, "API key from %s not resolved: AWS_REGION is %s", var,
+            errbuf_set(err, errlen, "API key from %s not resolved: AWS_REGION is %s", var,
                     (o->region && o->region[0]) ? "not a region name" : "not set");
             goto fail;
         }
     }
     if (!copy(k->fn_name, sizeof k->fn_name, o->fn_name) || !copy(k->endpoint, sizeof k->endpoint, o->endpoint_url)) {
-        set_err(err, errlen, "API key from %s not resolved: function name or endpoint too long", var);
+        errbuf_set(err, errlen, "API key from %s not resolved: function name or endpoint too long", var);
         goto fail;
     }
     size_t n = strlen(k->endpoint);
@@ -660,19 +649,19 @@ struct aws_key *aws_key_start(struct event_base *base, struct fl_intake *in, con
         if (!copy(k->cr.access_key_id, sizeof k->cr.access_key_id, o->access_key_id) ||
             !copy(k->cr.secret_access_key, sizeof k->cr.secret_access_key, o->secret_access_key) ||
             !copy(k->cr.session_token, sizeof k->cr.session_token, o->session_token)) {
-            set_err(err, errlen, "API key from %s not resolved: AWS credentials too long", var);
+            errbuf_set(err, errlen, "API key from %s not resolved: AWS credentials too long", var);
             goto fail;
         }
         k->step = STEP_CALL;
     } else if (o->creds_uri && o->creds_uri[0] && o->creds_token && o->creds_token[0]) {
         if (!copy(k->creds_uri, sizeof k->creds_uri, o->creds_uri) ||
             !copy(k->creds_token, sizeof k->creds_token, o->creds_token) || strpbrk(o->creds_token, "\r\n")) {
-            set_err(err, errlen, "API key from %s not resolved: SnapStart credentials URI or token malformed", var);
+            errbuf_set(err, errlen, "API key from %s not resolved: SnapStart credentials URI or token malformed", var);
             goto fail;
         }
         k->step = STEP_CREDS;
     } else {
-        set_err(err, errlen,
+        errbuf_set(err, errlen,
                 "API key from %s not resolved: no AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
                 "or AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN)", var);
         goto fail;
@@ -681,7 +670,7 @@ struct aws_key *aws_key_start(struct event_base *base, struct fl_intake *in, con
     k->backoff = evtimer_new(base, backoff_cb, k);
     struct event *ev = k->backoff;
     if (ev == NULL) {
-        set_err(err, errlen, "API key from %s not resolved: out of memory", var);
+        errbuf_set(err, errlen, "API key from %s not resolved: out of memory", var);
         goto fail;
     }
     struct timeval zero = {0, 0};

@@ -3,7 +3,6 @@
 #include "aws_sigv4.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +12,10 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "errbuf.h"
+
 #define NAME_MAX_LEN 64u
 #define VALUE_MAX_LEN 4096u
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void to_hex(const unsigned char *d, size_t n, char *out)
 {
@@ -120,20 +110,20 @@ int sigv4_sign(const struct sigv4_request *r, const struct sigv4_scope *s, struc
 {
     if (!r || !s || !out || !r->method || !r->path || !s->access_key_id || !s->secret_access_key ||
         !s->region || !s->service || !s->amz_date) {
-        set_err(err, errlen, "sigv4: missing input");
+        errbuf_set(err, errlen, "sigv4: missing input");
         return -1;
     }
     if (strlen(s->amz_date) != SIGV4_DATE_LEN || s->amz_date[8] != 'T' || s->amz_date[15] != 'Z') {
-        set_err(err, errlen, "sigv4: X-Amz-Date is not YYYYMMDDTHHMMSSZ");
+        errbuf_set(err, errlen, "sigv4: X-Amz-Date is not YYYYMMDDTHHMMSSZ");
         return -1;
     }
     if (r->nheaders == 0 || r->nheaders > SIGV4_HEADERS_MAX || (r->nheaders && !r->headers)) {
-        set_err(err, errlen, "sigv4: 1..%u headers to sign", SIGV4_HEADERS_MAX);
+        errbuf_set(err, errlen, "sigv4: 1..%u headers to sign", SIGV4_HEADERS_MAX);
         return -1;
     }
     if (strlen(s->region) > 32 || strlen(s->service) > 32 || strlen(s->access_key_id) > 128 ||
         strlen(s->secret_access_key) > 128 || strpbrk(s->region, "/\n") || strpbrk(s->service, "/\n")) {
-        set_err(err, errlen, "sigv4: region, service or credentials malformed");
+        errbuf_set(err, errlen, "sigv4: region, service or credentials malformed");
         return -1;
     }
     struct lhdr h[SIGV4_HEADERS_MAX];
@@ -141,13 +131,13 @@ int sigv4_sign(const struct sigv4_request *r, const struct sigv4_scope *s, struc
         const char *n = r->headers[i].name, *v = r->headers[i].value;
         size_t nl = n ? strlen(n) : 0;
         if (nl == 0 || nl >= NAME_MAX_LEN || v == NULL || strlen(v) > VALUE_MAX_LEN) {
-            set_err(err, errlen, "sigv4: header %zu missing or too long", i);
+            errbuf_set(err, errlen, "sigv4: header %zu missing or too long", i);
             return -1;
         }
         for (size_t k = 0; k < nl; k++) {
             unsigned char c = (unsigned char)n[k];
             if (c <= 0x20 || c >= 0x7f || c == ':' || c == ';') {
-                set_err(err, errlen, "sigv4: header name %zu malformed", i);
+                errbuf_set(err, errlen, "sigv4: header name %zu malformed", i);
                 return -1;
             }
             h[i].name[k] = (char)tolower(c);
@@ -155,7 +145,7 @@ int sigv4_sign(const struct sigv4_request *r, const struct sigv4_scope *s, struc
         h[i].name[nl] = '\0';
         for (const char *q = v; *q; q++)
             if ((unsigned char)*q < 0x20 && *q != '\t') {
-                set_err(err, errlen, "sigv4: header value %zu holds a control character", i);
+                errbuf_set(err, errlen, "sigv4: header value %zu holds a control character", i);
                 return -1;
             }
         h[i].value = v;
@@ -201,7 +191,7 @@ int sigv4_sign(const struct sigv4_request *r, const struct sigv4_scope *s, struc
     sb_put(&cr, "\n");
     sb_put(&cr, body_hash);
     if (ch.over || sh.over || cr.over) {
-        set_err(err, errlen, "sigv4: canonical request over %u bytes", SIGV4_CREQ_MAX);
+        errbuf_set(err, errlen, "sigv4: canonical request over %u bytes", SIGV4_CREQ_MAX);
         return -1;
     }
 
@@ -214,7 +204,7 @@ int sigv4_sign(const struct sigv4_request *r, const struct sigv4_scope *s, struc
                      "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", s->amz_date, date, s->region,
                      s->service, creq_hash);
     if (w < 0 || (size_t)w >= sizeof out->string_to_sign) {
-        set_err(err, errlen, "sigv4: string to sign too long");
+        errbuf_set(err, errlen, "sigv4: string to sign too long");
         return -1;
     }
 
@@ -230,7 +220,7 @@ int sigv4_sign(const struct sigv4_request *r, const struct sigv4_scope *s, struc
     OPENSSL_cleanse(ks, sizeof ks);
     OPENSSL_cleanse(kk, sizeof kk);
     if (!ok) {
-        set_err(err, errlen, "sigv4: HMAC failed");
+        errbuf_set(err, errlen, "sigv4: HMAC failed");
         return -1;
     }
     to_hex(sig, sizeof sig, out->signature);
@@ -238,7 +228,7 @@ int sigv4_sign(const struct sigv4_request *r, const struct sigv4_scope *s, struc
                  "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, Signature=%s",
                  s->access_key_id, date, s->region, s->service, out->signed_headers, out->signature);
     if (w < 0 || (size_t)w >= sizeof out->authorization) {
-        set_err(err, errlen, "sigv4: Authorization header too long");
+        errbuf_set(err, errlen, "sigv4: Authorization header too long");
         return -1;
     }
     return 0;

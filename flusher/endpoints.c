@@ -1,24 +1,12 @@
 /* endpoints.c — see endpoints.h. */
 #include "endpoints.h"
 
+#include "errbuf.h"
 #include "url.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* The base through common/url.c, the validator configuration used: a value
  * configuration accepted is accepted here unchanged (the flusher trusts
@@ -32,9 +20,9 @@ static int take_base(const char *name, const char *v, bool add_scheme, char *out
     /* the value may carry credentials (user:pass@): echo it only when it
      * has no '@' at all */
     if (strchr(v, '@') == NULL && strlen(out) <= 200)
-        set_err(err, errlen, "%s is not a valid http(s) URL (%s): %s", name, why, out);
+        errbuf_set(err, errlen, "%s is not a valid http(s) URL (%s): %s", name, why, out);
     else
-        set_err(err, errlen, "%s is not a valid http(s) URL (%s)", name, why);
+        errbuf_set(err, errlen, "%s is not a valid http(s) URL (%s)", name, why);
     return -1;
 }
 
@@ -42,7 +30,7 @@ static int join(char *dst, const char *base, const char *path, char *err, size_t
 {
     int w = snprintf(dst, FL_URL_MAX, "%s%s", base, path);
     if (w < 0 || (size_t)w >= FL_URL_MAX) {
-        set_err(err, errlen, "endpoint URL longer than %u bytes", FL_URL_MAX - 1);
+        errbuf_set(err, errlen, "endpoint URL longer than %u bytes", FL_URL_MAX - 1);
         return -1;
     }
     return 0;
@@ -65,7 +53,7 @@ int fl_endpoints_build(const struct fl_endpoint_src *src, struct fl_endpoints *o
     if (!empty(src->site)) {
         const char *why = url_site(src->site, site, sizeof site);
         if (why) {
-            set_err(err, errlen, "DD_SITE is not a host name (%s): %.100s", why, src->site);
+            errbuf_set(err, errlen, "DD_SITE is not a host name (%s): %.100s", why, src->site);
             return -1;
         }
     }

@@ -4,7 +4,6 @@
  * each event and then harvest finished transfers. */
 #include "intake.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,16 +79,6 @@ const char *fl_outcome_name(enum fl_outcome o)
     case FL_DROPPED: return "dropped";
     }
     return "?";
-}
-
-void fl_intake_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 static char *dup_or_empty(const char *s)
@@ -806,33 +795,33 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
 {
     uint64_t t0 = clock_us();
     if (base == NULL || o == NULL) {
-        fl_intake_set_err(err, errlen, "intake: no event base or options");
+        errbuf_set(err, errlen, "intake: no event base or options");
         return NULL;
     }
     if (o->key_later ? (o->api_key != NULL && o->api_key[0] != '\0')
                      : (o->api_key == NULL || o->api_key[0] == '\0' || strnlen(o->api_key, 256) >= 256 ||
                         strpbrk(o->api_key, "\r\n\t :") != NULL)) {
-        fl_intake_set_err(err, errlen, "intake: the API key is missing or malformed");
+        errbuf_set(err, errlen, "intake: the API key is missing or malformed");
         return NULL;
     }
     static bool curl_ready;
     if (!curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            fl_intake_set_err(err, errlen, "intake: curl_global_init failed");
+            errbuf_set(err, errlen, "intake: curl_global_init failed");
             return NULL;
         }
         curl_ready = true;
     }
     const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
     if (vi == NULL || vi->ssl_version == NULL || strncmp(vi->ssl_version, "OpenSSL", 7) != 0) {
-        fl_intake_set_err(err, errlen, "intake: libcurl is not built with OpenSSL (%s)",
+        errbuf_set(err, errlen, "intake: libcurl is not built with OpenSSL (%s)",
                 vi && vi->ssl_version ? vi->ssl_version : "no TLS");
         return NULL;
     }
 
     struct fl_intake *in = calloc(1, sizeof *in);
     if (in == NULL) {
-        fl_intake_set_err(err, errlen, "intake: out of memory");
+        errbuf_set(err, errlen, "intake: out of memory");
         return NULL;
     }
     in->base = base;
@@ -851,12 +840,12 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
     snprintf(ua, sizeof ua, "forkcap/%.64s", o->version && o->version[0] ? o->version : "dev");
     in->user_agent = strdup(ua);
     if (!in->api_key || !in->proxy || !in->no_proxy || !in->user_agent) {
-        fl_intake_set_err(err, errlen, "intake: out of memory");
+        errbuf_set(err, errlen, "intake: out of memory");
         goto fail;
     }
     if (in->proxy[0]) {
         if (strnlen(in->proxy, URL_MAX) >= URL_MAX || strpbrk(in->proxy, " \r\n\t")) {
-            fl_intake_set_err(err, errlen, "intake: the proxy URL is too long or holds blanks");
+            errbuf_set(err, errlen, "intake: the proxy URL is too long or holds blanks");
             goto fail;
         }
         const char *ui;
@@ -870,13 +859,13 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
     in->store = fl_tls_store_load(o->ca_file, o->extra_ca_file, &info, e2, sizeof e2);
     if (in->store == NULL) {
         if (!o->skip_verify) {
-            fl_intake_set_err(err, errlen, "intake: %s", e2);
+            errbuf_set(err, errlen, "intake: %s", e2);
             goto fail;
         }
         /* nothing is verified anyway: an empty store will do */
         in->store = X509_STORE_new();
         if (in->store == NULL) {
-            fl_intake_set_err(err, errlen, "intake: out of memory");
+            errbuf_set(err, errlen, "intake: out of memory");
             goto fail;
         }
     }
@@ -887,7 +876,7 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
     in->timer = evtimer_new(base, timer_event_cb, in);
     in->kick = evtimer_new(base, kick_cb, in);
     if (!in->multi || !in->share || !in->timer || !in->kick) {
-        fl_intake_set_err(err, errlen, "intake: out of memory setting up curl");
+        errbuf_set(err, errlen, "intake: out of memory setting up curl");
         goto fail;
     }
     curl_share_setopt(in->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);

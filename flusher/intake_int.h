@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <openssl/x509_vfy.h>
 
+#include "errbuf.h"
 #include "intake.h"
 #include "log.h"
 
@@ -59,7 +60,6 @@ struct fl_intake {
 };
 
 /* intake.c */
-void fl_intake_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Count r in the flush's summary and hand it to the flush's callback. */
 void fl_intake_report(struct flush *fl, const struct fl_post_result *r);
 

@@ -66,28 +66,28 @@ struct payload *fl_payload_build(struct fl_intake *in, const struct fl_post *r, 
 {
     if (r->url == NULL || strnlen(r->url, URL_MAX) >= URL_MAX ||
         (strncmp(r->url, "https://", 8) != 0 && strncmp(r->url, "http://", 7) != 0)) {
-        fl_intake_set_err(err, errlen, "post: URL missing, too long or not http(s)");
+        errbuf_set(err, errlen, "post: URL missing, too long or not http(s)");
         return NULL;
     }
     if (!get && (r->len > FL_INTAKE_BODY_MAX || (r->len > 0 && r->body == NULL))) {
-        fl_intake_set_err(err, errlen, "post: body over %u bytes or missing", FL_INTAKE_BODY_MAX);
+        errbuf_set(err, errlen, "post: body over %u bytes or missing", FL_INTAKE_BODY_MAX);
         return NULL;
     }
     if (r->content_type && (strnlen(r->content_type, 128) >= 128 || strpbrk(r->content_type, "\r\n"))) {
-        fl_intake_set_err(err, errlen, "post: bad content type");
+        errbuf_set(err, errlen, "post: bad content type");
         return NULL;
     }
     size_t nh = 0;
     if (r->headers)
         for (; r->headers[nh]; nh++)
             if (nh >= FL_INTAKE_HEADERS_MAX || !header_ok(r->headers[nh])) {
-                fl_intake_set_err(err, errlen, "post: more than %u extra headers, or a malformed one",
+                errbuf_set(err, errlen, "post: more than %u extra headers, or a malformed one",
                         FL_INTAKE_HEADERS_MAX);
                 return NULL;
             }
 
     if (in->api_key[0] == '\0') {
-        fl_intake_set_err(err, errlen, "post: the API key is not known yet");
+        errbuf_set(err, errlen, "post: the API key is not known yet");
         return NULL;
     }
     struct payload *p = calloc(1, sizeof *p);
@@ -113,7 +113,7 @@ struct payload *fl_payload_build(struct fl_intake *in, const struct fl_post *r, 
             goto oom;
         size_t z = ZSTD_compress(p->body, cap, r->body, r->len, in->zstd_level);
         if (ZSTD_isError(z)) {
-            fl_intake_set_err(err, errlen, "post: zstd: %s", ZSTD_getErrorName(z));
+            errbuf_set(err, errlen, "post: zstd: %s", ZSTD_getErrorName(z));
             fl_payload_free(p);
             return NULL;
         }
@@ -132,7 +132,7 @@ struct payload *fl_payload_build(struct fl_intake *in, const struct fl_post *r, 
     return p;
 oom:
     fl_payload_free(p);
-    fl_intake_set_err(err, errlen, "post: out of memory");
+    errbuf_set(err, errlen, "post: out of memory");
     return NULL;
 }
 

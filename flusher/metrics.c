@@ -444,12 +444,15 @@ static bool closed(const struct met_entry *e, int64_t now, bool all)
     return all || (e->ts < now && now - e->ts >= MET_BUCKET_S);
 }
 
-int met_drain(struct met_agg *a, int64_t now, bool all, struct met_batch *out)
+/* The selection met_drain and met_snapshot share: out gets arrays sized for
+ * the entries closed at now (every entry when all), series and sketches
+ * apart. Nothing to take leaves out empty (series NULL) and returns 0. */
+static int batch_alloc(const struct met_agg *a, int64_t now, bool all, struct met_batch *out)
 {
     memset(out, 0, sizeof(*out));
     size_t ns = 0, nk = 0;
     for (size_t i = 0; i < a->nslots; i++)
-        for (struct met_entry *e = a->slots[i]; e; e = e->next)
+        for (const struct met_entry *e = a->slots[i]; e; e = e->next)
             if (closed(e, now, all)) {
                 if (e->type == MET_DISTRIBUTION)
                     nk++;
@@ -466,6 +469,25 @@ int met_drain(struct met_agg *a, int64_t now, bool all, struct met_batch *out)
         memset(out, 0, sizeof(*out));
         return -1;
     }
+    return 0;
+}
+
+/* A series' fields but its name and tags: counts as counts (type 1), gauges
+ * and sets as gauges (type 3), a set's value its number of members. */
+static void series_fill(struct met_series *r, const struct met_entry *e)
+{
+    r->ntags = e->ntags;
+    r->ts = e->ts;
+    r->type = e->type == MET_COUNT ? 1 : 3;
+    r->value = e->type == MET_SET ? (double)e->nset : e->value;
+}
+
+int met_drain(struct met_agg *a, int64_t now, bool all, struct met_batch *out)
+{
+    if (batch_alloc(a, now, all, out) != 0)
+        return -1;
+    if (out->series == NULL)
+        return 0;
     for (size_t i = 0; i < a->nslots; i++) {
         struct met_entry **pp = &a->slots[i];
         while (*pp) {
@@ -488,15 +510,7 @@ int met_drain(struct met_agg *a, int64_t now, bool all, struct met_batch *out)
                 struct met_series *r = &out->series[out->nseries++];
                 r->metric = e->blob;
                 r->tags = e->tags;
-                r->ntags = e->ntags;
-                r->ts = e->ts;
-                if (e->type == MET_COUNT) {
-                    r->type = 1;
-                    r->value = e->value;
-                } else {
-                    r->type = 3;
-                    r->value = e->type == MET_SET ? (double)e->nset : e->value;
-                }
+                series_fill(r, e);
                 dds_free(&e->sk);
             }
             free(e->set);
@@ -526,21 +540,10 @@ static int copy_ident(const struct met_entry *e, char **metric, char ***tags)
 
 int met_snapshot(const struct met_agg *a, struct met_batch *out)
 {
-    memset(out, 0, sizeof(*out));
-    size_t ns = 0, nk = 0;
-    for (size_t i = 0; i < a->nslots; i++)
-        for (const struct met_entry *e = a->slots[i]; e; e = e->next) {
-            if (e->type == MET_DISTRIBUTION)
-                nk++;
-            else
-                ns++;
-        }
-    if (ns + nk == 0)
+    if (batch_alloc(a, 0, true, out) != 0)
+        return -1;
+    if (out->series == NULL)
         return 0;
-    out->series = calloc(ns ? ns : 1, sizeof(*out->series));
-    out->sketches = calloc(nk ? nk : 1, sizeof(*out->sketches));
-    if (!out->series || !out->sketches)
-        goto fail;
     for (size_t i = 0; i < a->nslots; i++)
         for (const struct met_entry *e = a->slots[i]; e; e = e->next) {
             if (e->type == MET_DISTRIBUTION) {
@@ -558,10 +561,7 @@ int met_snapshot(const struct met_agg *a, struct met_batch *out)
                 if (copy_ident(e, &r->metric, &r->tags) != 0)
                     goto fail;
                 out->nseries++;
-                r->ntags = e->ntags;
-                r->ts = e->ts;
-                r->type = e->type == MET_COUNT ? 1 : 3;
-                r->value = e->type == MET_SET ? (double)e->nset : e->value;
+                series_fill(r, e);
             }
         }
     return 0;

@@ -228,6 +228,31 @@ static const char *hdr(struct evhttp_request *req, const char *name)
 }
 
 /* "Datadog-Client-Computed-Stats": any non-empty value but false/0 means yes */
+/* enc's frames to the supervisor, as one submission; rid (may be NULL or
+ * "") is remembered as a root. On failure the request is answered (500 out
+ * of memory, 503 when the link refuses: the tracer retries) and false
+ * returned; on success answering is the caller's. */
+static bool submit_frames(struct fl_trace_recv *r, struct evhttp_request *req, struct tp_enc *enc,
+                          const char *rid, const char *lang)
+{
+    struct frames f = {.rid = rid, .lang = lang};
+    if (tp_emit(enc, to_frame, &f) != 0) {
+        frames_free(&f);
+        reply(req, 500, "Internal Server Error", "text/plain", "out of memory\n");
+        return false;
+    }
+    if (r->h.submit && f.n && r->h.submit(f.v, f.n, f.data, r->h.arg) != 0) {
+        frames_free(&f);
+        r->st.refused++;
+        reply(req, 503, "Service Unavailable", "text/plain", "busy, retry\n");
+        return false;
+    }
+    frames_free(&f);
+    if (rid && rid[0])
+        note_root(r, rid);
+    return true;
+}
+
 static bool computed_stats(struct evhttp_request *req)
 {
     const char *v = hdr(req, "Datadog-Client-Computed-Stats");
@@ -282,23 +307,10 @@ static void on_traces(struct fl_trace_recv *r, struct evhttp_request *req, enum 
     }
     struct tp_stats ts;
     tp_get_stats(c.enc, &ts);
-    struct frames f = {.rid = c.rid, .lang = o.lang};
-    int rc = tp_emit(c.enc, to_frame, &f);
+    bool sent = submit_frames(r, req, c.enc, c.rid, o.lang);
     tp_free(c.enc);
-    if (rc != 0) {
-        frames_free(&f);
-        reply(req, 500, "Internal Server Error", "text/plain", "out of memory\n");
+    if (!sent)
         return;
-    }
-    if (r->h.submit && f.n && r->h.submit(f.v, f.n, f.data, r->h.arg) != 0) {
-        frames_free(&f);
-        r->st.refused++;
-        reply(req, 503, "Service Unavailable", "text/plain", "busy, retry\n");
-        return;
-    }
-    frames_free(&f);
-    if (c.rid[0])
-        note_root(r, c.rid);
     r->st.payloads++;
     r->st.traces += nt;
     r->st.spans += ts.spans;
@@ -311,22 +323,8 @@ static void on_traces(struct fl_trace_recv *r, struct evhttp_request *req, enum 
 
 void fl_trace_recv_ship(struct fl_trace_recv *r, struct evhttp_request *req, struct tp_enc *enc, const char *rid)
 {
-    struct frames f = {.rid = rid};
-    if (tp_emit(enc, to_frame, &f) != 0) {
-        frames_free(&f);
-        reply(req, 500, "Internal Server Error", "text/plain", "out of memory\n");
-        return;
-    }
-    if (r->h.submit && f.n && r->h.submit(f.v, f.n, f.data, r->h.arg) != 0) {
-        frames_free(&f);
-        r->st.refused++;
-        reply(req, 503, "Service Unavailable", "text/plain", "busy, retry\n");
-        return;
-    }
-    frames_free(&f);
-    if (rid && rid[0])
-        note_root(r, rid);
-    wait_for_kernel(r, req, ANSWER_EMPTY_JSON);
+    if (submit_frames(r, req, enc, rid, NULL))
+        wait_for_kernel(r, req, ANSWER_EMPTY_JSON);
 }
 
 void fl_trace_recv_answer_when_sent(struct fl_trace_recv *r, struct evhttp_request *req)

@@ -347,6 +347,20 @@ static int take_line(struct ik_h1 *p, uint8_t c, enum ik_h1_result *err)
 	return 0;
 }
 
+/* What data[*i, len) holds of the body or chunk still expected (at most
+ * p->remaining bytes) into the body; *i moves past it. */
+static enum ik_h1_result body_take(struct ik_h1 *p, const uint8_t *data, size_t len, size_t *i)
+{
+	size_t n = len - *i;
+	if (n > p->remaining)
+		n = (size_t)p->remaining;
+	if (body_append(p, data + *i, n) == IK_H1_ERROR)
+		return IK_H1_ERROR;
+	*i += n;
+	p->remaining -= n;
+	return IK_H1_MORE;
+}
+
 enum ik_h1_result ik_h1_feed(struct ik_h1 *p, const uint8_t *data, size_t len, size_t *used)
 {
 	size_t i = 0;
@@ -396,15 +410,10 @@ enum ik_h1_result ik_h1_feed(struct ik_h1 *p, const uint8_t *data, size_t len, s
 			break;
 		}
 		case S_BODY: {
-			size_t n = len - i;
-			if (n > p->remaining)
-				n = (size_t)p->remaining;
-			if (body_append(p, data + i, n) == IK_H1_ERROR) {
+			if (body_take(p, data, len, &i) == IK_H1_ERROR) {
 				*used = i;
 				return IK_H1_ERROR;
 			}
-			i += n;
-			p->remaining -= n;
 			if (p->remaining == 0) {
 				p->state = S_DONE;
 				*used = i;
@@ -421,15 +430,10 @@ enum ik_h1_result ik_h1_feed(struct ik_h1 *p, const uint8_t *data, size_t len, s
 			break;
 		}
 		case S_CHUNK_DATA: {
-			size_t n = len - i;
-			if (n > p->remaining)
-				n = (size_t)p->remaining;
-			if (body_append(p, data + i, n) == IK_H1_ERROR) {
+			if (body_take(p, data, len, &i) == IK_H1_ERROR) {
 				*used = i;
 				return IK_H1_ERROR;
 			}
-			i += n;
-			p->remaining -= n;
 			if (p->remaining == 0)
 				p->state = S_CHUNK_CRLF;
 			break;

@@ -9,16 +9,27 @@
 
 #include "sim_parse.h"
 
-int sim_parse_register(const char *body, size_t len, struct sim_reg_req *out,
-                       const char **err_type, char *msg, size_t msglen)
+/* A request body that must be one JSON object (duplicate keys refused, as
+ * Lambda does); NULL with msg set otherwise. */
+static json_t *load_object(const char *body, size_t len, char *msg, size_t msglen)
 {
-    memset(out, 0, sizeof *out);
     json_error_t jerr;
     json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(j)) {
         json_decref(j);
-        *err_type = "InvalidRequestFormat";
         snprintf(msg, msglen, "body is not a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+int sim_parse_register(const char *body, size_t len, struct sim_reg_req *out,
+                       const char **err_type, char *msg, size_t msglen)
+{
+    memset(out, 0, sizeof *out);
+    json_t *j = load_object(body, len, msg, msglen);
+    if (j == NULL) {
+        *err_type = "InvalidRequestFormat";
         return -1;
     }
     json_t *keys = json_object_get(j, "configurationKeys");
@@ -183,13 +194,9 @@ static int parse_sub(json_t *body, struct sim_sub_req *out, char *msg, size_t ms
 static int parse_any(const char *body, size_t len, struct sim_sub_req *out, char *msg, size_t msglen, bool logs_api)
 {
     memset(out, 0, sizeof *out);
-    json_error_t jerr;
-    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        snprintf(msg, msglen, "body is not a JSON object");
+    json_t *j = load_object(body, len, msg, msglen);
+    if (j == NULL)
         return -1;
-    }
     int rc = parse_sub(j, out, msg, msglen, logs_api);
     json_decref(j);
     return rc;

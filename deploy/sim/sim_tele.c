@@ -222,6 +222,19 @@ static bool tele_closes_after(struct evhttp_request *req)
     return req->major == 1 && req->minor == 0 && !(c && strcasecmp(c, "keep-alive") == 0);
 }
 
+/* The batch in flight reached the subscriber (HTTP 2xx, or every byte of
+ * a TCP send written): counted, dropped, the retry count reset. */
+static void tele_delivered(struct sim_sub *sub)
+{
+    sub->batches++;
+    sub->records += (long)json_array_size(sub->inflight);
+    json_decref(sub->inflight);
+    sub->inflight = NULL;
+    free(sub->inflight_body);
+    sub->inflight_body = NULL;
+    sub->attempt = 0;
+}
+
 static void tele_post_done(struct evhttp_request *req, void *arg)
 {
     struct sim_sub *sub = arg;
@@ -237,13 +250,7 @@ static void tele_post_done(struct evhttp_request *req, void *arg)
             sub->reconnect = true;  /* a fresh connection for the next POST */
     }
     if (code >= 200 && code < 300) {
-        sub->batches++;
-        sub->records += (long)json_array_size(sub->inflight);
-        json_decref(sub->inflight);
-        sub->inflight = NULL;
-        free(sub->inflight_body);
-        sub->inflight_body = NULL;
-        sub->attempt = 0;
+        tele_delivered(sub);
         sub->stale_retry = false;
         if (sub->reconnect)
             tele_defer_kick(sub);
@@ -310,13 +317,7 @@ static void tele_tcp_written(struct bufferevent *bev, void *arg)
     if (!sub->posting || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
         return;
     sub->posting = false;
-    sub->batches++;
-    sub->records += (long)json_array_size(sub->inflight);
-    json_decref(sub->inflight);
-    sub->inflight = NULL;
-    free(sub->inflight_body);
-    sub->inflight_body = NULL;
-    sub->attempt = 0;
+    tele_delivered(sub);
     tele_kick(sub, false);
 }
 

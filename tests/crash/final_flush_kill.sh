@@ -15,12 +15,7 @@ SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
 test_tmpdir
 export DD_SERVERLESS_FLUSH_STRATEGY=continuously,60000
 pipe_setup
-intake_ctl() {
-    curl -sS --noproxy '*' --max-time 5 "$@"
-}
-intake_ctl -o /dev/null -X POST -H 'Content-Type: application/json' \
-    -d '{"path":"/api/v2/logs","delay_ms":5000,"count":1}' "http://127.0.0.1:$HTTP_PORT/_intake/fail" ||
-    fail "intake control refused the delay rule"
+intake_ctl '{"path":"/api/v2/logs","delay_ms":5000,"count":1}'
 
 N=5 LINES=4
 run_sim "$T" --invokes $N --fn-ms 5 --interval-ms 20 --log-lines $LINES --log-bytes 100 &
@@ -29,7 +24,7 @@ wait_for_file "$T/stats.json" 10 || fail "no stats file"
 # the event: the final logs post has fully arrived and waits for its answer
 held=0
 for _ in $(seq 1 1000); do
-    held=$(intake_ctl "http://127.0.0.1:$HTTP_PORT/_intake/stats" | jq .delayed) || held=0
+    held=$(curl -sS --noproxy '*' --max-time 5 "http://127.0.0.1:$HTTP_PORT/_intake/stats" | jq .delayed) || held=0
     [ "$held" -ge 1 ] && break
     sleep 0.01
 done

@@ -54,12 +54,17 @@ overhead_p50() {
 # stat DIR JQ: a figure from forkcap's stats file.
 stat_of() { jq -r "$2" "$1/stats.json"; }
 
-# kill_loop DIR WHICH COUNT: SIGKILL the child WHICH (lifecycle|flusher)
-# COUNT times at random moments, reading its pid from the stats file.
+# kill_loop DIR WHICH COUNT [STOP_AT]: SIGKILL the child WHICH (lifecycle|
+# flusher) COUNT times at random moments, reading its pid from the stats
+# file; with STOP_AT, no kill once the stats count that many invocations.
 kill_loop() {
-    local d=$1 which=$2 count=$3 i pid last=""
+    local d=$1 which=$2 count=$3 stop_at=${4:-} i pid last="" done_n
     for i in $(seq 1 "$count"); do
         sleep "0.$(( RANDOM % 3 + 1 ))$(( RANDOM % 10 ))"
+        if [ -n "$stop_at" ]; then
+            done_n=$(jq -r '.invocations' "$d/stats.json" 2>/dev/null || echo 0)
+            [ "${done_n:-0}" -lt "$stop_at" ] 2>/dev/null || break
+        fi
         pid=$(jq -r ".${which}.pid" "$d/stats.json" 2>/dev/null || true)
         if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$pid" != null ] && [ "$pid" != "$last" ]; then
             kill -9 "$pid" 2>/dev/null && last=$pid && echo "killed $which pid $pid" >> "$d/kills.log"

@@ -59,6 +59,15 @@ wait_for_file() {
     [ -s "$f" ]
 }
 
+# intake_ctl JSON: a failure rule (a status, a delay, a reset; or
+# {"clear":true}) through fake-intake's control endpoint on 127.0.0.1:$HTTP_PORT;
+# fails unless the intake took it.
+intake_ctl() {
+    curl -sS --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' -X POST \
+        -H 'Content-Type: application/json' -d "$1" "http://127.0.0.1:$HTTP_PORT/_intake/fail" |
+        grep -q '^2' || fail "intake control refused $1"
+}
+
 # fail MSG: print and return non-zero (use as `cond || fail "why"`).
 fail() { echo "FAIL: $*" >&2; return 1; }
 

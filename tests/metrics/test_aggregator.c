@@ -187,8 +187,69 @@ static void test_common_tags(void **state)
     assert_string_equal(b.series[0].tags[1], "env:prod");
     assert_string_equal(b.series[0].tags[2], "functionname:f");
     met_batch_free(&b);
+    /* a sample's tag that shares a key with a common tag is appended, as
+     * Datadog's extension does (a DogStatsD client adding DD_SERVICE and
+     * DD_ENV on its own): both values stay, neither overrides the other;
+     * a tag both lists hold exactly is kept once */
+    struct met_str client[] = { S("service:Svc"), S("env:staging"), S("env:prod") };
+    assert_int_equal(add(a, "y", MET_COUNT, 1, 1, 0, client, 3), 0);
+    assert_int_equal(met_drain(a, 0, true, &b), 0);
+    assert_int_equal(b.series[0].ntags, 4);
+    assert_string_equal(b.series[0].tags[0], "env:prod");
+    assert_string_equal(b.series[0].tags[1], "env:staging");
+    assert_string_equal(b.series[0].tags[2], "functionname:f");
+    assert_string_equal(b.series[0].tags[3], "service:Svc");
+    met_batch_free(&b);
     struct met_str bad[] = { S("ok"), S("bad\ntag") };
     assert_int_equal(met_set_common_tags(a, bad, 2), -1);
+    met_free(a);
+}
+
+/* A snapshot (DogStatsD checkpoints) is what a drain of everything would
+ * give, and leaves the aggregator as it was. */
+static void test_snapshot_is_drain(void **state)
+{
+    (void)state;
+    struct met_agg *a = met_new(0);
+    struct met_str t[] = { S("k:v") };
+    assert_int_equal(add(a, "c", MET_COUNT, 3, 0.5, 100, t, 1), 0);
+    assert_int_equal(add(a, "g", MET_GAUGE, 7, 1, 100, NULL, 0), 0);
+    assert_int_equal(add(a, "d", MET_DISTRIBUTION, 2, 1, 110, t, 1), 0);
+    assert_int_equal(add(a, "d", MET_DISTRIBUTION, 4, 1, 110, t, 1), 0);
+    struct met_sample m = { .name = S("u"), .type = MET_SET, .rate = 1, .ts = 120, .member = S("x") };
+    assert_int_equal(met_add(a, &m), 0);
+    struct met_batch snap, b;
+    assert_int_equal(met_snapshot(a, &snap), 0);
+    assert_int_equal(met_size(a), 4);
+    assert_int_equal(met_drain(a, 0, true, &b), 0);
+    assert_int_equal(met_size(a), 0);
+    assert_int_equal(snap.nseries, 3);
+    assert_int_equal(snap.nsketches, 1);
+    assert_int_equal(b.nseries, snap.nseries);
+    assert_int_equal(b.nsketches, snap.nsketches);
+    for (size_t i = 0; i < snap.nseries; i++) {
+        const struct met_series *x = &snap.series[i];
+        const struct met_series *y = find_series(&b, x->metric, x->ts);
+        assert_non_null(y);
+        assert_int_equal(x->type, y->type);
+        assert_true(x->value == y->value);
+        assert_int_equal(x->ntags, y->ntags);
+        for (size_t j = 0; j < x->ntags; j++)
+            assert_string_equal(x->tags[j], y->tags[j]);
+    }
+    assert_true(find_series(&snap, "c", 100)->value == 6);
+    assert_int_equal(find_series(&snap, "u", 120)->type, 3);
+    assert_string_equal(snap.sketches[0].metric, b.sketches[0].metric);
+    assert_string_equal(snap.sketches[0].tags[0], "k:v");
+    assert_int_equal(snap.sketches[0].ts, b.sketches[0].ts);
+    assert_int_equal(snap.sketches[0].sk.count, 2);
+    assert_int_equal(b.sketches[0].sk.count, 2);
+    assert_true(snap.sketches[0].sk.sum == b.sketches[0].sk.sum);
+    met_batch_free(&snap);
+    met_batch_free(&b);
+    /* nothing held: an empty snapshot */
+    assert_int_equal(met_snapshot(a, &snap), 0);
+    assert_int_equal(snap.nseries + snap.nsketches, 0);
     met_free(a);
 }
 
@@ -288,7 +349,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_context_collapse), cmocka_unit_test(test_buckets_and_drain),
         cmocka_unit_test(test_sample_rates),     cmocka_unit_test(test_sets_and_types),
-        cmocka_unit_test(test_common_tags),      cmocka_unit_test(test_bounded_contexts),
+        cmocka_unit_test(test_common_tags),      cmocka_unit_test(test_snapshot_is_drain),
+        cmocka_unit_test(test_bounded_contexts),
         cmocka_unit_test(test_invalid_samples),  cmocka_unit_test(test_lookup_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,9 +14,7 @@ SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
 test_tmpdir
 export DD_SERVERLESS_FLUSH_STRATEGY=continuously,200
 pipe_setup
-curl -sS --noproxy '*' -o /dev/null -X POST -H 'Content-Type: application/json' \
-    -d '{"path":"/api/v2/logs","delay_ms":400}' "http://127.0.0.1:$HTTP_PORT/_intake/fail" ||
-    fail "intake control refused the delay rule"
+intake_ctl '{"path":"/api/v2/logs","delay_ms":400}'
 
 N=12 LINES=4000
 rc=0

@@ -42,9 +42,7 @@ T=$BASE/lag
 mkdir -p "$T"
 unset DD_DD_URL DD_LOGS_CONFIG_LOGS_DD_URL
 pipe_setup
-curl -sS --noproxy '*' -o /dev/null -X POST -H 'Content-Type: application/json' \
-    -d '{"path":"/api/v2/logs","delay_ms":300}' "http://127.0.0.1:$HTTP_PORT/_intake/fail" ||
-    fail "intake control refused the delay rule"
+intake_ctl '{"path":"/api/v2/logs","delay_ms":300}'
 N=70
 run_sim "$T" --invokes $N --fn-ms 1 --interval-ms 0 --log-lines 5000 --log-bytes 80 || true
 pipe_stop_intake

@@ -13,32 +13,13 @@ SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
 test_tmpdir
 pipe_setup
 # every logs post waits 80 ms at the intake: a flush is in progress most of the time
-curl -sS --noproxy '*' -o /dev/null -X POST -H 'Content-Type: application/json' \
-    -d '{"path":"/api/v2/logs","delay_ms":80}' "http://127.0.0.1:$HTTP_PORT/_intake/fail" ||
-    fail "intake control refused the delay rule"
+intake_ctl '{"path":"/api/v2/logs","delay_ms":80}'
 
 N=80 LINES=20
 run_sim "$T" --invokes $N --fn-ms 10 --interval-ms 20 --log-lines $LINES --log-bytes 120 &
 SIMPID=$!
 wait_for_file "$T/stats.json" 10 || fail "no stats file"
-kill_loop "$T" flusher 12 &
-K1=$!
-kill_loop "$T" lifecycle 12 &
-K2=$!
-wait $K1 $K2 || true
-rc=0
-wait $SIMPID || rc=$?
-pipe_stop_intake
-R=$T/report.json
-[ -s "$R" ] || fail "no report (lambda-sim exit $rc)"
-kills_f=$(grep -c "killed flusher" "$T/kills.log" || true)
-kills_l=$(grep -c "killed lifecycle" "$T/kills.log" || true)
-echo "kills: flusher $kills_f, lifecycle $kills_l; lambda-sim exit $rc"
-[ "$(jq '.crashes | length' "$R")" = 0 ] || fail "crashes: $(jq -c .crashes "$R")"
-[ "$(jq '[.extensions[] | select(.crashed)] | length' "$R")" = 0 ] || fail "extension crashed"
-[ "$rc" = 0 ] || fail "lambda-sim exit $rc"
-[ "$kills_f" -ge 5 ] && [ "$kills_l" -ge 5 ] || fail "too few kills landed ($kills_f, $kills_l)"
-! grep -qE "runtime error:|AddressSanitizer|LeakSanitizer" "$T/ext.log" || fail "sanitizer report"
+kill_both_checked 12
 
 # lines the simulator delivered to the extension (a line Lambda could not
 # deliver is dropped by the platform, not by forkcap: counted in the report)

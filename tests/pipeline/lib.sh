@@ -30,6 +30,33 @@ pipe_stop_intake() {
     wait "$INTAKE_PID" 2>/dev/null || true
 }
 
+# kill_both_checked COUNT [STOP_AT]: kill_loop the flusher and the lifecycle
+# child side by side, COUNT times each (none once STOP_AT invocations are
+# counted), then wait for lambda-sim ($SIMPID), stop the intake and check
+# what every kill test demands: a report (R is set to it), lambda-sim exit 0,
+# no Extension.Crash, at least 5 kills of each child landed, no sanitizer
+# report in the extension's log.
+kill_both_checked() {
+    local count=$1 stop_at=${2:-} k1 k2 rc=0 kills_f kills_l
+    kill_loop "$T" flusher "$count" $stop_at &
+    k1=$!
+    kill_loop "$T" lifecycle "$count" $stop_at &
+    k2=$!
+    wait $k1 $k2 || true
+    wait "$SIMPID" || rc=$?
+    pipe_stop_intake
+    R=$T/report.json
+    [ -s "$R" ] || fail "no report (lambda-sim exit $rc)" || return 1
+    kills_f=$(grep -c "killed flusher" "$T/kills.log" || true)
+    kills_l=$(grep -c "killed lifecycle" "$T/kills.log" || true)
+    echo "kills: flusher $kills_f, lifecycle $kills_l; lambda-sim exit $rc"
+    [ "$(jq '.crashes | length' "$R")" = 0 ] || fail "crashes: $(jq -c .crashes "$R")" || return 1
+    [ "$(jq '[.extensions[] | select(.crashed)] | length' "$R")" = 0 ] || fail "extension crashed" || return 1
+    [ "$rc" = 0 ] || fail "lambda-sim exit $rc" || return 1
+    [ "$kills_f" -ge 5 ] && [ "$kills_l" -ge 5 ] || fail "too few kills landed ($kills_f, $kills_l)" || return 1
+    ! grep -qE "runtime error:|AddressSanitizer|LeakSanitizer" "$T/ext.log" || fail "sanitizer report" || return 1
+}
+
 # function_lines: every function log line accepted by the intake, one per
 # line as "<request_id in the line>\t<message.lambda.request_id>\t<line key>".
 # The synthetic function writes "<request id> line <n> xxx..." (or that as the

@@ -12,9 +12,7 @@ SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
 . "$(dirname "$0")/lib.sh"
 test_tmpdir
 pipe_setup
-curl -sS --noproxy '*' -o /dev/null -X POST -H 'Content-Type: application/json' \
-    -d '{"path":"/api/v2/logs","status":413,"count":3}' "http://127.0.0.1:$HTTP_PORT/_intake/fail" ||
-    fail "intake control refused the 413 rule"
+intake_ctl '{"path":"/api/v2/logs","status":413,"count":3}'
 N=6 LINES=40
 run_sim "$T" --invokes $N --fn-ms 10 --interval-ms 20 --log-lines $LINES || true
 pipe_stop_intake

@@ -21,60 +21,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fake_sys.h"
 #include "frame.h"
 #include "log.h"
 #include "sup.h"
 
 struct fake {
-    struct event_base *base;
-    struct peer *child[SUP_NKIND];
-    pid_t pid_of[SUP_NKIND];
-    pid_t next_pid;
-    pid_t killed[SUP_NKIND]; /* a signal was sent: the fake process dies */
-    uint64_t now;
-    uint64_t accepted;       /* data frames the supervisor took */
+    struct fake_sys sys; /* tests/lib/fake_sys.c: a signalled fake process dies in run() */
+    uint64_t accepted;   /* data frames the supervisor took */
 };
 static struct fake F;
 static struct sup S;
 static struct sup_proc_desc D[SUP_NKIND];
-
-static void child_cb(struct peer *p, const struct frame *f, void *arg)
-{
-    (void)p;
-    (void)f;
-    (void)arg;
-}
-
-static pid_t fake_spawn(struct sup_proc *t, unsigned idx, int *link_fd, void *arg)
-{
-    (void)t;
-    (void)arg;
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return -1;
-    if (F.child[idx])
-        peer_free(F.child[idx]);
-    F.child[idx] = peer_new(F.base, sv[1], "child", FRAME_DIR_S2L | FRAME_DIR_S2F, 64u << 20, child_cb, NULL);
-    *link_fd = sv[0];
-    F.pid_of[idx] = ++F.next_pid;
-    F.killed[idx] = 0;
-    return F.pid_of[idx];
-}
-
-static int fake_kill(pid_t pid, int sig, void *arg)
-{
-    (void)arg;
-    (void)sig;
-    for (unsigned k = 0; k < SUP_NKIND; k++)
-        if (F.pid_of[k] == pid)
-            F.killed[k] = pid;
-    return 0;
-}
-
-static uint64_t fake_now(void)
-{
-    return F.now;
-}
 
 /* The real rows, but counting the data frames the supervisor accepts. */
 static void count_lifecycle(void *owner, unsigned idx, const struct frame *f)
@@ -186,26 +144,26 @@ static int build(struct frame_buf *fb, uint32_t type, struct cursor *c)
 
 static void send_from(unsigned k, uint32_t type, struct cursor *c)
 {
-    if (!F.child[k])
+    if (!F.sys.child[k])
         return;
     struct frame_buf fb = {0};
     if (build(&fb, type, c) == 0)
-        peer_send(F.child[k], fb.p, fb.len);
+        peer_send(F.sys.child[k], fb.p, fb.len);
     frame_buf_free(&fb);
 }
 
 static void run(void)
 {
     for (int i = 0; i < 3; i++)
-        event_base_loop(F.base, EVLOOP_NONBLOCK);
+        event_base_loop(F.sys.base, EVLOOP_NONBLOCK);
     /* a signalled fake process dies: the supervisor sees it reaped */
     for (unsigned k = 0; k < SUP_NKIND; k++)
-        if (F.killed[k] && S.procs.child[k].pid == F.killed[k]) {
-            F.killed[k] = 0;
-            sup_proc_exited(&S.procs, F.pid_of[k], SIGKILL);
+        if (F.sys.last_sig_pid[k] && S.procs.child[k].pid == F.sys.last_sig_pid[k]) {
+            F.sys.last_sig_pid[k] = 0;
+            sup_proc_exited(&S.procs, F.sys.pid_of[k], SIGKILL);
         }
     for (int i = 0; i < 3; i++)
-        event_base_loop(F.base, EVLOOP_NONBLOCK);
+        event_base_loop(F.sys.base, EVLOOP_NONBLOCK);
 }
 
 static void check(void)
@@ -239,17 +197,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memset(&F, 0, sizeof F);
     memset(&S, 0, sizeof S);
-    F.base = event_base_new();
-    F.next_pid = 100;
-    F.now = 1000000000ull;
+    fake_sys_init(&F.sys, event_base_new(), 100, 64u << 20, NULL);
+    F.sys.now = 1000000000ull;
     if (cfg_load(&S.cfg, no_env, NULL) < 0)
         abort();
     for (unsigned i = 0; i < SUP_NSOCK; i++)
         S.socks.fd[i] = -1;
     memcpy(D, sup_children, sizeof D);
     D[SUP_LIFECYCLE].dispatch = count_lifecycle;
-    struct sup_proc_sys sys = {.spawn = fake_spawn, .kill = fake_kill, .now_us = fake_now};
-    if (sup_init(&S, F.base, D, &sys) < 0)
+    struct sup_proc_sys sys = fake_sys_ops(&F.sys);
+    if (sup_init(&S, F.sys.base, D, &sys) < 0)
         abort();
     sup_start(&S);
     run();
@@ -264,8 +221,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned k = arg & 1;
         switch (op % 8) {
         case 0:
-            if (F.child[k] && body.n) {
-                ssize_t w = write(peer_fd(F.child[k]), body.p, body.n);
+            if (F.sys.child[k] && body.n) {
+                ssize_t w = write(peer_fd(F.sys.child[k]), body.p, body.n);
                 (void)w;
             }
             break;
@@ -286,13 +243,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 4:
             if (S.procs.child[k].pid > 0) {
                 pid_t pid = S.procs.child[k].pid;
-                peer_free(F.child[k]);
-                F.child[k] = NULL;
+                fake_sys_close(&F.sys, k);
                 sup_proc_exited(&S.procs, pid, SIGKILL);
             }
             break;
         case 5:
-            F.now += (uint64_t)arg * 10000u;
+            F.sys.now += (uint64_t)arg * 10000u;
             break;
         case 6: {
             struct event *ev = (arg & 4) ? S.sched_timer : S.sd_timer[arg % SD_NTIMERS].ev;
@@ -305,14 +261,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         default:
             break;
         }
-        F.now += 200000u; /* past the restart gap: a dead child comes back at once */
+        F.sys.now += 200000u; /* past the restart gap: a dead child comes back at once */
         run();
         check();
     }
     sup_free(&S);
-    for (unsigned k = 0; k < SUP_NKIND; k++)
-        if (F.child[k])
-            peer_free(F.child[k]);
-    event_base_free(F.base);
+    fake_sys_free(&F.sys);
+    event_base_free(F.sys.base);
     return 0;
 }

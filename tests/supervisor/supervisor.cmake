@@ -1,5 +1,6 @@
 # The supervisor's machinery without its main (fc_supervisor): the process
-# table on a fake system, the shutdown machine on a fake clock (unit), and a
+# table on a fake system (tests/lib/fake_sys.c, shared with the router's
+# test and fuzz target), the shutdown machine on a fake clock (unit), and a
 # libFuzzer target routing arbitrary frames from either child.
 if(TARGET fc_supervisor AND TARGET PkgConfig::CMOCKA)
   add_executable(test_sup_shutdown ${FORKCAP_TESTS}/supervisor/test_shutdown.c
@@ -7,13 +8,14 @@ if(TARGET fc_supervisor AND TARGET PkgConfig::CMOCKA)
   target_include_directories(test_sup_shutdown PRIVATE ${PROJECT_SOURCE_DIR}/supervisor)
   target_link_libraries(test_sup_shutdown PRIVATE fc_common PkgConfig::EVENT PkgConfig::CMOCKA)
   add_executable(test_sup_proc ${FORKCAP_TESTS}/supervisor/test_sup_proc.c
-                 ${PROJECT_SOURCE_DIR}/supervisor/sup_proc.c)
-  target_include_directories(test_sup_proc PRIVATE ${PROJECT_SOURCE_DIR}/supervisor)
+                 ${PROJECT_SOURCE_DIR}/supervisor/sup_proc.c ${FORKCAP_TESTS}/lib/fake_sys.c)
+  target_include_directories(test_sup_proc PRIVATE ${PROJECT_SOURCE_DIR}/supervisor ${FORKCAP_TESTS}/lib)
   target_link_libraries(test_sup_proc PRIVATE fc_common PkgConfig::EVENT PkgConfig::CMOCKA)
   # the router with the real rows: the children's libraries resolve the
   # entry points, never called (the fake system does not fork)
   if(TARGET fc_lifecycle AND TARGET fc_flusher)
-    add_executable(test_sup_route ${FORKCAP_TESTS}/supervisor/test_sup_route.c)
+    add_executable(test_sup_route ${FORKCAP_TESTS}/supervisor/test_sup_route.c ${FORKCAP_TESTS}/lib/fake_sys.c)
+    target_include_directories(test_sup_route PRIVATE ${FORKCAP_TESTS}/lib)
     target_link_libraries(test_sup_route PRIVATE fc_supervisor fc_lifecycle fc_flusher fc_common
                           PkgConfig::CMOCKA)
     add_test(NAME unit_test_sup_route COMMAND test_sup_route)
@@ -33,8 +35,8 @@ if(FORKCAP_FUZZ AND TARGET fc_lifecycle AND TARGET fc_flusher)
   set(SUP_DIR ${PROJECT_SOURCE_DIR}/supervisor)
   add_executable(fuzz_sup_route ${FORKCAP_TESTS}/supervisor/fuzz_sup_route.c ${SUP_DIR}/sup_route.c
                  ${SUP_DIR}/sup_proc.c ${SUP_DIR}/sup_shutdown.c ${SUP_DIR}/sup_sched.c ${SUP_DIR}/sup_spool.c
-                 ${SUP_DIR}/sup_stats.c ${SUP_DIR}/sup_children.c)
-  target_include_directories(fuzz_sup_route PRIVATE ${SUP_DIR})
+                 ${SUP_DIR}/sup_stats.c ${SUP_DIR}/sup_children.c ${FORKCAP_TESTS}/lib/fake_sys.c)
+  target_include_directories(fuzz_sup_route PRIVATE ${SUP_DIR} ${FORKCAP_TESTS}/lib)
   target_compile_options(fuzz_sup_route PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(fuzz_sup_route PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_sup_route PRIVATE fc_lifecycle fc_flusher fc_common PkgConfig::JANSSON)

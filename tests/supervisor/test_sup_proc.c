@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "fake_sys.h"
 #include "frame.h"
 #include "peer.h"
 #include "sup_proc.h"
@@ -25,16 +26,10 @@
 #define MS 1000ull
 #define PERMANENT 125
 
-/* ---- the fake system ---- */
+/* ---- the fake system (tests/lib/fake_sys.c) and what the owner heard ---- */
 
 struct fake {
-    struct event_base *base;
-    struct peer *child[SUP_PROC_MAX]; /* the child's end of each row's link */
-    pid_t next_pid;
-    pid_t kill_pid[16];
-    int kill_sig[16];
-    unsigned nkills;
-    uint64_t now;
+    struct fake_sys sys;
     /* what the owner heard, in order */
     char log[64][48];
     unsigned nlog;
@@ -48,43 +43,6 @@ static char *note(void)
 {
     static char spare[48];
     return F.nlog < 64 ? F.log[F.nlog++] : spare;
-}
-
-static void child_cb(struct peer *p, const struct frame *f, void *arg)
-{
-    (void)p;
-    (void)f;
-    (void)arg;
-}
-
-static pid_t fake_spawn(struct sup_proc *t, unsigned idx, int *link_fd, void *arg)
-{
-    (void)t;
-    (void)arg;
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return -1;
-    if (F.child[idx])
-        peer_free(F.child[idx]);
-    /* the child end accepts what the supervisor may send either child */
-    F.child[idx] = peer_new(F.base, sv[1], "child", FRAME_DIR_S2L | FRAME_DIR_S2F, 1 << 20, child_cb, NULL);
-    *link_fd = sv[0];
-    return ++F.next_pid;
-}
-
-static int fake_kill(pid_t pid, int sig, void *arg)
-{
-    (void)arg;
-    if (F.nkills < 16) {
-        F.kill_pid[F.nkills] = pid;
-        F.kill_sig[F.nkills++] = sig;
-    }
-    return 0;
-}
-
-static uint64_t fake_now(void)
-{
-    return F.now;
 }
 
 /* ---- the owner ---- */
@@ -122,12 +80,11 @@ static int setup(void **st)
 {
     (void)st;
     memset(&F, 0, sizeof F);
-    F.base = event_base_new();
-    F.next_pid = 1000;
-    F.now = 1000000 * MS;
-    struct sup_proc_sys sys = {.spawn = fake_spawn, .kill = fake_kill, .now_us = fake_now};
+    fake_sys_init(&F.sys, event_base_new(), 1000, 1 << 20, NULL);
+    F.sys.now = 1000000 * MS;
+    struct sup_proc_sys sys = fake_sys_ops(&F.sys);
     int socks[1] = {-1};
-    assert_int_equal(sup_proc_init(&T, F.base, DESCS, 2, socks, 1, &sys, &F), 0);
+    assert_int_equal(sup_proc_init(&T, F.sys.base, DESCS, 2, socks, 1, &sys, &F), 0);
     return 0;
 }
 
@@ -135,10 +92,8 @@ static int teardown(void **st)
 {
     (void)st;
     sup_proc_free(&T);
-    for (unsigned i = 0; i < SUP_PROC_MAX; i++)
-        if (F.child[i])
-            peer_free(F.child[i]);
-    event_base_free(F.base);
+    fake_sys_free(&F.sys);
+    event_base_free(F.sys.base);
     return 0;
 }
 
@@ -168,14 +123,14 @@ static void child_send(unsigned idx, enum frame_type type)
         frame_encode_ready(&fb, &(struct ft_ready){.t_start_us = 1, .t_tls_us = 2, .t_ready_us = 3});
     else
         fail_msg("no template for frame type %d", (int)type);
-    assert_int_not_equal(peer_send(F.child[idx], fb.p, fb.len), 0);
+    assert_int_not_equal(peer_send(F.sys.child[idx], fb.p, fb.len), 0);
     frame_buf_free(&fb);
 }
 
 static void run(void)
 {
     for (int i = 0; i < 4; i++)
-        event_base_loop(F.base, EVLOOP_NONBLOCK);
+        event_base_loop(F.sys.base, EVLOOP_NONBLOCK);
 }
 
 /* ---- tests ---- */
@@ -219,7 +174,7 @@ static void test_spawn_and_routing(void **st)
     assert_int_equal(F.last_type[0], FT_NEXT_WAIT);
     assert_int_equal(F.frames[1], 1);
     assert_int_equal(F.last_type[1], FT_READY);
-    assert_int_equal(F.nkills, 0);
+    assert_int_equal(F.sys.nkills, 0);
     assert_false(sup_proc_all_gone(&T));
 }
 
@@ -236,9 +191,9 @@ static void test_wrong_direction_kills_offender(void **st)
     assert_int_equal(T.child[0].st, PS_DYING);
     assert_true(logged("changed 0 starting->dying"));
     assert_null(sup_proc_link(&T, 0));
-    assert_int_equal(F.nkills, 1);
-    assert_int_equal(F.kill_pid[0], 1001);
-    assert_int_equal(F.kill_sig[0], SIGKILL);
+    assert_int_equal(F.sys.nkills, 1);
+    assert_int_equal(F.sys.kill_pid[0], 1001);
+    assert_int_equal(F.sys.kill_sig[0], SIGKILL);
     /* the sibling is untouched and still routed */
     child_send(1, FT_READY);
     run();
@@ -253,9 +208,8 @@ static void test_throttle_and_at_once(void **st)
 {
     (void)st;
     sup_proc_spawn(&T, 0);
-    F.now += 1 * MS;
-    peer_free(F.child[0]); /* the child closes its link */
-    F.child[0] = NULL;
+    F.sys.now += 1 * MS;
+    fake_sys_close(&F.sys, 0); /* the child closes its link */
     run();
     assert_int_equal(T.child[0].st, PS_DYING);
     assert_int_equal(T.child[0].broken, 0);
@@ -284,7 +238,7 @@ static void test_healthy_restarts_at_once(void **st)
     sup_proc_spawn(&T, 1);
     sup_proc_event(&T, 1, PE_READY);
     assert_int_equal(T.child[1].st, PS_UP);
-    F.now += 2000 * MS;
+    F.sys.now += 2000 * MS;
     sup_proc_exited(&T, 1001, 1 << 8);
     assert_int_equal(T.child[1].st, PS_BACKOFF);
     run();
@@ -305,7 +259,7 @@ static void test_permanent_and_never(void **st)
     assert_int_equal(T.child[0].st, PS_GONE);
     /* row 1 has no permanent status: 125 is an ordinary failure there */
     sup_proc_set_respawn(&T, 1, SUP_RESPAWN_NEVER);
-    F.now += 5000 * MS;
+    F.sys.now += 5000 * MS;
     sup_proc_exited(&T, 1002, PERMANENT << 8);
     assert_true(logged("changed 1 starting->backoff"));
     assert_int_equal(T.child[1].st, PS_GONE);
@@ -325,9 +279,9 @@ static void test_stop_all(void **st)
     sup_proc_stop_all(&T);
     assert_int_equal(T.child[0].st, PS_STOPPING);
     assert_int_equal(T.child[1].st, PS_STOPPING);
-    assert_int_equal(F.nkills, 2);
-    assert_int_equal(F.kill_sig[0], SIGTERM);
-    assert_int_equal(F.kill_sig[1], SIGTERM);
+    assert_int_equal(F.sys.nkills, 2);
+    assert_int_equal(F.sys.kill_sig[0], SIGTERM);
+    assert_int_equal(F.sys.kill_sig[1], SIGTERM);
     assert_null(sup_proc_link(&T, 0));
     sup_proc_exited(&T, 1001, 0);
     assert_false(sup_proc_all_gone(&T));

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
+#include "fake_sys.h"
 #include "frame.h"
 #include "log.h"
 #include "sup.h"
@@ -33,13 +34,8 @@ struct seen {
 };
 
 struct fake {
-    struct event_base *base;
-    struct peer *child[SUP_NKIND];
+    struct fake_sys sys; /* tests/lib/fake_sys.c */
     struct seen seen[SUP_NKIND];
-    pid_t pid_of[SUP_NKIND];
-    pid_t next_pid;
-    int last_sig[SUP_NKIND];
-    unsigned spawns[SUP_NKIND];
 };
 static struct fake F;
 static struct sup S;
@@ -60,7 +56,7 @@ static void note_frame(struct seen *w, const struct frame *f)
 
 static void send_on(unsigned k, struct frame_buf *fb)
 {
-    assert_int_not_equal(peer_send_buf(F.child[k], fb), 0);
+    assert_int_not_equal(peer_send_buf(F.sys.child[k], fb), 0);
     frame_buf_free(fb);
 }
 
@@ -111,36 +107,17 @@ static void child_cb(struct peer *p, const struct frame *f, void *arg)
         note_frame(arg, f);
 }
 
-static pid_t fake_spawn(struct sup_proc *t, unsigned idx, int *link_fd, void *arg)
+/* A new child has heard nothing yet. */
+static pid_t spawn_fresh(struct sup_proc *t, unsigned idx, int *link_fd, void *arg)
 {
-    (void)t;
-    (void)arg;
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return -1;
-    if (F.child[idx])
-        peer_free(F.child[idx]);
     memset(&F.seen[idx], 0, sizeof F.seen[idx]);
-    F.child[idx] = peer_new(F.base, sv[1], "child", FRAME_DIR_S2L | FRAME_DIR_S2F, 64u << 20, child_cb,
-                            &F.seen[idx]);
-    *link_fd = sv[0];
-    F.spawns[idx]++;
-    return F.pid_of[idx] = ++F.next_pid;
-}
-
-static int fake_kill(pid_t pid, int sig, void *arg)
-{
-    (void)arg;
-    for (unsigned k = 0; k < SUP_NKIND; k++)
-        if (F.pid_of[k] == pid)
-            F.last_sig[k] = sig;
-    return 0;
+    return fake_sys_spawn(t, idx, link_fd, arg);
 }
 
 static void run(void)
 {
     for (int i = 0; i < 6; i++)
-        event_base_loop(F.base, EVLOOP_NONBLOCK);
+        event_base_loop(F.sys.base, EVLOOP_NONBLOCK);
 }
 
 /* The child of row k dies (its link closes first, as a killed process's). */
@@ -148,8 +125,7 @@ static void child_dies(unsigned k, int status)
 {
     pid_t pid = S.procs.child[k].pid;
     assert_true(pid > 0);
-    peer_free(F.child[k]);
-    F.child[k] = NULL;
+    fake_sys_close(&F.sys, k);
     run();
     sup_proc_exited(&S.procs, pid, status);
     run();
@@ -188,13 +164,16 @@ static int setup(void **st)
     (void)st;
     memset(&F, 0, sizeof F);
     memset(&S, 0, sizeof S);
-    F.base = event_base_new();
-    F.next_pid = 500;
+    fake_sys_init(&F.sys, event_base_new(), 500, 64u << 20, child_cb);
+    for (unsigned k = 0; k < SUP_NKIND; k++)
+        F.sys.child_arg[k] = &F.seen[k];
     assert_int_equal(cfg_load(&S.cfg, test_env, NULL), 0);
     for (unsigned i = 0; i < SUP_NSOCK; i++)
         S.socks.fd[i] = -1;
-    struct sup_proc_sys sys = {.spawn = fake_spawn, .kill = fake_kill, .now_us = clock_us};
-    assert_int_equal(sup_init(&S, F.base, sup_children, &sys), 0);
+    struct sup_proc_sys sys = fake_sys_ops(&F.sys);
+    sys.spawn = spawn_fresh;
+    sys.now_us = clock_us;
+    assert_int_equal(sup_init(&S, F.sys.base, sup_children, &sys), 0);
     sup_start(&S);
     run();
     send_registered();
@@ -206,10 +185,8 @@ static int teardown(void **st)
 {
     (void)st;
     sup_free(&S);
-    for (unsigned k = 0; k < SUP_NKIND; k++)
-        if (F.child[k])
-            peer_free(F.child[k]);
-    event_base_free(F.base);
+    fake_sys_free(&F.sys);
+    event_base_free(F.sys.base);
     return 0;
 }
 
@@ -235,7 +212,7 @@ static void test_spool_replayed_to_new_flusher(void **st)
     /* (the flusher was spawned just now: skip the restart gap) */
     sup_proc_set_respawn(&S.procs, SUP_FLUSHER, SUP_RESPAWN_AT_ONCE);
     child_dies(SUP_FLUSHER, SIGKILL);
-    assert_int_equal(F.spawns[SUP_FLUSHER], 2);
+    assert_int_equal(F.sys.spawns[SUP_FLUSHER], 2);
     assert_int_equal(S.procs.child[SUP_FLUSHER].restarts, 1);
     /* the replacement: context first, then the two unacknowledged frames */
     assert_int_equal(fl->n, 3);
@@ -273,7 +250,7 @@ static void test_final_flush_survives_flusher_death(void **st)
 
     child_dies(SUP_FLUSHER, SIGKILL);
     assert_int_equal(S.sd.phase, SD_FINAL_FLUSH);
-    assert_int_equal(F.spawns[SUP_FLUSHER], 2);
+    assert_int_equal(F.sys.spawns[SUP_FLUSHER], 2);
     assert_int_equal(S.sd.final_flushes, 2);
     /* context, the spooled data, then the final flush, in that order */
     int ctx = index_of(fl, FT_CONTEXT, 0), logs = index_of(fl, FT_LOGS, 0), flush = index_of(fl, FT_FLUSH, 0);
@@ -287,8 +264,8 @@ static void test_final_flush_survives_flusher_death(void **st)
     send_flushed(fl->flush_id[flush]);
     run();
     assert_int_equal(S.sd.phase, SD_STOPPING);
-    assert_int_equal(F.last_sig[SUP_LIFECYCLE], SIGTERM);
-    assert_int_equal(F.last_sig[SUP_FLUSHER], SIGTERM);
+    assert_int_equal(F.sys.last_sig[SUP_LIFECYCLE], SIGTERM);
+    assert_int_equal(F.sys.last_sig[SUP_FLUSHER], SIGTERM);
     assert_false(S.exiting);
     sup_proc_exited(&S.procs, S.procs.child[SUP_LIFECYCLE].pid, SIGTERM);
     sup_proc_exited(&S.procs, S.procs.child[SUP_FLUSHER].pid, 0);
@@ -296,7 +273,7 @@ static void test_final_flush_survives_flusher_death(void **st)
     assert_true(S.exiting);
     assert_int_equal(S.exit_code, 0);
     assert_int_equal(S.sd.phase, SD_EXIT);
-    assert_int_equal(F.spawns[SUP_LIFECYCLE], 1);
+    assert_int_equal(F.sys.spawns[SUP_LIFECYCLE], 1);
 }
 
 /* A frame the lifecycle may not send breaks only its link: it is killed,
@@ -311,7 +288,7 @@ static void test_protocol_error_restarts_offender(void **st)
     send_on(SUP_LIFECYCLE, &fb);
     run();
     assert_int_equal(S.procs.child[SUP_LIFECYCLE].broken, 1);
-    assert_int_equal(F.last_sig[SUP_LIFECYCLE], SIGKILL);
+    assert_int_equal(F.sys.last_sig[SUP_LIFECYCLE], SIGKILL);
     assert_int_equal(S.spool.frames, 1);
     assert_int_equal(S.spool.delivered, 0);
     child_dies(SUP_LIFECYCLE, SIGKILL);
@@ -319,7 +296,7 @@ static void test_protocol_error_restarts_offender(void **st)
     assert_int_equal(S.procs.child[SUP_LIFECYCLE].st, PS_BACKOFF);
     sup_proc_set_respawn(&S.procs, SUP_LIFECYCLE, SUP_RESPAWN_AT_ONCE);
     run();
-    assert_int_equal(F.spawns[SUP_LIFECYCLE], 2);
+    assert_int_equal(F.sys.spawns[SUP_LIFECYCLE], 2);
     assert_int_equal(S.procs.child[SUP_FLUSHER].spawns, 1);
 }
 

@@ -12,14 +12,7 @@
 # Usage: e2e.sh LAMBDA_SIM FORKCAP FAKE_INTAKE MAKE_CA
 set -euo pipefail
 SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
-. "$(dirname "$0")/../lib/common.sh"
-. "$(dirname "$0")/../e2e/e2e_lib.sh"
-. "$(dirname "$0")/../pipeline/lib.sh"
-command -v node >/dev/null || { echo "SKIP: node is not installed (the scripted tracer is a Node script)"; exit 77; }
-TRACER=$(cd "$(dirname "$0")" && pwd)/tracer_runtime.js
-test_tmpdir
-pipe_setup
-export DD_APM_DD_URL="https://localhost:$HTTPS_PORT"
+. "$(dirname "$0")/lib.sh"
 N=8
 
 # spans_tsv: every span accepted at the intake, one per line:

@@ -35,13 +35,6 @@ start_intake() {
     HTTPS_PORT=$(jq -r .https "$TMP/ports.json")
 }
 
-# intake_ctl JSON: a failure rule (or {"clear":true}) through the control endpoint.
-intake_ctl() {
-    curl -sS --noproxy '*' -o /dev/null -w '%{http_code}' -X POST \
-        -H 'Content-Type: application/json' -d "$1" "http://127.0.0.1:$HTTP_PORT/_intake/fail" |
-        grep -q '^2' || fail "intake control refused $1"
-}
-
 # start_tinyproxy ALLOWED_CONNECT_PORT [USER PASSWORD]: sets PROXY_PORT,
 # PROXY_LOG, PROXY_PID; with USER/PASSWORD the proxy demands Basic auth.
 # TINYPROXY_LOGLEVEL (default Info: tests read the CONNECT lines) sets its

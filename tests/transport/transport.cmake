@@ -32,7 +32,7 @@ if(TARGET fc_common)
     # instrumented for coverage (they depend on libc only)
     add_executable(fuzz_transport_env ${CMAKE_CURRENT_LIST_DIR}/fuzz_transport_env.c
                    ${CMAKE_SOURCE_DIR}/flusher/endpoints.c ${CMAKE_SOURCE_DIR}/flusher/intake_proxy.c
-                   ${CMAKE_SOURCE_DIR}/common/url.c)
+                   ${CMAKE_SOURCE_DIR}/common/url.c ${CMAKE_SOURCE_DIR}/common/errbuf.c)
     target_include_directories(fuzz_transport_env PRIVATE ${CMAKE_SOURCE_DIR}/flusher
                                ${CMAKE_SOURCE_DIR}/common)
     target_compile_options(fuzz_transport_env PRIVATE -fsanitize=fuzzer,address)
