@@ -505,6 +505,10 @@ jq -n \
           h1_full_over_resumed: ratio(case("direct_h1_full").median_ms; case("direct_h1_resumed").median_ms),
           proxy_full_over_resumed: ratio(case("proxy_h1_full").median_ms; case("proxy_h1_resumed").median_ms),
           proxy_over_direct_h1_resumed: ratio(case("proxy_h1_resumed").median_ms; case("direct_h1_resumed").median_ms),
+          proxy_delayed_ack_over_direct_h1_resumed:
+            ratio(case("proxy_h1_resumed_delayed_ack").median_ms; case("direct_h1_resumed").median_ms),
+          proxy_loginfo_over_direct_h1_resumed:
+            ratio(case("proxy_h1_resumed_loginfo").median_ms; case("direct_h1_resumed").median_ms),
           curl_cli_over_h2_resumed: ratio(case("curl_cli_process").median_ms; case("direct_h2_resumed").median_ms),
           curl_cli_over_h2_full: ratio(case("curl_cli_process").median_ms; case("direct_h2_full").median_ms)}},
       traces: {end_overhead: [$traces[] | .traces_end_overhead // empty],
@@ -558,6 +562,10 @@ jq -n \
           | select($p != null)
           | {target: "total PSS <= 8 MB idle (\($bl))", value: ($p / 1024 * 100 | round / 100),
              met: ($p <= 8192), why: (if $p <= 8192 then "" else "\($p / 1024 * 100 | round / 100) MB" end)} ),
+        ( $b.flush_cost.ratios.proxy_over_direct_h1_resumed as $r
+          | {target: "flush cost through a local tinyproxy <= 2x direct (HTTP/1.1, TLS resumed)", value: $r,
+             met: (if $r == null then null else $r <= 2 end),
+             why: (if $r == null then "no proxy figure" elif $r <= 2 then "" else "\($r)x" end)} ),
         {target: "stripped dev binary <= 1 MB", value: $b.size.dev_stripped, met: ($b.size.dev_stripped <= 1048576),
          why: (if $b.size.dev_stripped <= 1048576 then "" else "\($b.size.dev_stripped) bytes" end)},
         {target: "layer binary <= 6 MB", value: $b.size.layer_binary,
