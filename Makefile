@@ -5,7 +5,7 @@ BUILD   ?= build
 SANBUILD ?= build-san
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build test test-fast demo bench crash layer clean
+.PHONY: all deps build test test-fast demo bench crash layer compose compose-layer clean
 
 all: build
 
@@ -53,6 +53,17 @@ crash: build
 
 layer: deps
 	@deploy/layer/build.sh
+
+# deploy/compose in real containers (root; podman and docker-compose from
+# Debian, installed when missing): images built with the compose Dockerfile
+# and cached in /var/cache/forkcap-compose, the run in private namespaces,
+# then the checks and a summary (tests/compose/containers.sh).
+compose:
+	@tests/compose/containers.sh .
+
+# The layer Dockerfile's Debian stage with podman: dist/forkcap-layer-*.zip.
+compose-layer:
+	@COMPOSE_LAYER=1 tests/compose/containers.sh .
 
 clean:
 	rm -rf $(BUILD) $(SANBUILD)

@@ -33,7 +33,10 @@ SRC
     need=update
 fi
 
-PKGS="gcc libc6-dev musl-tools musl-dev musl-dev:arm64 gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
+# g++: zstd's CMake project enables C++ (for its tests) and stops without a
+# C++ compiler; nothing C++ is built. On a machine with build-essential it was
+# already there; a bare Debian 12 (the layer Dockerfile's stage) lacks it.
+PKGS="gcc g++ libc6-dev musl-tools musl-dev musl-dev:arm64 gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
 linux-libc-dev-arm64-cross qemu-user-static dpkg-dev file zip unzip cmake pkg-config make perl xz-utils bzip2 patch
 protobuf-c-compiler openssl util-linux"
 missing=""

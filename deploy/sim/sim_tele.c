@@ -47,6 +47,21 @@ static size_t tele_queued(const struct sim_sub *sub)
     return json_array_size(sub->buf) - sub->buf_head;
 }
 
+/* Cuts the records already batched off the front of the queue. */
+static void tele_compact(struct sim_sub *sub)
+{
+    size_t total = json_array_size(sub->buf);
+    if (sub->buf_head == 0)
+        return;
+    json_t *rest = json_array();
+    for (size_t k = sub->buf_head; k < total; k++)
+        json_array_append(rest, json_array_get(sub->buf, k));
+    memmove(sub->buf_sizes, sub->buf_sizes + sub->buf_head, (total - sub->buf_head) * sizeof *sub->buf_sizes);
+    json_decref(sub->buf);
+    sub->buf = rest;
+    sub->buf_head = 0;
+}
+
 static void tele_append(struct sim_sub *sub, json_t *item, size_t size)
 {
     size_t n = json_array_size(sub->buf);
@@ -134,6 +149,29 @@ static void tele_enqueue(struct sim_sub *sub, json_t *item)
     }
 }
 
+/* Records dropped for this subscriber (one record, or an array of them,
+ * oldest first) are counted and, the first SIM_DROPPED_LOG, named in the
+ * report: their type and, for a log line, its text. */
+static void tele_drop(struct sim_sub *sub, json_t *items)
+{
+    size_t n = json_is_array(items) ? json_array_size(items) : items ? 1 : 0;
+    sub->dropped += (long)n;
+    if (sub->dropped_log == NULL)
+        sub->dropped_log = json_array();
+    for (size_t i = 0; i < n && sub->dropped_log; i++) {
+        if (json_array_size(sub->dropped_log) >= SIM_DROPPED_LOG)
+            break;
+        json_t *it = json_is_array(items) ? json_array_get(items, i) : items;
+        const char *type = json_string_value(json_object_get(it, "type"));
+        const char *text = json_string_value(json_object_get(it, "record"));
+        json_t *d = json_pack("{s:s}", "type", type ? type : "?");
+        if (d && text)
+            json_object_set_new(d, "record", json_stringn(text, strnlen(text, SIM_DROPPED_TEXT)));
+        if (d)
+            json_array_append_new(sub->dropped_log, d);
+    }
+}
+
 /* Queues one record; past SIM_SUB_QUEUE_MAX (a listener that never takes
  * anything) records are dropped and counted, and a platform.logsDropped
  * record says so once there is room again, as Lambda does. */
@@ -145,7 +183,7 @@ static void tele_enqueue_raw(struct sim_sub *sub, json_t *item)
             sim_log("WARN", "telemetry queue for %s is full: dropping records", sub->uri);
         sub->overflow_records++;
         sub->overflow_bytes += (long)size;
-        sub->dropped++;
+        tele_drop(sub, item);
         return;
     }
     if (sub->overflow_records > 0 && sub->want_platform) {
@@ -278,7 +316,7 @@ static void tele_post_done(struct evhttp_request *req, void *arg)
     struct sim_ext *e = &s->ext[sub->ext_index];
     if (!e->running) {
         /* its extension is gone: nobody to deliver to (Lambda stops too) */
-        sub->dropped += (long)json_array_size(sub->inflight);
+        tele_drop(sub, sub->inflight);
         json_decref(sub->inflight);
         sub->inflight = NULL;
         free(sub->inflight_body);
@@ -485,15 +523,8 @@ static void tele_kick(struct sim_sub *sub, bool now)
      * the simulator time in proportion to the backlog) */
     sub->buf_head += take;
     size_t total = json_array_size(sub->buf);
-    if (sub->buf_head == total || (sub->buf_head >= 4096 && sub->buf_head * 2 >= total)) {
-        json_t *rest = json_array();
-        for (size_t k = sub->buf_head; k < total; k++)
-            json_array_append(rest, json_array_get(sub->buf, k));
-        memmove(sub->buf_sizes, sub->buf_sizes + sub->buf_head, (total - sub->buf_head) * sizeof *sub->buf_sizes);
-        json_decref(sub->buf);
-        sub->buf = rest;
-        sub->buf_head = 0;
-    }
+    if (sub->buf_head == total || (sub->buf_head >= 4096 && sub->buf_head * 2 >= total))
+        tele_compact(sub);
     sub->buf_bytes = sub->buf_bytes > bytes ? sub->buf_bytes - bytes : 0;
     sub->buf_first_us = sim_now_us();
     sub->inflight = batch;
@@ -515,7 +546,9 @@ void sim_tele_flush_all(struct sim *s)
 
 static void tele_release(struct sim_sub *sub)
 {
-    sub->dropped += (long)tele_queued(sub) + (long)json_array_size(sub->inflight);
+    tele_drop(sub, sub->inflight); /* older than what is still buffered */
+    tele_compact(sub);               /* only what is not batched yet */
+    tele_drop(sub, sub->buf);
     sub->active = false;
     sub->posting = false;
     json_decref(sub->buf);

@@ -18,3 +18,11 @@ if(TARGET forkcap AND TARGET lambda-sim AND TARGET fake-intake)
                    ${CMAKE_SOURCE_DIR}/tests/lib/make-ca.sh)
   set_tests_properties(compose_twin PROPERTIES LABELS "e2e" TIMEOUT 120 SKIP_RETURN_CODE 77)
 endif()
+
+# The same file in real containers: podman (as root) behind its Docker API,
+# driven by docker-compose, images built from this tree with the compose
+# Dockerfile and cached in /var/cache/forkcap-compose (tests/compose/containers.sh,
+# also `make compose`). Skipped (77) where containers cannot run.
+add_test(NAME compose_containers
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/containers.sh ${CMAKE_SOURCE_DIR})
+set_tests_properties(compose_containers PROPERTIES LABELS "e2e;containers" TIMEOUT 1800 SKIP_RETURN_CODE 77)

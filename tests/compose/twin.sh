@@ -204,18 +204,6 @@ capture=$(host_path intake "$(arg_of intake --capture)")
 invokes=$(arg_of "$RUN_TARGET" --invokes)
 lam=$T/log/$RUN_TARGET.log
 
-[ -s "$report" ] || fail "no simulator report at $report"
-jq -e '.init_error == null' "$report" >/dev/null || fail "init failed: $(jq -c .init_error "$report"); $(tail -5 "$lam")"
-[ "$(jq '.crashes | length' "$report")" = 0 ] || fail "crashes: $(jq -c .crashes "$report")"
-[ "$(jq '[.extensions[] | select(.crashed)] | length' "$report")" = 0 ] || fail "forkcap crashed: $(tail -5 "$lam")"
-[ "$(jq -r '.extensions[0].name' "$report")" = "$(basename "$ext_path")" ] || fail "extension not registered"
-[ "$(jq '[.invocations[] | select(.status == "success")] | length' "$report")" = "$invokes" ] ||
-    fail "expected $invokes successful invocations: $(jq -c '[.invocations[].status]' "$report")"
-! grep -E '^\[forkcap(:err)?\] .*(ERROR|FATAL) \|' "$lam" ||
-    fail "forkcap logged errors (above)"
-grep -q '^\[forkcap:err\] .*flusher | intake: TLS client ready' "$lam" ||
-    fail "forkcap's flusher did not build its intake client: $(grep -i flusher "$lam" | head -3)"
-
 # the lambda service has no route to the intake but the proxy
 if in_svc "$RUN_TARGET" getent hosts intake.forkcap.test >/dev/null; then
     fail "intake.forkcap.test resolves in the $RUN_TARGET service: the proxy could be bypassed"
@@ -223,55 +211,7 @@ fi
 in_svc "$RUN_TARGET" getent hosts proxy >/dev/null || fail "proxy does not resolve in the $RUN_TARGET service"
 
 sleep 0.3 # the intake appends its capture line after answering
-touch "$capture"
-fk_reqs=$(jq -s length "$capture")
-fk_ok=$(jq -s '[.[] | select(.tls and (.status // 0) >= 200 and (.status // 0) < 300
-    and ((.headers.host // .headers[":authority"] // "") | test("^intake\\.forkcap\\.test(:443)?$")))] | length' "$capture")
-[ "$fk_ok" = "$fk_reqs" ] || fail "forkcap's requests not all answered 2xx over TLS for intake.forkcap.test: $(head -c 600 "$capture")"
-
-# what forkcap must have shipped by the end of SHUTDOWN (its final flush):
-# every function log line once, a REPORT per invocation, the enhanced
-# invocations count and the shutdown metric, tagged from the service's DD_*
-svc_env() { q --arg s "$RUN_TARGET" --arg k "$1" '.services[$s].environment[$k] // empty'; }
-logs=$T/logs.jsonl
-jq -c 'select(.kind == "logs" and (.status // 0) == 202) | .body[]' "$capture" > "$logs"
-msg='(.message | if type == "object" then .message else . end)'
-fn_lines=$(jq -s '[.[] | '"$msg"' | select(test(" line [0-9]+ "))] | length' "$logs")
-fn_unique=$(jq -s '[.[] | '"$msg"' | select(test(" line [0-9]+ "))] | unique | length' "$logs")
-want=$(jq .function_log_lines "$report")
-{ [ "$fn_lines" = "$want" ] && [ "$fn_unique" = "$want" ]; } ||
-    fail "function log lines at the intake: $fn_lines ($fn_unique distinct), the function wrote $want"
-for rid in $(jq -r '.invocations[].request_id' "$report"); do
-    [ "$(jq -s --arg r "$rid" '[.[] | '"$msg"' | select(startswith("REPORT RequestId: " + $r + " "))] | length' "$logs")" = 1 ] ||
-        fail "no single REPORT line for $rid at the intake"
-done
-service=$(svc_env DD_SERVICE) env_tag=$(svc_env DD_ENV)
-[ -z "$service" ] || [ "$(jq -s --arg v "$service" '[.[] | select(.service != $v)] | length' "$logs")" = 0 ] ||
-    fail "log entries without service $service (DD_SERVICE)"
-[ -z "$env_tag" ] || [ "$(jq -s --arg v "env:$env_tag" '[.[] | select((.ddtags // "") | split(",") | index($v) | not)] | length' "$logs")" = 0 ] ||
-    fail "log entries without the env:$env_tag tag (DD_ENV)"
-series_sum() { jq -s --arg m "$1" '[.[] | select(.kind == "series" and (.status // 0) == 202) | .body.series[]
-    | select(.metric == $m) | .points[].value] | add // 0' "$capture"; }
-# enhanced metrics are distributions: count the sketches' points
-sketch_cnt() { jq -s --arg m "$1" '[.[] | select(.kind == "sketches" and (.status // 0) == 202) | .body.sketches[]
-    | select(.metric == $m) | .dogsketches[].cnt] | add // 0' "$capture"; }
-inv=$(sketch_cnt aws.lambda.enhanced.invocations)
-[ "$(jq -n --argjson a "$inv" --argjson b "$invokes" '$a == $b')" = true ] ||
-    fail "aws.lambda.enhanced.invocations totals $inv at the intake, $invokes invocations ran"
-[ "$(sketch_cnt aws.lambda.enhanced.shutdowns)" = 1 ] || fail "no aws.lambda.enhanced.shutdowns: the final flush did not arrive"
-# DogStatsD is UDP: only "some arrived", never more than were sent
-custom=$(series_sum sim.custom.count)
-[ "$(jq -n --argjson c "$custom" --argjson s "$(jq .statsd_sent "$report")" '$c >= 1 and $c <= $s')" = true ] ||
-    fail "sim.custom.count totals $custom at the intake"
-
-# every TLS connection the intake accepted is a tunnel the proxy opened
-proxy_log=$T/log/proxy.log
-tunnels=$(grep -cE 'Request \(file descriptor [0-9]+\): CONNECT intake\.forkcap\.test:443 ' "$proxy_log" || true)
-conns=$(jq -s '[.[] | select(.tls) | .conn] | unique | length' "$capture")
-[ "$conns" -ge 1 ] || fail "the intake saw no TLS connection"
-[ "$tunnels" -ge "$conns" ] ||
-    fail "$conns TLS connections at the intake but $tunnels CONNECT tunnels in the proxy log: $(grep CONNECT "$proxy_log" | head -3)"
-[ "$(jq -s '[.[] | select(.tls | not)] | length' "$capture")" = 0 ] || fail "plain HTTP reached the intake"
-
-echo "compose twin: $invokes invocations ok; forkcap shipped $fk_reqs requests ($(jq -s -c 'map(.kind) | group_by(.) | map({(.[0]): length}) | add // {}' "$capture")), $fn_lines function log lines, $inv invocations counted; $conns TLS connections at the intake, $tunnels CONNECT tunnels at the proxy; shutdown $(jq .shutdown_ms "$report") ms"
+# what the run shipped: the same checks as the containers run (checks.sh)
+. "$here/checks.sh"
+compose_checks "compose twin" "$invokes" "$report" "$capture" "$lam" "$T/log/proxy.log"
 echo ok
