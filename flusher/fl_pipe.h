@@ -74,10 +74,15 @@
 #include "metrics.h"
 
 #define FL_PIPE_GENS 64u          /* metric drains tracked until final */
-#define FL_PIPE_LOG_PAYLOADS 32u  /* log payloads taken per flush */
+/* Log payloads taken per flush round. A 1,000-entry payload is ~700 KB of
+ * JSON until the intake client has compressed its copy, and a round's
+ * payloads are all built before that: this bounds the flusher's memory
+ * (~11 MB transient) rather than the rate, since one round fills every
+ * transfer slot (FL_INTAKE_INFLIGHT_MAX) and the final flush goes on in
+ * further rounds while records are ready and its deadline allows. */
+#define FL_PIPE_LOG_PAYLOADS FL_INTAKE_INFLIGHT_MAX
 #define FL_PIPE_SEEN_IDS 32u      /* request ids of FT_INVOCATIONs remembered (starts_unannounced) */
-#define FL_PIPE_LOG_PAYLOADS_FINAL 256u /* ... by the final flush: everything spooled
-                                            (sup_spool.h bounds it) goes out */
+#define FL_PIPE_LOG_PAYLOADS_FINAL FL_PIPE_LOG_PAYLOADS /* ... by each round of the final flush */
 #define FL_PIPE_WAITERS 16u       /* FT_FLUSH frames waiting for the running flush */
 #define FL_PIPE_ENH_CONTEXTS 512u /* enhanced metrics' own aggregator: custom metrics
                                      (cfg metric_contexts) can never starve them */

@@ -134,30 +134,60 @@ static void sock_event_cb(evutil_socket_t fd, short what, void *arg)
     check_multi_info(in);
 }
 
+/* One socket curl asked us to watch; listed so that closing the multi
+ * (close_idle) frees whatever curl did not take back itself. */
+struct sockev {
+    struct event *ev;
+    curl_socket_t fd;
+    struct sockev *prev, *next;
+};
+
+static void sockev_free(struct fl_intake *in, struct sockev *se)
+{
+    if (se->prev)
+        se->prev->next = se->next;
+    else
+        in->socks = se->next;
+    if (se->next)
+        se->next->prev = se->prev;
+    event_free(se->ev);
+    free(se);
+}
+
 static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)e;
     struct fl_intake *in = userp;
-    struct event *ev = socketp;
+    struct sockev *se = socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (ev) {
-            event_free(ev);
+        if (se) {
             curl_multi_assign(in->multi, s, NULL);
+            sockev_free(in, se);
         }
         return 0;
     }
     short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0) |
                          EV_PERSIST);
-    if (ev == NULL) {
-        ev = event_new(in->base, s, kind, sock_event_cb, in);
-        if (ev == NULL)
+    if (se == NULL) {
+        se = calloc(1, sizeof *se);
+        if (se == NULL)
             return -1;
-        curl_multi_assign(in->multi, s, ev);
+        se->ev = event_new(in->base, s, kind, sock_event_cb, in);
+        if (se->ev == NULL) {
+            free(se);
+            return -1;
+        }
+        se->fd = s;
+        se->next = in->socks;
+        if (in->socks)
+            in->socks->prev = se;
+        in->socks = se;
+        curl_multi_assign(in->multi, s, se);
     } else {
-        event_del(ev);
-        event_assign(ev, in->base, s, kind, sock_event_cb, in);
+        event_del(se->ev);
+        event_assign(se->ev, in->base, s, kind, sock_event_cb, in);
     }
-    event_add(ev, NULL);
+    event_add(se->ev, NULL);
     return 0;
 }
 
@@ -254,6 +284,50 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *userdata)
     x->resp_len += take;
     x->resp[x->resp_len] = '\0';
     return n;
+}
+
+/* A multi handle with our callbacks. Several transfers share a connection:
+ * HTTP/2 streams on one connection when the intake offers it (PIPEWAIT
+ * makes a transfer wait for the first connection's ALPN answer instead of
+ * opening its own), else up to FL_INTAKE_HOST_CONNS HTTP/1.1 connections
+ * per host, each reused in turn. */
+static CURLM *multi_make(struct fl_intake *in)
+{
+    CURLM *m = curl_multi_init();
+    if (m == NULL)
+        return NULL;
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, in);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, in);
+    curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)FL_INTAKE_HOST_CONNS);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)FL_INTAKE_HOST_CONNS * 4);
+    return m;
+}
+
+/* Nothing in flight: close every connection (no idle connection outlives
+ * the work it was opened for; a pooled connection would not survive a
+ * Lambda freeze). Closing the multi handle closes its connection cache;
+ * TLS sessions and DNS answers live on in the share handle, so the next
+ * flush's first connection still resumes. */
+static void close_idle(struct fl_intake *in)
+{
+    if (in->xhead != NULL || in->multi == NULL)
+        return;
+    if (!in->opened)
+        return; /* nothing ran since the last close */
+    CURLM *fresh = multi_make(in);
+    if (fresh == NULL)
+        return; /* out of memory: keep the old one, try again next time */
+    curl_multi_cleanup(in->multi);
+    /* sockets curl closed without telling us */
+    while (in->socks)
+        sockev_free(in, in->socks);
+    evtimer_del(in->timer);
+    in->multi = fresh;
+    in->opened = false;
+    in->st.conn_closes++;
 }
 
 /* ---- transfers ----------------------------------------------------------- */
@@ -375,6 +449,7 @@ static void finish(struct xfer *x, enum fl_outcome o)
     }
     struct fl_post_result r = x->res;
     xfer_free(x);
+    close_idle(in);
     if (fl) {
         fl_intake_report(fl, &r);
         if (--fl->outstanding == 0)
@@ -408,6 +483,7 @@ static int start_attempt(struct xfer *x)
     if (curl_multi_add_handle(in->multi, x->easy) != CURLM_OK)
         return -1;
     x->state = X_ACTIVE;
+    in->opened = true;
     x->res.attempts++;
     in->active++;
     in->st.attempts++;
@@ -457,6 +533,7 @@ static void finish_raw(struct xfer *x, CURLcode cc, long status)
     if (done)
         done(&r, arg);
     xfer_free(x);
+    close_idle(in);
 }
 
 /* Is this outcome worth another attempt, and what would it be otherwise? */
@@ -517,6 +594,8 @@ static void on_transfer_done(struct fl_intake *in, struct xfer *x, CURLcode cc)
     x->res.bytes = x->pl->len;
     if (x->res.new_conn)
         in->st.new_conns++;
+    else if (cc != CURLE_COULDNT_CONNECT && cc != CURLE_COULDNT_RESOLVE_HOST)
+        in->st.reused++;
     if (x->res.tls_resumed)
         in->st.tls_resumed++;
     if (x->res.h2)
@@ -654,8 +733,11 @@ static struct xfer *xfer_new(struct fl_intake *in, struct flush *fl, struct payl
 #endif
     curl_easy_setopt(e, CURLOPT_VERBOSE, in->verbose ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SHARE, in->share);
-    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    /* connections are shared by the transfers in flight and closed once
+     * nothing is (close_idle); one that sat idle this long (a freeze
+     * within a flush) is not reused */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)FL_INTAKE_CONN_MAX_IDLE_S);
     curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, in->no_tls_resume ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->hdrs);
     curl_easy_setopt(e, CURLOPT_USERAGENT, in->user_agent);
@@ -871,7 +953,7 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
     }
     in->st.ca_certs = info.bundle_certs + info.extra_certs;
 
-    in->multi = curl_multi_init();
+    in->multi = multi_make(in);
     in->share = curl_share_init();
     in->timer = evtimer_new(base, timer_event_cb, in);
     in->kick = evtimer_new(base, kick_cb, in);
@@ -881,10 +963,6 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
     }
     curl_share_setopt(in->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(in->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_multi_setopt(in->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    curl_multi_setopt(in->multi, CURLMOPT_SOCKETDATA, in);
-    curl_multi_setopt(in->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
-    curl_multi_setopt(in->multi, CURLMOPT_TIMERDATA, in);
     in->tls_setup_ms = clock_ms_between(t0, clock_us());
 
     char proxy_shown[URL_MAX];
@@ -1119,6 +1197,8 @@ void fl_intake_free(struct fl_intake *in)
     fl_retry_free(in);
     if (in->multi)
         curl_multi_cleanup(in->multi);
+    while (in->socks)
+        sockev_free(in, in->socks);
     if (in->share)
         curl_share_cleanup(in->share);
     if (in->timer)

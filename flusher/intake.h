@@ -1,11 +1,21 @@
 /* intake.h — the flusher's HTTPS client for the Datadog intake: libcurl's multi
- * interface driven by the flusher's event_base, one fresh connection per post.
+ * interface driven by the flusher's event_base, several posts in flight at
+ * once on shared connections, and no connection kept once nothing is in flight.
  *
  * Why it looks like this (see DESIGN.md, flusher row):
- *  - Connections are never reused (CURLOPT_FORBID_REUSE + FRESH_CONNECT): a
- *    pooled connection does not survive a Lambda freeze. The handshake stays
- *    cheap because TLS sessions (and DNS answers) are shared across transfers
- *    through one CURLSH, so each new connection resumes the last session.
+ *  - The posts of a flush run at once (up to FL_INTAKE_INFLIGHT_MAX) and
+ *    share connections: HTTP/2 streams on one connection when the intake
+ *    offers it (CURLOPT_PIPEWAIT: the second post waits for the first
+ *    connection's ALPN answer rather than opening its own), else up to
+ *    FL_INTAKE_HOST_CONNS HTTP/1.1 connections per host, reused in turn.
+ *  - No idle connection pool: when the last transfer in flight ends (a
+ *    flush's last post, before its callbacks run), every connection is
+ *    closed, since a pooled connection does not survive a Lambda freeze.
+ *    A connection that sat idle FL_INTAKE_CONN_MAX_IDLE_S within a flush (a
+ *    freeze mid-flush) is not reused either. The next flush's handshake
+ *    stays cheap because TLS sessions (and DNS answers) are shared across
+ *    transfers through one CURLSH, so its first connection resumes the
+ *    last session.
  *  - The CA store is parsed once, in fl_intake_new (timed: the cold-start
  *    cost), and handed to every SSL_CTX; libcurl is told to load no CA file
  *    of its own.
@@ -42,6 +52,8 @@ struct fl_intake;
 #define FL_INTAKE_HEADER_MAX 512u       /* bytes per extra header line */
 #define FL_INTAKE_BODY_MAX (64u << 20)  /* bytes per post, before compression */
 #define FL_INTAKE_INFLIGHT_MAX 16u      /* transfers at once; more wait their turn */
+#define FL_INTAKE_HOST_CONNS 4u         /* connections per host at once (HTTP/1.1; HTTP/2 uses one) */
+#define FL_INTAKE_CONN_MAX_IDLE_S 2L    /* an open connection idle this long is not reused */
 #define FL_INTAKE_RETRY_BUF_DEFAULT (8u << 20)
 
 struct fl_intake_opts {
@@ -98,7 +110,7 @@ struct fl_post_result {
      * connected (to the proxy when there is one), TLS done (after the
      * CONNECT exchange), first answer byte */
     double connect_ms, tls_ms, first_byte_ms;
-    bool new_conn;        /* the last attempt opened a connection (always, by design) */
+    bool new_conn;        /* the last attempt opened a connection (else it shared one) */
     bool tls;             /* the last attempt used TLS to the intake */
     bool tls_resumed;     /* ... and resumed a cached session */
     bool h2;              /* ... over HTTP/2 */
@@ -122,6 +134,8 @@ struct fl_intake_stats {
     uint64_t dropped, dropped_bytes;   /* retry-buffer drops */
     uint64_t kept, kept_bytes;         /* in the retry buffer now */
     uint64_t new_conns, tls_resumed, h2;
+    uint64_t reused;                   /* attempts that ran on a connection already open */
+    uint64_t conn_closes;              /* times the connections were closed: nothing in flight */
     uint64_t curl_store_certs;         /* CA entries libcurl loaded itself: 0 by design */
     unsigned ca_certs;                 /* in our store (bundle + extra) */
 };

@@ -33,6 +33,7 @@ struct payload {
 
 struct xfer;
 struct flush;
+struct sockev;
 
 struct fl_intake {
     struct event_base *base;
@@ -51,6 +52,8 @@ struct fl_intake {
     int zstd_level;
     size_t retry_cap;
     /* state */
+    struct sockev *socks; /* sockets curl watches now */
+    bool opened;          /* a transfer ran since the connections were last closed */
     struct xfer *xhead, *xtail;
     struct flush *flushes;
     unsigned active;

@@ -44,7 +44,25 @@ void ik_capture_write(struct server *s, struct request *r, int status, const cha
 		json_object_set_new(cap, "error", json_string(why));
 	ik_stats_count(s, r->path, status, r->injected);
 	if (s->capture_fd >= 0) {
+		if (r->raw_body)
+			json_object_del(cap, "body");
 		char *t = json_dumps(cap, JSON_COMPACT | JSON_ENSURE_ASCII);
+		if (t && r->raw_body) {
+			/* --raw-log-bodies: the body spliced in as it came */
+			size_t tl = strlen(t);
+			static const char key[] = ",\"body\":";
+			char *line = malloc(tl + sizeof key + r->raw_len + 2);
+			if (line) {
+				memcpy(line, t, tl - 1); /* without the closing brace */
+				memcpy(line + tl - 1, key, sizeof key - 1);
+				memcpy(line + tl - 1 + sizeof key - 1, r->raw_body, r->raw_len);
+				size_t at = tl - 1 + sizeof key - 1 + r->raw_len;
+				line[at] = '}';
+				line[at + 1] = '\0';
+			}
+			free(t);
+			t = line;
+		}
 		if (t) {
 			/* the whole line in one write, so a reader tailing the file
 			 * never sees half a line, however long the body */

@@ -47,6 +47,12 @@ static int h2_begin_headers_cb(nghttp2_session *session, const nghttp2_frame *fr
 	r->stream_id = frame->hd.stream_id;
 	r->next = c->streams;
 	c->streams = r;
+	/* streams open at once on this connection: what multiplexing reached */
+	uint64_t open = 0;
+	for (struct request *q = c->streams; q; q = q->next)
+		open++;
+	if (open > c->srv->max_streams)
+		c->srv->max_streams = open;
 	nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, r);
 	return 0;
 }

@@ -42,10 +42,13 @@ struct server {
 	const char *api_key;
 	long idle_close_ms;
 	int quiet;
+	int raw_logs;    /* --raw-log-bodies: logs bodies captured as sent, not parsed (bench) */
 	struct rule rules[IK_MAX_RULES];
 	size_t nrules;
 	uint64_t seq, conn_serial, requests;
 	uint64_t delayed; /* requests held by a delay rule so far (answered or not) */
+	uint64_t max_streams;  /* most HTTP/2 streams open at once on one connection */
+	uint64_t max_conn_requests; /* most requests on one connection */
 	json_t *stats; /* path -> {"requests","by_status":{code:n},"injected":n} */
 	struct ik_aws *aws; /* --aws FILE: the AWS APIs (aws.h); NULL = none */
 	struct conn *conns;
@@ -71,6 +74,8 @@ struct request {
 	int control;          /* /_intake/ request: not captured */
 	long delay_ms;        /* injected delay before answering */
 	json_t *cap;          /* capture line, status and time filled when answered */
+	uint8_t *raw_body;    /* --raw-log-bodies: the decoded body, written as "body" verbatim */
+	size_t raw_len;
 	struct event *delay_ev;
 	int answered;
 };

@@ -117,6 +117,7 @@ static void usage(FILE *f)
 	      "  --fail SPEC            e.g. path=/api/v2/series,status=500,count=2 (repeatable)\n"
 	      "  --idle-close-ms N      close keep-alive connections idle for N ms\n"
 	      "  --aws FILE             serve Secrets Manager, KMS, SSM and container credentials (README)\n"
+	      "  --raw-log-bodies       bench: logs bodies are not parsed; captured as sent (README)\n"
 	      "  --quiet                log errors only\n",
 	      f);
 }
@@ -127,7 +128,7 @@ int main(int argc, char **argv)
 	struct server *s = &srv;
 	long http_port = -1, https_port = -1;
 	const char *cert = NULL, *key = NULL, *port_file = NULL, *capture = NULL;
-	enum { O_HTTP = 1, O_HTTPS, O_CERT, O_KEY, O_PORTFILE, O_CAPTURE, O_APIKEY, O_FAIL, O_IDLE, O_QUIET, O_HELP, O_AWS };
+	enum { O_HTTP = 1, O_HTTPS, O_CERT, O_KEY, O_PORTFILE, O_CAPTURE, O_APIKEY, O_FAIL, O_IDLE, O_QUIET, O_HELP, O_AWS, O_RAWLOGS };
 	static const struct option opts[] = {
 		{ "http-port", required_argument, NULL, O_HTTP },   { "https-port", required_argument, NULL, O_HTTPS },
 		{ "cert", required_argument, NULL, O_CERT },        { "key", required_argument, NULL, O_KEY },
@@ -135,6 +136,7 @@ int main(int argc, char **argv)
 		{ "api-key", required_argument, NULL, O_APIKEY },   { "fail", required_argument, NULL, O_FAIL },
 		{ "idle-close-ms", required_argument, NULL, O_IDLE }, { "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },              { "aws", required_argument, NULL, O_AWS },
+		{ "raw-log-bodies", no_argument, NULL, O_RAWLOGS },
 		{ NULL, 0, NULL, 0 },
 	};
 	s->stats = json_object();
@@ -172,6 +174,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_QUIET: s->quiet = 1; break;
+		case O_RAWLOGS: s->raw_logs = 1; break;
 		case O_AWS: {
 			char aerr[512];
 			ik_aws_free(s->aws);

@@ -41,6 +41,7 @@ struct sim_opts {
     int n_ext;
     const char *runtime_cmd;
     int invokes, interval_ms, fn_ms, timeout_ms;
+    int period_ms; /* > 0: invocations start this far apart (a steady offered load) */
     int log_lines, log_bytes;
     bool json_logs;
     int statsd_port, statsd_per_invoke;
@@ -128,7 +129,10 @@ struct sim_sub {
     bool tcp;                      /* NDJSON over one TCP connection, no answer to wait for */
     struct bufferevent *tcp_bev;
     json_t *types;                 /* as subscribed, for the report */
-    json_t *buf;                   /* records not yet in a batch */
+    json_t *buf;                   /* records not yet in a batch: from buf_head on */
+    size_t buf_head;               /* records before it are already batched */
+    size_t *buf_sizes;             /* serialized size of each record in buf */
+    size_t buf_sizes_cap;
     size_t buf_bytes;
     uint64_t buf_first_us;
     json_t *inflight;              /* batch being POSTed or retried */

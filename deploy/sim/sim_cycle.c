@@ -29,6 +29,21 @@ static void cyc_timer(struct sim *s, struct event **ev, event_callback_fn cb, in
     evtimer_add(*ev, &tv);
 }
 
+/* The gap before the next invocation: --interval-ms after this one's end,
+ * or, with --period-ms, what is left of the period since it started (at
+ * once when it took longer), whichever is longer. */
+static int cyc_gap_ms(const struct sim *s)
+{
+    int gap = s->o.interval_ms;
+    if (s->o.period_ms > 0) {
+        uint64_t due = s->inv_start_us + (uint64_t)s->o.period_ms * 1000u, now = sim_now_us();
+        int left = due > now ? (int)((due - now + 999u) / 1000u) : 0;
+        if (left > gap)
+            gap = left;
+    }
+    return gap;
+}
+
 static void cyc_cancel(struct event *ev)
 {
     if (ev)
@@ -380,7 +395,7 @@ static void cyc_check_complete(struct sim *s)
     s->phase = PH_IDLE;
     if (s->o.freeze)
         sim_freeze(s);
-    cyc_timer(s, &s->next_timer, cyc_next_cb, s->o.interval_ms);
+    cyc_timer(s, &s->next_timer, cyc_next_cb, cyc_gap_ms(s));
 }
 
 /* The invocation failed in a way that resets the sandbox. */

@@ -26,7 +26,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: lambda-sim [options]\n"
         "  --port N  --port-file FILE  --extension PATH (repeatable)  --runtime CMD\n"
-        "  --invokes N  --interval-ms N  --fn-ms N  --timeout-ms N\n"
+        "  --invokes N  --interval-ms N  --period-ms N  --fn-ms N  --timeout-ms N\n"
         "  --log-lines N  --log-bytes N  --json-logs\n"
         "  --statsd-port P  --statsd-port-file FILE  --statsd-per-invoke N\n"
         "  --error-every K  --timeout-every K\n"
@@ -53,7 +53,7 @@ static int parse_int(const char *opt, const char *v, long lo, long hi, int *out)
 }
 
 enum {
-    O_PORT = 1000, O_PORT_FILE, O_EXT, O_RUNTIME, O_INVOKES, O_INTERVAL, O_FN_MS, O_TIMEOUT,
+    O_PORT = 1000, O_PORT_FILE, O_EXT, O_RUNTIME, O_INVOKES, O_INTERVAL, O_PERIOD, O_FN_MS, O_TIMEOUT,
     O_LOG_LINES, O_LOG_BYTES, O_JSON_LOGS, O_STATSD_PORT, O_STATSD_PORT_FILE, O_STATSD_N, O_ERROR_EVERY,
     O_TIMEOUT_EVERY, O_FREEZE, O_MEMORY, O_FN_NAME, O_FN_VERSION, O_REGION, O_ACCOUNT, O_ARCH,
     O_SHUTDOWN_REASON, O_INIT_TIMEOUT, O_REPORT, O_EXT_LOG, O_QUIET, O_HELP, O_NO_FREEZE,
@@ -70,6 +70,7 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         { "runtime", required_argument, 0, O_RUNTIME },
         { "invokes", required_argument, 0, O_INVOKES },
         { "interval-ms", required_argument, 0, O_INTERVAL },
+        { "period-ms", required_argument, 0, O_PERIOD },
         { "fn-ms", required_argument, 0, O_FN_MS },
         { "timeout-ms", required_argument, 0, O_TIMEOUT },
         { "log-lines", required_argument, 0, O_LOG_LINES },
@@ -130,6 +131,7 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         case O_RUNTIME: o->runtime_cmd = optarg; break;
         case O_INVOKES: rc = parse_int("--invokes", optarg, 0, 1000000, &o->invokes); break;
         case O_INTERVAL: rc = parse_int("--interval-ms", optarg, 0, 3600000, &o->interval_ms); break;
+        case O_PERIOD: rc = parse_int("--period-ms", optarg, 0, 3600000, &o->period_ms); break;
         case O_FN_MS: rc = parse_int("--fn-ms", optarg, 0, 900000, &o->fn_ms); break;
         case O_TIMEOUT: rc = parse_int("--timeout-ms", optarg, 1, 900000, &o->timeout_ms); break;
         case O_LOG_LINES: rc = parse_int("--log-lines", optarg, 0, 100000, &o->log_lines); break;

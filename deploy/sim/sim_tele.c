@@ -41,11 +41,43 @@ static size_t tele_size(json_t *item)
     return json_dumpb(item, NULL, 0, JSON_COMPACT);
 }
 
+/* Records queued, not yet in a batch. */
+static size_t tele_queued(const struct sim_sub *sub)
+{
+    return json_array_size(sub->buf) - sub->buf_head;
+}
+
+/* Cuts the records already batched off the front of the queue. */
+static void tele_compact(struct sim_sub *sub)
+{
+    size_t total = json_array_size(sub->buf);
+    if (sub->buf_head == 0)
+        return;
+    json_t *rest = json_array();
+    for (size_t k = sub->buf_head; k < total; k++)
+        json_array_append(rest, json_array_get(sub->buf, k));
+    memmove(sub->buf_sizes, sub->buf_sizes + sub->buf_head, (total - sub->buf_head) * sizeof *sub->buf_sizes);
+    json_decref(sub->buf);
+    sub->buf = rest;
+    sub->buf_head = 0;
+}
+
 static void tele_append(struct sim_sub *sub, json_t *item, size_t size)
 {
-    if (json_array_size(sub->buf) == 0)
+    size_t n = json_array_size(sub->buf);
+    if (n >= sub->buf_sizes_cap) {
+        size_t cap = sub->buf_sizes_cap ? sub->buf_sizes_cap * 2 : 1024;
+        size_t *ns = realloc(sub->buf_sizes, cap * sizeof *ns);
+        if (!ns)
+            return; /* out of memory: the record is lost, as with a full queue */
+        sub->buf_sizes = ns;
+        sub->buf_sizes_cap = cap;
+    }
+    if (tele_queued(sub) == 0)
         sub->buf_first_us = sim_now_us();
-    json_array_append(sub->buf, item);
+    if (json_array_append(sub->buf, item) != 0)
+        return;
+    sub->buf_sizes[n] = size;
     sub->buf_bytes += size;
 }
 
@@ -460,7 +492,7 @@ static void tele_kick(struct sim_sub *sub, bool now)
         tele_post(sub);
         return;
     }
-    size_t n = json_array_size(sub->buf);
+    size_t n = tele_queued(sub);
     if (n == 0)
         return;
     if (s->phase == PH_SHUTDOWN)
@@ -478,20 +510,21 @@ static void tele_kick(struct sim_sub *sub, bool now)
     evtimer_del(sub->timer);
     /* cut one batch: at most maxItems records and maxBytes (at least one record) */
     json_t *batch = json_array();
-    size_t bytes = 0, take = 0;
+    size_t bytes = 0, take = 0, h = sub->buf_head;
     for (; take < n && take < (size_t)sub->max_items; take++) {
-        json_t *it = json_array_get(sub->buf, take);
-        size_t sz = tele_size(it);
+        size_t sz = sub->buf_sizes[h + take];
         if (take > 0 && bytes + sz > (size_t)sub->max_bytes)
             break;
         bytes += sz;
-        json_array_append(batch, it);
+        json_array_append(batch, json_array_get(sub->buf, h + take));
     }
-    json_t *rest = json_array();
-    for (size_t k = take; k < n; k++)
-        json_array_append(rest, json_array_get(sub->buf, k));
-    json_decref(sub->buf);
-    sub->buf = rest;
+    /* the queue's head moves on; the batched records are cut off the
+     * front only now and then (copying the rest at every batch would cost
+     * the simulator time in proportion to the backlog) */
+    sub->buf_head += take;
+    size_t total = json_array_size(sub->buf);
+    if (sub->buf_head == total || (sub->buf_head >= 4096 && sub->buf_head * 2 >= total))
+        tele_compact(sub);
     sub->buf_bytes = sub->buf_bytes > bytes ? sub->buf_bytes - bytes : 0;
     sub->buf_first_us = sim_now_us();
     sub->inflight = batch;
@@ -514,11 +547,16 @@ void sim_tele_flush_all(struct sim *s)
 static void tele_release(struct sim_sub *sub)
 {
     tele_drop(sub, sub->inflight); /* older than what is still buffered */
+    tele_compact(sub);               /* only what is not batched yet */
     tele_drop(sub, sub->buf);
     sub->active = false;
     sub->posting = false;
     json_decref(sub->buf);
     sub->buf = NULL;
+    sub->buf_head = 0;
+    free(sub->buf_sizes);
+    sub->buf_sizes = NULL;
+    sub->buf_sizes_cap = 0;
     json_decref(sub->inflight);
     sub->inflight = NULL;
     free(sub->inflight_body);

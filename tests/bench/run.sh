@@ -329,66 +329,17 @@ else
 fi
 
 # -------------------------------------------------- telemetry throughput
-# Function log lines through the Telemetry API, forkcap and the intake at
-# growing lines per invocation; a line counts once when its
-# "<request id> line <n> " head reaches the intake. Stops at the first
-# loss, at saturation (< 10 % more lines/s than the step before) or when
-# nothing reaches the intake at all. Default flush strategy. Lines of the
-# last invocation arrive during SHUTDOWN, racing the final flush: their
-# loss is shown apart (lost_last_invocation) and does not stop the steps;
-# a loss before the last invocation does. (The sim's
-# own "dropped" counts records still queued when the run ends, e.g. the last
-# platform.report: shown, not a loss of function lines.)
-LOG_BYTES=80
-: > "$R/throughput.jsonl"
-prev_rate=0
-for lines in 10 100 1000 5000 20000; do
-    inv=$(( 200000 / lines )); [ $inv -le 50 ] || inv=50; [ $inv -ge 5 ] || inv=5
-    d=$T/tput/$lines
-    before=$(wc -l < "$CAP")
-    say "throughput: $lines lines x $LOG_BYTES B per invocation, $inv invocations"
-    t0=$(now_s)
-    rc=0; fc_run "$d" "$FORKCAP" "$CA_SMALL" --invokes "$inv" --fn-ms 1 --interval-ms 0 \
-        --log-lines "$lines" --log-bytes "$LOG_BYTES" || rc=$?
-    t1=$(now_s)
-    sleep 0.2
-    tail -n +"$((before + 1))" "$CAP" > "$d/cap.jsonl"
-    got=$({ grep -oE '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12} line [0-9]+ ' "$d/cap.jsonl" || true; } |
-        sort -u | wc -l)
-    wire=$(jq -s '[.[] | select(.kind == "logs") | .bytes_wire] | add // 0' "$d/cap.jsonl")
-    last_id=$(jq -r '.invocations[-1].request_id // "none"' "$d/report.json" 2>/dev/null || echo none)
-    got_last=$({ grep -oE "$last_id line [0-9]+ " "$d/cap.jsonl" || true; } | sort -u | wc -l)
-    sent=$(jq '.function_log_lines // 0' "$d/report.json" 2>/dev/null || echo 0)
-    simdrop=$(jq '[.telemetry[].dropped] | add // 0' "$d/report.json" 2>/dev/null || echo 0)
-    # forkcap's own account of the run: the supervisor's spool counters and
-    # the flusher's exit summary line
-    spool=$(jq -c '.spool // null' "$d/stats.json" 2>/dev/null || echo null)
-    flsum=$(grep -o 'flusher | exiting: .*' "$d/ext.log" 2>/dev/null | tail -n 1 | cut -c1-400 || true)
-    cut_posts=$(grep -o 'flusher | exiting: .*' "$d/ext.log" 2>/dev/null | tail -n 1 |
-        grep -oE '[0-9]+ posts cut off by the flush deadline' | grep -oE '^[0-9]+' || true)
-    lastflush=$(grep -oE 'flusher \| intake (unreachable|failing): .*deadline hit.*' "$d/ext.log" 2>/dev/null | tail -n 1 | cut -c1-300 || true)
-    jq -c -n --argjson lines "$lines" --argjson inv "$inv" --argjson sent "$sent" --argjson got "$got" \
-        --argjson wire "$wire" --argjson simdrop "$simdrop" --argjson rc $rc --argjson lb $LOG_BYTES \
-        --argjson got_last "$got_last" --argjson spool "${spool:-null}" --arg flsum "$flsum" \
-        --argjson cut "${cut_posts:-0}" --arg lastflush "$lastflush" \
-        --argjson wall "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')" '
-        {lines_per_invoke: $lines, invocations: $inv, sent: $sent, delivered: $got,
-         lost: ($sent - $got), lost_last_invocation: ([$lines - $got_last, 0] | max),
-         lost_before_last: ([($sent - $got) - ([$lines - $got_last, 0] | max), 0] | max),
-         sim_dropped: $simdrop, sim_exit: $rc, wall_s: $wall, forkcap_spool: $spool, flusher_summary: $flsum,
-         posts_cut_by_deadline: $cut, last_deadline_flush: $lastflush,
-         lines_per_s: (if $wall > 0 then ($got / $wall | round) else null end),
-         payload_mb_per_s: (if $wall > 0 then ($got * $lb / $wall / 1e6 * 1000 | round / 1000) else null end),
-         wire_mb_per_s: (if $wall > 0 then ($wire / $wall / 1e6 * 1000 | round / 1000) else null end)}' \
-        >> "$R/throughput.jsonl"
-    rm -rf "$d"
-    rate=$(tail -n 1 "$R/throughput.jsonl" | jq '.lines_per_s // 0')
-    lost=$(tail -n 1 "$R/throughput.jsonl" | jq '.lost_before_last')
-    [ "$got" -gt 0 ] || break
-    [ "$lost" -le 0 ] || break
-    awk -v r="$rate" -v p="$prev_rate" 'BEGIN { exit !(p > 0 && r < 1.1 * p) }' && break
-    prev_rate=$rate
-done
+# Function log lines (80 B) through the Telemetry API, forkcap and the
+# intake over TLS at a steady offered load: 1,000 lines per invocation,
+# invocations starting every 20, 10, 8, 6, 5, 4 ms, three runs of 250
+# invocations each, until the median run of a step loses a line; then one
+# unpaced run (50 x 1,000 lines back to back). The fake intake does not
+# parse logs bodies (--raw-log-bodies: its README). Default flush strategy.
+# Memory is the peak RSS/PSS of each process during the run
+# (tests/bench/throughput.sh).
+say "throughput: tests/bench/throughput.sh steps"
+bash "$ROOT/tests/bench/throughput.sh" "$SIM" "$FORKCAP" "$FAKE" steps > "$R/throughput.jsonl" 2>"$T/tput.err" ||
+    say "throughput failed: $(tail -n 1 "$T/tput.err" | cut -c1-160)"
 
 # ----------------------------------------------------------------- traces
 # Trace ingest (spans/s with zero loss, flusher RSS) and end overhead with a
@@ -513,20 +464,42 @@ jq -n \
           curl_cli_over_h2_full: ratio(case("curl_cli_process").median_ms; case("direct_h2_full").median_ms)}},
       traces: {end_overhead: [$traces[] | .traces_end_overhead // empty],
                ingest: [$traces[] | .traces_ingest // empty]},
-      throughput: {steps: $tput,
-        best_zero_loss: ($tput | map(select(.delivered > 0 and .lost <= 0)) | max_by(.lines_per_s)),
-        best_no_steady_loss: ($tput | map(select(.delivered > 0 and .lost_before_last <= 0)) | max_by(.lines_per_s)),
-        stopped_by: (if ($tput | length) == 0 then "not run"
-                     elif ($tput[-1].delivered == 0) then "no function log line reached the intake"
-                     elif $tput[-1].lost_before_last > 0 then "loss before the last invocation at \($tput[-1].lines_per_invoke) lines/invocation"
-                     elif ($tput | length) >= 2 and $tput[-1].lines_per_s < 1.1 * $tput[-2].lines_per_s then "saturated at \($tput[-1].lines_per_invoke) lines/invocation (< 10 % gain)"
-                     else "largest step reached without loss or saturation" end)},
+      throughput: ($tput | map(select(.period_ms > 0)) as $paced
+        | ($paced | group_by(.period_ms) | sort_by(-.[0].period_ms) | map(
+            {period_ms: .[0].period_ms, runs: length,
+             lost: (map(.lost) | pct(0.5)), lost_max: (map(.lost) | max),
+             offered_lines_per_s: (map(.offered_lines_per_s) | pct(0.5)),
+             lines_per_s: (map(.lines_per_s) | pct(0.5)),
+             delivered_lines_per_s_invoke_phase: (map(.delivered_lines_per_s_invoke_phase) | pct(0.5)),
+             shutdown_ms: (map(.shutdown_ms) | pct(0.5) | r3),
+             rss_kb: {supervisor: (map(.memory_peak.supervisor.rss_kb) | pct(0.5)),
+                      lifecycle: (map(.memory_peak.lifecycle.rss_kb) | pct(0.5)),
+                      flusher: (map(.memory_peak.flusher.rss_kb) | pct(0.5))},
+             pss_kb: {supervisor: (map(.memory_peak.supervisor.pss_kb) | pct(0.5)),
+                      lifecycle: (map(.memory_peak.lifecycle.pss_kb) | pct(0.5)),
+                      flusher: (map(.memory_peak.flusher.pss_kb) | pct(0.5))},
+             cpu_s: {supervisor: (map(.cpu_s.supervisor) | pct(0.5)), lifecycle: (map(.cpu_s.lifecycle) | pct(0.5)),
+                     flusher: (map(.cpu_s.flusher) | pct(0.5)), "fake-intake": (map(.cpu_s["fake-intake"]) | pct(0.5)),
+                     "lambda-sim": (map(.cpu_s["lambda-sim"]) | pct(0.5))},
+             connections_per_run: (map(.intake.connections) | pct(0.5)), posts_per_run: (map(.intake.posts) | pct(0.5))})) as $steps
+        | {runs: $tput, steps: $steps,
+           best_zero_loss: ($steps | map(select(.lost_max == 0)) | max_by(.lines_per_s)),
+           unpaced: ($tput | map(select(.period_ms == 0)) | .[0]),
+           stopped_by: (if ($steps | length) == 0 then "not run"
+                        elif ($steps[-1].lost > 0) then "loss in the median run at a \($steps[-1].period_ms) ms period (\($steps[-1].offered_lines_per_s) lines/s offered)"
+                        else "the shortest period reached without loss" end)}),
       memory: $memory,
       dogstatsd: $statsd,
       size: {dev_stripped: $size_dev, dev_unstripped: $size_dev_unstripped, layer_binary: $size_layer, layer_zip: $size_zip}
     }
     | . as $b
     | .targets = [
+        ( $b.throughput.best_zero_loss as $z
+          | {target: "function log lines >= 50,000/s with zero loss, final flush included (80 B lines, TLS)",
+             value: ($z.lines_per_s // null),
+             met: (if $z == null then false else $z.lines_per_s >= 50000 end),
+             why: (if $z == null then "no step without loss; \($b.throughput.stopped_by)"
+                   else "every run at a \($z.period_ms) ms period lost nothing: \($z.lines_per_s) lines/s over the whole run (\($z.offered_lines_per_s) offered during the invocations); peak PSS supervisor \($z.pss_kb.supervisor) + lifecycle \($z.pss_kb.lifecycle) + flusher \($z.pss_kb.flusher) KB; then \($b.throughput.stopped_by)" end)} ),
         ( $b.dogstatsd[] | (.case == "dgram_300k_plain") as $plain
           | {target: (if $plain then "DogStatsD \(.case): all received, zero kernel drops for 5 s, at the rate one send per datagram reaches here"
                       else "DogStatsD \(.case): all received, zero kernel drops for 5 s" end),

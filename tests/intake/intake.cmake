@@ -3,7 +3,7 @@
 if(TARGET fake-intake AND TARGET fc_proto)
   add_executable(intake_payload ${FORKCAP_TESTS}/intake/payload.c)
   target_link_libraries(intake_payload PRIVATE fc_proto PkgConfig::MSGPACK PkgConfig::ZLIB m)
-  foreach(case basic tls sketch fail idle keepalive malformed proxy signal)
+  foreach(case basic tls sketch fail idle keepalive malformed proxy signal raw)
     add_test(NAME intake_${case}
              COMMAND bash ${FORKCAP_TESTS}/intake/intake_test.sh ${case}
                      $<TARGET_FILE:fake-intake> $<TARGET_FILE:intake_payload>

@@ -449,5 +449,32 @@ CONF
     stop_intake
 }
 
+# --raw-log-bodies (the throughput bench): a logs body that is a one-line
+# JSON array is answered 202 unparsed and captured byte for byte; anything
+# else, and every other kind, is handled as without the flag
+case_raw() {
+    start_intake --http-port 0 --raw-log-bodies
+    local url=http://127.0.0.1:$H/api/v2/logs body='[{"message":"a \u00e9 b","x":[1, 2]} ,{"m":"c"}]'
+    expect_eq "$(code "$url" -H "DD-API-KEY: $KEY" -H 'Content-Type: application/json' --data-binary "$body")" 202 "raw logs"
+    expect_eq "$(last '.body | tojson')" '[{"message":"a é b","x":[1,2]},{"m":"c"}]' "raw body captured"
+    expect_eq "$(tail -n 1 "$CAP" | grep -c -F ',"body":[{"message":"a \u00e9 b","x":[1, 2]} ,{"m":"c"}]}')" 1 "body bytes verbatim"
+    expect_eq "$(last '.bytes_body')" "${#body}" "raw body size"
+    # zstd-encoded: decoded first, then taken as it is
+    printf '%s' "$body" | zstd -q -c > "$T/b.zst"
+    expect_eq "$(code "$url" -H "DD-API-KEY: $KEY" -H 'Content-Encoding: zstd' --data-binary @"$T/b.zst")" 202 "raw zstd logs"
+    expect_eq "$(last '.body[1].m')" c "raw zstd body"
+    # not an array on one line: parsed as usual (and refused when not JSON)
+    expect_eq "$(code "$url" -H "DD-API-KEY: $KEY" --data-binary $'[1,\n2]')" 202 "two-line array parsed"
+    expect_eq "$(last '.body | tojson')" '[1,2]' "two-line array captured parsed"
+    expect_eq "$(code "$url" -H "DD-API-KEY: $KEY" --data-binary '{"a":1')" 400 "broken JSON still refused"
+    # other kinds are parsed as ever
+    expect_eq "$(code "http://127.0.0.1:$H/api/v2/series" -H "DD-API-KEY: $KEY" --data-binary '[1,}]')" 400 "series not raw"
+    # and the key is still checked first
+    expect_eq "$(code "$url" --data-binary '[1]')" 403 "raw logs without a key"
+    # every capture line is valid JSON
+    jq -e . "$CAP" >/dev/null || fail "capture holds a line that is not JSON"
+    stop_intake
+}
+
 "case_$case_name"
 echo "PASS: intake_$case_name"

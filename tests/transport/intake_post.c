@@ -4,13 +4,18 @@
  * intake-post [--kind series|logs|validate] [--count K] [--gap-ms G]
  *             [--budget-ms B] [--flush] [--no-resume] [--delayed-ack]
  *             [--no-compress] [--ca-file PATH] [--retry-buffer BYTES]
+ *             [--flushes F] [--check-url URL]
  * --no-resume and --delayed-ack are for the bench: a full TLS handshake
  * every time; the kernel's delayed ACKs left on (the client re-arms
  * TCP_QUICKACK at every read otherwise).
  * Sequential by default: post i+1 starts G ms after post i is final, each
  * bounded by B ms (default: none, DD_FLUSH_TIMEOUT per attempt). --flush
  * sends all K as one fl_intake_flush with budget B (default 10 s), then, if
- * any were kept, a second flush resending the retry buffer.
+ * any were kept, a second flush resending the retry buffer. --flushes F
+ * (with --flush): F such flushes one after the other (no resend flush).
+ * --check-url URL: once everything is final, GET URL with the same client
+ * (fl_intake_raw, direct) and print {"event":"check","status":N,"body":…}
+ * (the body as JSON when it is): a test asks the fake intake what it saw.
  * Lines (stdout): {"event":"init",...}, {"event":"result",...} per payload,
  * {"event":"flush",...} per flush, {"event":"summary",...}. Logs on stderr.
  * Exit 0 when every payload ended ok, 1 otherwise, 2 on bad config/usage. */
@@ -36,8 +41,9 @@ struct run {
     struct fl_intake *in;
     struct fl_endpoints ep;
     const char *kind;
-    long count, gap_ms, budget_ms;
+    long count, gap_ms, budget_ms, nflushes;
     bool flush_mode, compress;
+    const char *check_url;
     long next, done, ok;
     int flushes;
     double *ms;
@@ -93,6 +99,8 @@ static void build_post(struct run *r, long i, struct fl_post *p)
     p->len = strlen(r->body);
 }
 
+static void run_end(struct run *r);
+
 static void on_result(const struct fl_post_result *res, void *arg)
 {
     struct run *r = arg;
@@ -127,7 +135,7 @@ static void on_result(const struct fl_post_result *res, void *arg)
         r->ms[r->done++] = res->ms;
     if (!r->flush_mode) {
         if (r->next >= r->count) {
-            event_base_loopexit(r->base, NULL);
+            run_end(r);
             return;
         }
         struct timeval tv = {r->gap_ms / 1000, (r->gap_ms % 1000) * 1000};
@@ -152,6 +160,31 @@ static void post_next(evutil_socket_t fd, short what, void *arg)
 
 static void start_flush(struct run *r, bool resend_only);
 
+static void on_check(const struct fl_raw_resp *res, void *arg)
+{
+    struct run *r = arg;
+    json_t *o = json_object();
+    json_object_set_new(o, "event", json_string("check"));
+    json_object_set_new(o, "status", json_integer(res->http_status));
+    json_object_set_new(o, "error", json_string(res->error));
+    json_t *b = json_loadb(res->body, res->len, 0, NULL);
+    json_object_set_new(o, "body", b ? b : json_stringn(res->body, res->len));
+    emit(o);
+    event_base_loopexit(r->base, NULL);
+}
+
+/* Everything is final: ask the check URL, or stop. */
+static void run_end(struct run *r)
+{
+    if (r->check_url) {
+        struct fl_raw_req q = {.url = r->check_url, .direct = true, .timeout_ms = 5000};
+        if (fl_intake_raw(r->in, &q, on_check, r) == 0)
+            return;
+        fprintf(stderr, "intake-post: check request refused\n");
+    }
+    event_base_loopexit(r->base, NULL);
+}
+
 static void on_flush(const struct fl_flush_summary *s, void *arg)
 {
     struct run *r = arg;
@@ -169,10 +202,12 @@ static void on_flush(const struct fl_flush_summary *s, void *arg)
     emit(o);
     struct fl_intake_stats st;
     fl_intake_stats(r->in, &st);
-    if (st.kept > 0 && r->flushes < 2)
+    if (r->nflushes > 1 && r->flushes < r->nflushes)
+        start_flush(r, false);
+    else if (r->nflushes <= 1 && st.kept > 0 && r->flushes < 2)
         start_flush(r, true);
     else
-        event_base_loopexit(r->base, NULL);
+        run_end(r);
 }
 
 static void start_flush(struct run *r, bool resend_only)
@@ -220,7 +255,7 @@ static void on_validate(int valid, long status, void *arg)
     json_object_set_new(o, "status", json_integer(status));
     emit(o);
     r->ok = valid == 1;
-    event_base_loopexit(r->base, NULL);
+    run_end(r);
 }
 
 static bool parse_long(const char *s, long lo, long hi, long *out)
@@ -238,13 +273,13 @@ static int usage(void)
 {
     fprintf(stderr, "usage: intake-post [--kind series|logs|validate] [--count K] [--gap-ms G] "
                     "[--budget-ms B] [--flush] [--no-resume] [--delayed-ack] [--no-compress] [--ca-file PATH] "
-                    "[--retry-buffer BYTES]\n");
+                    "[--retry-buffer BYTES] [--flushes F] [--check-url URL]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    struct run r = {.kind = "series", .count = 1, .compress = true};
+    struct run r = {.kind = "series", .count = 1, .compress = true, .nflushes = 1};
     bool no_resume = false, delayed_ack = false, verbose = false;
     const char *ca_file = NULL;
     long retry_buf = 0;
@@ -266,6 +301,11 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--ca-file") == 0 && v) {
             ca_file = v;
+            i++;
+        } else if (strcmp(a, "--flushes") == 0 && v && parse_long(v, 1, 1000, &r.nflushes)) {
+            i++;
+        } else if (strcmp(a, "--check-url") == 0 && v) {
+            r.check_url = v;
             i++;
         } else if (strcmp(a, "--flush") == 0) {
             r.flush_mode = true;
@@ -363,11 +403,13 @@ int main(int argc, char **argv)
     json_object_set_new(sum, "new_conns", json_integer((json_int_t)st.new_conns));
     json_object_set_new(sum, "tls_resumed", json_integer((json_int_t)st.tls_resumed));
     json_object_set_new(sum, "h2", json_integer((json_int_t)st.h2));
+    json_object_set_new(sum, "reused", json_integer((json_int_t)st.reused));
+    json_object_set_new(sum, "conn_closes", json_integer((json_int_t)st.conn_closes));
     json_object_set_new(sum, "kept", json_integer((json_int_t)st.kept));
     json_object_set_new(sum, "dropped", json_integer((json_int_t)st.dropped));
     json_object_set_new(sum, "curl_store_certs", json_integer((json_int_t)st.curl_store_certs));
     emit(sum);
-    bool all_ok = r.ok == r.count;
+    bool all_ok = r.ok == r.count * (r.flush_mode ? r.nflushes : 1);
     fl_intake_free(r.in);
     event_free(r.gap_ev);
     event_base_free(r.base);
