@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -201,6 +203,53 @@ void cfg_forget_secrets(struct cfg *c, char **env)
                 explicit_bzero(eq + 1, strlen(eq + 1));
     }
     log_clear_secrets(); /* the masking table holds copies; wiped as it is freed */
+}
+
+/* What the sealed memfd holds: the two fields as they are in struct cfg. */
+struct sealed {
+    char api_key[CFG_STR_MAX];
+    char proxy_https[CFG_URL_MAX];
+};
+
+int cfg_seal_secrets(struct cfg *c)
+{
+    int fd = memfd_create("forkcap-secrets", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -1;
+    static struct sealed sd; /* static: not left behind on a stack page */
+    memcpy(sd.api_key, c->api_key, sizeof sd.api_key);
+    memcpy(sd.proxy_https, c->proxy_https, sizeof sd.proxy_https);
+    ssize_t w = pwrite(fd, &sd, sizeof sd, 0);
+    explicit_bzero(&sd, sizeof sd);
+    if (w != (ssize_t)sizeof sd ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+        int e = errno;
+        close(fd);
+        errno = w != (ssize_t)sizeof sd && w >= 0 ? EIO : e;
+        return -1;
+    }
+    cfg_forget_secrets(c, environ);
+    return fd;
+}
+
+int cfg_unseal_secrets(struct cfg *c, int fd)
+{
+    static struct sealed sd;
+    ssize_t r = pread(fd, &sd, sizeof sd, 0);
+    close(fd);
+    if (r != (ssize_t)sizeof sd || memchr(sd.api_key, '\0', sizeof sd.api_key) == NULL ||
+        memchr(sd.proxy_https, '\0', sizeof sd.proxy_https) == NULL) {
+        explicit_bzero(&sd, sizeof sd);
+        return -1;
+    }
+    memcpy(c->api_key, sd.api_key, sizeof c->api_key);
+    memcpy(c->proxy_https, sd.proxy_https, sizeof c->proxy_https);
+    explicit_bzero(&sd, sizeof sd);
+    if (c->api_key[0])
+        log_add_secret(c->api_key);
+    if (c->proxy_https[0])
+        proxy_secrets(c->proxy_https);
+    return 0;
 }
 
 const char *cfg_flush_name(enum cfg_flush_kind k)

@@ -112,6 +112,18 @@ int cfg_load(struct cfg *c, cfg_getenv_fn get, void *arg);
  * masking table's copies (log_clear_secrets). */
 void cfg_forget_secrets(struct cfg *c, char **env);
 
+/* The supervisor holds the secrets for the flusher's restarts without
+ * keeping them in its memory: cfg_seal_secrets copies the API key and the
+ * proxy URL into a sealed memfd (write, grow, shrink and further seals
+ * refused; never mapped), then forgets them (cfg_forget_secrets). Returns
+ * the descriptor, or -1 with errno (no memfd or sealing: the caller keeps
+ * them in memory). A child that needs them calls cfg_unseal_secrets right
+ * after the fork: it reads them back into its copy of c, registers them
+ * with the log masking again and closes fd; 0, or -1 (fd closed, c left
+ * without secrets). A child that does not need them just closes fd. */
+int cfg_seal_secrets(struct cfg *c);
+int cfg_unseal_secrets(struct cfg *c, int fd);
+
 /* Parse a DD_SERVERLESS_FLUSH_STRATEGY value; false when invalid. */
 bool cfg_parse_flush(const char *s, struct cfg_flush *out);
 const char *cfg_flush_name(enum cfg_flush_kind k);

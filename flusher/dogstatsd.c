@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *find(const char *p, const char *end, char c)
 {
@@ -13,11 +14,27 @@ static const char *find(const char *p, const char *end, char c)
     return q ? q : end;
 }
 
-/* A plain decimal number: sign, digits, one dot, exponent. No inf/nan/hex. */
-static bool parse_double(const char *p, size_t len, double *out)
+/* A plain decimal number: sign, digits, one dot, exponent. No hex. NaN
+ * and infinities (as words, or a number too large for a double) are told
+ * apart from garbage, so they are counted as what they are. */
+enum num { NUM_OK, NUM_BAD, NUM_NOT_FINITE };
+
+static bool not_finite_word(const char *p, size_t len)
+{
+    if (len > 0 && (p[0] == '+' || p[0] == '-')) {
+        p++;
+        len--;
+    }
+    return (len == 3 && (strncasecmp(p, "nan", 3) == 0 || strncasecmp(p, "inf", 3) == 0)) ||
+           (len == 8 && strncasecmp(p, "infinity", 8) == 0);
+}
+
+static enum num parse_double(const char *p, size_t len, double *out)
 {
     if (len == 0 || len >= DSD_VALUE_MAX)
-        return false;
+        return NUM_BAD;
+    if (not_finite_word(p, len))
+        return NUM_NOT_FINITE;
     char tmp[DSD_VALUE_MAX];
     bool digit = false;
     for (size_t i = 0; i < len; i++) {
@@ -25,18 +42,20 @@ static bool parse_double(const char *p, size_t len, double *out)
         if (c >= '0' && c <= '9')
             digit = true;
         else if (c != '+' && c != '-' && c != '.' && c != 'e' && c != 'E')
-            return false;
+            return NUM_BAD;
         tmp[i] = c;
     }
     if (!digit)
-        return false;
+        return NUM_BAD;
     tmp[len] = '\0';
     char *endp;
     double v = strtod(tmp, &endp);
-    if (endp != tmp + len || !isfinite(v))
-        return false;
+    if (endp != tmp + len)
+        return NUM_BAD;
+    if (!isfinite(v))
+        return NUM_NOT_FINITE;
     *out = v;
-    return true;
+    return NUM_OK;
 }
 
 /* Unix seconds: digits, optionally with a fraction (rounded, as Datadog's
@@ -86,26 +105,35 @@ static bool parse_type(const char *p, size_t len, enum met_type *t)
     return false;
 }
 
-/* Parses one line; returns false when malformed. */
-static bool parse_line(struct met_agg *agg, const char *p, const char *end, int64_t now,
-                       struct dsd_stats *st)
+/* A value the aggregator refused, for the stats and the hook. */
+static void agg_refused(struct met_agg *agg, const char *line, const char *end, struct dsd_stats *st)
+{
+    st->refused++;
+    if (st->on_refused)
+        st->on_refused(met_last_refusal(agg), line, (size_t)(end - line), st->on_refused_arg);
+}
+
+/* Parses one line; returns -1 when it was taken (its values may still have
+ * been refused by the aggregator, each counted), else why it was refused. */
+static int parse_line(struct met_agg *agg, const char *p, const char *end, int64_t now,
+                      struct dsd_stats *st)
 {
     const char *colon = find(p, end, ':');
     const char *bar = find(p, end, '|');
     if (colon == end || bar == end || colon > bar || colon == p)
-        return false;
+        return REF_DSD_MALFORMED;
     struct met_sample s = { 0 };
     s.name = (struct met_str){ p, (size_t)(colon - p) };
     s.rate = 1;
     s.ts = now;
     const char *vals = colon + 1, *vals_end = bar;
     if (vals == vals_end)
-        return false;
+        return REF_DSD_MALFORMED;
 
     const char *sec = bar + 1;
     const char *sec_end = find(sec, end, '|');
     if (!parse_type(sec, (size_t)(sec_end - sec), &s.type))
-        return false;
+        return REF_DSD_MALFORMED;
 
     struct met_str tags[DSD_TAGS_MAX];
     size_t ntags = 0;
@@ -114,29 +142,28 @@ static bool parse_line(struct met_agg *agg, const char *p, const char *end, int6
         sec_end = find(sec, end, '|');
         size_t sl = (size_t)(sec_end - sec);
         if (sl == 0)
-            return false;
+            return REF_DSD_MALFORMED;
         if (sec[0] == '@') {
-            if (!parse_double(sec + 1, sl - 1, &s.rate) || !(s.rate > 0))
-                return false;
+            enum num n = parse_double(sec + 1, sl - 1, &s.rate);
+            if (n != NUM_OK || !(s.rate > 0))
+                return REF_DSD_SAMPLE_RATE;
         } else if (sec[0] == '#') {
             const char *t = sec + 1;
             while (t < sec_end) {
                 const char *te = find(t, sec_end, ',');
                 if (te > t) {
                     if (ntags == DSD_TAGS_MAX)
-                        return false;
+                        return REF_DSD_TOO_MANY_TAGS;
                     tags[ntags++] = (struct met_str){ t, (size_t)(te - t) };
                 }
                 t = te + 1;
             }
         } else if (sec[0] == 'T') {
             if (!parse_timestamp(sec + 1, sl - 1, &s.ts))
-                return false;
+                return REF_DSD_MALFORMED;
             /* |T1 (1970) or a year ahead: a clock gone wrong, not data */
-            if (s.ts < now - DSD_TS_PAST_S || s.ts > now + DSD_TS_FUTURE_S) {
-                st->bad_timestamp++;
-                return false;
-            }
+            if (s.ts < now - DSD_TS_PAST_S || s.ts > now + DSD_TS_FUTURE_S)
+                return REF_DSD_TIMESTAMP;
             if (s.ts > now) /* no buckets in the future */
                 s.ts = now;
         }
@@ -151,16 +178,19 @@ static bool parse_line(struct met_agg *agg, const char *p, const char *end, int6
         if (met_add(agg, &s) == 0)
             st->metrics++;
         else
-            st->refused++;
-        return true;
+            agg_refused(agg, p, end, st);
+        return -1;
     }
     /* validate every value before feeding any: a bad line feeds nothing */
     double v[DSD_VALUES_MAX];
     size_t nv = 0;
     for (const char *q = vals; q <= vals_end;) {
         const char *qe = find(q, vals_end, ':');
-        if (nv == DSD_VALUES_MAX || !parse_double(q, (size_t)(qe - q), &v[nv]))
-            return false;
+        if (nv == DSD_VALUES_MAX)
+            return REF_DSD_MALFORMED;
+        enum num n = parse_double(q, (size_t)(qe - q), &v[nv]);
+        if (n != NUM_OK)
+            return n == NUM_NOT_FINITE ? REF_DSD_NOT_FINITE : REF_DSD_MALFORMED;
         nv++;
         q = qe + 1;
     }
@@ -169,9 +199,26 @@ static bool parse_line(struct met_agg *agg, const char *p, const char *end, int6
         if (met_add(agg, &s) == 0)
             st->metrics++;
         else
-            st->refused++;
+            agg_refused(agg, p, end, st);
     }
-    return true;
+    return -1;
+}
+
+/* A line refused whole: counted under its reason (and in invalid, as
+ * before, unless it is an event or a service check), told to the hook. */
+static void line_refused(int why, const char *p, const char *end, struct dsd_stats *st)
+{
+    switch (why) {
+    case REF_DSD_EVENT: st->events++; break;
+    case REF_DSD_SERVICE_CHECK: st->service_checks++; break;
+    case REF_DSD_TIMESTAMP: st->bad_timestamp++; st->invalid++; break;
+    case REF_DSD_TOO_MANY_TAGS: st->too_many_tags++; st->invalid++; break;
+    case REF_DSD_SAMPLE_RATE: st->bad_rate++; st->invalid++; break;
+    case REF_DSD_NOT_FINITE: st->not_finite++; st->invalid++; break;
+    default: st->invalid++; break;
+    }
+    if (st->on_refused)
+        st->on_refused((enum refusal)why, p, (size_t)(end - p), st->on_refused_arg);
 }
 
 int dsd_parse(struct met_agg *agg, const char *buf, size_t len, int64_t now,
@@ -185,6 +232,8 @@ int dsd_parse_owned(struct met_agg *agg, const char *buf, size_t len, int64_t no
 {
     if (len > DSD_DATAGRAM_MAX) {
         st->too_large++;
+        if (st->on_refused)
+            st->on_refused(REF_DSD_TOO_LARGE, buf, len, st->on_refused_arg);
         return -1;
     }
     st->datagrams++;
@@ -197,14 +246,15 @@ int dsd_parse_owned(struct met_agg *agg, const char *buf, size_t len, int64_t no
             lend--;
         if (lend > p) {
             size_t ll = (size_t)(lend - p);
+            int why;
             if (ll >= 3 && memcmp(p, "_e{", 3) == 0)
-                st->events++;
+                line_refused(REF_DSD_EVENT, p, lend, st);
             else if (ll >= 4 && memcmp(p, "_sc|", 4) == 0)
-                st->service_checks++;
+                line_refused(REF_DSD_SERVICE_CHECK, p, lend, st);
             else if (drop && drop(p, (size_t)(find(p, lend, ':') - p)))
                 st->owned++;
-            else if (!parse_line(agg, p, lend, now, st))
-                st->invalid++;
+            else if ((why = parse_line(agg, p, lend, now, st)) >= 0)
+                line_refused(why, p, lend, st);
         }
         p = le + 1;
     }

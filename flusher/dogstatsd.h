@@ -26,7 +26,14 @@ struct dsd_stats {
     uint64_t events;         /* _e{...} lines, skipped */
     uint64_t service_checks; /* _sc| lines, skipped */
     uint64_t bad_timestamp;  /* |T outside [now - 1 h, now + 10 min]: refused (also in invalid) */
+    uint64_t too_many_tags;  /* over DSD_TAGS_MAX tags (also in invalid) */
+    uint64_t bad_rate;       /* |@ not a number above 0 (also in invalid) */
+    uint64_t not_finite;     /* a value NaN or infinite (also in invalid) */
     uint64_t owned;          /* lines the drop filter refused (see dsd_parse_owned) */
+    /* optional: told of every refused datagram, line or value, with its
+     * reason (common/refusals.def) and the text refused */
+    void (*on_refused)(enum refusal why, const char *text, size_t len, void *arg);
+    void *on_refused_arg;
 };
 
 /* Line grammar: name:value[:value...]|type[|@rate][|#tag,tag][|T<unix s>]

@@ -1,6 +1,7 @@
 /* fl_main.c — the flusher child: builds its TLS client state after the
  * fork (off the lifecycle's critical path), starts the receivers, reports
  * READY, and answers the supervisor's data and flush frames. */
+#include "refusal.h"
 #include "fl_main.h"
 
 #include <signal.h>
@@ -207,6 +208,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     fl_pipe_tick(fl->pipe);
+    refusal_send(fl->sup);
     if (fl->recv == NULL)
         return;
     uint64_t now = clock_us();
@@ -415,6 +417,12 @@ int fl_main(const struct fl_args *a)
              (unsigned long long)ps.dsd.events, (unsigned long long)ps.dsd.service_checks,
              (unsigned long long)ps.enhanced.added,
              (unsigned long long)(ps.enhanced.invalid + ps.enhanced.dropped_contexts));
+    {
+        char ref[1024];
+        refusal_summary(ref, sizeof ref);
+        log_info("exiting (refused input, by reason): %s", ref);
+        refusal_send(fl.sup);
+    }
     log_info("exiting: %llu log records (%llu dropped, %llu malformed, %llu of forkcap's own lines "
              "over their bound), %llu platform frames, "
              "%llu datagrams (%llu enhanced-metric copies dropped), %llu flushes; posts %llu ok, "

@@ -1,4 +1,5 @@
 /* fl_pipe.c — see fl_pipe.h. */
+#include "refusal.h"
 #include "fl_pipe.h"
 
 #include <stdio.h>
@@ -70,6 +71,7 @@ struct fl_pipe {
     struct met_agg *enh_agg; /* enhanced metrics, a budget of their own */
     struct enh_state *enh;
     uint64_t ctx_dropped_told; /* custom samples over the context limit, last logged */
+    uint64_t set_overflow_noted; /* set members over the limit, told to the refusal tally */
     struct log_limit ctx_log;
     struct fl_logs *logs;
     struct fl_traces *traces;
@@ -577,6 +579,19 @@ void fl_pipe_tick(struct fl_pipe *p)
 {
     if (p->ckpt_dirty)
         ckpt_emit(p);
+    /* set members past the limit are not refused lines (the line counts,
+     * the member does not): told to the tally as a count only */
+    struct met_stats ms = met_get_stats(p->agg);
+    refusal_note(REF_METRIC_SET_OVERFLOW, ms.set_overflow - p->set_overflow_noted, NULL, 0);
+    p->set_overflow_noted = ms.set_overflow;
+}
+
+/* Every refused DogStatsD datagram, line or value: this process's tally
+ * (the first of each reason is logged with the text). */
+static void dsd_refused(enum refusal why, const char *text, size_t len, void *arg)
+{
+    (void)arg;
+    refusal_note(why, 1, text, len);
 }
 
 static void dpay_free(struct fl_pipe *p, struct dpay *d)
@@ -1382,6 +1397,7 @@ struct fl_pipe *fl_pipe_new(const struct fl_pipe_opts *o)
     p->cfg = o->cfg;
     p->idle = o->sender == NULL;
     p->key_pending = o->key_pending && !p->idle;
+    p->dsd.on_refused = dsd_refused;
     const struct cfg *c = o->cfg;
     snprintf(p->fn_name, sizeof p->fn_name, "%s", c->fn_name);
     if (o->architecture)

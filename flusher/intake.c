@@ -12,6 +12,9 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 #include <zstd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "clock.h"
 #include "url.h"
@@ -99,12 +102,35 @@ static void scrub(const struct fl_intake *in, char *s)
 
 static void check_multi_info(struct fl_intake *in);
 
+/* Acknowledge at once what arrives on an intake connection. Our exchange is
+ * one request and one answer: a delayed ACK (40 ms) has nothing of ours to
+ * ride on, and a sender using Nagle's algorithm holds its next small segment
+ * until that ACK. tinyproxy relays without TCP_NODELAY: the server's TLS
+ * session ticket goes out to us, the HTTP answer right behind it waits for
+ * our ACK of the ticket, 40 ms per resumed post through it. TCP_QUICKACK
+ * does not stick (the kernel goes back to delayed ACKs once we send), and
+ * setting it sends an ACK that is pending, so it is set before curl reads
+ * and again after every curl step on the socket (curl may read the ticket
+ * in the same step that wrote the request). Errors are ignored: after the
+ * step curl may have closed fd (EBADF), and curl's resolver wakeup pipe is
+ * not TCP. */
+static void quickack(const struct fl_intake *in, evutil_socket_t fd)
+{
+    if (in->delayed_ack)
+        return;
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+}
+
 static void sock_event_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct fl_intake *in = arg;
     int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     int running = 0;
+    if (what & EV_READ)
+        quickack(in, fd);
     curl_multi_socket_action(in->multi, fd, action, &running);
+    quickack(in, fd);
     check_multi_info(in);
 }
 
@@ -477,6 +503,13 @@ static void on_transfer_done(struct fl_intake *in, struct xfer *x, CURLcode cc)
     curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &conns);
     curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &ver);
     curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    curl_off_t t_conn = 0, t_tls = 0, t_first = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &t_conn);
+    curl_easy_getinfo(x->easy, CURLINFO_APPCONNECT_TIME_T, &t_tls);
+    curl_easy_getinfo(x->easy, CURLINFO_STARTTRANSFER_TIME_T, &t_first);
+    x->res.connect_ms = (double)t_conn / 1000.0;
+    x->res.tls_ms = (double)t_tls / 1000.0;
+    x->res.first_byte_ms = (double)t_first / 1000.0;
     x->res.http_status = status;
     x->res.curl_code = (int)cc;
     x->res.new_conn = conns > 0;
@@ -796,6 +829,7 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
     in->http1_only = o->http1_only;
     in->skip_verify = o->skip_verify;
     in->no_tls_resume = o->no_tls_resume;
+    in->delayed_ack = o->delayed_ack;
     in->verbose = o->curl_verbose;
     in->zstd_level = o->zstd_level;
     in->retry_cap = o->retry_buffer_bytes ? o->retry_buffer_bytes : FL_INTAKE_RETRY_BUF_DEFAULT;

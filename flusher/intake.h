@@ -57,6 +57,7 @@ struct fl_intake_opts {
     size_t retry_buffer_bytes; /* 0 = FL_INTAKE_RETRY_BUF_DEFAULT */
     const char *version;       /* User-Agent forkcap/<version>; NULL = "dev" */
     bool no_tls_resume;        /* benchmarks only: a full handshake every time */
+    bool delayed_ack;          /* benchmarks only: leave the kernel's delayed ACKs on */
     bool curl_verbose;         /* debugging: curl's own trace on stderr (may show headers) */
     bool key_later;            /* api_key is resolved later (AWS secrets): must be NULL now;
                                   posts are refused until fl_intake_set_api_key */
@@ -93,6 +94,10 @@ struct fl_post_result {
     unsigned attempts;
     size_t bytes;         /* body bytes as sent (compressed) */
     double ms;            /* submit to final outcome */
+    /* the last attempt, from its start (curl's CURLINFO_*_TIME_T): TCP
+     * connected (to the proxy when there is one), TLS done (after the
+     * CONNECT exchange), first answer byte */
+    double connect_ms, tls_ms, first_byte_ms;
     bool new_conn;        /* the last attempt opened a connection (always, by design) */
     bool tls;             /* the last attempt used TLS to the intake */
     bool tls_resumed;     /* ... and resumed a cached session */

@@ -47,7 +47,7 @@ struct fl_intake {
     char key_origin[40]; /* the variable the key came from, for the 403 line */
     char proxy_cred[256]; /* "user:pass" of the proxy URL, scrubbed from curl errors */
     long timeout_ms;
-    bool http1_only, skip_verify, no_tls_resume, verbose;
+    bool http1_only, skip_verify, no_tls_resume, delayed_ack, verbose;
     int zstd_level;
     size_t retry_cap;
     /* state */

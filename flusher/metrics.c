@@ -46,6 +46,7 @@ struct met_agg {
     size_t ncommon;
     char *common_blob;
     struct met_stats stats;
+    enum refusal last_refusal;
 };
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
@@ -166,9 +167,15 @@ struct met_stats met_get_stats(const struct met_agg *a)
     return a->stats;
 }
 
-static int refuse(struct met_agg *a)
+enum refusal met_last_refusal(const struct met_agg *a)
+{
+    return a->last_refusal;
+}
+
+static int refuse(struct met_agg *a, enum refusal why)
 {
     a->stats.invalid++;
+    a->last_refusal = why;
     return -1;
 }
 
@@ -241,20 +248,20 @@ static void cache_fill(struct met_agg *a, struct met_cslot *cs, uint64_t h, cons
 int met_add(struct met_agg *a, const struct met_sample *s)
 {
     if (s->name.len == 0 || s->name.len > MET_NAME_MAX)
-        return refuse(a);
+        return refuse(a, REF_METRIC_NAME);
     if (s->type < MET_COUNT || s->type > MET_SET || s->ts < 0)
-        return refuse(a);
+        return refuse(a, REF_METRIC_OTHER);
     if (s->type != MET_SET && !isfinite(s->value))
-        return refuse(a);
+        return refuse(a, REF_METRIC_VALUE);
     if (s->type == MET_SET && s->member.len > MET_TAG_MAX)
-        return refuse(a);
+        return refuse(a, REF_METRIC_SET_MEMBER);
     double rate = s->rate;
     if (!(rate > 0))
-        return refuse(a);
+        return refuse(a, REF_DSD_SAMPLE_RATE);
     if (rate > 1)
         rate = 1;
     if (s->ntags > MET_TAGS_MAX)
-        return refuse(a);
+        return refuse(a, REF_METRIC_TOO_MANY_TAGS);
 
     /* the cache: the raw context, as the sample has it */
     int64_t ts = s->ts - s->ts % MET_BUCKET_S;
@@ -284,7 +291,7 @@ int met_add(struct met_agg *a, const struct met_sample *s)
             cs = &a->cache[ch % MET_CACHE_SLOTS];
             if (cs->gen == a->gen && cs->h == ch && cs->klen == klen && memcmp(cs->key, key, klen) == 0) {
                 if (entry_update(a, cs->e, s, rate) != 0)
-                    return refuse(a);
+                    return refuse(a, REF_METRIC_VALUE);
                 a->stats.added++;
                 return 0;
             }
@@ -293,12 +300,12 @@ int met_add(struct met_agg *a, const struct met_sample *s)
 
     /* a cache hit had its name and tags checked when it was filled */
     if (!met_text_ok(s->name.p, s->name.len))
-        return refuse(a);
+        return refuse(a, REF_METRIC_NAME);
     struct met_str tags[2 * MET_TAGS_MAX];
     size_t nt = 0;
     for (size_t i = 0; i < s->ntags; i++) {
         if (!tag_ok(&s->tags[i]))
-            return refuse(a);
+            return refuse(a, REF_METRIC_TAG);
         tags[nt++] = s->tags[i];
     }
     for (size_t i = 0; i < a->ncommon; i++)
@@ -310,7 +317,7 @@ int met_add(struct met_agg *a, const struct met_sample *s)
             tags[u++] = tags[i];
     nt = u;
     if (nt > MET_TAGS_MAX)
-        return refuse(a);
+        return refuse(a, REF_METRIC_TOO_MANY_TAGS);
 
     size_t blob_len = s->name.len + 1;
     for (size_t i = 0; i < nt; i++)
@@ -341,7 +348,7 @@ int met_add(struct met_agg *a, const struct met_sample *s)
         if (i < nt)
             continue;
         if (entry_update(a, e, s, rate) != 0)
-            return refuse(a);
+            return refuse(a, REF_METRIC_VALUE);
         cache_fill(a, cs, ch, key, klen, e);
         a->stats.added++;
         return 0;
@@ -349,16 +356,17 @@ int met_add(struct met_agg *a, const struct met_sample *s)
 
     if (a->size >= a->max) {
         a->stats.dropped_contexts++;
+        a->last_refusal = REF_METRIC_CONTEXTS;
         return -1;
     }
     struct met_entry *e = calloc(1, sizeof(*e));
     if (!e)
-        return refuse(a);
+        return refuse(a, REF_METRIC_OTHER);
     e->blob = malloc(blob_len);
     e->tags = calloc(nt ? nt : 1, sizeof(*e->tags));
     if (!e->blob || !e->tags) {
         entry_free(e);
-        return refuse(a);
+        return refuse(a, REF_METRIC_OTHER);
     }
     size_t off = 0;
     memcpy(e->blob, s->name.p, s->name.len);
@@ -378,7 +386,7 @@ int met_add(struct met_agg *a, const struct met_sample *s)
     dds_init(&e->sk);
     if (entry_update(a, e, s, rate) != 0) {
         entry_free(e);
-        return refuse(a);
+        return refuse(a, REF_METRIC_VALUE);
     }
     e->next = a->slots[slot];
     a->slots[slot] = e;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "refusal.h"
 #include "ddsketch.h"
 
 #define MET_BUCKET_S 10         /* timestamps are floored to 10 s */
@@ -95,6 +96,8 @@ int met_add(struct met_agg *a, const struct met_sample *s);
 /* Entries currently held. */
 size_t met_size(const struct met_agg *a);
 struct met_stats met_get_stats(const struct met_agg *a);
+/* Why the last met_add that returned -1 refused its sample. */
+enum refusal met_last_refusal(const struct met_agg *a);
 
 /* Move every closed bucket (start + 10 <= now), or everything when all is
  * true, into out (zeroed first); those entries are gone from the aggregator.

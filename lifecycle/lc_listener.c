@@ -4,6 +4,7 @@
  * queued on the peer, and its 200 is written when the peer's queue has
  * been handed to the kernel completely (peer drained). While its job
  * waits, a connection reads nothing more (back-pressure, not buffering). */
+#include "refusal.h"
 #include "lc_listener.h"
 
 #include <stdint.h>
@@ -235,6 +236,10 @@ static void conn_process(struct conn *c)
         }
         if (rc == LC_REQ_ERROR) {
             log_debug("telemetry listener: %d %s", c->req.status, c->req.error);
+            char ex[160];
+            int n = snprintf(ex, sizeof ex, "HTTP %d: %s", c->req.status, c->req.error);
+            refusal_note(REF_TELE_REQUEST, 1, ex, n > 0 ? (size_t)n : 0);
+            refusal_send(c->l->sup);
             req_clear(c);
             respond(c, c->req.status, true);
             break;
@@ -251,6 +256,10 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     c->l->st.timed_out++;
     log_debug("telemetry listener: request not whole within %u ms (%zu bytes); closing",
               c->l->request_timeout_ms, c->req_bytes);
+    char ex[96];
+    int n = snprintf(ex, sizeof ex, "%zu bytes, not whole within %u ms", c->req_bytes, c->l->request_timeout_ms);
+    refusal_note(REF_TELE_REQUEST_CUT, 1, ex, n > 0 ? (size_t)n : 0);
+    refusal_send(c->l->sup);
     conn_free(c);
 }
 
@@ -306,10 +315,16 @@ static bool evict_slowest(struct lc_listener *l, bool started_only, const struct
     struct conn *victim = idle ? idle : slow ? slow : young;
     if (victim == NULL)
         return false;
-    if (victim == idle)
+    if (victim == idle) {
         l->st.evicted_idle++;
-    else
+    } else {
         l->st.evicted_slow++;
+        char ex[96];
+        int n = snprintf(ex, sizeof ex, "%zu bytes in %.1f s, the slowest of %u", victim->req_bytes,
+                         victim->t_req_us ? (double)(now - victim->t_req_us) / 1e6 : 0.0, l->conns_max);
+        refusal_note(REF_TELE_REQUEST_CUT, 1, ex, n > 0 ? (size_t)n : 0);
+        refusal_send(l->sup);
+    }
     unsigned held = 0;
     if (victim != idle && log_limit_pass(&l->evict_log, now, &held))
         log_warn("telemetry listener: all %u connections busy: closed the slowest request (%zu bytes "
@@ -383,10 +398,53 @@ static void job_done(struct lc_listener *l)
     free(j);
 }
 
+/* What the batch refused, into this process's tally (the first of each
+ * reason is logged there, with the record as its example), then on to the
+ * supervisor. An unreadable batch has its own line (below). */
+static void note_refusals(struct lc_listener *l, const struct job *j, int rc, const struct lc_tele_stats *st)
+{
+    (void)l;
+    if (rc != LC_TELE_OK && rc != LC_TELE_ENOMEM) {
+        refusal_note(REF_TELE_BATCH, 1, NULL, 0);
+        return;
+    }
+    if (st->over_limit > 0) {
+        char ex[96];
+        int n = snprintf(ex, sizeof ex, "a batch of %zu records, %zu bytes", st->records, j->len);
+        refusal_note(REF_TELE_OVER_LIMIT, st->over_limit, ex, n > 0 ? (size_t)n : 0);
+    }
+    struct {
+        enum refusal r;
+        size_t n;
+        const struct lc_tele_example *ex;
+    } k[] = {{REF_TELE_MALFORMED, st->malformed, &st->ex_malformed},
+             {REF_TELE_UNKNOWN, st->unknown, &st->ex_unknown},
+             {REF_TELE_ILL_TYPED, st->ill_typed, &st->ex_ill_typed},
+             {REF_TELE_OUT_OF_RANGE, st->out_of_range, &st->ex_out_of_range}};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        if (k[i].n == 0)
+            continue;
+        bool in_body = k[i].ex->len > 0 && k[i].ex->off + k[i].ex->len <= j->len;
+        const char *field = k[i].r == REF_TELE_ILL_TYPED      ? st->ill_typed_field
+                            : k[i].r == REF_TELE_OUT_OF_RANGE ? st->out_of_range_field
+                                                              : NULL;
+        if (in_body && field) {
+            /* the field first, then as much of its record as fits */
+            char ex[REFUSAL_EXAMPLE_MAX + 1];
+            int n = snprintf(ex, sizeof ex, "%s in %.*s", field, (int)k[i].ex->len, j->body + k[i].ex->off);
+            /* n: the length uncut; refusal_note reads at most sizeof ex - 1 */
+            refusal_note(k[i].r, k[i].n, ex, n > 0 ? (size_t)n : 0);
+            continue;
+        }
+        refusal_note(k[i].r, k[i].n, in_body ? j->body + k[i].ex->off : NULL, in_body ? k[i].ex->len : 0);
+    }
+}
+
 static void job_build(struct lc_listener *l, struct job *j)
 {
     struct lc_tele_stats st = {0};
     int rc = lc_batch_build(j->body, j->len, l->logs, &l->ctx, &j->frames, &j->n, &st);
+    note_refusals(l, j, rc, &st);
     free(j->body);
     j->body = NULL;
     j->built = true;
@@ -405,16 +463,10 @@ static void job_build(struct lc_listener *l, struct job *j)
         if (l->bad_batches++ == 0)
             log_warn("telemetry listener: a batch of %zu bytes could not be read (error %d); dropped "
                      "(logged once)", j->len, rc);
-    } else if (st.malformed > 0 && l->bad_records == 0) {
-        log_warn("telemetry listener: %zu malformed record(s) skipped (logged once)", st.malformed);
     }
     l->bad_records += st.malformed;
-    size_t refused = st.ill_typed + st.out_of_range;
-    if (refused > 0 && l->st.fields_refused == 0)
-        log_warn("telemetry listener: %zu platform field(s) refused (%zu of the wrong type, %zu out of "
-                 "range), e.g. %s (logged once)",
-                 refused, st.ill_typed, st.out_of_range, st.refused_field ? st.refused_field : "?");
-    l->st.fields_refused += refused;
+    l->st.fields_refused += st.ill_typed + st.out_of_range;
+    refusal_send(l->sup);
 }
 
 static void pump(struct lc_listener *l)

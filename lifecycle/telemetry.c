@@ -225,10 +225,15 @@ struct fields {
 
 static void refuse(struct fields *f, const char *key, bool type)
 {
-    if (type)
+    if (type) {
         f->st->ill_typed++;
-    else
+        if (!f->st->ill_typed_field)
+            f->st->ill_typed_field = key;
+    } else {
         f->st->out_of_range++;
+        if (!f->st->out_of_range_field)
+            f->st->out_of_range_field = key;
+    }
     if (!f->st->refused_field)
         f->st->refused_field = key;
 }
@@ -429,6 +434,24 @@ static json_t *parse_element(const char *s, size_t len, int *sanitized)
     return v;
 }
 
+/* The record at span sp is the first example of each kind of refusal it
+ * added to st (compared with before). */
+static void note_examples(struct lc_tele_stats *st, const struct lc_tele_stats *before, const struct span *sp)
+{
+    struct {
+        size_t now, was;
+        struct lc_tele_example *ex;
+    } k[] = {{st->malformed, before->malformed, &st->ex_malformed},
+             {st->unknown, before->unknown, &st->ex_unknown},
+             {st->ill_typed, before->ill_typed, &st->ex_ill_typed},
+             {st->out_of_range, before->out_of_range, &st->ex_out_of_range}};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (k[i].now > k[i].was && k[i].ex->len == 0) {
+            k[i].ex->off = sp->off;
+            k[i].ex->len = sp->len;
+        }
+}
+
 static int dispatch(enum conv c, struct lc_tele_stats *st)
 {
     switch (c) {
@@ -485,8 +508,11 @@ int lc_telemetry_parse(const char *body, size_t len, const struct lc_tele_limits
         }
     }
     if (all) {
-        for (size_t i = 0; i < n && rc == LC_TELE_OK; i++)
+        for (size_t i = 0; i < n && rc == LC_TELE_OK; i++) {
+            struct lc_tele_stats before = *st;
             rc = dispatch(emit_record(json_array_get(all, i), &lim, cb, arg, st), st);
+            note_examples(st, &before, &spans[i]);
+        }
         json_decref(all);
         free(spans);
         return rc;
@@ -495,15 +521,18 @@ int lc_telemetry_parse(const char *body, size_t len, const struct lc_tele_limits
     /* Slow path: each element alone, so one bad record costs only itself. */
     size_t parsed = 0, too_deep = 0;
     for (size_t i = 0; i < n && rc == LC_TELE_OK; i++) {
+        struct lc_tele_stats before = *st;
         if (spans[i].depth > lim.max_depth) {
             st->malformed++;
             too_deep++;
+            note_examples(st, &before, &spans[i]);
             continue;
         }
         int san = 0;
         json_t *el = parse_element(body + spans[i].off, spans[i].len, &san);
         if (!el) {
             st->malformed++;
+            note_examples(st, &before, &spans[i]);
             continue;
         }
         parsed++;
@@ -511,6 +540,7 @@ int lc_telemetry_parse(const char *body, size_t len, const struct lc_tele_limits
         if (san && c == CONV_OK)
             st->sanitized++;
         rc = dispatch(c, st);
+        note_examples(st, &before, &spans[i]);
         json_decref(el);
     }
     free(spans);

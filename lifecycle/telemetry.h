@@ -95,6 +95,10 @@ struct lc_tele_stats {
     size_t ill_typed;    /* platform fields refused: wrong JSON type      */
     size_t out_of_range; /* platform fields refused: value out of range   */
     const char *refused_field; /* the first refused field's name (static) */
+    const char *ill_typed_field, *out_of_range_field; /* the first of each kind */
+    /* the first record (offset and length in the body) behind each kind of
+     * refusal, for a log line; len 0: none */
+    struct lc_tele_example { size_t off, len; } ex_malformed, ex_unknown, ex_ill_typed, ex_out_of_range;
 };
 
 enum {

@@ -18,6 +18,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "peer.h"
+#include "refusal.h"
 #include "sup_proc.h"
 #include "sup_inv.h"
 #include "sup_sched.h"
@@ -47,6 +48,11 @@ struct sup_sd_timer {
 struct sup {
     struct event_base *base;
     struct cfg cfg;
+    /* the API key and proxy URL, sealed away from this process's memory
+     * (cfg_seal_secrets); -1: none, or kept in cfg (no memfd) */
+    int secrets_fd;
+    /* input the children refused, per reason (common/refusals.def) */
+    uint64_t refused[REF_N];
     struct sup_sockets socks;
     struct sup_proc procs;
     struct sup_spool spool;

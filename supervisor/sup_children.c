@@ -12,7 +12,11 @@
 static int lifecycle_entry(void *owner, int link_fd, uint64_t t_start_us)
 {
     struct sup *s = owner; /* this child's copy, after the fork */
-    /* it talks to Lambda only: no key, no proxy credentials in its memory */
+    /* it talks to Lambda only: no key, no proxy credentials in its memory
+     * (already sealed away, unless sealing failed), nor a way to them */
+    if (s->secrets_fd >= 0)
+        close(s->secrets_fd);
+    s->secrets_fd = -1;
     cfg_forget_secrets(&s->cfg, environ);
     struct lc_args a = {.cfg = &s->cfg,
                         .sup_fd = link_fd,
@@ -28,7 +32,10 @@ static int lifecycle_entry(void *owner, int link_fd, uint64_t t_start_us)
 
 static int flusher_entry(void *owner, int link_fd, uint64_t t_start_us)
 {
-    const struct sup *s = owner;
+    struct sup *s = owner; /* this child's copy, after the fork */
+    if (s->secrets_fd >= 0 && cfg_unseal_secrets(&s->cfg, s->secrets_fd) < 0)
+        log_error("cannot read the API key back from the supervisor's sealed copy");
+    s->secrets_fd = -1;
     struct fl_args a = {.cfg = &s->cfg,
                         .sup_fd = link_fd,
                         .dogstatsd_fd = s->socks.fd[SUP_SOCK_DOGSTATSD],

@@ -138,6 +138,12 @@ int main(int argc, char **argv)
     /* the bound ports, before the lifecycle can register: a test reading
      * them never sees a previous sandbox's (only with FORKCAP_STATS_FILE) */
     sup_write_stats(&s);
+    /* The flusher needs the key at every (re)start; this process never
+     * does: it keeps it in a sealed memfd, not in its memory. */
+    s.secrets_fd = cfg_seal_secrets(&s.cfg);
+    if (s.secrets_fd < 0)
+        log_warn("cannot seal the API key away from the supervisor's memory (%s): it keeps a copy",
+                 strerror(errno));
     sup_start(&s);
     event_base_dispatch(base);
     /* the loop ends when the shutdown machine (or a refused registration)

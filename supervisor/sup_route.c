@@ -368,6 +368,17 @@ static void on_data(struct sup *s, const struct frame *f)
     spool_frame(s, f);
 }
 
+/* Counts of refused input from either child, added up for the stats file;
+ * a reason this build does not know is left out. */
+static void on_refused(struct sup *s, const struct ft_refused *m)
+{
+    if (m->reason >= REF_N)
+        return;
+    uint64_t *c = &s->refused[m->reason];
+    *c = *c + m->count < *c ? UINT64_MAX : *c + m->count;
+    sup_write_stats(s);
+}
+
 void sup_on_lifecycle(void *owner, unsigned idx, const struct frame *f)
 {
     struct sup *s = owner;
@@ -428,6 +439,9 @@ void sup_on_lifecycle(void *owner, unsigned idx, const struct frame *f)
     case FT_PLATFORM:
     case FT_LOGS:
         on_data(s, f);
+        break;
+    case FT_REFUSED:
+        on_refused(s, &f->u.refused);
         break;
     default:
         break;
@@ -496,6 +510,9 @@ void sup_on_flusher(void *owner, unsigned idx, const struct frame *f)
         sd_apply(s, &sa);
         break;
     }
+    case FT_REFUSED:
+        on_refused(s, &f->u.refused);
+        break;
     default:
         break;
     }
@@ -571,6 +588,7 @@ int sup_init(struct sup *s, struct event_base *base, const struct sup_proc_desc 
              const struct sup_proc_sys *sys)
 {
     s->base = base;
+    s->secrets_fd = -1;
     sup_spool_init(&s->spool, SUP_SPOOL_MAX);
     sup_spool_set_limits(&s->spool, SUP_SPOOL_WINDOW, SUP_SPOOL_HIGH_MIN, SUP_SPOOL_HIGH_MIN / 2);
     sup_spool_set_adaptive(&s->spool, true);
@@ -623,4 +641,12 @@ void sup_finish(struct sup *s)
              s->procs.child[SUP_LIFECYCLE].restarts,
              s->procs.child[SUP_FLUSHER].restarts, (unsigned long long)s->spool.dropped,
              (unsigned long long)s->spool.pressure_on);
+    char ref[1024];
+    size_t o = 0;
+    ref[0] = '\0';
+    for (unsigned r = 0; r < REF_N && o < sizeof ref; r++)
+        if (s->refused[r])
+            o += (size_t)snprintf(ref + o, sizeof ref - o, "%s%s %llu", o ? ", " : "", refusal_name(r),
+                                  (unsigned long long)s->refused[r]);
+    log_info("exiting (refused input from the lifecycle and flusher, by reason): %s", o ? ref : "none");
 }

@@ -122,20 +122,33 @@ void sup_shutdown_begin(struct sup_shutdown *m, int64_t left_ms, bool settle, ui
     set_policy(out, SUP_RESPAWN_AT_ONCE, SUP_RESPAWN_AT_ONCE);
 }
 
+/* Settling: the final flush waits for SD_SETTLE_QUIET_MS of quiet, or,
+ * while Lambda still has to retry what a lost lifecycle did not take, for
+ * the settle's hard end; never past it (its timer stands then). */
+static void settle_again(struct sup_shutdown *m, uint64_t now_us)
+{
+    if (m->phase != SD_SETTLING || now_us >= m->settle_until_us)
+        return;
+    uint64_t quiet = now_us + SD_SETTLE_QUIET_MS * MS;
+    m->due[SD_T_SETTLE] = !m->await_data && quiet < m->settle_until_us ? quiet : m->settle_until_us;
+}
+
 void sup_shutdown_data(struct sup_shutdown *m, uint64_t now_us, struct sd_act *out)
 {
     act_clear(out);
-    if (m->phase != SD_SETTLING || now_us >= m->settle_until_us)
-        return; /* past the hard end: its timer stands */
-    uint64_t quiet = now_us + SD_SETTLE_QUIET_MS * MS;
-    m->due[SD_T_SETTLE] = quiet < m->settle_until_us ? quiet : m->settle_until_us;
+    m->await_data = false;
+    settle_again(m, now_us);
 }
 
 void sup_shutdown_lifecycle(struct sup_shutdown *m, bool up, uint64_t now_us, struct sd_act *out)
 {
-    (void)up;
-    /* lost: its replacement is on its way; up: Lambda's retries reach it */
-    sup_shutdown_data(m, now_us, out);
+    act_clear(out);
+    /* lost: its replacement is on its way, and the POST it was answering
+     * comes again only after Lambda's backoff (50 ms or more, longer on a
+     * loaded machine): quiet proves nothing until telemetry flows again */
+    if (!up && m->phase == SD_SETTLING)
+        m->await_data = true;
+    settle_again(m, now_us);
 }
 
 void sup_shutdown_flusher(struct sup_shutdown *m, bool up, uint64_t now_us, struct sd_act *out)

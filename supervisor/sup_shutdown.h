@@ -11,8 +11,8 @@
  *   event \ phase   RUNNING       SETTLING          FINAL_FLUSH            STOPPING     EXIT
  *   begin           settle|flush  -                 -                      -            -
  *   data            -             quiet again       -                      -            -
- *   lifecycle up|   -             quiet again       -                      -            -
- *   lost
+ *   lifecycle up    -             quiet again       -                      -            -
+ *   lifecycle lost  -             await data        -                      -            -
  *   flusher up      note          note              flush (time left)      -            -
  *   flusher lost    note          note              time left: wait for    -            -
  *                                                   it, else stop
@@ -30,6 +30,9 @@
  *   SHUTDOWN, within its buffering time: unless told not to settle, the
  *   final flush waits until the data has been quiet for SD_SETTLE_QUIET_MS,
  *   but never longer than SD_SETTLE_MAX_MS nor a third of the time left.
+ *   A lifecycle lost while settling held Lambda's POST: quiet counts only
+ *   once telemetry reached its replacement (Lambda's retry), else the settle
+ *   runs to its hard end.
  *   final flush: budget = time left - SD_STOP_GRACE_MS (capped at the flush
  *   timeout; none left: stop at once), bounded by T_FLUSH; a flusher lost meanwhile is restarted at
  *   once and, if at least SD_RETRY_MIN_MS are left, asked again with the
@@ -80,6 +83,7 @@ struct sup_shutdown {
     unsigned final_flushes;    /* asked (more than one: the flusher was restarted) */
     uint64_t t_flusher_lost_us; /* last loss during the final flush (for the logs) */
     uint64_t t_begin_us, exit_at_us, settle_until_us;
+    bool await_data;           /* settling: a lifecycle was lost, no telemetry since */
     uint64_t due[SD_NTIMERS];  /* SD_NEVER: disarmed */
 };
 
@@ -93,7 +97,8 @@ void sup_shutdown_data(struct sup_shutdown *m, uint64_t now_us, struct sd_act *o
 /* The flusher's link came up (true) or went away (false). */
 void sup_shutdown_flusher(struct sup_shutdown *m, bool up, uint64_t now_us, struct sd_act *out);
 /* The lifecycle's link came up or went away (restarted while settling:
- * Lambda retries the telemetry it could not deliver). */
+ * Lambda retries the telemetry it could not deliver, and the settle waits
+ * for it). */
 void sup_shutdown_lifecycle(struct sup_shutdown *m, bool up, uint64_t now_us, struct sd_act *out);
 /* The scheduler's answer to final_flush: its flush id, 0 when none started. */
 void sup_shutdown_flush_started(struct sup_shutdown *m, uint64_t id, uint64_t now_us, struct sd_act *out);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "refusal.h"
 
 static double ms_since0(const struct sup *s, uint64_t t)
 {
@@ -91,6 +92,11 @@ static json_t *stats_json(const struct sup *s)
                                   "dogstatsd", (int)s->socks.port[SUP_SOCK_DOGSTATSD], "apm",
                                   (int)s->socks.port[SUP_SOCK_APM], "lambda", (int)s->socks.port[SUP_SOCK_LAMBDA]));
     json_object_set_new(j, "sched", sched_json(&s->sched));
+    /* every reason, 0 included, so a reader can tell "none" from "unknown" */
+    json_t *ref = json_object();
+    for (unsigned r = 0; r < REF_N; r++)
+        json_object_set_new(ref, refusal_name(r), json_integer((json_int_t)s->refused[r]));
+    json_object_set_new(j, "refused", ref);
     json_object_set_new(j, "shutdown",
                         json_pack("{s:s,s:i}", "phase", sup_shutdown_phase_name(s->sd.phase), "final_flushes",
                                   (int)s->sd.final_flushes));

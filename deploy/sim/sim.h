@@ -110,6 +110,10 @@ struct sim_ext {
 };
 
 /* One telemetry subscription, and its delivery queue. */
+/* dropped records named in the report (type, and a log line's text) */
+#define SIM_DROPPED_LOG 256
+#define SIM_DROPPED_TEXT 512
+
 struct sim_sub {
     struct sim *sim;
     int ext_index;
@@ -142,6 +146,7 @@ struct sim_sub {
     long batches, records, retries, failed_posts, dropped;
     long reconnects;               /* resent at once after the listener dropped an idle connection */
     long shutdown_failures;        /* POSTs that failed after its extension got SHUTDOWN */
+    json_t *dropped_log;           /* the first SIM_DROPPED_LOG dropped records, oldest first */
 };
 
 struct sim_inv {

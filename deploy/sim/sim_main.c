@@ -259,6 +259,8 @@ static void sim_write_report(struct sim *s)
             "retries", (json_int_t)sub->retries, "failed_posts", (json_int_t)sub->failed_posts,
             "dropped", (json_int_t)sub->dropped, "reconnects", (json_int_t)sub->reconnects,
             "shutdown_failures", (json_int_t)sub->shutdown_failures));
+        json_object_set_new(json_array_get(tel, json_array_size(tel) - 1), "dropped_records",
+                            sub->dropped_log ? json_incref(sub->dropped_log) : json_array());
     }
     json_object_set_new(r, "telemetry", tel);
     json_object_set_new(r, "function_log_lines", json_integer(s->function_log_lines));

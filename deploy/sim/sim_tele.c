@@ -117,6 +117,29 @@ static void tele_enqueue(struct sim_sub *sub, json_t *item)
     }
 }
 
+/* Records dropped for this subscriber (one record, or an array of them,
+ * oldest first) are counted and, the first SIM_DROPPED_LOG, named in the
+ * report: their type and, for a log line, its text. */
+static void tele_drop(struct sim_sub *sub, json_t *items)
+{
+    size_t n = json_is_array(items) ? json_array_size(items) : items ? 1 : 0;
+    sub->dropped += (long)n;
+    if (sub->dropped_log == NULL)
+        sub->dropped_log = json_array();
+    for (size_t i = 0; i < n && sub->dropped_log; i++) {
+        if (json_array_size(sub->dropped_log) >= SIM_DROPPED_LOG)
+            break;
+        json_t *it = json_is_array(items) ? json_array_get(items, i) : items;
+        const char *type = json_string_value(json_object_get(it, "type"));
+        const char *text = json_string_value(json_object_get(it, "record"));
+        json_t *d = json_pack("{s:s}", "type", type ? type : "?");
+        if (d && text)
+            json_object_set_new(d, "record", json_stringn(text, strnlen(text, SIM_DROPPED_TEXT)));
+        if (d)
+            json_array_append_new(sub->dropped_log, d);
+    }
+}
+
 /* Queues one record; past SIM_SUB_QUEUE_MAX (a listener that never takes
  * anything) records are dropped and counted, and a platform.logsDropped
  * record says so once there is room again, as Lambda does. */
@@ -128,7 +151,7 @@ static void tele_enqueue_raw(struct sim_sub *sub, json_t *item)
             sim_log("WARN", "telemetry queue for %s is full: dropping records", sub->uri);
         sub->overflow_records++;
         sub->overflow_bytes += (long)size;
-        sub->dropped++;
+        tele_drop(sub, item);
         return;
     }
     if (sub->overflow_records > 0 && sub->want_platform) {
@@ -261,7 +284,7 @@ static void tele_post_done(struct evhttp_request *req, void *arg)
     struct sim_ext *e = &s->ext[sub->ext_index];
     if (!e->running) {
         /* its extension is gone: nobody to deliver to (Lambda stops too) */
-        sub->dropped += (long)json_array_size(sub->inflight);
+        tele_drop(sub, sub->inflight);
         json_decref(sub->inflight);
         sub->inflight = NULL;
         free(sub->inflight_body);
@@ -490,7 +513,8 @@ void sim_tele_flush_all(struct sim *s)
 
 static void tele_release(struct sim_sub *sub)
 {
-    sub->dropped += (long)json_array_size(sub->buf) + (long)json_array_size(sub->inflight);
+    tele_drop(sub, sub->inflight); /* older than what is still buffered */
+    tele_drop(sub, sub->buf);
     sub->active = false;
     sub->posting = false;
     json_decref(sub->buf);

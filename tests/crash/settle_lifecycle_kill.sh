@@ -3,9 +3,11 @@
 # itself once FT_SHUTDOWN is written), before Lambda's last telemetry (the
 # last invocation's records, sent after SHUTDOWN) reaches it. The supervisor
 # restarts it at once to serve the telemetry listener (no /next after
-# SHUTDOWN), so Lambda's retried telemetry is taken, and the final flush
-# ships what it carries: every function log line and every invocation's
-# REPORT reach the intake.
+# SHUTDOWN), and the settle waits for Lambda's retry to reach it, so the
+# retried telemetry is taken and the final flush ships what it carries: every
+# function log line and every invocation's REPORT reach the intake, and
+# Lambda drops only the tail of forkcap's own output (lambda-sim names each
+# record it dropped).
 # Usage: settle_lifecycle_kill.sh LAMBDA_SIM FORKCAP_TESTHOOKS FAKE_INTAKE MAKE_CA
 set -euo pipefail
 SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4
@@ -31,18 +33,41 @@ grep -q "restarting lifecycle in 0 ms" "$T/ext.log" || fail "the lifecycle was n
 [ "$(jq '.extensions[0].killed' "$R")" = false ] || fail "the platform had to SIGKILL the extension"
 echo "shutdown took $(jq .shutdown_ms "$R") ms (Lambda allows 2000)"
 
-sim_dropped=$(jq '[.telemetry[].dropped] | add // 0' "$R")
+# What Lambda dropped, record by record (lambda-sim names them in its
+# report, oldest first). Lambda retries the POST that failed when the
+# lifecycle died, so the restarted lifecycle takes the last invocation's
+# records: no function line and no platform record (the source of REPORT
+# and the enhanced metrics) may be among them.
+dropped=$(jq '.telemetry[0].dropped' "$R")
+jq -c '.telemetry[0].dropped_records[]' "$R" > "$T/dropped.jsonl"
+[ "$(wc -l < "$T/dropped.jsonl")" = "$dropped" ] || fail "the report names $(wc -l < "$T/dropped.jsonl") of $dropped dropped records"
+others=$(jq -r 'select(.type != "extension") | .type + ": " + (.record // "" | .[0:120])' "$T/dropped.jsonl")
+[ -z "$others" ] || fail "Lambda dropped records of the invocations (the listener was gone): $others"
 function_lines > "$T/lines.tsv"
 want=$(jq '.function_log_lines' "$R")
 got=$(cut -f3 "$T/lines.tsv" | sort -u | wc -l)
 reports=$(jq -r 'select(.kind == "logs" and .status == 202) | .body[]? | .message.message // .message
                  | tostring | capture("^REPORT RequestId: (?<r>[0-9a-f-]{36})")? | .r' "$CAP" | sort -u | wc -l)
-echo "function log lines: $got distinct of $want ($sim_dropped dropped by the platform); invocations with a REPORT: $reports of $N"
-[ "$got" -ge $(( want - sim_dropped )) ] || fail "lost $(( want - sim_dropped - got )) function log lines"
+echo "function log lines: $got distinct of $want; invocations with a REPORT: $reports of $N"
+[ "$got" = "$want" ] || fail "lost $(( want - got )) function log lines"
 [ "$reports" = "$N" ] || fail "REPORT lines for $reports of $N invocations"
-# Lambda retries the POST that failed when the lifecycle died; it may only
-# drop what comes after the listener closed for good: forkcap's own exit
-# summaries (without the restart, the whole shutdown's telemetry is dropped)
-late=$(grep -c "| exiting" "$T/ext.log" || true)
-[ "$sim_dropped" -le "$late" ] || fail "Lambda dropped $sim_dropped records, more than the $late written after the listener closed"
+# Lambda delivers in order, so what it dropped is exactly what came after
+# the last batch the listener took: the last $dropped lines forkcap wrote
+# (the report cuts records at 512 bytes). That moment may not come before
+# the final flush began: until then the settle keeps the (restarted)
+# listener serving while telemetry flows. From the final flush on, forkcap's
+# own lines (the flush, the exit summaries) cannot reach the intake anyway,
+# and Lambda may hold some of them when the listener closes for good.
+jq -r '.record' "$T/dropped.jsonl" > "$T/dropped.txt"
+sed -E 's/^\[forkcap(:err)?\] //' "$T/ext.log" | cut -b1-512 > "$T/ext.txt"
+total=$(wc -l < "$T/ext.txt")
+tail -n "$dropped" "$T/ext.txt" > "$T/tail.txt"
+[ "$dropped" = 0 ] || cmp -s "$T/dropped.txt" "$T/tail.txt" ||
+    fail "Lambda dropped lines that are not the tail of forkcap's output: $(diff "$T/dropped.txt" "$T/tail.txt" | head -5)"
+closed_after=$(( total - dropped ))   # lines the listener took
+ff=$(grep -n -m1 "| supervisor | final flush within" "$T/ext.txt" | cut -d: -f1)
+[ -n "$ff" ] || fail "no final flush"
+echo "the listener took forkcap's first $closed_after of $total lines; Lambda dropped the $dropped after it; the final flush began at line $ff"
+[ "$closed_after" -ge $(( ff - 1 )) ] ||
+    fail "the listener stopped taking telemetry before the final flush (line $ff): Lambda dropped from line $(( closed_after + 1 )): $(sed -n "$(( closed_after + 1 ))p" "$T/ext.txt" | cut -c1-100)"
 echo "ok"

@@ -1,6 +1,6 @@
 # End-to-end tests of forkcap on lambda-sim (bash). Each takes seconds.
 if(TARGET lambda-sim AND TARGET forkcap)
-  foreach(t invocations proxy_env idle sigterm cli bad_urls)
+  foreach(t invocations proxy_env idle sigterm cli bad_urls refusals)
     add_test(NAME e2e_${t}
              COMMAND bash ${FORKCAP_TESTS}/e2e/${t}.sh $<TARGET_FILE:lambda-sim> $<TARGET_FILE:forkcap>)
     set_tests_properties(e2e_${t} PROPERTIES LABELS "e2e" TIMEOUT 120)

@@ -24,6 +24,7 @@
 #include "frame.h"
 #include "lc_listener.h"
 #include "peer.h"
+#include "refusal.h"
 
 static const char BATCH[] =
     "[{\"time\":\"2024-01-01T00:00:00.000Z\",\"type\":\"platform.start\","
@@ -133,6 +134,7 @@ static void legit_batch_through(unsigned k)
     }
     struct rig r;
     rig_up(&r);
+    uint64_t cut_before = refusal_count(REF_TELE_REQUEST_CUT);
     struct lc_listener_stats st;
     lc_listener_get_stats(r.l, &st);
     /* Lambda's sandbox allows 1,024 fds: the default slots fit within it */
@@ -187,6 +189,8 @@ static void legit_batch_through(unsigned k)
     else
         assert_int_equal(st.evicted_slow + st.evicted_idle, 0);
     assert_int_equal(st.refused, 0);
+    /* every started request closed is a refusal of the reason "cut" */
+    assert_int_equal(refusal_count(REF_TELE_REQUEST_CUT) - cut_before, st.evicted_slow);
     print_message("%u slow connections: legitimate batch answered 200; %u slots, %lu stalled "
                   "connections closed\n", k, st.conns_max, st.evicted_slow + st.evicted_idle);
     close(legit);
@@ -247,6 +251,7 @@ static void test_whole_request_deadline(void **state)
     (void)state;
     struct rig r;
     rig_up(&r);
+    uint64_t cut_before = refusal_count(REF_TELE_REQUEST_CUT);
     lc_listener_set_limits(r.l, 0, 200);
     struct trickle t = {.r = &r, .fd = client(&r)};
     fcntl(t.fd, F_SETFL, O_NONBLOCK);
@@ -264,6 +269,7 @@ static void test_whole_request_deadline(void **state)
     lc_listener_get_stats(r.l, &st);
     assert_int_equal(st.timed_out, 1);
     assert_int_equal(st.conns, 0);
+    assert_int_equal(refusal_count(REF_TELE_REQUEST_CUT) - cut_before, 1);
     print_message("trickling request closed at its deadline after %u bytes\n", t.sent);
     event_free(t.ev);
     close(t.fd);

@@ -119,6 +119,80 @@ static void test_rates_tags_timestamps(void **state)
 /* Two 1e308 values would make the sketch's sum +Inf (and the payload
  * unusable): the second is refused; so is a sampled one that overflows,
  * and a count that would. Nothing non-finite is drained. */
+/* Every refusal reaches the hook with its reason and the text refused. */
+struct seen {
+    unsigned n[REF_N];
+    char first[REF_N][64];
+};
+
+static void on_refused(enum refusal why, const char *text, size_t len, void *arg)
+{
+    struct seen *s = arg;
+    assert_true((unsigned)why < REF_N);
+    if (s->n[why]++ == 0)
+        snprintf(s->first[why], sizeof s->first[why], "%.*s", (int)(len < 63 ? len : 63), text);
+}
+
+static void test_refusal_reasons(void **state)
+{
+    (void)state;
+    struct met_agg *a = met_new(2); /* two contexts */
+    struct seen seen = {0};
+    struct dsd_stats st = {.on_refused = on_refused, .on_refused_arg = &seen};
+    char big[DSD_DATAGRAM_MAX + 2];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(feed(a, &st, big), -1);
+    char line[1200];
+    /* 33 tags */
+    int o = snprintf(line, sizeof line, "tags:1|c|#");
+    for (int i = 0; i < 33; i++)
+        o += snprintf(line + o, sizeof line - o, "%st%d", i ? "," : "", i);
+    feed(a, &st, line);
+    /* a name and a tag over 200 bytes */
+    memset(line, 'n', 201);
+    snprintf(line + 201, sizeof line - 201, ":1|c");
+    feed(a, &st, line);
+    o = snprintf(line, sizeof line, "longtag:1|c|#");
+    memset(line + o, 't', 201);
+    snprintf(line + o + 201, sizeof line - o - 201, "%s", "");
+    feed(a, &st, line);
+    feed(a, &st, "rate:1|c|@0\nrate2:1|c|@-1\nnan:nan|g\ninf:-Inf|g\nhuge:1e999|d");
+    feed(a, &st, "old:1|c|T1\nlate:1|c|T1800000000");
+    feed(a, &st, "_e{5,4}:title|text\n_sc|svc|0");
+    feed(a, &st, "garbage without a colon\nx:1|q");
+    feed(a, &st, "ok1:1|c\nok2:1|c\nthird:1|c"); /* the third context is over the limit */
+
+    assert_int_equal(seen.n[REF_DSD_TOO_LARGE], 1);
+    assert_int_equal(seen.n[REF_DSD_TOO_MANY_TAGS], 1);
+    assert_int_equal(st.too_many_tags, 1);
+    assert_int_equal(seen.n[REF_METRIC_NAME], 1);
+    assert_int_equal(seen.n[REF_METRIC_TAG], 1);
+    assert_int_equal(seen.n[REF_DSD_SAMPLE_RATE], 2);
+    assert_int_equal(st.bad_rate, 2);
+    assert_int_equal(seen.n[REF_DSD_NOT_FINITE], 3);
+    assert_int_equal(st.not_finite, 3);
+    assert_int_equal(seen.n[REF_DSD_TIMESTAMP], 2);
+    assert_int_equal(st.bad_timestamp, 2);
+    assert_int_equal(seen.n[REF_DSD_EVENT], 1);
+    assert_int_equal(seen.n[REF_DSD_SERVICE_CHECK], 1);
+    assert_int_equal(st.events, 1);
+    assert_int_equal(st.service_checks, 1);
+    assert_int_equal(seen.n[REF_DSD_MALFORMED], 2);
+    assert_int_equal(seen.n[REF_METRIC_CONTEXTS], 1);
+    assert_string_equal(seen.first[REF_METRIC_CONTEXTS], "third:1|c");
+    assert_string_equal(seen.first[REF_DSD_NOT_FINITE], "nan:nan|g");
+    assert_string_equal(seen.first[REF_DSD_TIMESTAMP], "old:1|c|T1");
+    assert_string_equal(seen.first[REF_DSD_SAMPLE_RATE], "rate:1|c|@0");
+    /* the lines refused whole are still counted as invalid, as before */
+    assert_int_equal(st.invalid, 1 + 2 + 3 + 2 + 2);
+    unsigned total = 0;
+    for (unsigned r = 0; r < REF_N; r++)
+        total += seen.n[r];
+    assert_int_equal(total, 1 + 1 + 1 + 1 + 2 + 3 + 2 + 2 + 2 + 1);
+    met_free(a);
+}
+
 static void test_overflow_refused(void **state)
 {
     (void)state;
@@ -279,7 +353,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_type),          cmocka_unit_test(test_rates_tags_timestamps),
-        cmocka_unit_test(test_overflow_refused),
+        cmocka_unit_test(test_overflow_refused),    cmocka_unit_test(test_refusal_reasons),
         cmocka_unit_test(test_multi_line_and_value), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_events_service_checks), cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_owned_enhanced_dropped),

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Issue 11: DogStatsD datagrams the kernel drops are counted. A tiny
 # DD_DOGSTATSD_SO_RCVBUF and a SIGSTOPped flusher while datagrams arrive:
-# every datagram sent is either read or counted as a kernel drop (SO_RXQ_OVFL),
+# every datagram sent is either read or counted as a kernel drop (SO_MEMINFO),
 # in the flusher's summary line and in its warning.
 # Usage: statsd_drops.sh LAMBDA_SIM FORKCAP
 set -euo pipefail

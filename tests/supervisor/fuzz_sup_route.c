@@ -138,6 +138,9 @@ static int build(struct frame_buf *fb, uint32_t type, struct cursor *c)
         return frame_encode_ack(fb, &(struct ft_ack){.upto = byte(c)});
     case FT_FLUSHED:
         return frame_encode_flushed(fb, &(struct ft_flushed){.flush_id = byte(c) % 8, .ok = byte(c) & 1});
+    case FT_REFUSED: /* reasons past the list included: ignored */
+        return frame_encode_refused(fb, &(struct ft_refused){.reason = byte(c) % (REF_N + 2),
+                                                             .count = (uint64_t)byte(c) << 56});
     default:
         return -1;
     }
@@ -229,13 +232,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 1: {
             static const uint32_t l2s[] = {FT_REGISTERED, FT_SUBSCRIBED, FT_NEXT_WAIT, FT_INVOKE,
-                                           FT_SHUTDOWN,   FT_FATAL,      FT_PLATFORM,  FT_LOGS};
-            send_from(SUP_LIFECYCLE, l2s[arg % 8], &body);
+                                           FT_SHUTDOWN,   FT_FATAL,      FT_PLATFORM,  FT_LOGS,
+                                           FT_REFUSED};
+            send_from(SUP_LIFECYCLE, l2s[arg % 9], &body);
             break;
         }
         case 2: {
-            static const uint32_t f2s[] = {FT_READY, FT_ACK, FT_FLUSHED};
-            send_from(SUP_FLUSHER, f2s[arg % 3], &body);
+            static const uint32_t f2s[] = {FT_READY, FT_ACK, FT_FLUSHED, FT_REFUSED};
+            send_from(SUP_FLUSHER, f2s[arg % 4], &body);
             break;
         }
         case 3:

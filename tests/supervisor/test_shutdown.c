@@ -220,25 +220,46 @@ static void test_deadline_and_running(void **st)
     assert_string_equal(sup_shutdown_phase_name(SD_FINAL_FLUSH), "final_flush");
 }
 
-/* A lifecycle lost or back while settling: wait for quiet again (Lambda
- * retries what it could not deliver); in other phases it changes nothing. */
+/* A lifecycle lost while settling: the settle waits for telemetry again
+ * (Lambda retries what the dead one did not take), up to its hard end, and
+ * for quiet once it flows; in other phases it changes nothing. */
 static void test_lifecycle_while_settling(void **st)
 {
     (void)st;
     setup_up(30000);
     sup_shutdown_begin(&M, 2000, true, T0, &A);
     sup_shutdown_lifecycle(&M, false, T0 + 40 * MS, &A);
-    assert_true(sup_shutdown_due(&M, SD_T_SETTLE) == T0 + (40 + SD_SETTLE_QUIET_MS) * MS);
+    assert_true(sup_shutdown_due(&M, SD_T_SETTLE) == T0 + SD_SETTLE_MAX_MS * MS);
+    /* back up, but Lambda has not retried yet: still no quiet window */
     sup_shutdown_lifecycle(&M, true, T0 + 70 * MS, &A);
-    assert_true(sup_shutdown_due(&M, SD_T_SETTLE) == T0 + (70 + SD_SETTLE_QUIET_MS) * MS);
+    assert_true(sup_shutdown_due(&M, SD_T_SETTLE) == T0 + SD_SETTLE_MAX_MS * MS);
     assert_false(A.final_flush || A.stop || A.set_respawn);
-    sup_shutdown_timer(&M, SD_T_SETTLE, T0 + 130 * MS, &A);
+    /* the retry arrives late (a loaded machine): now quiet counts */
+    sup_shutdown_data(&M, T0 + 190 * MS, &A);
+    assert_true(sup_shutdown_due(&M, SD_T_SETTLE) == T0 + (190 + SD_SETTLE_QUIET_MS) * MS);
+    sup_shutdown_lifecycle(&M, true, T0 + 200 * MS, &A);
+    assert_true(sup_shutdown_due(&M, SD_T_SETTLE) == T0 + (200 + SD_SETTLE_QUIET_MS) * MS);
+    sup_shutdown_timer(&M, SD_T_SETTLE, T0 + 260 * MS, &A);
     assert_int_equal(M.phase, SD_FINAL_FLUSH);
     uint64_t flush_due = sup_shutdown_due(&M, SD_T_FLUSH);
-    sup_shutdown_lifecycle(&M, false, T0 + 140 * MS, &A);
+    sup_shutdown_lifecycle(&M, false, T0 + 270 * MS, &A);
     assert_false(A.final_flush || A.stop || A.set_respawn);
     assert_true(sup_shutdown_due(&M, SD_T_FLUSH) == flush_due);
     assert_true(sup_shutdown_due(&M, SD_T_SETTLE) == SD_NEVER);
+}
+
+/* No telemetry after the loss: the settle ends at its hard end, not later. */
+static void test_lifecycle_lost_no_retry(void **st)
+{
+    (void)st;
+    setup_up(30000);
+    sup_shutdown_begin(&M, 2000, true, T0, &A);
+    sup_shutdown_lifecycle(&M, false, T0 + 10 * MS, &A);
+    sup_shutdown_lifecycle(&M, true, T0 + 20 * MS, &A);
+    assert_true(sup_shutdown_due(&M, SD_T_SETTLE) == T0 + SD_SETTLE_MAX_MS * MS);
+    sup_shutdown_timer(&M, SD_T_SETTLE, T0 + SD_SETTLE_MAX_MS * MS, &A);
+    assert_int_equal(M.phase, SD_FINAL_FLUSH);
+    assert_true(A.final_flush);
 }
 
 int main(void)
@@ -252,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_untrusted_deadlines),
         cmocka_unit_test(test_deadline_and_running),
         cmocka_unit_test(test_lifecycle_while_settling),
+        cmocka_unit_test(test_lifecycle_lost_no_retry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,11 @@
  * the extension's DD_* variables, posts K small payloads, one JSON line each.
  *
  * intake-post [--kind series|logs|validate] [--count K] [--gap-ms G]
- *             [--budget-ms B] [--flush] [--no-resume] [--no-compress]
- *             [--ca-file PATH] [--retry-buffer BYTES]
+ *             [--budget-ms B] [--flush] [--no-resume] [--delayed-ack]
+ *             [--no-compress] [--ca-file PATH] [--retry-buffer BYTES]
+ * --no-resume and --delayed-ack are for the bench: a full TLS handshake
+ * every time; the kernel's delayed ACKs left on (the client re-arms
+ * TCP_QUICKACK at every read otherwise).
  * Sequential by default: post i+1 starts G ms after post i is final, each
  * bounded by B ms (default: none, DD_FLUSH_TIMEOUT per attempt). --flush
  * sends all K as one fl_intake_flush with budget B (default 10 s), then, if
@@ -103,6 +106,9 @@ static void on_result(const struct fl_post_result *res, void *arg)
     json_object_set_new(o, "attempts", json_integer(res->attempts));
     json_object_set_new(o, "bytes", json_integer((json_int_t)res->bytes));
     json_object_set_new(o, "ms", json_real(res->ms));
+    json_object_set_new(o, "connect_ms", json_real(res->connect_ms));
+    json_object_set_new(o, "tls_ms", json_real(res->tls_ms));
+    json_object_set_new(o, "first_byte_ms", json_real(res->first_byte_ms));
     json_object_set_new(o, "new_conn", json_boolean(res->new_conn));
     json_object_set_new(o, "tls", json_boolean(res->tls));
     json_object_set_new(o, "tls_resumed", json_boolean(res->tls_resumed));
@@ -231,7 +237,7 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
 static int usage(void)
 {
     fprintf(stderr, "usage: intake-post [--kind series|logs|validate] [--count K] [--gap-ms G] "
-                    "[--budget-ms B] [--flush] [--no-resume] [--no-compress] [--ca-file PATH] "
+                    "[--budget-ms B] [--flush] [--no-resume] [--delayed-ack] [--no-compress] [--ca-file PATH] "
                     "[--retry-buffer BYTES]\n");
     return 2;
 }
@@ -239,7 +245,7 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     struct run r = {.kind = "series", .count = 1, .compress = true};
-    bool no_resume = false, verbose = false;
+    bool no_resume = false, delayed_ack = false, verbose = false;
     const char *ca_file = NULL;
     long retry_buf = 0;
     for (int i = 1; i < argc; i++) {
@@ -265,6 +271,8 @@ int main(int argc, char **argv)
             r.flush_mode = true;
         } else if (strcmp(a, "--no-resume") == 0) {
             no_resume = true;
+        } else if (strcmp(a, "--delayed-ack") == 0) {
+            delayed_ack = true;
         } else if (strcmp(a, "--curl-verbose") == 0) {
             verbose = true;
         } else if (strcmp(a, "--no-compress") == 0) {
@@ -307,6 +315,7 @@ int main(int argc, char **argv)
         .zstd_level = c.compression_level,
         .retry_buffer_bytes = (size_t)retry_buf,
         .no_tls_resume = no_resume,
+        .delayed_ack = delayed_ack,
         .curl_verbose = verbose,
     };
     r.in = fl_intake_new(r.base, &o, err, sizeof err);

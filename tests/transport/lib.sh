@@ -12,8 +12,8 @@ transport_tmpdir() {
 }
 transport_cleanup() {
     local p
-    for p in ${INTAKE_PIDS:-} ${PROXY_PID:-}; do kill "$p" 2>/dev/null || true; done
-    for p in ${INTAKE_PIDS:-} ${PROXY_PID:-}; do wait "$p" 2>/dev/null || true; done
+    for p in ${INTAKE_PIDS:-} ${PROXY_PIDS:-}; do kill "$p" 2>/dev/null || true; done
+    for p in ${INTAKE_PIDS:-} ${PROXY_PIDS:-}; do wait "$p" 2>/dev/null || true; done
     rm -rf "$TMP"
 }
 
@@ -37,22 +37,28 @@ start_intake() {
 
 # start_tinyproxy ALLOWED_CONNECT_PORT [USER PASSWORD]: sets PROXY_PORT,
 # PROXY_LOG, PROXY_PID; with USER/PASSWORD the proxy demands Basic auth.
+# TINYPROXY_LOGLEVEL (default Info: tests read the CONNECT lines) sets its
+# LogLevel; each call starts one more proxy with its own files.
 start_tinyproxy() {
-    PROXY_LOG=$TMP/tinyproxy.log
+    local n=${#PROXY_CONFS[@]}
+    PROXY_LOG=$TMP/tinyproxy$n.log
     : > "$PROXY_LOG"
-    cat > "$TMP/tinyproxy.conf" <<CONF
+    cat > "$TMP/tinyproxy$n.conf" <<CONF
 Listen 127.0.0.1
 Timeout 30
 LogFile "$PROXY_LOG"
-LogLevel Info
+LogLevel ${TINYPROXY_LOGLEVEL:-Info}
 MaxClients 50
 Allow 127.0.0.1
 ConnectPort $1
 CONF
-    [ $# -lt 3 ] || echo "BasicAuth $2 $3" >> "$TMP/tinyproxy.conf"
-    tinyproxy_start "$TMP/tinyproxy.conf" || fail "tinyproxy did not start" || return 1
+    [ $# -lt 3 ] || echo "BasicAuth $2 $3" >> "$TMP/tinyproxy$n.conf"
+    PROXY_CONFS+=("$TMP/tinyproxy$n.conf")
+    tinyproxy_start "$TMP/tinyproxy$n.conf" || fail "tinyproxy did not start" || return 1
     PROXY_PORT=$TINYPROXY_PORT PROXY_PID=$TINYPROXY_PID
+    PROXY_PIDS="${PROXY_PIDS:-} $PROXY_PID"
 }
+PROXY_CONFS=()
 
 # post OUT [args...]: run the driver with a clean proxy environment plus
 # whatever the caller exported; stdout to OUT.jsonl, stderr to OUT.err.

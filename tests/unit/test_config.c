@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -312,6 +314,52 @@ static void sink(const char *line, size_t len, void *arg)
     }
 }
 
+/* The supervisor's sealed copy: after cfg_seal_secrets its cfg holds
+ * neither secret, the memfd cannot be written, and a child reads both back
+ * (with their log masking) from its own descriptor. */
+static void test_sealed_secrets(void **st)
+{
+    (void)st;
+    const char *key = "5ea1edc0ffee0123456789abcdef0002";
+    log_clear_secrets();
+    log_set_sink(sink, NULL);
+    log_set_level(LOG_INFO);
+    struct env e = base_env();
+    e.v[1] = key;
+    env_set(&e, "DD_PROXY_HTTPS", "http://bob:sealedpass77@proxy.local:3128");
+    struct cfg *c = load(&e, 0);
+    assert_string_equal(c->api_key, key);
+    int fd = cfg_seal_secrets(c);
+    if (fd < 0) {
+        fprintf(stderr, "memfd sealing not available here: %s\n", strerror(errno));
+        skip();
+    }
+    assert_string_equal(c->api_key, "");
+    assert_string_equal(c->proxy_https, "");
+    assert_int_equal(write(fd, "x", 1), -1);      /* F_SEAL_WRITE */
+    assert_int_equal(ftruncate(fd, 1), -1);       /* F_SEAL_SHRINK */
+    assert_int_equal(fcntl(fd, F_ADD_SEALS, 0), -1); /* F_SEAL_SEAL */
+
+    struct cfg child = *c; /* what a forked flusher has */
+    assert_int_equal(cfg_unseal_secrets(&child, dup(fd)), 0);
+    assert_string_equal(child.api_key, key);
+    assert_string_equal(child.proxy_https, "http://bob:sealedpass77@proxy.local:3128");
+    captured[0] = '\0';
+    log_info("key %s proxy %s", child.api_key, child.proxy_https);
+    assert_null(strstr(captured, key));
+    assert_null(strstr(captured, "sealedpass77"));
+    /* and again, for the next restart */
+    struct cfg child2 = *c;
+    assert_int_equal(cfg_unseal_secrets(&child2, dup(fd)), 0);
+    assert_string_equal(child2.api_key, key);
+    close(fd);
+    /* a descriptor that is not the sealed copy gives nothing */
+    struct cfg child3 = *c;
+    assert_int_equal(cfg_unseal_secrets(&child3, -1), -1);
+    assert_string_equal(child3.api_key, "");
+    log_clear_secrets();
+}
+
 static void test_key_never_logged(void **st)
 {
     (void)st;
@@ -422,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_idle_triggers),
         cmocka_unit_test(test_flush_strategy),
         cmocka_unit_test(test_key_never_logged),
+        cmocka_unit_test(test_sealed_secrets),
         cmocka_unit_test(test_log_format),
         cmocka_unit_test(test_log_limit),
     };

@@ -129,6 +129,8 @@ static const struct rt_case cases[] = {
          .lambda_rid = "6d68ca91-49c9", .lang = "nodejs"),
     CASE(TRACES, traces, .pb = (const uint8_t *)"", .pb_len = 0, .spans = 0),
     CASE(TRACE_STATS, trace_stats, .body = (const uint8_t *)"\x81\xa1k\x00", .body_len = 4),
+    CASE(REFUSED, refused, .reason = 2, .count = 1),
+    CASE(REFUSED, refused, .reason = 0, .count = UINT64_MAX),
     CASE(LOGS, logs, .records = NULL, .n_records = 0),
     CASE(GO, go, 0),
     CASE(CONTEXT, context, .fn_name = "fn", .fn_version = "$LATEST", .account_id = "1",
@@ -232,6 +234,8 @@ static void test_every_type_covered(void **st)
     assert_int_equal(frame_type_dirs(FT_TRACES), FRAME_DIR_F2S | FRAME_DIR_S2F);
     assert_int_equal(FT_DSD_STATE, 56);
     assert_int_equal(frame_type_dirs(FT_DSD_STATE), FRAME_DIR_F2S | FRAME_DIR_S2F);
+    assert_int_equal(FT_REFUSED, 57);
+    assert_int_equal(frame_type_dirs(FT_REFUSED), FRAME_DIR_L2S | FRAME_DIR_F2S);
     assert_int_equal(frame_type_dirs(FT_PLATFORM), FRAME_DIR_L2S | FRAME_DIR_S2F);
     assert_int_equal(frame_type_dirs(FT_GO), FRAME_DIR_S2L);
     assert_int_equal(frame_type_dirs(999), 0);

@@ -1,6 +1,6 @@
 # Unit tests of common/ (frames, peers, configuration), cmocka.
 if(TARGET fc_common AND TARGET PkgConfig::CMOCKA)
-  foreach(t test_frame test_mpwalk test_peer test_config test_cfg_vars)
+  foreach(t test_frame test_mpwalk test_peer test_config test_cfg_vars test_refusal)
     if(EXISTS ${FORKCAP_TESTS}/unit/${t}.c)
       add_executable(${t} ${FORKCAP_TESTS}/unit/${t}.c)
       target_link_libraries(${t} PRIVATE fc_common PkgConfig::MSGPACK PkgConfig::CMOCKA)
