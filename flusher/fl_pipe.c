@@ -348,7 +348,8 @@ static void on_platform(struct fl_pipe *p, const struct ft_platform *m, uint64_t
     note_platform_folded(p, seq);
     if (m->event == PE_START) {
         /* anyone in the sandbox can post telemetry: a start record counts
-         * no invocation by itself, only INVOKE (FT_INVOCATION) does */
+         * no invocation here; the supervisor's FT_INVOCATION does (from
+         * the INVOKE, or from this record when the INVOKE was lost) */
         if (!invocation_seen(p, m->request_id))
             p->st.starts_unannounced++;
         return;
@@ -356,29 +357,34 @@ static void on_platform(struct fl_pipe *p, const struct ft_platform *m, uint64_t
     enh_on_platform(p->enh, m);
 }
 
-/* An INVOKE the lifecycle received (FT_INVOCATION, in order with the data):
- * it starts the invocation for the logs (records without an id take it)
- * and is the one count of enhanced "invocations". The supervisor numbers
- * them; a number at or below the last counted is a repeat. The frame is
- * acked only once the drain holding the count is final (as a platform
- * frame), so a restarted flusher gets it again exactly when it was not
- * delivered. */
+/* An invocation the supervisor counted (FT_INVOCATION, in order with the
+ * data): the one count of enhanced "invocations"; from an INVOKE it also
+ * starts the invocation for the logs (records without an id take it). One
+ * from a platform.start record (from_start: the INVOKE was lost) may come
+ * after later invocations: it counts, and leaves the current invocation
+ * alone (the start record behind it starts it in the logs). The supervisor
+ * numbers them; a number at or below the last counted is a repeat. The
+ * frame is acked only once the drain holding the count is final (as a
+ * platform frame), so a restarted flusher gets it again exactly when it
+ * was not delivered. */
 static void on_invocation(struct fl_pipe *p, const struct ft_invocation *m, uint64_t seq)
 {
     p->st.frames_invocation++;
     fl_logs_note_seq(p->logs, seq);
+    bool late = m->has_from_start && m->from_start;
     size_t n = strlen(m->request_id);
     if (n > 0 && n < ID_MAX) {
-        copy_str(p->request_id, sizeof p->request_id, m->request_id, n);
-        if (!invocation_seen(p, p->request_id)) {
-            snprintf(p->seen[p->seen_next], ID_MAX, "%s", p->request_id);
+        if (!late)
+            copy_str(p->request_id, sizeof p->request_id, m->request_id, n);
+        if (!invocation_seen(p, m->request_id)) {
+            snprintf(p->seen[p->seen_next], ID_MAX, "%s", m->request_id);
             p->seen_next = (p->seen_next + 1) % FL_PIPE_SEEN_IDS;
         }
     }
     if (p->idle)
         return;
     need_runtime(p);
-    if (p->cfg->logs_enabled && n > 0 && !p->logs_forbidden)
+    if (p->cfg->logs_enabled && n > 0 && !late && !p->logs_forbidden)
         fl_logs_start_invocation(p->logs, m->request_id);
     if (!p->cfg->enhanced_metrics)
         return;

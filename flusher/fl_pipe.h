@@ -8,16 +8,19 @@
  *    FT_CONTEXT the tags come from the configuration (function name,
  *    region, memory). The runtime tag is resolved once, when first needed
  *    (fl_runtime.h).
- *  - FT_INVOCATION (a data frame, in order with the others): an INVOKE the
- *    lifecycle received; it starts the invocation for the logs (records
- *    without an id take it) and is the only source of enhanced
- *    "invocations", counted once per supervisor ordinal n.
+ *  - FT_INVOCATION (a data frame, in order with the others): an invocation
+ *    the supervisor counted (supervisor/sup_inv.h), the only source of
+ *    enhanced "invocations", counted once per supervisor ordinal n; one
+ *    from an INVOKE starts the invocation for the logs (records without an
+ *    id take it), one from a platform.start record (from_start, the INVOKE
+ *    was lost) does not.
  *  - FT_PLATFORM: the Datadog log line of START/END/REPORT/INIT_START
  *    records (DD_LOGS_ENABLED, in frame order with the FT_LOGS records),
  *    enhanced metrics (DD_ENHANCED_METRICS; a runtimeDone or report of a
  *    request id already counted is a duplicate, ignored; a start record of
  *    a request id no FT_INVOCATION named, as anyone in the sandbox can post
- *    telemetry, is counted in starts_unannounced); a logsDropped record is
+ *    telemetry, is counted in starts_unannounced: the supervisor counted no
+ *    invocation for it); a logsDropped record is
  *    a warning in the extension's own log (Datadog's extension sends no
  *    metric for it); initStart's runtime_version names the runtime when it
  *    comes before the runtime is first needed.
@@ -130,7 +133,7 @@ struct fl_pipe_stats {
     uint64_t logs_dropped;                         /* records dropped by the batcher */
     uint64_t platform_logs_dropped;                /* platform.logsDropped records seen */
     uint64_t own_lines, own_lines_dropped;         /* forkcap's own lines seen / over the bound */
-    uint64_t starts_unannounced;                   /* start records of no INVOKE seen: not counted */
+    uint64_t starts_unannounced;                   /* start records of no FT_INVOCATION: not counted */
     struct met_stats custom, enhanced;             /* the two aggregators' counters */
     struct dsd_stats dsd;                          /* DogStatsD parsing */
     uint64_t acked;                                /* last FT_ACK upto */

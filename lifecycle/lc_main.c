@@ -255,6 +255,16 @@ static void on_event(const struct lc_http_resp *r, const char *err, void *arg)
     lc_next(lc);
 }
 
+#ifdef FORKCAP_TEST_HOOKS
+/* The /next request is in the kernel: the lifecycle is parked in /next, and
+ * Lambda will hand its next event to this connection. */
+static void on_next_sent(void *arg)
+{
+    (void)arg;
+    TEST_FAULT("lc_next_wait");
+}
+#endif
+
 static void lc_next(struct lc *lc)
 {
     char idh[LC_EXT_ID_MAX + 40];
@@ -269,7 +279,10 @@ static void lc_next(struct lc *lc)
         log_warn("/next: cannot start the request; retrying");
         lc_backoff(lc, LC_TRANSPORT_BACKOFF_MAX_MS);
     }
-    TEST_FAULT("lc_next_wait");
+#ifdef FORKCAP_TEST_HOOKS
+    else
+        lc_http_on_sent(lc->http, on_next_sent, lc);
+#endif
 }
 
 /* The subscribe PUT is on the wire (or was not sent): /next need not wait

@@ -20,6 +20,7 @@
 #include "peer.h"
 #include "refusal.h"
 #include "sup_proc.h"
+#include "sup_inv.h"
 #include "sup_sched.h"
 #include "sup_shutdown.h"
 #include "sup_spool.h"
@@ -66,7 +67,8 @@ struct sup {
     char fn_name[CFG_STR_MAX], fn_version[CFG_STR_MAX], account_id[CFG_STR_MAX];
     char arn[2048], request_id[CFG_STR_MAX];
     int64_t deadline_ms;
-    uint64_t invocations;
+    uint64_t invocations;      /* counted (sup_inv.h): the last FT_INVOCATION's n */
+    struct sup_inv inv;        /* request ids counted, INVOKEs possibly lost */
     bool cold_start;           /* no invocation of this sandbox seen yet */
     struct event *sched_timer; /* armed at sup_sched_next_wake() */
     struct sup_sd_timer sd_timer[SD_NTIMERS]; /* armed at sup_shutdown_due(), one per purpose */

@@ -273,6 +273,24 @@ static void maybe_log_init(struct sup *s)
     sup_write_stats(s);
 }
 
+/* Count an invocation (sup_inv.h decided it is a new one): the one
+ * FT_INVOCATION of its request id, spooled with the data. from_start: its
+ * INVOKE was not seen, a platform.start record counted it. */
+static void count_invocation(struct sup *s, const char *rid, int64_t time_ms, bool from_start)
+{
+    s->invocations++;
+    if (s->cfg.idle)
+        return;
+    struct frame_buf fb = {0};
+    const struct ft_invocation iv = {.n = s->invocations, .request_id = rid, .time_ms = time_ms,
+                                     .from_start = from_start, .has_from_start = from_start};
+    if (frame_encode_invocation(&fb, &iv) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
+        spool_pump(s);
+    else
+        log_warn("invocation %llu could not be spooled", (unsigned long long)s->invocations);
+    frame_buf_free(&fb);
+}
+
 static void on_invoke(struct sup *s, const struct ft_invoke *m)
 {
     const char *rid = m->request_id, *arn = m->arn;
@@ -281,20 +299,12 @@ static void on_invoke(struct sup *s, const struct ft_invoke *m)
     snprintf(s->request_id, sizeof s->request_id, "%s", rid);
     snprintf(s->arn, sizeof s->arn, "%s", arn);
     s->deadline_ms = deadline;
-    s->invocations++;
     if (changed)
         send_context(s);
     s->cold_start = false; /* the next context is no longer the sandbox's first invocation */
-    if (!s->cfg.idle) {
-        /* the one count of enhanced "invocations", spooled with the data */
-        struct frame_buf fb = {0};
-        const struct ft_invocation iv = {.n = s->invocations, .request_id = rid, .time_ms = clock_epoch_ms()};
-        if (frame_encode_invocation(&fb, &iv) == 0 && sup_spool_add(&s->spool, fb.p, fb.len) == 0)
-            spool_pump(s);
-        else
-            log_warn("invocation %llu could not be spooled", (unsigned long long)s->invocations);
-        frame_buf_free(&fb);
-    }
+    /* a repeat: its platform.start record came first and counted it */
+    if (sup_inv_note(&s->inv, rid, SUP_INV_INVOKE) == SUP_INV_COUNT)
+        count_invocation(s, rid, clock_epoch_ms(), false);
     uint64_t now = now_us(s);
     struct sched_act a;
     enum sched_mode before = s->sched.mode;
@@ -323,6 +333,11 @@ static void on_platform(struct sup *s, const struct ft_platform *m)
     if (rid && s->cold_start && (m->event == PE_START || m->event == PE_RUNTIME_DONE)) {
         /* an invocation whose INVOKE we never saw (lifecycle died in /next) */
         s->cold_start = false;
+    }
+    if (m->event == PE_START && sup_inv_note(&s->inv, rid, SUP_INV_START) == SUP_INV_COUNT) {
+        /* its INVOKE was lost (sup_inv.h): counted here, ahead of the record */
+        log_debug("invocation %s counted from its platform.start (INVOKE not seen)", rid);
+        count_invocation(s, rid, m->time_ms > 0 ? m->time_ms : clock_epoch_ms(), true);
     }
     if (m->event != PE_RUNTIME_DONE)
         return;
@@ -545,8 +560,10 @@ void sup_changed(void *owner, unsigned idx, enum sup_pstate from, enum sup_pstat
             sup_shutdown_flusher(&s->sd, up, now, &sa);
             sd_apply(s, &sa);
         } else if (idx == SUP_LIFECYCLE) {
-            if (!up)
+            if (!up) {
                 sup_sched_lifecycle_lost(&s->sched);
+                sup_inv_lifecycle_lost(&s->inv); /* it may have lost an INVOKE in /next */
+            }
             struct sd_act sa;
             sup_shutdown_lifecycle(&s->sd, up, now, &sa);
             sd_apply(s, &sa);
@@ -578,6 +595,7 @@ int sup_init(struct sup *s, struct event_base *base, const struct sup_proc_desc 
     sup_sched_init(&s->sched, &s->cfg.flush, s->cfg.flush_timeout_s * 1000u, !s->cfg.idle, clock_us());
     sup_shutdown_init(&s->sd, s->cfg.flush_timeout_s * 1000u);
     s->cold_start = true;
+    sup_inv_init(&s->inv);
     if (sup_proc_init(&s->procs, base, descs, SUP_NKIND, s->socks.fd, SUP_NSOCK, sys, s) < 0)
         return -1;
     s->sched_timer = evtimer_new(base, on_sched_timer, s);
@@ -617,9 +635,10 @@ void sup_finish(struct sup *s)
     sup_proc_kill_all(&s->procs);
     s->exiting = true;
     sup_write_stats(s);
-    log_info("exiting (%llu invocations; restarts: lifecycle %u, flusher %u; spool dropped %llu, "
-             "backpressure %llu time(s))",
-             (unsigned long long)s->invocations, s->procs.child[SUP_LIFECYCLE].restarts,
+    log_info("exiting (%llu invocations, %llu of them from platform.start; restarts: lifecycle %u, "
+             "flusher %u; spool dropped %llu, backpressure %llu time(s))",
+             (unsigned long long)s->invocations, (unsigned long long)s->inv.from_start,
+             s->procs.child[SUP_LIFECYCLE].restarts,
              s->procs.child[SUP_FLUSHER].restarts, (unsigned long long)s->spool.dropped,
              (unsigned long long)s->spool.pressure_on);
     char ref[1024];

@@ -71,6 +71,11 @@ static json_t *stats_json(const struct sup *s)
                         json_real(s->t_fl_tls_us ? clock_ms_between(s->t_fl_start_us, s->t_fl_tls_us) : 0.0));
     json_object_set_new(j, "flusher_ready_ms", json_real(ms_since0(s, s->t_fl_ready_us)));
     json_object_set_new(j, "invocations", json_integer((json_int_t)s->invocations));
+    /* how they were counted (sup_inv.h) */
+    json_object_set_new(j, "invocation_ids",
+                        json_pack("{s:I,s:I,s:I,s:i}", "from_start", (json_int_t)s->inv.from_start,
+                                  "repeats", (json_int_t)s->inv.repeats, "unannounced",
+                                  (json_int_t)s->inv.unannounced, "lost_pending", (int)s->inv.lost));
     json_object_set_new(j, "idle", json_boolean(s->cfg.idle));
     for (unsigned k = 0; k < s->procs.n; k++)
         json_object_set_new(j, s->procs.child[k].d->name, child_json(&s->procs.child[k]));

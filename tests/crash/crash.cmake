@@ -42,3 +42,11 @@ if(TARGET lambda-sim AND TARGET forkcap-testhooks AND TARGET fake-intake)
                    $<TARGET_FILE:forkcap-testhooks> $<TARGET_FILE:fake-intake> ${FORKCAP_TESTS}/lib/make-ca.sh)
   set_tests_properties(crash_settle_lifecycle_kill PROPERTIES LABELS "crash" TIMEOUT 120)
 endif()
+# The lifecycle killed while parked in /next (test-hooks fault point): the
+# INVOKEs lost still count in aws.lambda.enhanced.invocations, once.
+if(TARGET lambda-sim AND TARGET forkcap-testhooks AND TARGET fake-intake)
+  add_test(NAME crash_next_wait_kill
+           COMMAND bash ${FORKCAP_TESTS}/crash/next_wait_kill.sh $<TARGET_FILE:lambda-sim>
+                   $<TARGET_FILE:forkcap-testhooks> $<TARGET_FILE:fake-intake> ${FORKCAP_TESTS}/lib/make-ca.sh)
+  set_tests_properties(crash_next_wait_kill PROPERTIES LABELS "crash" TIMEOUT 120)
+endif()

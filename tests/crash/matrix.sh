@@ -8,7 +8,8 @@
 #   lc_register     lifecycle, register request in flight (once per sandbox)
 #   lc_next_before  lifecycle, about to call the first /next
 #   lc_invoke       lifecycle, the first /next returned (INVOKE handed over)
-#   lc_next_wait    lifecycle, waiting in /next (repeated)
+#   lc_next_wait    lifecycle, waiting in /next: the request sent, no event
+#                   yet; the event Lambda hands it is lost (repeated)
 #   lc_tele         lifecycle, telemetry batch handed over, Lambda not yet
 #                   answered (repeated)
 #   lc_shutdown     lifecycle, SHUTDOWN received
@@ -220,4 +221,8 @@ jq -e -s 'all(.[]; .faults >= 1)' "$RES" >/dev/null || fail "a cell injected no 
 jq -e -s 'all(.[]; .lines_received >= .lines_written - .platform_dropped)' "$RES" >/dev/null ||
     fail "function log lines lost"
 jq -e -s 'all(.[]; .counts_received <= .counts_sent)' "$RES" >/dev/null || fail "DogStatsD counted twice"
+# each invocation counted once, whatever died: an INVOKE lost with a
+# lifecycle killed in /next is counted from its platform.start record
+jq -e -s 'all(.[]; .enhanced_invocations == .expected)' "$RES" >/dev/null ||
+    fail "aws.lambda.enhanced.invocations differs from the invocations: $(jq -c -s '[.[] | select(.enhanced_invocations != .expected) | {phase, signal, intake, enhanced_invocations, expected}]' "$RES")"
 echo "ok"

@@ -956,6 +956,33 @@ static void invocations_once_per_ordinal(void **state)
     fl_pipe_free(p);
 }
 
+/* An invocation the supervisor counted from its platform.start record (its
+ * INVOKE was lost) can come after a later invocation's frame: it counts,
+ * and the later invocation stays the current one. Its start record right
+ * behind it is not "unannounced". */
+static void invocation_from_start_counts_not_current(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_invocation(p, 1, "req-3");
+    struct frame_buf fb = {0};
+    frame_encode_invocation(&fb, &(struct ft_invocation){.n = 2, .request_id = "req-2", .time_ms = 1700000000000,
+                                                         .from_start = true, .has_from_start = true});
+    feed(p, &fb);
+    frame_encode_platform(&fb, &(struct ft_platform){.event = PE_START, .time_ms = 1700000000000,
+                                                     .request_id = "req-2"});
+    feed(p, &fb);
+    struct fl_pipe_invocation cur;
+    fl_pipe_invocation(p, &cur);
+    assert_string_equal(cur.request_id, "req-3");
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.invocations_counted, 2);
+    assert_int_equal(st.invocations_repeated, 0);
+    assert_int_equal(st.starts_unannounced, 0);
+    fl_pipe_free(p);
+}
+
 /* An FT_INVOCATION's seq is acked only once the metrics drain holding its
  * count is final: a restarted flusher gets it again if it was not sent. */
 static void invocation_acked_after_its_drain(void **state)
@@ -1163,6 +1190,7 @@ int main(void)
         cmocka_unit_test(local_flush_calls_back),
         cmocka_unit_test(platform_lines_in_order),
         cmocka_unit_test(invocations_once_per_ordinal),
+        cmocka_unit_test(invocation_from_start_counts_not_current),
         cmocka_unit_test(invocation_acked_after_its_drain),
         cmocka_unit_test(function_tags_on_metrics_and_logs),
         cmocka_unit_test(runtime_resolved_once),

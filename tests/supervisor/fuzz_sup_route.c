@@ -39,11 +39,12 @@ static void count_lifecycle(void *owner, unsigned idx, const struct frame *f)
 {
     if ((f->type == FT_LOGS || f->type == FT_PLATFORM) && !S.cfg.idle)
         F.accepted++;
-    /* an INVOKE is spooled too, as the one count of the invocation
-     * (FT_INVOCATION), unless it comes after SHUTDOWN */
-    if (f->type == FT_INVOKE && !S.cfg.idle && !sup_shutdown_active(&S.sd))
-        F.accepted++;
+    /* an invocation counted (an INVOKE, unless after SHUTDOWN, or a
+     * platform.start record, sup_inv.h) is spooled too: its FT_INVOCATION */
+    uint64_t counted = S.inv.counted;
     sup_on_lifecycle(owner, idx, f);
+    if (!S.cfg.idle)
+        F.accepted += S.inv.counted - counted;
 }
 
 static const char *no_env(const char *name, void *arg)

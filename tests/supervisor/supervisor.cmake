@@ -34,7 +34,7 @@ endif()
 if(FORKCAP_FUZZ AND TARGET fc_lifecycle AND TARGET fc_flusher)
   set(SUP_DIR ${PROJECT_SOURCE_DIR}/supervisor)
   add_executable(fuzz_sup_route ${FORKCAP_TESTS}/supervisor/fuzz_sup_route.c ${SUP_DIR}/sup_route.c
-                 ${SUP_DIR}/sup_proc.c ${SUP_DIR}/sup_shutdown.c ${SUP_DIR}/sup_sched.c ${SUP_DIR}/sup_spool.c
+                 ${SUP_DIR}/sup_proc.c ${SUP_DIR}/sup_shutdown.c ${SUP_DIR}/sup_sched.c ${SUP_DIR}/sup_spool.c ${SUP_DIR}/sup_inv.c
                  ${SUP_DIR}/sup_stats.c ${SUP_DIR}/sup_children.c ${FORKCAP_TESTS}/lib/fake_sys.c)
   target_include_directories(fuzz_sup_route PRIVATE ${SUP_DIR} ${FORKCAP_TESTS}/lib)
   target_compile_options(fuzz_sup_route PRIVATE -fsanitize=fuzzer,address,undefined)

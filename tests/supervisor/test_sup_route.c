@@ -4,7 +4,9 @@
  * flusher through the spool, a restarted flusher gets its context and every
  * unacknowledged frame again, and at SHUTDOWN a flusher killed during the
  * final flush is restarted, replayed to and asked again, in that order,
- * before the children are stopped and the loop ends. */
+ * before the children are stopped and the loop ends. Each invocation is
+ * counted once (one FT_INVOCATION) from its INVOKE or its platform.start
+ * record, whichever comes first (sup_inv.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +32,9 @@ struct seen {
     uint32_t type[SEEN_MAX];
     bool final[SEEN_MAX]; /* FT_FLUSH: final */
     uint64_t flush_id[SEEN_MAX];
+    uint64_t inv_n[SEEN_MAX];       /* FT_INVOCATION: n */
+    bool from_start[SEEN_MAX];      /* ... from_start */
+    char rid[SEEN_MAX][40];         /* ... request_id; FT_PLATFORM: request_id */
     unsigned n;
 };
 
@@ -51,6 +56,13 @@ static void note_frame(struct seen *w, const struct frame *f)
         w->final[w->n] = f->u.flush.has_final && f->u.flush.final;
         w->flush_id[w->n] = f->u.flush.flush_id;
     }
+    if (f->type == FT_INVOCATION) {
+        w->inv_n[w->n] = f->u.invocation.n;
+        w->from_start[w->n] = f->u.invocation.has_from_start && f->u.invocation.from_start;
+        snprintf(w->rid[w->n], sizeof w->rid[0], "%s", f->u.invocation.request_id);
+    }
+    if (f->type == FT_PLATFORM)
+        snprintf(w->rid[w->n], sizeof w->rid[0], "%s", f->u.platform.request_id ? f->u.platform.request_id : "");
     w->n++;
 }
 
@@ -74,6 +86,22 @@ static void send_logs(const char *msg)
     struct ft_log_record r = {.time_ms = 1, .source = LOG_SRC_FUNCTION, .message = msg,
                               .message_len = strlen(msg)};
     frame_encode_logs(&fb, &(struct ft_logs){.records = &r, .n_records = 1});
+    send_on(SUP_LIFECYCLE, &fb);
+}
+
+static void send_invoke(const char *rid)
+{
+    struct frame_buf fb = {0};
+    frame_encode_invoke(&fb, &(struct ft_invoke){.request_id = rid, .deadline_ms = clock_epoch_ms() + 3000,
+                                                 .arn = "arn:aws:lambda:us-east-1:123456789012:function:fn"});
+    send_on(SUP_LIFECYCLE, &fb);
+}
+
+/* A platform record of event for rid (NULL: none) */
+static void send_platform(enum platform_event ev, const char *rid)
+{
+    struct frame_buf fb = {0};
+    frame_encode_platform(&fb, &(struct ft_platform){.event = ev, .time_ms = 1700000000123, .request_id = rid});
     send_on(SUP_LIFECYCLE, &fb);
 }
 
@@ -128,6 +156,18 @@ static void child_dies(unsigned k, int status)
     fake_sys_close(&F.sys, k);
     run();
     sup_proc_exited(&S.procs, pid, status);
+    run();
+}
+
+/* The lifecycle is killed (in /next, where it waits) and replaced. */
+static void lifecycle_killed(void)
+{
+    unsigned spawns = F.sys.spawns[SUP_LIFECYCLE];
+    child_dies(SUP_LIFECYCLE, SIGKILL);
+    sup_proc_set_respawn(&S.procs, SUP_LIFECYCLE, SUP_RESPAWN_AT_ONCE);
+    run();
+    assert_int_equal(F.sys.spawns[SUP_LIFECYCLE], spawns + 1);
+    send_registered();
     run();
 }
 
@@ -300,6 +340,137 @@ static void test_protocol_error_restarts_offender(void **st)
     assert_int_equal(S.procs.child[SUP_FLUSHER].spawns, 1);
 }
 
+/* The FT_INVOCATIONs the flusher got for rid. */
+static unsigned invocations_of(const struct seen *w, const char *rid)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < w->n; i++)
+        n += w->type[i] == FT_INVOCATION && !strcmp(w->rid[i], rid);
+    return n;
+}
+
+/* INVOKE then its start record (the usual order): counted once, by the
+ * INVOKE; then start then INVOKE: counted once, by the start record (a
+ * lifecycle death made it admissible), and the INVOKE is the repeat. */
+static void test_invocation_counted_once_either_order(void **st)
+{
+    (void)st;
+    struct seen *fl = &F.seen[SUP_FLUSHER];
+    send_invoke("rid-a");
+    run();
+    send_platform(PE_START, "rid-a");
+    send_platform(PE_RUNTIME_DONE, "rid-a");
+    send_platform(PE_REPORT, "rid-a");
+    run();
+    assert_int_equal(invocations_of(fl, "rid-a"), 1);
+    int at = index_of(fl, FT_INVOCATION, 0);
+    assert_int_equal(fl->inv_n[at], 1);
+    assert_false(fl->from_start[at]);
+    assert_int_equal(S.invocations, 1);
+
+    lifecycle_killed();
+    send_platform(PE_START, "rid-b");
+    run();
+    send_invoke("rid-b");
+    send_platform(PE_RUNTIME_DONE, "rid-b");
+    run();
+    assert_int_equal(invocations_of(fl, "rid-b"), 1);
+    assert_int_equal(count(fl, FT_INVOCATION), 2);
+    at = index_of(fl, FT_INVOCATION, (unsigned)at + 1);
+    assert_int_equal(fl->inv_n[at], 2);
+    assert_true(fl->from_start[at]);
+    assert_int_equal(S.invocations, 2);
+    assert_int_equal(S.inv.repeats, 2); /* rid-a's start, rid-b's INVOKE */
+}
+
+/* The lifecycle is killed while it waits in /next: the INVOKE Lambda hands
+ * that dead connection is lost. Its start record counts it, once: its
+ * FT_INVOCATION (from_start, the record's time) goes ahead of the record,
+ * after the later invocation's, and a batch Lambda delivers again counts
+ * nothing more. A restarted flusher gets the same frames again (same n: it
+ * counts an n once). */
+static void test_invocation_lost_invoke_counted_from_start(void **st)
+{
+    (void)st;
+    struct seen *fl = &F.seen[SUP_FLUSHER];
+    send_invoke("rid-1");
+    run();
+    lifecycle_killed();
+    /* rid-2's INVOKE went to the dead /next; rid-3's reaches the new one
+     * before rid-2's telemetry does */
+    send_invoke("rid-3");
+    run();
+    assert_int_equal(count(fl, FT_INVOCATION), 2);
+    for (int rep = 0; rep < 2; rep++) { /* the second: a batch delivered again */
+        send_platform(PE_START, "rid-1");
+        send_platform(PE_START, "rid-2");
+        send_platform(PE_RUNTIME_DONE, "rid-2");
+        send_platform(PE_START, "rid-3");
+        run();
+    }
+    send_invoke("rid-3"); /* and an INVOKE repeated */
+    run();
+    assert_int_equal(invocations_of(fl, "rid-1"), 1);
+    assert_int_equal(invocations_of(fl, "rid-2"), 1);
+    assert_int_equal(invocations_of(fl, "rid-3"), 1);
+    assert_int_equal(count(fl, FT_INVOCATION), 3);
+    assert_int_equal(S.invocations, 3);
+    assert_int_equal(S.inv.from_start, 1);
+    int at = index_of(fl, FT_INVOCATION, 0);
+    at = index_of(fl, FT_INVOCATION, (unsigned)at + 1);
+    at = index_of(fl, FT_INVOCATION, (unsigned)at + 1);
+    assert_string_equal(fl->rid[at], "rid-2");
+    assert_int_equal(fl->inv_n[at], 3);
+    assert_true(fl->from_start[at]);
+    /* right ahead of its start record */
+    assert_int_equal(fl->type[at + 1], FT_PLATFORM);
+    assert_string_equal(fl->rid[at + 1], "rid-2");
+
+    /* nothing acknowledged: a new flusher gets the three again, same n */
+    sup_proc_set_respawn(&S.procs, SUP_FLUSHER, SUP_RESPAWN_AT_ONCE);
+    child_dies(SUP_FLUSHER, SIGKILL);
+    assert_int_equal(count(fl, FT_INVOCATION), 3);
+    unsigned from = 0;
+    for (uint64_t want = 1; want <= 3; want++) {
+        at = index_of(fl, FT_INVOCATION, from);
+        assert_true(at >= 0);
+        assert_int_equal(fl->inv_n[at], want);
+        from = (unsigned)at + 1;
+    }
+}
+
+/* Only a real invocation with a request id counts: a start record no INVOKE
+ * named and no lifecycle death explains (anyone in the sandbox can post to
+ * the listener) counts nothing, its INVOKE, if it comes, does; records
+ * without an id, init and extension records never count; a lifecycle death
+ * admits one start record, not two. */
+static void test_invocation_start_needs_a_lost_invoke(void **st)
+{
+    (void)st;
+    struct seen *fl = &F.seen[SUP_FLUSHER];
+    send_platform(PE_INIT_START, NULL);
+    send_platform(PE_INIT_REPORT, NULL);
+    send_platform(PE_START, "forged");
+    send_platform(PE_EXTENSION, "ext-record");
+    run();
+    assert_int_equal(count(fl, FT_INVOCATION), 0);
+    assert_int_equal(S.inv.unannounced, 1);
+    send_invoke("forged"); /* a real one after all: its INVOKE counts it */
+    run();
+    assert_int_equal(invocations_of(fl, "forged"), 1);
+
+    lifecycle_killed();
+    send_platform(PE_START, "lost");
+    send_platform(PE_START, "forged-2");
+    send_platform(PE_START, "");
+    run();
+    assert_int_equal(invocations_of(fl, "lost"), 1);
+    assert_int_equal(invocations_of(fl, "forged-2"), 0);
+    assert_int_equal(count(fl, FT_INVOCATION), 2);
+    assert_int_equal(S.invocations, 2);
+    assert_int_equal(S.inv.lost, 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -308,6 +479,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spool_replayed_to_new_flusher, setup, teardown),
         cmocka_unit_test_setup_teardown(test_final_flush_survives_flusher_death, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protocol_error_restarts_offender, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invocation_counted_once_either_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invocation_lost_invoke_counted_from_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invocation_start_needs_a_lost_invoke, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
