@@ -7,13 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <linux/sock_diag.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dogstatsd.h"
 #include "log.h"
+
+/* SO_MEMINFO's layout is Linux's UAPI (linux/sock_diag.h), which the static
+ * musl layer build has no headers for: the two indexes we use, as the
+ * kernel fixes them. */
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
+#endif
+enum { FL_SK_MEMINFO_DROPS = 8, FL_SK_MEMINFO_VARS = 9 };
 
 /* A datagram's buffer: DogStatsD refuses datagrams over DSD_DATAGRAM_MAX
  * whole, so one byte more tells them apart. 64 buffers of 64 KiB, each at
@@ -160,10 +167,10 @@ static struct event *serve(struct event_base *base, int fd, event_callback_fn cb
  * 300,000 datagrams/s (perf: __sock_recv_cmsgs and its copies). */
 static bool socket_drops(int fd, uint32_t *out)
 {
-    uint32_t mi[SK_MEMINFO_VARS];
+    uint32_t mi[FL_SK_MEMINFO_VARS];
     socklen_t ml = sizeof mi;
-    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &ml) == 0 && ml > SK_MEMINFO_DROPS * sizeof mi[0]) {
-        *out = mi[SK_MEMINFO_DROPS];
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &ml) == 0 && ml > FL_SK_MEMINFO_DROPS * sizeof mi[0]) {
+        *out = mi[FL_SK_MEMINFO_DROPS];
         return true;
     }
     struct stat sb;
