@@ -19,12 +19,14 @@
 #include "logs.h"
 #include "fl_ckpt.h"
 #include "metrics.h"
+#include "msplit.h"
 #include "series_json.h"
 #include "sketch_pb.h"
 
 #define TAG_LOGS (1ull << 63)
 #define TAG_TRACES (1ull << 62)
 #define TAG_DSD (1ull << 61)
+#define TAG_ENH (1ull << 60) /* an enhanced-metrics payload (struct mpay) */
 /* DogStatsD payloads not final yet, beyond which the oldest is dropped (counted) */
 #define DSD_PENDING_BYTES_MAX (16u * 1024u * 1024u)
 #define GEN_SHIFT 24
@@ -44,6 +46,17 @@ struct lpay {
     struct lpay *next;
 };
 
+/* An enhanced-metrics payload of a drain (generation gen), kept until its
+ * outcome is final: a 413 replaces it with its halves. */
+struct mpay {
+    uint64_t id, gen;
+    enum ckpt_kind kind;
+    char *body;
+    size_t len;
+    bool submitted;
+    struct mpay *next;
+};
+
 /* A DogStatsD payload from a drain (or a restored checkpoint) until its
  * outcome is final; it is in every checkpoint until then. */
 struct dpay {
@@ -52,6 +65,7 @@ struct dpay {
     char *body;
     size_t len;
     bool submitted; /* handed to the intake in the running flush */
+    bool half;      /* a half of a 413: goes out in the running flush's next round */
     struct dpay *next;
 };
 
@@ -73,6 +87,7 @@ struct fl_pipe {
     uint64_t ctx_dropped_told; /* custom samples over the context limit, last logged */
     uint64_t set_overflow_noted; /* set members over the limit, told to the refusal tally */
     struct log_limit ctx_log;
+    struct log_limit drop413_log; /* metric payloads refused alone with 413 */
     struct fl_logs *logs;
     struct fl_traces *traces;
     struct fl_endpoints ep;
@@ -102,6 +117,10 @@ struct fl_pipe {
     /* log payloads out */
     struct lpay *lpays;
 
+    /* enhanced-metrics payloads out, oldest first */
+    struct mpay *mpays;
+    uint64_t next_mpay;
+
     /* DogStatsD payloads out, oldest first, and the checkpoint */
     struct dpay *dpays;
     size_t dpay_bytes;
@@ -123,6 +142,9 @@ struct fl_pipe {
     struct fl_logs_stats ls0;    /* the batcher's counters when it started */
     unsigned n_series_posts, n_sketch_posts, n_log_posts, n_trace_posts;
     unsigned n_answered; /* posts of the running flush that got an HTTP status */
+    unsigned n_split_413;   /* metric/trace payloads of the running flush split after a 413 */
+    unsigned n_dropped_413; /* ... refused alone (one series, sketch or trace frame): dropped */
+    bool traces_split;      /* a trace batch was split: post its halves in the next round */
     char fail_example[200]; /* the running flush's first failed post, in words */
     struct log_limit fail_log; /* failed flushes: one line, then rarely (log.h) */
     uint64_t failed_flushes;   /* in a row */
@@ -747,6 +769,110 @@ static bool outcome_final(const struct fl_post_result *r)
     return !((r->outcome == FL_FAILED || r->outcome == FL_ABORTED) && r->kept);
 }
 
+static bool is_413(const struct fl_post_result *r)
+{
+    return r->outcome == FL_REJECTED && r->http_status == 413;
+}
+
+/* The halves of a metrics payload the intake answered 413: 0 (both set),
+ * else the payload cannot be split (one entry, or unreadable): it is
+ * dropped, counted by reason. */
+static int split_413(struct fl_pipe *p, enum ckpt_kind k, const char *body, size_t len, char **a,
+                     size_t *al, char **b, size_t *bl)
+{
+    size_t n = 0;
+    int rc = msplit_halves(k == CKPT_SERIES ? MSPLIT_SERIES : MSPLIT_SKETCHES, body, len, a, al, b, bl, &n);
+    if (rc == 0) {
+        p->st.split_413++;
+        p->n_split_413++;
+        p->split_again = true;
+        return 0;
+    }
+    refusal_note(k == CKPT_SERIES ? REF_INTAKE_413_SERIES : REF_INTAKE_413_SKETCH, n ? n : 1, NULL, 0);
+    unsigned held = 0;
+    if (log_limit_pass(&p->drop413_log, clock_us(), &held)) {
+        /* what was lost, as far as a line can tell: a series body is text */
+        if (k == CKPT_SERIES && len <= 1024)
+            log_warn("metrics: one series refused with 413 is dropped: %.*s%s", (int)len, body,
+                     held ? " (and earlier ones)" : "");
+        else
+            log_warn("metrics: a %s payload of %zu entr%s (%zu bytes) refused with 413 is dropped%s",
+                     k == CKPT_SERIES ? "series" : "sketch", n, n == 1 ? "y" : "ies", len,
+                     held ? " (and earlier ones)" : "");
+    }
+    p->st.dropped_413++;
+    p->n_dropped_413++;
+    return -1;
+}
+
+static struct mpay *mpay_new(struct fl_pipe *p, uint64_t gen, enum ckpt_kind k, char *body, size_t len)
+{
+    struct mpay *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    m->id = ++p->next_mpay;
+    m->gen = gen;
+    m->kind = k;
+    m->body = body;
+    m->len = len;
+    return m;
+}
+
+static struct dpay *dpay_new(struct fl_pipe *p, enum ckpt_kind k, char *body, size_t len)
+{
+    struct dpay *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return NULL;
+    d->id = ++p->next_dpay;
+    d->kind = k;
+    d->body = body;
+    d->len = len;
+    d->half = true;
+    p->dpay_bytes += len;
+    return d;
+}
+
+/* An enhanced-metrics payload's final outcome: its halves replace it after
+ * a 413, else it is done with (its drain's outstanding count drops). */
+static void on_mpay_post(struct fl_pipe *p, const struct fl_post_result *r)
+{
+    uint64_t id = r->tag & ~TAG_ENH;
+    struct mpay **pp = &p->mpays;
+    while (*pp && (*pp)->id != id)
+        pp = &(*pp)->next;
+    if (*pp == NULL || !outcome_final(r))
+        return;
+    struct mpay *m = *pp;
+    struct mgen *g = find_gen(p, m->gen);
+    if (is_413(r)) {
+        char *a, *b;
+        size_t al, bl;
+        if (split_413(p, m->kind, m->body, m->len, &a, &al, &b, &bl) == 0) {
+            struct mpay *ma = mpay_new(p, m->gen, m->kind, a, al);
+            struct mpay *mb = ma ? mpay_new(p, m->gen, m->kind, b, bl) : NULL;
+            if (mb) {
+                ma->next = mb;
+                mb->next = m->next;
+                *pp = ma;
+                if (g)
+                    g->outstanding++; /* two for one */
+                free(m->body);
+                free(m);
+                return;
+            }
+            free(ma);
+            free(a);
+            free(b);
+            log_warn("metrics: out of memory splitting a payload after 413: dropped");
+        }
+    }
+    *pp = m->next;
+    free(m->body);
+    free(m);
+    if (g && g->outstanding)
+        g->outstanding--;
+}
+
 static void on_post(const struct fl_post_result *r, void *arg)
 {
     struct fl_pipe *p = arg;
@@ -770,6 +896,18 @@ static void on_post(const struct fl_post_result *r, void *arg)
         bool failed = r->outcome == FL_FAILED || r->outcome == FL_ABORTED;
         if (failed && r->kept)
             return; /* the intake resends these bytes: the frames stay in flight */
+        if (is_413(r)) {
+            if (fl_traces_split(p->traces, r->tag & ~TAG_TRACES)) {
+                /* back to pending, to go out in payloads of half as many frames */
+                p->st.split_413++;
+                p->n_split_413++;
+                p->split_again = p->traces_split = true;
+                return;
+            }
+            refusal_note(REF_INTAKE_413_TRACE, 1, NULL, 0);
+            p->st.dropped_413++;
+            p->n_dropped_413++;
+        }
         /* failed and not kept: back to pending for the next flush */
         fl_traces_done(p->traces, r->tag & ~TAG_TRACES, !failed, r->outcome == FL_OK);
         return;
@@ -825,9 +963,36 @@ static void on_post(const struct fl_post_result *r, void *arg)
             d->submitted = false; /* not kept by the intake: ours to send again */
             return;
         }
+        if (is_413(r)) {
+            char *a, *b;
+            size_t al, bl;
+            if (split_413(p, d->kind, d->body, d->len, &a, &al, &b, &bl) == 0) {
+                struct dpay *da = dpay_new(p, d->kind, a, al);
+                struct dpay *db = da ? dpay_new(p, d->kind, b, bl) : NULL;
+                if (db) {
+                    /* the halves take its place, in the checkpoint too */
+                    da->next = db;
+                    db->next = d->next;
+                    *pp = da;
+                    dpay_free(p, d);
+                    ckpt_emit(p);
+                    return;
+                }
+                if (da)
+                    dpay_free(p, da);
+                else
+                    free(a);
+                free(b);
+                log_warn("DogStatsD: out of memory splitting a payload after 413: dropped");
+            }
+        }
         *pp = d->next;
         dpay_free(p, d);
         ckpt_emit(p); /* at once: the supervisor's copy must not hold it any more */
+        return;
+    }
+    if (r->tag & TAG_ENH) {
+        on_mpay_post(p, r);
         return;
     }
     if (!outcome_final(r))
@@ -869,7 +1034,7 @@ static void log_flush_outcome(struct fl_pipe *p, const struct fl_flush_summary *
              more);
 }
 
-static int submit_log_round(struct fl_pipe *p);
+static int submit_round(struct fl_pipe *p);
 
 static void on_flush_done(const struct fl_flush_summary *s0, void *arg)
 {
@@ -891,22 +1056,27 @@ static void on_flush_done(const struct fl_flush_summary *s0, void *arg)
         /* the halves of a 413, or (final flush) what arrived since it
          * started: another round while the deadline allows */
         p->split_again = false;
-        if (clock_us() + 1000u < p->deadline_us && submit_log_round(p) == 0)
+        if (clock_us() + 1000u < p->deadline_us && submit_round(p) == 0)
             return; /* this ends when they do */
     }
     prune_gens(p);
     /* a 413 that was split is not a failure: its halves are counted */
     struct fl_logs_stats ls;
     fl_logs_get_stats(p->logs, &ls);
-    unsigned split = (unsigned)(ls.splits - p->ls0.splits + ls.split_truncated - p->ls0.split_truncated);
+    unsigned split = (unsigned)(ls.splits - p->ls0.splits + ls.split_truncated - p->ls0.split_truncated) +
+                     p->n_split_413;
+    /* metric payloads of one entry and trace frames refused alone: dropped, not failed */
     unsigned rejected = s->rejected > split ? s->rejected - split : 0;
+    unsigned drop413 = rejected > p->n_dropped_413 ? p->n_dropped_413 : rejected;
+    rejected -= drop413;
     unsigned failed = s->failed + s->aborted + rejected + s->forbidden;
-    bool ok = s->ok + split == s->posted;
+    unsigned sdropped = s->dropped + drop413;
+    bool ok = s->ok + split + drop413 == s->posted;
     bool unreachable = !ok && p->n_answered == 0 && (s->failed + s->aborted) > 0;
     uint64_t ms = (clock_us() - p->t0_us) / 1000;
     emit_ack(p);
     for (unsigned i = 0; i < p->nrunning; i++)
-        answer_waiter(p, &p->running[i], ok, s->ok, failed, s->dropped, ms, unreachable);
+        answer_waiter(p, &p->running[i], ok, s->ok, failed, sdropped, ms, unreachable);
     if (ok && split == 0) {
         log_debug("flush %llu: %u series, %u sketch, %u log, %u trace payload(s) (+%u resent), ok in "
                   "%llu ms, acked to %llu",
@@ -914,18 +1084,20 @@ static void on_flush_done(const struct fl_flush_summary *s0, void *arg)
                   p->n_log_posts, p->n_trace_posts,
                   s->posted - p->n_series_posts - p->n_sketch_posts - p->n_log_posts - p->n_trace_posts,
                   (unsigned long long)ms, (unsigned long long)p->last_acked);
-    } else if (ok || split) {
+    } else if (ok || split || drop413) {
         /* what was sent, kept and dropped, exactly: payloads, then records */
-        log_info("flush %llu: %u of %u payloads sent, %u failed, %u dropped, %u split after 413, "
+        log_info("flush %llu: %u of %u payloads sent, %u failed, %u dropped (%u refused alone with 413), "
+                 "%u split after 413, "
                  "in %llu ms%s; log records: %llu sent, %llu dropped, %zu kept for a retry",
-                 (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped, split,
+                 (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, sdropped, drop413,
+                 split,
                  (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "",
                  (unsigned long long)(ls.sent - p->ls0.sent),
                  (unsigned long long)(ls.dropped - p->ls0.dropped), ls.ready + ls.in_flight);
     } else {
         log_debug("flush %llu: %u of %u payloads sent, %u failed (kept for a retry when possible), "
                   "%u dropped, in %llu ms%s: %s; log records: %llu sent, %llu dropped, %zu kept for a retry",
-                  (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, s->dropped,
+                  (unsigned long long)p->running[0].flush_id, s->ok, s->posted, failed, sdropped,
                   (unsigned long long)ms, s->deadline_hit ? " (deadline hit)" : "", p->fail_example,
                   (unsigned long long)(ls.sent - p->ls0.sent),
                   (unsigned long long)(ls.dropped - p->ls0.dropped), ls.ready + ls.in_flight);
@@ -989,6 +1161,69 @@ static void log_context_drops(struct fl_pipe *p)
              (unsigned long long)ms.dropped_contexts, p->cfg->metric_contexts);
 }
 
+/* A payload of drain g, kept until its outcome is final (or freed on -1). */
+static int mpay_keep(struct fl_pipe *p, struct mgen *g, enum ckpt_kind k, char *body, size_t len)
+{
+    struct mpay *m = mpay_new(p, g->gen, k, body, len);
+    if (m == NULL) {
+        free(body);
+        return -1;
+    }
+    struct mpay **pp = &p->mpays;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = m;
+    g->outstanding++;
+    return 0;
+}
+
+static void count_post(struct fl_pipe *p, enum ckpt_kind k)
+{
+    if (k == CKPT_SERIES)
+        p->n_series_posts++;
+    else
+        p->n_sketch_posts++;
+}
+
+/* Every enhanced-metrics payload not in flight (new ones, halves of a 413,
+ * ones a submit could not take), as posts. */
+static void post_mpays(struct fl_pipe *p, struct posts *ps)
+{
+    for (struct mpay *m = p->mpays; m; m = m->next) {
+        if (m->submitted)
+            continue;
+        bool series = m->kind == CKPT_SERIES;
+        struct fl_post post = {.url = series ? p->ep.series : p->ep.sketches,
+                               .content_type = series ? "application/json" : "application/x-protobuf",
+                               .body = m->body, .len = m->len, .compress = true,
+                               .tag = TAG_ENH | m->id};
+        if (posts_add(ps, &post, NULL) != 0)
+            break;
+        m->submitted = true;
+        count_post(p, m->kind);
+    }
+}
+
+/* The DogStatsD payloads not in flight: every one (halves_only false), or
+ * only the halves of a 413 (another round of the running flush). */
+static void post_dpays(struct fl_pipe *p, struct posts *ps, bool halves_only)
+{
+    for (struct dpay *d = p->dpays; d; d = d->next) {
+        if (d->submitted || (halves_only && !d->half))
+            continue;
+        bool series = d->kind == CKPT_SERIES;
+        struct fl_post post = {.url = series ? p->ep.series : p->ep.sketches,
+                               .content_type = series ? "application/json" : "application/x-protobuf",
+                               .body = d->body, .len = d->len, .compress = true,
+                               .tag = TAG_DSD | d->id};
+        if (posts_add(ps, &post, NULL) != 0)
+            break;
+        d->submitted = true;
+        d->half = false;
+        count_post(p, d->kind);
+    }
+}
+
 /* Drain the enhanced metrics into payloads of a new generation (the
  * custom ones go out apart, checkpointed: add_dsd_posts). */
 static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *dropped)
@@ -1008,7 +1243,6 @@ static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *drop
     g->first_seq = p->undrained_first;
     g->outstanding = 0;
     p->undrained_first = 0;
-    unsigned idx = 0;
     for (size_t off = 0; off < b.nseries;) {
         size_t used = 0, len = 0;
         char *out = NULL;
@@ -1025,16 +1259,10 @@ static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *drop
             break;
         }
         off += used;
-        struct fl_post post = {.url = p->ep.series, .content_type = "application/json", .body = out,
-                               .len = len, .compress = true,
-                               .tag = (g->gen << GEN_SHIFT) | idx++};
-        if (posts_add(ps, &post, out) != 0) {
-            free(out);
+        if (mpay_keep(p, g, CKPT_SERIES, out, len) != 0) {
             (*dropped)++;
             break;
         }
-        g->outstanding++;
-        p->n_series_posts++;
     }
     for (size_t off = 0; off < b.nsketches;) {
         size_t used = 0, len = 0;
@@ -1052,18 +1280,13 @@ static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *drop
             break;
         }
         off += used;
-        struct fl_post post = {.url = p->ep.sketches, .content_type = "application/x-protobuf",
-                               .body = out, .len = len, .compress = true,
-                               .tag = (g->gen << GEN_SHIFT) | idx++};
-        if (posts_add(ps, &post, (char *)out) != 0) {
-            free(out);
+        if (mpay_keep(p, g, CKPT_SKETCHES, (char *)out, len) != 0) {
             (*dropped)++;
             break;
         }
-        g->outstanding++;
-        p->n_sketch_posts++;
     }
     met_batch_free(&b);
+    post_mpays(p, ps);
 }
 
 /* Drain the DogStatsD aggregator into payloads, checkpoint (before any of
@@ -1084,22 +1307,7 @@ static void add_dsd_posts(struct fl_pipe *p, struct posts *ps, unsigned *dropped
         met_batch_free(&b);
     }
     ckpt_emit(p);
-    for (struct dpay *d = p->dpays; d; d = d->next) {
-        if (d->submitted)
-            continue;
-        bool series = d->kind == CKPT_SERIES;
-        struct fl_post post = {.url = series ? p->ep.series : p->ep.sketches,
-                               .content_type = series ? "application/json" : "application/x-protobuf",
-                               .body = d->body, .len = d->len, .compress = true,
-                               .tag = TAG_DSD | d->id};
-        if (posts_add(ps, &post, NULL) != 0)
-            break;
-        d->submitted = true;
-        if (series)
-            p->n_series_posts++;
-        else
-            p->n_sketch_posts++;
-    }
+    post_dpays(p, ps, false);
 }
 
 static void add_log_posts(struct fl_pipe *p, struct posts *ps, unsigned max)
@@ -1168,6 +1376,24 @@ static void requeue_logs(struct fl_pipe *p)
     }
 }
 
+/* A submit that failed: the payloads of drain gen are dropped (counted by
+ * the caller), the others go out with the next flush. */
+static void mpays_drop_gen(struct fl_pipe *p, uint64_t gen)
+{
+    struct mpay **pp = &p->mpays;
+    while (*pp) {
+        struct mpay *m = *pp;
+        if (m->gen == gen) {
+            *pp = m->next;
+            free(m->body);
+            free(m);
+            continue;
+        }
+        m->submitted = false;
+        pp = &m->next;
+    }
+}
+
 /* Run one flush for every waiting FT_FLUSH. */
 static void start_flush(struct fl_pipe *p)
 {
@@ -1200,6 +1426,8 @@ static void start_flush(struct fl_pipe *p)
     fl_logs_get_stats(p->logs, &p->ls0);
     p->n_series_posts = p->n_sketch_posts = p->n_log_posts = p->n_trace_posts = 0;
     p->n_answered = 0;
+    p->n_split_413 = p->n_dropped_413 = 0;
+    p->traces_split = false;
     p->fail_example[0] = '\0';
     if (!p->idle)
         need_runtime(p); /* logs take their ddtags now */
@@ -1250,8 +1478,11 @@ static void start_flush(struct fl_pipe *p)
         for (struct dpay *d = p->dpays; d; d = d->next)
             d->submitted = false; /* still ours, still in the checkpoint */
         fl_traces_requeue(p->traces);
-        if (p->ngens)
-            p->gens[p->ngens - 1].outstanding = 0; /* dropped, counted below */
+        if (p->ngens) {
+            struct mgen *g = &p->gens[p->ngens - 1];
+            g->outstanding = 0; /* dropped, counted below */
+            mpays_drop_gen(p, g->gen);
+        }
         prune_gens(p);
         p->st.posts_dropped += dropped + p->n_series_posts + p->n_sketch_posts;
         emit_ack(p);
@@ -1263,13 +1494,23 @@ static void start_flush(struct fl_pipe *p)
     }
 }
 
-/* Another round of the running flush: log payloads only (the halves of
- * the ones a 413 split, at the front of the queue), same deadline. */
-static int submit_log_round(struct fl_pipe *p)
+/* Another round of the running flush, same deadline: the halves of the
+ * payloads a 413 split (log payloads at the front of the batcher's queue,
+ * metric halves, trace frames back to pending with a smaller group) and,
+ * at the final flush, log records that came since. */
+static int submit_round(struct fl_pipe *p)
 {
     struct posts ps = {0};
     p->n_log_posts = 0;
     add_log_posts(p, &ps, p->final_running ? FL_PIPE_LOG_PAYLOADS_FINAL : FL_PIPE_LOG_PAYLOADS);
+    post_mpays(p, &ps);
+    post_dpays(p, &ps, true);
+    struct fl_traces_post *tposts = NULL;
+    size_t ntposts = 0;
+    if (p->traces_split) {
+        p->traces_split = false;
+        add_trace_posts(p, &ps, &tposts, &ntposts);
+    }
     if (ps.n == 0) {
         posts_free(&ps);
         return -1;
@@ -1277,12 +1518,19 @@ static int submit_log_round(struct fl_pipe *p)
     fl_pipe_flush_fn fn = p->o.flush ? p->o.flush : (fl_pipe_flush_fn)fl_intake_flush;
     int rc = fn(p->o.sender, ps.v, ps.n, p->deadline_us, 0, on_post, on_flush_done, p);
     posts_free(&ps);
+    fl_traces_posts_free(tposts, ntposts);
     for (struct lpay *lp = p->lpays; lp; lp = lp->next) {
         free(lp->p.body);
         lp->p.body = NULL;
     }
-    if (rc != 0)
+    if (rc != 0) {
         requeue_logs(p);
+        for (struct mpay *m = p->mpays; m; m = m->next)
+            m->submitted = false; /* the next flush posts them */
+        for (struct dpay *d = p->dpays; d; d = d->next)
+            d->submitted = false;
+        fl_traces_requeue(p->traces);
+    }
     return rc;
 }
 
@@ -1444,6 +1692,12 @@ void fl_pipe_free(struct fl_pipe *p)
     enh_free(p->enh);
     met_free(p->enh_agg);
     met_free(p->agg);
+    while (p->mpays) {
+        struct mpay *m = p->mpays;
+        p->mpays = m->next;
+        free(m->body);
+        free(m);
+    }
     while (p->dpays) {
         struct dpay *d = p->dpays;
         p->dpays = d->next;

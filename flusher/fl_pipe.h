@@ -129,6 +129,9 @@ struct fl_pipe_stats {
                                                       enhanced metrics, dropped */
     uint64_t posts_ok, posts_failed, posts_dropped; /* payload outcomes, resends included */
     uint64_t series_skipped, sketches_skipped;     /* too big to encode: dropped */
+    uint64_t split_413;                            /* metric and trace payloads split after a 413 */
+    uint64_t dropped_413;                          /* single series/sketch payloads, trace
+                                                      frames the intake refused alone (413) */
     uint64_t gens_forgotten;                       /* drains forgotten past FL_PIPE_GENS */
     uint64_t logs_dropped;                         /* records dropped by the batcher */
     uint64_t platform_logs_dropped;                /* platform.logsDropped records seen */

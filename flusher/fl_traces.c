@@ -22,6 +22,7 @@ struct item {
     uint32_t spans;
     char lang[LANG_MAX];
     uint64_t batch; /* 0 = pending */
+    uint32_t group_max; /* items per AgentPayload at most, after a 413 (0 = no bound) */
     struct item *next;
 };
 
@@ -233,11 +234,17 @@ static int take_traces(struct fl_traces *t, const char *url, const char *env, st
         struct item *grp[64];
         const uint8_t *blobs[64];
         size_t lens[64], n = 0, total = 128;
-        for (struct item *j = it; j && n < 64; j = j->next) {
+        size_t cap = 64;
+        for (struct item *j = it; j && n < cap; j = j->next) {
             if (j->stats || j->batch)
                 continue;
             if (n && total + entry_size(j->len) > TP_AGENT_PAYLOAD_MAX)
                 break;
+            if (j->group_max && j->group_max < cap) {
+                if (n >= j->group_max)
+                    break;
+                cap = j->group_max;
+            }
             total += entry_size(j->len);
             grp[n] = j;
             blobs[n] = j->data;
@@ -337,6 +344,22 @@ void fl_traces_done(struct fl_traces *t, uint64_t batch, bool final, bool ok)
         item_free(i);
     }
     t->tail = last;
+}
+
+int fl_traces_split(struct fl_traces *t, uint64_t batch)
+{
+    uint32_t n = 0;
+    for (struct item *i = t->head; i; i = i->next)
+        n += batch && i->batch == batch;
+    if (n < 2)
+        return 0;
+    for (struct item *i = t->head; i; i = i->next)
+        if (i->batch == batch) {
+            i->batch = 0;
+            i->group_max = (n + 1) / 2;
+        }
+    t->st.splits++;
+    return 1;
 }
 
 void fl_traces_requeue(struct fl_traces *t)

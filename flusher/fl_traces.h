@@ -26,6 +26,7 @@ struct fl_traces;
 struct fl_traces_stats {
     uint64_t frames, spans, stats_frames;  /* received */
     uint64_t delivered, given_up;          /* frames whose posts were final: ok / not ok */
+    uint64_t splits;                       /* batches split after a 413 */
     size_t held_bytes;
 };
 
@@ -53,6 +54,11 @@ void fl_traces_posts_free(struct fl_traces_post *v, size_t n);
 /* A batch's outcome: final (delivered or given up, ok says which) releases
  * its frames; !final puts them back to pending for the next flush. */
 void fl_traces_done(struct fl_traces *t, uint64_t batch, bool final, bool ok);
+/* A batch the intake answered 413: with two frames or more, they go back
+ * to pending, to be posted in AgentPayloads of at most half as many frames
+ * (returns 1); a single frame is left as it is (returns 0: the caller
+ * gives it up with fl_traces_done). */
+int fl_traces_split(struct fl_traces *t, uint64_t batch);
 /* Every frame in flight back to pending (a flush that was never submitted). */
 void fl_traces_requeue(struct fl_traces *t);
 

@@ -31,6 +31,8 @@ if(TARGET lambda-sim AND TARGET forkcap AND TARGET fake-intake)
   set_tests_properties(pipeline_exactly_once PROPERTIES LABELS "crash" TIMEOUT 240)
   add_test(NAME pipeline_split_413 COMMAND bash ${FORKCAP_TESTS}/pipeline/split_413.sh ${PIPE_ARGS})
   set_tests_properties(pipeline_split_413 PROPERTIES LABELS "e2e" TIMEOUT 120)
+  add_test(NAME pipeline_split_413_metrics COMMAND bash ${FORKCAP_TESTS}/pipeline/split_413_metrics.sh ${PIPE_ARGS})
+  set_tests_properties(pipeline_split_413_metrics PROPERTIES LABELS "e2e" TIMEOUT 120)
   add_test(NAME pipeline_statsd_kills COMMAND bash ${FORKCAP_TESTS}/pipeline/statsd_kills.sh ${PIPE_ARGS})
   set_tests_properties(pipeline_statsd_kills PROPERTIES LABELS "crash" TIMEOUT 180)
   add_test(NAME pipeline_statsd_drops COMMAND bash ${FORKCAP_TESTS}/pipeline/statsd_drops.sh
