@@ -162,19 +162,23 @@ cell() {
     cnt_got=$(series_sum sim.custom.count)
     enh=$(sketch_stat aws.lambda.enhanced.invocations cnt)
     restarts=$(jq '.lifecycle.restarts + .flusher.restarts' "$d/stats.json" 2>/dev/null || echo -1)
+    # entries the intake refused alone with 413 (one series, sketch or trace
+    # frame cannot be split further): dropped by forkcap, counted and logged
+    drop413=$(jq '[.refused // {} | to_entries[] | select(.key | startswith("intake_413_")) | .value] | add // 0' \
+        "$d/stats.json" 2>/dev/null || echo 0)
     rec_max=$(awk '$3 >= 0 { if ($3 > m) m = $3 } END { print m + 0 }' "$d/recover.log" 2>/dev/null || echo 0)
     rec_med=$(awk '$3 >= 0 { print $3 }' "$d/recover.log" 2>/dev/null | sort -n | awk '{ a[NR] = $1 } END { print NR ? a[int((NR + 1) / 2)] : 0 }')
     jq -c -n --arg child "$who" --arg phase "$phase" --arg signal "$sname" --arg intake "$ifault" \
         --argjson faults "$faults" --argjson inv_ok "$inv_ok" --argjson inv "$ninv" --argjson crash "$crash" \
         --argjson lines_w "$lines_w" --argjson pdrop "$pdrop" --argjson lines_got "$lines_got" --argjson dups "$dups" \
         --argjson cnt_sent "$cnt_sent" --argjson cnt_got "$cnt_got" --argjson enh "$enh" \
-        --argjson restarts "$restarts" --argjson rec_max "$rec_max" --argjson rec_med "$rec_med" \
+        --argjson restarts "$restarts" --argjson drop413 "$drop413" --argjson rec_max "$rec_max" --argjson rec_med "$rec_med" \
         --argjson sim_rc "$rc" --argjson ms $(( $(now_ms) - t0 )) \
         '{child:$child, phase:$phase, signal:$signal, intake:$intake, faults:$faults,
           invocations:$inv_ok, expected:$inv, extension_crash:$crash, lines_written:$lines_w,
           platform_dropped:$pdrop,
           lines_received:$lines_got, duplicates:$dups, counts_sent:$cnt_sent, counts_received:$cnt_got,
-          enhanced_invocations:$enh, restarts:$restarts, recover_ms_median:$rec_med,
+          enhanced_invocations:$enh, dropped_413_alone:$drop413, restarts:$restarts, recover_ms_median:$rec_med,
           recover_ms_max:$rec_max, sim_exit:$sim_rc, wall_ms:$ms}' >> "$RES"
     tail -1 "$RES"
     )
