@@ -972,7 +972,9 @@ struct fl_intake *fl_intake_new(struct event_base *base, const struct fl_intake_
              in->tls_setup_ms, info.bundle[0] ? info.bundle : "none", info.bundle_certs,
              info.extra_certs, in->proxy[0] ? proxy_shown : "none",
              in->no_proxy[0] ? ", no_proxy " : "", in->no_proxy[0] ? in->no_proxy : "",
-             in->http1_only ? "HTTP/1.1" : "HTTP/2 when offered");
+             in->http1_only ? "HTTP/1.1"
+             : in->proxy[0] ? "HTTP/1.1 through the proxy, HTTP/2 when offered direct"
+                            : "HTTP/2 when offered");
     if (in->skip_verify)
         log_warn("intake: DD_SKIP_SSL_VALIDATION is set: intake certificates are NOT verified");
     return in;
