@@ -93,7 +93,7 @@ static int split_series(const char *s, size_t len, char **a, size_t *al, char **
         }
         if (e == end)
             break;
-        if (s[e] != ',') {
+        if (s[e] != ',' || e + 1 == end) { /* a trailing comma would end up in a half */
             free(starts);
             return -1;
         }
