@@ -126,7 +126,7 @@ cell() {
     t0=$(now_ms)
     run_sim "$d" --invokes "$ninv" --fn-ms 10 --interval-ms 40 --timeout-ms 6000 --log-lines 4 \
         --statsd-port-file "$d/stats.json" --statsd-per-invoke 4 \
-        --traces-port-file "$d/stats.json" --traces-per-invoke 2 &
+        --traces-port-file "$d/stats.json" --traces-per-invoke "${CRASH_TRACES_PER_INVOKE:-2}" &
     local simpid=$! rc=0 k=0
     watcher "$d" &
     local wpid=$!
@@ -205,6 +205,8 @@ cell() {
           traces_lost:$tr_lost, enhanced_invocations:$enh, dropped_413_alone:$drop413, restarts:$restarts, recover_ms_median:$rec_med,
           recover_ms_max:$rec_max, sim_exit:$sim_rc, wall_ms:$ms}' >> "$RES"
     tail -1 "$RES"
+    # CRASH_KEEP=DIR: each cell's folder (reports, capture, logs) copied there
+    if [ -n "${CRASH_KEEP:-}" ]; then mkdir -p "$CRASH_KEEP" && cp -r "$d" "$CRASH_KEEP/"; fi
     )
 }
 
