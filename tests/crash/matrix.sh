@@ -38,6 +38,8 @@
 # short: a few cells, asserted (make test). long (make crash): every child x
 # phase x signal x intake fault, >= 1,000 faults; RESULTS gets the JSON lines
 # (tests/crash/table.sh turns them into the README table).
+# CRASH_TRACES_PER_INVOKE (default 2): trace payloads per invocation;
+# CRASH_KEEP=DIR keeps each cell's folder there.
 set -euo pipefail
 SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4 MODE=$5 OUT=
 [ "$MODE" = cell ] || OUT=${6:-}
