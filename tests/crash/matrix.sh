@@ -259,7 +259,7 @@ jq -e -s 'all(.[]; .counts_received <= .counts_sent)' "$RES" >/dev/null || fail 
 # the frames were in the kernel towards the supervisor)
 jq -e -s 'all(.[]; .traces_received >= .traces_sent and .traces_lost == 0)' "$RES" >/dev/null ||
     fail "traces answered 200 lost: $(jq -c -s '[.[] | select(.traces_received < .traces_sent or .traces_lost > 0) | {phase, signal, intake, traces_sent, traces_received, traces_lost}]' "$RES")"
-jq -e -s 'all(.[]; .traces_sent >= 1)' "$RES" >/dev/null || fail "a cell sent no trace"
+[ "${CRASH_TRACES_PER_INVOKE:-2}" = 0 ] || jq -e -s 'all(.[]; .traces_sent >= 1)' "$RES" >/dev/null || fail "a cell sent no trace"
 # each invocation counted once, whatever died: an INVOKE lost with a
 # lifecycle killed in /next is counted from its platform.start record
 jq -e -s 'all(.[]; .enhanced_invocations == .expected)' "$RES" >/dev/null ||
