@@ -25,6 +25,7 @@
 #define SIM_RT_SHUTDOWN_MS 300       /* the runtime's share of the shutdown, as Lambda documents */
 #define SIM_SUB_QUEUE_MAX (8u * 1024u * 1024u) /* bytes buffered per subscriber, then drop */
 #define SIM_BACKLOG_MAX 20000     /* init records kept for late subscribers */
+#define SIM_TRACE_KEYS_MAX 100000 /* trace keys answered 200 listed in the report */
 
 enum sim_phase {
     PH_INIT,        /* spawning, waiting for registers and first /next */
@@ -46,6 +47,8 @@ struct sim_opts {
     bool json_logs;
     int statsd_port, statsd_per_invoke;
     const char *statsd_port_file; /* JSON with "ports":{"dogstatsd":N} (forkcap's stats file) */
+    int traces_port, traces_per_invoke, traces_timeout_ms;
+    const char *traces_port_file; /* JSON with "ports":{"apm":N} (forkcap's stats file) */
     int error_every, timeout_every;
     bool freeze;                  /* default on; --no-freeze turns it off */
     const char *freeze_method;    /* "auto", "cgroup", "signals" */
@@ -263,6 +266,19 @@ struct sim {
     long statsd_sent;
     int statsd_fd;
 
+    /* --traces-per-invoke: the synthetic function's trace flush */
+    struct {
+        struct evhttp_connection *conn;
+        struct event *step;        /* the next payload, outside libevent's callback */
+        char rid[SIM_ID_LEN + 1];
+        int port, k, n;            /* next payload, payloads of this flush */
+        bool busy, in_flight, fresh;
+        void (*then)(struct sim *); /* the function's end, once flushed */
+    } trc;
+    long traces_sent, traces_refused;
+    json_t *trace_keys;            /* "<request id>#<index>" of each payload answered 200 */
+    bool trace_keys_truncated;
+
     struct event *sigchld_ev, *sigint_ev, *sigterm_ev;
 };
 
@@ -314,6 +330,14 @@ void sim_tele_subscribe(struct sim *s, int ext_index, const struct sim_sub_req *
 int sim_tele_sub_kind(struct sim *s, int ext_index);
 void sim_tele_flush_all(struct sim *s);
 void sim_tele_drop_sandbox(struct sim *s);
+
+/* sim_traces.c: the synthetic function's trace payloads. Starts the flush
+ * of the current invocation and returns true (then(s) runs when it is over),
+ * or false when there is nothing to flush (then is not called). */
+bool sim_traces_flush(struct sim *s, void (*then)(struct sim *));
+/* The invocation is gone: what is not yet answered counts as refused. */
+void sim_traces_abort(struct sim *s);
+void sim_traces_free(struct sim *s);
 
 /* sim_cycle.c: the lifecycle */
 void sim_start_sandbox(struct sim *s);

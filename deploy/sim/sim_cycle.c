@@ -334,11 +334,9 @@ static void cyc_runtime_done(struct sim *s)
     cyc_check_complete(s);
 }
 
-static void cyc_fn_end(evutil_socket_t fd, short what, void *arg)
+/* The function returns (its trace flush, if any, is over). */
+static void cyc_fn_return(struct sim *s)
 {
-    (void)fd;
-    (void)what;
-    struct sim *s = arg;
     if (s->phase != PH_INVOKE || s->fn_done)
         return;
     s->fn_done = true;
@@ -347,6 +345,19 @@ static void cyc_fn_end(evutil_socket_t fd, short what, void *arg)
     s->rt_responded = true;                  /* written in one go: no transfer time */
     s->rt_resp_first_us = s->rt_resp_done_us = s->fn_end_us;
     cyc_runtime_done(s);
+}
+
+/* The function's work is done: it flushes its traces (--traces-per-invoke)
+ * and then returns, as a tracer flushes before the handler returns. */
+static void cyc_fn_end(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sim *s = arg;
+    if (s->phase != PH_INVOKE || s->fn_done)
+        return;
+    if (!sim_traces_flush(s, cyc_fn_return))
+        cyc_fn_return(s);
 }
 
 static void cyc_report(struct sim *s, const char *status, const char *error_type)
@@ -402,6 +413,7 @@ static void cyc_check_complete(struct sim *s)
 static void cyc_fail_invocation(struct sim *s, const char *status, const char *error_type, const char *reason)
 {
     struct sim_inv *v = s->cur;
+    sim_traces_abort(s);
     /* the runtime was done: the extensions held the invocation until now */
     v->overhead_ms = s->fn_done ? sim_ms(s->fn_end_us, sim_now_us()) : 0;
     if (!s->fn_done) {
@@ -768,6 +780,7 @@ static void cyc_begin_shutdown(struct sim *s, const char *reason, bool reset)
 {
     if (s->phase == PH_SHUTDOWN || s->phase == PH_DONE)
         return;
+    sim_traces_abort(s);  /* (already, when an invocation failed) */
     s->phase = PH_SHUTDOWN;
     s->reset_after_shutdown = reset;
     s->shutdown_reason_now = reason;

@@ -29,6 +29,7 @@ static void usage(FILE *f)
         "  --invokes N  --interval-ms N  --period-ms N  --fn-ms N  --timeout-ms N\n"
         "  --log-lines N  --log-bytes N  --json-logs\n"
         "  --statsd-port P  --statsd-port-file FILE  --statsd-per-invoke N\n"
+        "  --traces-port P  --traces-port-file FILE  --traces-per-invoke N  --traces-timeout-ms N\n"
         "  --error-every K  --timeout-every K\n"
         "  --no-freeze  --freeze-method auto|cgroup|signals  --memory-mb N  --function-name S\n"
         "  --function-version S  --region S  --account-id S  --arch x86_64|arm64\n"
@@ -58,7 +59,8 @@ enum {
     O_TIMEOUT_EVERY, O_FREEZE, O_MEMORY, O_FN_NAME, O_FN_VERSION, O_REGION, O_ACCOUNT, O_ARCH,
     O_SHUTDOWN_REASON, O_INIT_TIMEOUT, O_REPORT, O_EXT_LOG, O_QUIET, O_HELP, O_NO_FREEZE,
     O_FREEZE_METHOD, O_RUNTIME_ID, O_RUNTIME_VERSION, O_HANDLER, O_TASK_ROOT, O_RUNTIME_DIR,
-    O_RT_SHUTDOWN_MS, O_RUNTIME_LOG, O_TRACE,
+    O_RT_SHUTDOWN_MS, O_RUNTIME_LOG, O_TRACE, O_TRACES_PORT, O_TRACES_PORT_FILE, O_TRACES_N,
+    O_TRACES_TIMEOUT,
 };
 
 static int parse_args(struct sim_opts *o, int argc, char **argv)
@@ -79,6 +81,10 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         { "statsd-port", required_argument, 0, O_STATSD_PORT },
         { "statsd-port-file", required_argument, 0, O_STATSD_PORT_FILE },
         { "statsd-per-invoke", required_argument, 0, O_STATSD_N },
+        { "traces-port", required_argument, 0, O_TRACES_PORT },
+        { "traces-port-file", required_argument, 0, O_TRACES_PORT_FILE },
+        { "traces-per-invoke", required_argument, 0, O_TRACES_N },
+        { "traces-timeout-ms", required_argument, 0, O_TRACES_TIMEOUT },
         { "error-every", required_argument, 0, O_ERROR_EVERY },
         { "timeout-every", required_argument, 0, O_TIMEOUT_EVERY },
         { "freeze", no_argument, 0, O_FREEZE },
@@ -113,7 +119,7 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         .arch = "x86_64", .shutdown_reason = "spindown", .init_timeout_ms = 10000,
         .freeze = true, .freeze_method = "auto", .runtime_id = "provided.al2023",
         .handler = "function.handler", .task_root = "/var/task", .runtime_dir = "/var/runtime",
-        .runtime_shutdown_ms = SIM_RT_SHUTDOWN_MS, .trace = "sampled",
+        .runtime_shutdown_ms = SIM_RT_SHUTDOWN_MS, .trace = "sampled", .traces_timeout_ms = 2000,
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -140,6 +146,10 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         case O_STATSD_PORT: rc = parse_int("--statsd-port", optarg, 1, 65535, &o->statsd_port); break;
         case O_STATSD_PORT_FILE: o->statsd_port_file = optarg; break;
         case O_STATSD_N: rc = parse_int("--statsd-per-invoke", optarg, 0, 100000, &o->statsd_per_invoke); break;
+        case O_TRACES_PORT: rc = parse_int("--traces-port", optarg, 1, 65535, &o->traces_port); break;
+        case O_TRACES_PORT_FILE: o->traces_port_file = optarg; break;
+        case O_TRACES_N: rc = parse_int("--traces-per-invoke", optarg, 0, 1000, &o->traces_per_invoke); break;
+        case O_TRACES_TIMEOUT: rc = parse_int("--traces-timeout-ms", optarg, 1, 600000, &o->traces_timeout_ms); break;
         case O_ERROR_EVERY: rc = parse_int("--error-every", optarg, 0, 1000000, &o->error_every); break;
         case O_TIMEOUT_EVERY: rc = parse_int("--timeout-every", optarg, 0, 1000000, &o->timeout_every); break;
         case O_FREEZE: o->freeze = true; break;  /* the default; kept for old command lines */
@@ -198,6 +208,10 @@ static int parse_args(struct sim_opts *o, int argc, char **argv)
         return -1;
     if (o->statsd_per_invoke > 0 && o->statsd_port == 0 && o->statsd_port_file == NULL) {
         fprintf(stderr, "lambda-sim: --statsd-per-invoke needs --statsd-port or --statsd-port-file\n");
+        return -1;
+    }
+    if (o->traces_per_invoke > 0 && o->traces_port == 0 && o->traces_port_file == NULL) {
+        fprintf(stderr, "lambda-sim: --traces-per-invoke needs --traces-port or --traces-port-file\n");
         return -1;
     }
     return 0;
@@ -267,6 +281,10 @@ static void sim_write_report(struct sim *s)
     json_object_set_new(r, "telemetry", tel);
     json_object_set_new(r, "function_log_lines", json_integer(s->function_log_lines));
     json_object_set_new(r, "statsd_sent", json_integer(s->statsd_sent));
+    json_object_set_new(r, "traces_sent", json_integer(s->traces_sent));
+    json_object_set_new(r, "traces_refused", json_integer(s->traces_refused));
+    json_object_set_new(r, "trace_keys", s->trace_keys ? json_incref(s->trace_keys) : json_array());
+    json_object_set_new(r, "trace_keys_truncated", json_boolean(s->trace_keys_truncated));
 
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", s->o.report_path);
@@ -340,6 +358,9 @@ int main(int argc, char **argv)
         return 2;
     s->statsd_fd = -1;
     s->init_ms = -1;
+    s->trace_keys = json_array();
+    if (!s->trace_keys)
+        return 2;
     s->n_ext = s->o.n_ext;
     for (int i = 0; i < s->n_ext; i++) {
         struct sim_ext *e = &s->ext[i];
@@ -432,6 +453,7 @@ int main(int argc, char **argv)
     sim_start_sandbox(s);
     event_base_dispatch(s->base);
 
+    sim_traces_free(s);
     sim_kill_all(s);
     sim_tele_drop_sandbox(s);
     if (s->o.report_path)

@@ -25,7 +25,11 @@
 # Each cell prints one JSON line: invocations completed/expected,
 # Extension.Crash seen, function log lines written/received distinct/
 # duplicated (and dropped by the platform after its retries), DogStatsD
-# counts sent/received, enhanced invocations counted,
+# counts sent/received, trace payloads the function's tracer was answered
+# 200 for (traces_sent; refused: any other answer, a cut connection or a
+# timeout, not retried) against the distinct trace ids at the intake
+# (traces_received; traces_dup: spans received twice; traces_lost: answered
+# 200 and not at the intake), enhanced invocations counted,
 # restarts, faults injected, time to recover (fault -> the child's
 # replacement spawned; for STOP the hold).
 #
@@ -34,6 +38,8 @@
 # short: a few cells, asserted (make test). long (make crash): every child x
 # phase x signal x intake fault, >= 1,000 faults; RESULTS gets the JSON lines
 # (tests/crash/table.sh turns them into the README table).
+# CRASH_TRACES_PER_INVOKE (default 2): trace payloads per invocation;
+# CRASH_KEEP=DIR keeps each cell's folder there.
 set -euo pipefail
 SIM=$1 FORKCAP=$2 INTAKE=$3 MAKE_CA=$4 MODE=$5 OUT=
 [ "$MODE" = cell ] || OUT=${6:-}
@@ -114,13 +120,15 @@ cell() {
     (
     T=$d
     pipe_setup
+    export DD_APM_DD_URL="https://localhost:$HTTPS_PORT"
     export FORKCAP_TEST_FAULT_DIR=$d/arm
     if repeating "$phase"; then ninv=$(( nf * 4 + 6 )); else ninv=8; fi
     repeating "$phase" || { echo "$sig" > "$d/arm/$phase"; intake_fault "$ifault"; }
     local t0
     t0=$(now_ms)
     run_sim "$d" --invokes "$ninv" --fn-ms 10 --interval-ms 40 --timeout-ms 6000 --log-lines 4 \
-        --statsd-port-file "$d/stats.json" --statsd-per-invoke 4 &
+        --statsd-port-file "$d/stats.json" --statsd-per-invoke 4 \
+        --traces-port-file "$d/stats.json" --traces-per-invoke "${CRASH_TRACES_PER_INVOKE:-2}" &
     local simpid=$! rc=0 k=0
     watcher "$d" &
     local wpid=$!
@@ -145,6 +153,7 @@ cell() {
     pipe_stop_intake
     local R=$d/report.json
     local faults inv_ok crash lines_w pdrop lines_got lines_all dups cnt_sent cnt_got enh restarts rec_max rec_med
+    local tr_sent tr_refused tr_got tr_dup tr_lost
     faults=$(wc -l < "$d/arm/faults.log")
     if [ -s "$R" ]; then
         inv_ok=$(jq '[.invocations[] | select(.status == "success")] | length' "$R")
@@ -152,8 +161,12 @@ cell() {
         lines_w=$(jq '.function_log_lines' "$R")
         pdrop=$(jq '[.telemetry[].dropped // 0] | add // 0' "$R")
         cnt_sent=$(( $(jq .statsd_sent "$R") / 2 ))
+        tr_sent=$(jq .traces_sent "$R")
+        tr_refused=$(jq .traces_refused "$R")
+        jq -r '.trace_keys[]' "$R" | sort -u > "$d/traces_sent"
     else
-        inv_ok=0 crash=-1 lines_w=0 pdrop=0 cnt_sent=0
+        inv_ok=0 crash=-1 lines_w=0 pdrop=0 cnt_sent=0 tr_sent=0 tr_refused=0
+        : > "$d/traces_sent"
     fi
     function_lines > "$d/lines.tsv" || true
     lines_got=$(cut -f3 "$d/lines.tsv" | sort -u | wc -l)
@@ -161,6 +174,16 @@ cell() {
     dups=$(( lines_all - lines_got ))
     cnt_got=$(series_sum sim.custom.count)
     enh=$(sketch_stat aws.lambda.enhanced.invocations cnt)
+    # the synthetic function's traces at the intake: one line per span
+    # ("<trace key> <trace id> <span id>"); a trace received = a distinct trace
+    # id, a duplicate = a span received more than once
+    jq -r 'select(.kind == "traces" and .status == 202) | .body.tracerPayloads[]?.chunks[]?.spans[]?
+           | select(.service == "lambda-sim") | "\(.meta["sim.trace_key"]) \(.traceID) \(.spanID)"' "$CAP" \
+        > "$d/trace_spans" || true
+    tr_got=$(cut -d' ' -f2 "$d/trace_spans" | sort -u | grep -c . || true)
+    tr_dup=$(( $(wc -l < "$d/trace_spans") - $(sort -u "$d/trace_spans" | wc -l) ))
+    # answered 200, never at the intake (by key, not only by count)
+    tr_lost=$(comm -23 "$d/traces_sent" <(cut -d' ' -f1 "$d/trace_spans" | sort -u) | wc -l)
     restarts=$(jq '.lifecycle.restarts + .flusher.restarts' "$d/stats.json" 2>/dev/null || echo -1)
     # entries the intake refused alone with 413 (one series, sketch or trace
     # frame cannot be split further): dropped by forkcap, counted and logged
@@ -173,14 +196,19 @@ cell() {
         --argjson lines_w "$lines_w" --argjson pdrop "$pdrop" --argjson lines_got "$lines_got" --argjson dups "$dups" \
         --argjson cnt_sent "$cnt_sent" --argjson cnt_got "$cnt_got" --argjson enh "$enh" \
         --argjson restarts "$restarts" --argjson drop413 "$drop413" --argjson rec_max "$rec_max" --argjson rec_med "$rec_med" \
+        --argjson tr_sent "$tr_sent" --argjson tr_refused "$tr_refused" --argjson tr_got "$tr_got" \
+        --argjson tr_dup "$tr_dup" --argjson tr_lost "$tr_lost" \
         --argjson sim_rc "$rc" --argjson ms $(( $(now_ms) - t0 )) \
         '{child:$child, phase:$phase, signal:$signal, intake:$intake, faults:$faults,
           invocations:$inv_ok, expected:$inv, extension_crash:$crash, lines_written:$lines_w,
           platform_dropped:$pdrop,
           lines_received:$lines_got, duplicates:$dups, counts_sent:$cnt_sent, counts_received:$cnt_got,
-          enhanced_invocations:$enh, dropped_413_alone:$drop413, restarts:$restarts, recover_ms_median:$rec_med,
+          traces_sent:$tr_sent, traces_refused:$tr_refused, traces_received:$tr_got, traces_dup:$tr_dup,
+          traces_lost:$tr_lost, enhanced_invocations:$enh, dropped_413_alone:$drop413, restarts:$restarts, recover_ms_median:$rec_med,
           recover_ms_max:$rec_max, sim_exit:$sim_rc, wall_ms:$ms}' >> "$RES"
     tail -1 "$RES"
+    # CRASH_KEEP=DIR: each cell's folder (reports, capture, logs) copied there
+    if [ -n "${CRASH_KEEP:-}" ]; then mkdir -p "$CRASH_KEEP" && cp -r "$d" "$CRASH_KEEP/"; fi
     )
 }
 
@@ -227,6 +255,11 @@ jq -e -s 'all(.[]; .faults >= 1)' "$RES" >/dev/null || fail "a cell injected no 
 jq -e -s 'all(.[]; .lines_received >= .lines_written - .platform_dropped)' "$RES" >/dev/null ||
     fail "function log lines lost"
 jq -e -s 'all(.[]; .counts_received <= .counts_sent)' "$RES" >/dev/null || fail "DogStatsD counted twice"
+# every trace payload forkcap answered 200 reaches the intake (a 200 means
+# the frames were in the kernel towards the supervisor)
+jq -e -s 'all(.[]; .traces_received >= .traces_sent and .traces_lost == 0)' "$RES" >/dev/null ||
+    fail "traces answered 200 lost: $(jq -c -s '[.[] | select(.traces_received < .traces_sent or .traces_lost > 0) | {phase, signal, intake, traces_sent, traces_received, traces_lost}]' "$RES")"
+[ "${CRASH_TRACES_PER_INVOKE:-2}" = 0 ] || jq -e -s 'all(.[]; .traces_sent >= 1)' "$RES" >/dev/null || fail "a cell sent no trace"
 # each invocation counted once, whatever died: an INVOKE lost with a
 # lifecycle killed in /next is counted from its platform.start record
 jq -e -s 'all(.[]; .enhanced_invocations == .expected)' "$RES" >/dev/null ||

@@ -23,6 +23,7 @@ struct lst {
     int fail_first;
     int seen;
     int stamp;
+    int hex;                    /* "<uri> <body in hex>" per request (binary bodies) */
 };
 
 #include <time.h>
@@ -74,7 +75,14 @@ static void lst_http(struct evhttp_request *req, void *arg)
     b[n] = '\0';
     if (l->stamp)
         fprintf(l->out, "%lld ", lst_now_ms());
-    fprintf(l->out, "%s\n", b);
+    if (l->hex) {
+        fprintf(l->out, "%s ", evhttp_request_get_uri(req));
+        for (size_t i = 0; i < n; i++)
+            fprintf(l->out, "%02x", (unsigned char)b[i]);
+        fputc('\n', l->out);
+    } else {
+        fprintf(l->out, "%s\n", b);
+    }
     fflush(l->out);
     free(b);
     evhttp_send_reply(req, 200, "OK", NULL);
@@ -144,8 +152,10 @@ int main(int argc, char **argv)
             l.drop_reused = 1;
         else if (strcmp(argv[i], "--stamp") == 0)
             l.stamp = 1;
+        else if (strcmp(argv[i], "--hex") == 0)
+            l.hex = 1;
         else {
-            fprintf(stderr, "usage: sim_listener --port-file F --out F [--fail-first N] [--drop-reused] [--udp | --tcp] [--stamp]\n");
+            fprintf(stderr, "usage: sim_listener --port-file F --out F [--fail-first N] [--drop-reused] [--udp | --tcp] [--stamp] [--hex]\n");
             return 2;
         }
     }
