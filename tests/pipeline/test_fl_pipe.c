@@ -104,7 +104,7 @@ static void complete(struct fcall *c, const enum fl_outcome *oc)
 
 /* ---- frames out ----------------------------------------------------------- */
 
-static uint64_t last_ack, nacks;
+static uint64_t last_ack, nacks, last_enh;
 /* the latest FT_DSD_STATE: its items' kinds and bodies (NUL-terminated) */
 static size_t nckpts, ckpt_items;
 static int ckpt_kind[8];
@@ -128,9 +128,18 @@ static void emit(struct frame_buf *fb, void *arg)
                      0);
     if (f.type == FT_ACK) {
         uint64_t u = f.u.ack.upto;
-        assert_true(u > last_ack); /* only ever moves forward */
+        /* only ever moves forward: the ack, or the enhanced watermark alone */
+        assert_true(u >= last_ack);
+        if (f.u.ack.has_enh_upto) {
+            assert_true(f.u.ack.enh_upto >= u);
+            assert_true(u > last_ack || f.u.ack.enh_upto > last_enh);
+            last_enh = f.u.ack.enh_upto;
+        } else {
+            assert_true(u > last_ack);
+        }
+        if (u > last_ack)
+            nacks++;
         last_ack = u;
-        nacks++;
     } else if (f.type == FT_DSD_STATE) {
         /* every checkpoint parses; small ones are kept for the test to read */
         nckpts++;
@@ -284,7 +293,7 @@ static struct fl_pipe *new_pipe(bool idle)
                              .proc_root = "/nonexistent/proc", .os_release = OS_RELEASE_AL2};
     ncalls = nkept = 0;
     fake_status = 0;
-    last_ack = nacks = 0;
+    last_ack = nacks = last_enh = 0;
     nflushed = 0;
     in_seq = 0;
     nckpts = ckpt_items = 0;
