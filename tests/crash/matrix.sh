@@ -189,12 +189,14 @@ if [ "$MODE" = cell ]; then # one cell by hand: ... cell PHASE SIGNAL IFAULT NFA
     cell "$@"
     exit 0
 fi
-SIGNALS=(KILL SEGV ABRT STOP)
-IFAULTS=(none 5xx slow reset 413)
+# the long form's cells; CRASH_PHASES / CRASH_SIGNALS / CRASH_IFAULTS (space
+# separated) run a part of it again
+read -r -a SIGNALS <<< "${CRASH_SIGNALS:-KILL SEGV ABRT STOP}"
+read -r -a IFAULTS <<< "${CRASH_IFAULTS:-none 5xx slow reset 413}"
+read -r -a PHASES <<< "${CRASH_PHASES:-lc_register lc_next_before lc_invoke lc_next_wait lc_tele lc_shutdown fl_start fl_tele fl_flush fl_final}"
 if [ "$MODE" = long ]; then
     NF=${CRASH_FAULTS_PER_CELL:-11}
-    for phase in lc_register lc_next_before lc_invoke lc_next_wait lc_tele lc_shutdown \
-                 fl_start fl_tele fl_flush fl_final; do
+    for phase in "${PHASES[@]}"; do
         for s in "${SIGNALS[@]}"; do
             for f in "${IFAULTS[@]}"; do
                 cell "$phase" "$s" "$f" "$NF" || echo "{\"phase\":\"$phase\",\"signal\":\"$s\",\"intake\":\"$f\",\"error\":true}" >> "$RES"
