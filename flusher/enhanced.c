@@ -48,11 +48,18 @@ struct enh_state {
     size_t ntags;
     char *arch, *runtime;
     bool invoked, init_reported, have_init_start;
+    bool muted; /* a replay whose metrics were delivered: state only */
     int64_t init_start_ms;
     struct pending pend[ENH_PENDING];
     size_t next;
     uint64_t duplicates;
 };
+
+void enh_set_muted(struct enh_state *st, bool muted)
+{
+    if (st)
+        st->muted = muted;
+}
 
 uint64_t enh_duplicates(const struct enh_state *st)
 {
@@ -185,6 +192,8 @@ static struct pending *pending_get(struct enh_state *st, const char *id, bool cr
 static int emit(struct enh_state *st, const char *metric, double v, int64_t time_ms, bool cold,
                 bool proactive)
 {
+    if (st->muted)
+        return 0;
     char name[96];
     int nl = snprintf(name, sizeof(name), ENH_PREFIX "%s", metric);
     struct met_str tags[ENH_TAGS_MAX + 2];

@@ -51,6 +51,10 @@ int enh_on_shutdown(struct enh_state *st, int64_t time_ms);
 /* An invocation of this sandbox came before (a restarted flusher learns it
  * from FT_CONTEXT): the next one is not a cold start. */
 void enh_set_warm(struct enh_state *st);
+/* While muted, events update the state (pending invocations, cold start,
+ * duplicates) and emit nothing: a replayed frame whose metrics a previous
+ * flusher delivered (FT_PLATFORM / FT_INVOCATION enh_done). */
+void enh_set_muted(struct enh_state *st, bool muted);
 
 /* True when name (len bytes, not NUL-terminated) is an enhanced metric this
  * module produces itself: aws.lambda.enhanced.{invocations, errors,

@@ -37,6 +37,7 @@
 struct mgen {
     uint64_t gen;
     uint64_t first_seq; /* 0 = it took no platform frame */
+    uint64_t from;      /* the frames it took: seq > from (the drain before it took the rest) */
     unsigned outstanding;
 };
 
@@ -113,6 +114,8 @@ struct fl_pipe {
     struct mgen gens[FL_PIPE_GENS];
     unsigned ngens; /* oldest first */
     uint64_t next_gen;
+    uint64_t drained_upto; /* every data frame with seq <= this is in a drain */
+    uint64_t enh_told;     /* the last FT_ACK enh_upto */
 
     /* log payloads out */
     struct lpay *lpays;
@@ -367,6 +370,14 @@ static void on_platform(struct fl_pipe *p, const struct ft_platform *m, uint64_t
     }
     if (!p->cfg->enhanced_metrics || p->idle)
         return;
+    if (m->has_enh_done && m->enh_done) {
+        /* a replay: a previous flusher delivered its metrics */
+        p->st.enh_replayed++;
+        enh_set_muted(p->enh, true);
+        enh_on_platform(p->enh, m);
+        enh_set_muted(p->enh, false);
+        return;
+    }
     note_platform_folded(p, seq);
     if (m->event == PE_START) {
         /* anyone in the sandbox can post telemetry: a start record counts
@@ -415,6 +426,14 @@ static void on_invocation(struct fl_pipe *p, const struct ft_invocation *m, uint
         return;
     }
     p->last_invocation_n = m->n;
+    if (m->has_enh_done && m->enh_done) {
+        /* a replay: a previous flusher delivered this count */
+        p->st.enh_replayed++;
+        enh_set_muted(p->enh, true);
+        enh_on_invoke(p->enh, m->time_ms, m->request_id);
+        enh_set_muted(p->enh, false);
+        return;
+    }
     note_platform_folded(p, seq);
     enh_on_invoke(p->enh, m->time_ms, m->request_id);
     p->st.invocations_counted++;
@@ -694,11 +713,47 @@ static uint64_t metrics_limit(const struct fl_pipe *p)
     return first == UINT64_MAX ? UINT64_MAX : first - 1;
 }
 
+/* Enhanced metrics delivered up to: the frames of every drain final so
+ * far, stopping before the oldest drain with a payload not final (its
+ * frames, and every later one, may have to be counted again by a restarted
+ * flusher). A drain forgotten past FL_PIPE_GENS counts as final, as for
+ * the acks. */
+static uint64_t enh_limit(const struct fl_pipe *p)
+{
+    uint64_t e = p->drained_upto;
+    for (unsigned i = 0; i < p->ngens; i++)
+        if (p->gens[i].outstanding && p->gens[i].from < e)
+            e = p->gens[i].from;
+    return e;
+}
+
 static void emit_ack_upto(struct fl_pipe *p, uint64_t upto)
 {
     struct frame_buf fb = {0};
-    frame_encode_ack(&fb, &(struct ft_ack){.upto = upto});
+    struct ft_ack a = {.upto = upto};
+    if (p->cfg->enhanced_metrics && !p->idle) {
+        uint64_t e = enh_limit(p);
+        if (e < upto)
+            e = upto;
+        if (e < p->enh_told)
+            e = p->enh_told;
+        a.enh_upto = p->enh_told = e;
+        a.has_enh_upto = true;
+    }
+    frame_encode_ack(&fb, &a);
     p->o.emit(&fb, p->o.emit_arg);
+}
+
+/* A drain became final: tell the supervisor at once (the ack itself may
+ * wait for other payloads of the flush), and wait until it is written, so
+ * a crash from here on does not count these metrics again. */
+static void emit_enh_ack(struct fl_pipe *p)
+{
+    if (!p->cfg->enhanced_metrics || p->idle || enh_limit(p) <= p->enh_told)
+        return;
+    emit_ack_upto(p, p->last_acked);
+    if (p->o.settle)
+        p->o.settle(p->o.emit_arg);
 }
 
 static void emit_ack(struct fl_pipe *p)
@@ -712,8 +767,10 @@ static void emit_ack(struct fl_pipe *p)
         upto = t;
     if (upto > p->max_seq)
         upto = p->max_seq;
-    if (upto <= p->last_acked)
+    if (upto <= p->last_acked) {
+        emit_enh_ack(p);
         return;
+    }
     p->last_acked = upto;
     p->st.acked = upto;
     emit_ack_upto(p, upto);
@@ -871,6 +928,7 @@ static void on_mpay_post(struct fl_pipe *p, const struct fl_post_result *r)
     free(m);
     if (g && g->outstanding)
         g->outstanding--;
+    emit_enh_ack(p);
 }
 
 static void on_post(const struct fl_post_result *r, void *arg)
@@ -1241,8 +1299,10 @@ static void add_metric_posts(struct fl_pipe *p, struct posts *ps, unsigned *drop
     struct mgen *g = &p->gens[p->ngens++];
     g->gen = ++p->next_gen;
     g->first_seq = p->undrained_first;
+    g->from = p->drained_upto;
     g->outstanding = 0;
     p->undrained_first = 0;
+    p->drained_upto = p->max_seq;
     for (size_t off = 0; off < b.nseries;) {
         size_t used = 0, len = 0;
         char *out = NULL;

@@ -124,6 +124,8 @@ struct fl_pipe_stats {
     uint64_t frames_platform, frames_logs, records, records_bad;
     uint64_t frames_invocation;                    /* FT_INVOCATION received */
     uint64_t invocations_counted, invocations_repeated; /* enhanced "invocations" */
+    uint64_t enh_replayed;                         /* replayed frames whose enhanced metrics a
+                                                      previous flusher delivered (enh_done) */
     uint64_t datagrams, flushes, flushes_coalesced;
     uint64_t dsd_owned_dropped;                    /* DogStatsD copies of forkcap's own
                                                       enhanced metrics, dropped */

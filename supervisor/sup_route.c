@@ -365,6 +365,14 @@ static void on_data(struct sup *s, const struct frame *f)
         on_platform(s, &f->u.platform);
     sup_shutdown_data(&s->sd, now_us(s), &sa);
     sd_apply(s, &sa);
+    if (f->type == FT_PLATFORM && f->u.platform.has_enh_done) {
+        /* only the supervisor marks a replay: a lifecycle's mark would
+         * silence the frame's metrics */
+        struct frame g = *f;
+        g.u.platform.has_enh_done = g.u.platform.enh_done = false;
+        spool_frame(s, &g);
+        return;
+    }
     spool_frame(s, f);
 }
 
@@ -465,6 +473,8 @@ void sup_on_flusher(void *owner, unsigned idx, const struct frame *f)
         sup_proc_event(&s->procs, SUP_FLUSHER, PE_READY);
         break;
     case FT_ACK:
+        if (f->u.ack.has_enh_upto)
+            sup_spool_ack_enh(&s->spool, f->u.ack.enh_upto);
         sup_spool_ack(&s->spool, f->u.ack.upto);
         spool_pump(s);
         break;

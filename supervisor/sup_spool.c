@@ -5,9 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
+#include "log.h"
+
 struct sup_spool_entry {
     struct sup_spool_entry *next;
     uint64_t seq; /* seq on the current flusher link, 0 = not sent on it */
+    bool enh_done; /* a flusher delivered its enhanced metrics (FT_ACK enh_upto) */
+    bool enh_marked; /* ... and its bytes say so (enh_done set in the frame) */
     size_t len;
     uint8_t bytes[];
 };
@@ -124,6 +129,7 @@ int sup_spool_add(struct sup_spool *s, const uint8_t *frame, size_t len)
         return -1;
     e->next = NULL;
     e->seq = 0;
+    e->enh_done = e->enh_marked = false;
     e->len = len;
     memcpy(e->bytes, frame, len);
     if (s->tail)
@@ -156,11 +162,73 @@ bool sup_spool_pump(struct sup_spool *s, struct peer *flusher)
     return false;
 }
 
+/* The entry's frame again, with enh_done set, in place of its bytes: a
+ * replayed FT_PLATFORM or FT_INVOCATION whose enhanced metrics a flusher
+ * delivered. Other types carry no enhanced metric and stay as they are.
+ * Returns the entry to keep (the same one when nothing changed or on
+ * failure: then the frame is replayed as it was, and may count twice). */
+static struct sup_spool_entry *mark_enh_done(struct sup_spool *s, struct sup_spool_entry *e)
+{
+    e->enh_marked = true;
+    uint32_t type = frame_bytes_type(e->bytes, e->len);
+    if (type != FT_PLATFORM && type != FT_INVOCATION)
+        return e;
+    uint8_t *copy = malloc(e->len);
+    if (copy == NULL)
+        return e;
+    memcpy(copy, e->bytes, e->len);
+    frame_set_seq(copy, 1); /* spooled bytes may not be stamped yet; decode wants seq > 0 */
+    struct frame f;
+    char err[128];
+    struct frame_buf fb = {0};
+    struct sup_spool_entry *n = NULL;
+    if (frame_decode(copy + FRAME_HDR_LEN, e->len - FRAME_HDR_LEN, &f, err, sizeof err) != 0) {
+        log_warn("spool: a replayed frame could not be marked (%s): its enhanced metrics may count twice", err);
+        free(copy);
+        return e;
+    }
+    if (type == FT_PLATFORM)
+        f.u.platform.enh_done = f.u.platform.has_enh_done = true;
+    else
+        f.u.invocation.enh_done = f.u.invocation.has_enh_done = true;
+    if (frame_encode(&fb, &f) == 0 && !fb.err && (n = malloc(sizeof *n + fb.len)) != NULL) {
+        *n = *e;
+        n->len = fb.len;
+        memcpy(n->bytes, fb.p, fb.len);
+        s->bytes = s->bytes - e->len + fb.len;
+    }
+    frame_buf_free(&fb);
+    frame_free(&f);
+    free(copy);
+    return n ? n : e;
+}
+
 void sup_spool_unsend(struct sup_spool *s)
 {
-    for (struct sup_spool_entry *e = s->head; e; e = e->next)
+    struct sup_spool_entry *prev = NULL;
+    for (struct sup_spool_entry *e = s->head; e; prev = e, e = e->next) {
         e->seq = 0;
+        if (e->enh_done && !e->enh_marked) {
+            struct sup_spool_entry *n = mark_enh_done(s, e);
+            if (n != e) {
+                if (prev)
+                    prev->next = n;
+                else
+                    s->head = n;
+                if (s->tail == e)
+                    s->tail = n;
+                free(e);
+                e = n;
+            }
+        }
+    }
     s->unacked = 0;
+}
+
+void sup_spool_ack_enh(struct sup_spool *s, uint64_t enh_upto)
+{
+    for (struct sup_spool_entry *e = s->head; e && e->seq != 0 && e->seq <= enh_upto; e = e->next)
+        e->enh_done = true;
 }
 
 void sup_spool_ack(struct sup_spool *s, uint64_t upto)

@@ -90,8 +90,13 @@ void sup_spool_set_adaptive(struct sup_spool *s, bool on);
 void sup_spool_flushed(struct sup_spool *s, uint64_t ms, uint64_t sent, uint64_t failed);
 /* The time, before sup_spool_pressure(): stall detection (see the top). */
 void sup_spool_clock(struct sup_spool *s, uint64_t now_us);
-/* The link went away: every held frame is to be sent again on the next. */
+/* The link went away: every held frame is to be sent again on the next;
+ * the FT_PLATFORM and FT_INVOCATION frames sup_spool_ack_enh() covered
+ * are replayed with enh_done set (their enhanced metrics are delivered). */
 void sup_spool_unsend(struct sup_spool *s);
+/* FT_ACK enh_upto: frames sent with seq <= enh_upto on the current link
+ * have their enhanced metrics delivered (their logs may not be). */
+void sup_spool_ack_enh(struct sup_spool *s, uint64_t enh_upto);
 /* Release frames sent with seq <= upto on the current link. */
 void sup_spool_ack(struct sup_spool *s, uint64_t upto);
 

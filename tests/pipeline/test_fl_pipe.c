@@ -104,7 +104,7 @@ static void complete(struct fcall *c, const enum fl_outcome *oc)
 
 /* ---- frames out ----------------------------------------------------------- */
 
-static uint64_t last_ack, nacks;
+static uint64_t last_ack, nacks, last_enh;
 /* the latest FT_DSD_STATE: its items' kinds and bodies (NUL-terminated) */
 static size_t nckpts, ckpt_items;
 static int ckpt_kind[8];
@@ -128,9 +128,18 @@ static void emit(struct frame_buf *fb, void *arg)
                      0);
     if (f.type == FT_ACK) {
         uint64_t u = f.u.ack.upto;
-        assert_true(u > last_ack); /* only ever moves forward */
+        /* only ever moves forward: the ack, or the enhanced watermark alone */
+        assert_true(u >= last_ack);
+        if (f.u.ack.has_enh_upto) {
+            assert_true(f.u.ack.enh_upto >= u);
+            assert_true(u > last_ack || f.u.ack.enh_upto > last_enh);
+            last_enh = f.u.ack.enh_upto;
+        } else {
+            assert_true(u > last_ack);
+        }
+        if (u > last_ack)
+            nacks++;
         last_ack = u;
-        nacks++;
     } else if (f.type == FT_DSD_STATE) {
         /* every checkpoint parses; small ones are kept for the test to read */
         nckpts++;
@@ -284,7 +293,7 @@ static struct fl_pipe *new_pipe(bool idle)
                              .proc_root = "/nonexistent/proc", .os_release = OS_RELEASE_AL2};
     ncalls = nkept = 0;
     fake_status = 0;
-    last_ack = nacks = 0;
+    last_ack = nacks = last_enh = 0;
     nflushed = 0;
     in_seq = 0;
     nckpts = ckpt_items = 0;
@@ -1005,6 +1014,88 @@ static void invocation_acked_after_its_drain(void **state)
     fl_pipe_free(p);
 }
 
+/* The enhanced watermark (FT_ACK enh_upto) moves as soon as a drain's
+ * metrics are delivered, though a log payload of the same flush still
+ * holds the ack: a restarted flusher must not count them again. */
+static void enh_watermark_ahead_of_logs(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_log(p, "req-1", "hello");  /* seq 1 */
+    feed_invocation(p, 1, "req-1"); /* seq 2 */
+    feed_report(p, "req-1", 12.0);  /* seq 3 */
+    feed_flush(p, 1, false);        /* seq 4 */
+    assert_int_equal(ncalls, 1);
+    enum fl_outcome oc[8];
+    for (size_t i = 0; i < calls[0].n; i++)
+        oc[i] = (calls[0].posts[i].tag >> 60) == 1 ? FL_OK : FL_FAILED; /* TAG_ENH ok; logs kept */
+    complete(&calls[0], oc);
+    assert_int_equal(last_ack, 0); /* the log (seq 1) is in the retry buffer */
+    assert_int_equal(last_enh, 3); /* the invocation and report are delivered */
+    fl_pipe_free(p);
+}
+
+/* A later drain delivered before an earlier one does not move the
+ * watermark past the earlier drain's frames. */
+static void enh_watermark_waits_for_older_drain(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    feed_invocation(p, 1, "req-1"); /* seq 1 */
+    feed_flush(p, 1, false);        /* seq 2 */
+    enum fl_outcome oc[8];
+    for (size_t i = 0; i < calls[0].n; i++)
+        oc[i] = FL_FAILED; /* kept: drain 1 not final */
+    complete(&calls[0], oc);
+    feed_invocation(p, 2, "req-2"); /* seq 3 */
+    feed_flush(p, 2, false);        /* seq 4 */
+    assert_int_equal(ncalls, 2);
+    size_t kept = 0;
+    for (size_t i = 0; i < calls[1].n; i++)
+        oc[i] = (calls[1].posts[i].body == NULL) ? (kept++, FL_FAILED) : FL_OK; /* resends fail again */
+    assert_true(kept > 0);
+    complete(&calls[1], oc);
+    assert_int_equal(last_ack, 0);
+    assert_int_equal(last_enh, 0); /* drain 2 is delivered, drain 1 is not */
+    feed_flush(p, 3, false);
+    complete(&calls[2], NULL);
+    assert_int_equal(last_ack, 3); /* the data frames: seq 1 and 3 */
+    assert_int_equal(last_enh, 3);
+    fl_pipe_free(p);
+}
+
+/* Replayed frames marked enh_done: their log lines go out, their enhanced
+ * metrics (counted by the flusher that died) do not. */
+static void enh_done_replay_not_counted(void **state)
+{
+    (void)state;
+    struct fl_pipe *p = new_pipe(false);
+    struct frame_buf fb = {0};
+    frame_encode_invocation(&fb, &(struct ft_invocation){.n = 1, .request_id = "req-1", .time_ms = 1700000000000,
+                                                         .enh_done = true, .has_enh_done = true});
+    feed(p, &fb);
+    frame_encode_platform(&fb, &(struct ft_platform){.event = PE_REPORT, .time_ms = 1700000000000,
+                                                     .request_id = "req-1", .duration_ms = 5,
+                                                     .has_duration_ms = true, .billed_ms = 6,
+                                                     .has_billed_ms = true, .memory_mb = 128,
+                                                     .has_memory_mb = true, .enh_done = true,
+                                                     .has_enh_done = true});
+    feed(p, &fb);
+    feed_invocation(p, 1, "req-1"); /* the same ordinal again: a repeat */
+    feed_flush(p, 1, false);
+    assert_int_equal(ncalls, 1);
+    assert_int_equal(count_posts(&calls[0], "/api/beta/sketches"), 0);
+    assert_int_equal(count_posts(&calls[0], "/api/v2/logs"), 1); /* the REPORT line */
+    struct fl_pipe_stats st;
+    fl_pipe_get_stats(p, &st);
+    assert_int_equal(st.invocations_counted, 0);
+    assert_int_equal(st.enh_replayed, 2);
+    assert_int_equal(st.invocations_repeated, 1);
+    complete(&calls[0], NULL);
+    assert_int_equal(last_ack, 3);
+    fl_pipe_free(p);
+}
+
 static void feed_init_start(struct fl_pipe *p, const char *rv)
 {
     feed_platform(p, &(struct ft_platform){.event = PE_INIT_START, .time_ms = 1700000000000,
@@ -1174,6 +1265,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(logs_delivered_then_acked),
         cmocka_unit_test(kept_metrics_hold_the_ack),
+        cmocka_unit_test(enh_watermark_ahead_of_logs),
+        cmocka_unit_test(enh_watermark_waits_for_older_drain),
+        cmocka_unit_test(enh_done_replay_not_counted),
         cmocka_unit_test(failed_logs_not_kept_are_requeued),
         cmocka_unit_test(flush_during_flush_waits_and_coalesces),
         cmocka_unit_test(held_logs_released_on_final),
