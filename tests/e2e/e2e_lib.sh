@@ -67,7 +67,7 @@ kill_loop() {
         fi
         pid=$(jq -r ".${which}.pid" "$d/stats.json" 2>/dev/null || true)
         if [ -n "$pid" ] && [ "$pid" != 0 ] && [ "$pid" != null ] && [ "$pid" != "$last" ]; then
-            kill -9 "$pid" 2>/dev/null && last=$pid && echo "killed $which pid $pid" >> "$d/kills.log"
+            t0=$EPOCHREALTIME; kill -9 "$pid" 2>/dev/null && t1=$EPOCHREALTIME && last=$pid && echo "killed $which pid $pid at $t0 $t1" >> "$d/kills.log"
         fi
     done
 }
