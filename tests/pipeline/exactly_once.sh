@@ -34,8 +34,27 @@ restarts=$(jq '.flusher.restarts' "$T/stats.json")
 got=$(sketch_stat $E.invocations cnt)
 echo "restarts: $kills kills, $restarts flusher restarts; invocations counted $got of $N"
 [ "$kills" -ge 2 ] || fail "too few kills landed ($kills)"
-[ "$got" = $N ] || fail "invocations: $got, want $N"
-[ "$(sketch_stat $E.duration cnt)" = $N ] || fail "duration: $(sketch_stat $E.duration cnt) reports, want $N"
+# A kill that lands after the flusher wrote a post and before it read the
+# 2xx cannot be told apart, by the flusher, from a post the intake never
+# got: the replacement sends those counts again (at-least-once; no client
+# closes that window without an idempotency key at the intake, see the
+# README). Such a post is one the intake recorded within 15 ms after a
+# kill: a replacement flusher needs longer than that to start, set up TLS
+# and validate its key; or within 5 ms before it, its 2xx still on the way
+# back (the intake stamps whole ms). What those posts counted is the only
+# excess allowed.
+inflight() { # METRIC: its count in sketches posts recorded around a kill
+    jq -n --arg m "$1" --slurpfile cap "$CAP" --rawfile kills "$T/kills.log" '
+        [$kills | split("\n")[] | select(test(" at ")) | split(" ") | .[-2] | tonumber * 1000] as $k |
+        [$cap[] | select(.kind == "sketches" and (.status // 0) >= 200 and (.status // 0) < 300) |
+            .time_ms as $t | select(any($k[]; $t >= . - 5 and $t <= . + 15)) |
+            .body.sketches[]? | select(.metric == $m) | .dogsketches[]?.cnt] | add // 0'
+}
+ex_inv=$(inflight $E.invocations) ex_dur=$(inflight $E.duration)
+dur=$(sketch_stat $E.duration cnt)
+echo "posts the intake finished from 5 ms before to 15 ms after a kill counted $ex_inv invocations, $ex_dur durations"
+[ "$got" -ge $N ] && [ "$got" -le $((N + ex_inv)) ] || fail "invocations: $got, want $N (+ at most $ex_inv in flight at a kill)"
+[ "$dur" -ge $N ] && [ "$dur" -le $((N + ex_dur)) ] || fail "duration: $dur reports, want $N (+ at most $ex_dur in flight at a kill)"
 
 # ---- part 2: telemetry lag
 T=$BASE/lag
