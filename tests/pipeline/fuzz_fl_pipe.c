@@ -23,7 +23,7 @@ struct pending {
 static struct pending pend;
 static uint64_t kept[256];
 static size_t nkept;
-static uint64_t last_ack, flushes_in, flushed_out;
+static uint64_t last_ack, last_enh, flushes_in, flushed_out;
 
 static int fake_flush(void *sender, const struct fl_post *posts, size_t n, uint64_t deadline_us,
                       unsigned flags, fl_post_done_fn each, fl_flush_done_fn done, void *arg)
@@ -77,9 +77,21 @@ static void emit(struct frame_buf *fb, void *arg)
         if (frame_decode(fb->p + FRAME_HDR_LEN, fb->len - FRAME_HDR_LEN, &f, err, sizeof err) != 0)
             abort(); /* the pipe wrote a frame its peer would refuse */
         if (f.type == FT_ACK) {
+            /* an ack moves the ack forward, or only the enhanced watermark
+             * (a drain delivered while older payloads still retry); the
+             * watermark never falls behind the ack nor goes back */
             uint64_t u = f.u.ack.upto;
-            if (u <= last_ack)
+            if (u < last_ack)
                 abort();
+            if (f.u.ack.has_enh_upto) {
+                if (f.u.ack.enh_upto < u || f.u.ack.enh_upto < last_enh)
+                    abort();
+                if (u == last_ack && f.u.ack.enh_upto == last_enh)
+                    abort(); /* an ack that says nothing new */
+                last_enh = f.u.ack.enh_upto;
+            } else if (u == last_ack) {
+                abort();
+            }
             last_ack = u;
         }
         if (f.type == FT_FLUSHED)
@@ -106,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              .os_release = "/nonexistent/os-release"};
     memset(&pend, 0, sizeof pend);
     nkept = 0;
-    last_ack = flushes_in = flushed_out = 0;
+    last_ack = last_enh = flushes_in = flushed_out = 0;
     struct fl_pipe *p = fl_pipe_new(&o);
     if (!p)
         return 0;
