@@ -1243,6 +1243,16 @@ static void count_post(struct fl_pipe *p, enum ckpt_kind k)
         p->n_sketch_posts++;
 }
 
+/* The post of a series or sketch payload (enhanced or DogStatsD). */
+static struct fl_post metrics_post(const struct fl_pipe *p, enum ckpt_kind k, const char *body, size_t len,
+                                   uint64_t tag)
+{
+    bool series = k == CKPT_SERIES;
+    return (struct fl_post){.url = series ? p->ep.series : p->ep.sketches,
+                            .content_type = series ? "application/json" : "application/x-protobuf",
+                            .body = body, .len = len, .compress = true, .tag = tag};
+}
+
 /* Every enhanced-metrics payload not in flight (new ones, halves of a 413,
  * ones a submit could not take), as posts. */
 static void post_mpays(struct fl_pipe *p, struct posts *ps)
@@ -1250,11 +1260,7 @@ static void post_mpays(struct fl_pipe *p, struct posts *ps)
     for (struct mpay *m = p->mpays; m; m = m->next) {
         if (m->submitted)
             continue;
-        bool series = m->kind == CKPT_SERIES;
-        struct fl_post post = {.url = series ? p->ep.series : p->ep.sketches,
-                               .content_type = series ? "application/json" : "application/x-protobuf",
-                               .body = m->body, .len = m->len, .compress = true,
-                               .tag = TAG_ENH | m->id};
+        struct fl_post post = metrics_post(p, m->kind, m->body, m->len, TAG_ENH | m->id);
         if (posts_add(ps, &post, NULL) != 0)
             break;
         m->submitted = true;
@@ -1269,11 +1275,7 @@ static void post_dpays(struct fl_pipe *p, struct posts *ps, bool halves_only)
     for (struct dpay *d = p->dpays; d; d = d->next) {
         if (d->submitted || (halves_only && !d->half))
             continue;
-        bool series = d->kind == CKPT_SERIES;
-        struct fl_post post = {.url = series ? p->ep.series : p->ep.sketches,
-                               .content_type = series ? "application/json" : "application/x-protobuf",
-                               .body = d->body, .len = d->len, .compress = true,
-                               .tag = TAG_DSD | d->id};
+        struct fl_post post = metrics_post(p, d->kind, d->body, d->len, TAG_DSD | d->id);
         if (posts_add(ps, &post, NULL) != 0)
             break;
         d->submitted = true;
