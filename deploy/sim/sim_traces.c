@@ -89,18 +89,18 @@ static uint64_t trace_id_of(const char *rid, int k)
     return id ? id : 1;
 }
 
-/* The child span: 11 keys. */
-static void child_span(struct evbuffer *b, uint64_t tid, uint64_t sid, uint64_t parent, const char *name,
-                       int64_t start_ns, int64_t dur_ns, const char *rid, const char *key)
+/* One span: 11 keys, and "metrics" (sampling priority 1) on the root. */
+static void span(struct evbuffer *b, uint64_t tid, uint64_t sid, uint64_t parent, const char *name,
+                 const char *type, int64_t start_ns, int64_t dur_ns, const char *rid, const char *key)
 {
-    mp_map(b, 11);
+    mp_map(b, parent == 0 ? 12 : 11);
     mp_str(b, "trace_id"); mp_u64(b, tid);
     mp_str(b, "span_id"); mp_u64(b, sid);
     mp_str(b, "parent_id"); mp_u64(b, parent);
     mp_str(b, "name"); mp_str(b, name);
     mp_str(b, "resource"); mp_str(b, name);
     mp_str(b, "service"); mp_str(b, "lambda-sim");
-    mp_str(b, "type"); mp_str(b, "custom");
+    mp_str(b, "type"); mp_str(b, type);
     mp_str(b, "start"); mp_i64(b, start_ns);
     mp_str(b, "duration"); mp_i64(b, dur_ns);
     mp_str(b, "error"); mp_i32(b, 0);
@@ -108,9 +108,14 @@ static void child_span(struct evbuffer *b, uint64_t tid, uint64_t sid, uint64_t 
     mp_map(b, 2);
     mp_str(b, "request_id"); mp_str(b, rid);
     mp_str(b, "sim.trace_key"); mp_str(b, key);
+    if (parent == 0) {
+        mp_str(b, "metrics");
+        mp_map(b, 1);
+        mp_str(b, "_sampling_priority_v1"); mp_f64(b, 1.0);
+    }
 }
 
-/* One payload: [[root, child]], the root span with metrics. */
+/* One payload: [[root, child]]. */
 static void payload(struct evbuffer *b, const char *rid, int k, int64_t end_ns, int64_t dur_ns)
 {
     char key[SIM_ID_LEN + 16];
@@ -124,26 +129,8 @@ static void payload(struct evbuffer *b, const char *rid, int k, int64_t end_ns, 
     int64_t start = end_ns - dur_ns;
     mp_array(b, 1);
     mp_array(b, 2);
-    /* the root: the child's 11 keys and "metrics" */
-    mp_map(b, 12);
-    mp_str(b, "trace_id"); mp_u64(b, tid);
-    mp_str(b, "span_id"); mp_u64(b, root);
-    mp_str(b, "parent_id"); mp_u64(b, 0);
-    mp_str(b, "name"); mp_str(b, "sim.handler");
-    mp_str(b, "resource"); mp_str(b, "sim.handler");
-    mp_str(b, "service"); mp_str(b, "lambda-sim");
-    mp_str(b, "type"); mp_str(b, "serverless");
-    mp_str(b, "start"); mp_i64(b, start);
-    mp_str(b, "duration"); mp_i64(b, dur_ns);
-    mp_str(b, "error"); mp_i32(b, 0);
-    mp_str(b, "meta");
-    mp_map(b, 2);
-    mp_str(b, "request_id"); mp_str(b, rid);
-    mp_str(b, "sim.trace_key"); mp_str(b, key);
-    mp_str(b, "metrics");
-    mp_map(b, 1);
-    mp_str(b, "_sampling_priority_v1"); mp_f64(b, 1.0);
-    child_span(b, tid, child, root, "sim.work", start + dur_ns / 4, dur_ns / 2, rid, key);
+    span(b, tid, root, 0, "sim.handler", "serverless", start, dur_ns, rid, key);
+    span(b, tid, child, root, "sim.work", "custom", start + dur_ns / 4, dur_ns / 2, rid, key);
 }
 
 /* ---- the flush ---- */
